@@ -1,0 +1,150 @@
+"""Cadence: when a global retrain or a calibrator store update is due."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from taskclf_core.atomic import is_temporary
+from taskclf_core.config import DEFAULT_CALIBRATOR_UPDATE_CADENCE_DAYS, DEFAULT_RETRAIN_CADENCE_DAYS
+
+
+def parse_utc(value: object) -> datetime | None:
+    """An ISO 8601 time as aware UTC (naive read as UTC), or ``None`` if unreadable."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _created_at(folder: Path) -> datetime | None:
+    try:
+        raw = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return parse_utc(raw.get("created_at")) if isinstance(raw, dict) else None
+
+
+def find_latest_model(models_dir: Path) -> Path | None:
+    """Return the path to the most recently created model bundle.
+
+    Scans ``models_dir`` for subfolders holding ``metadata.json`` and picks the latest
+    ``created_at`` (compared as times, not strings). Folders whose ``created_at`` is
+    missing or unreadable count as oldest.
+
+    Args:
+        models_dir: Base folder of promoted model bundles.
+
+    Returns:
+        The latest bundle folder, or ``None`` if there is none.
+    """
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        return None
+    best: tuple[datetime, str] | None = None
+    best_path: Path | None = None
+    oldest = datetime.min.replace(tzinfo=UTC)
+    for candidate in models_dir.iterdir():
+        if is_temporary(candidate) or not (candidate / "metadata.json").is_file():
+            continue
+        key = (_created_at(candidate) or oldest, candidate.name)
+        if best is None or key > best:
+            best, best_path = key, candidate
+    return best_path
+
+
+@dataclass(frozen=True)
+class CadenceStatus:
+    """Whether a retrain is due, since or until when, and why."""
+
+    due: bool
+    reason: str
+    last_created_at: datetime | None
+    due_at: datetime | None  # when it became or becomes due; None when due for lack of a model
+    cadence_days: int
+    latest_model: Path | None
+
+
+def retrain_cadence(
+    models_dir: Path, cadence_days: int = DEFAULT_RETRAIN_CADENCE_DAYS, *, now: datetime | None = None
+) -> CadenceStatus:
+    """Cadence status of the global retrain (see :func:`check_retrain_due`)."""
+    now = now or datetime.now(UTC)
+    latest = find_latest_model(models_dir)
+    if latest is None:
+        return CadenceStatus(True, "no promoted model exists yet", None, None, cadence_days, None)
+    created = _created_at(latest)
+    if created is None:
+        return CadenceStatus(
+            True, f"{latest.name}/metadata.json has no readable created_at", None, None, cadence_days, latest
+        )
+    due_at = created + timedelta(days=cadence_days)
+    if now >= due_at:
+        reason = f"latest model {latest.name} is {(now - created).days} day(s) old (cadence {cadence_days})"
+        return CadenceStatus(True, reason, created, due_at, cadence_days, latest)
+    reason = f"latest model {latest.name} is younger than {cadence_days} day(s); due at {due_at:%Y-%m-%d %H:%M} UTC"
+    return CadenceStatus(False, reason, created, due_at, cadence_days, latest)
+
+
+def check_retrain_due(models_dir: Path, cadence_days: int = DEFAULT_RETRAIN_CADENCE_DAYS) -> bool:
+    """Check whether a global retrain is due based on the last model's age.
+
+    Due when no promoted model exists, when the latest one's ``created_at`` is missing
+    or unreadable, or when it is at least ``cadence_days`` old.
+
+    Args:
+        models_dir: Base folder of promoted model bundles.
+        cadence_days: Maximum age in days before a retrain is needed.
+
+    Returns:
+        ``True`` if a retrain is due.
+    """
+    return retrain_cadence(models_dir, cadence_days).due
+
+
+def calibrator_cadence(
+    calibrator_store_dir: Path,
+    cadence_days: int = DEFAULT_CALIBRATOR_UPDATE_CADENCE_DAYS,
+    *,
+    now: datetime | None = None,
+) -> CadenceStatus:
+    """Cadence status of the calibrator store (``<store>/store.json`` ``created_at``)."""
+    now = now or datetime.now(UTC)
+    store = Path(calibrator_store_dir) / "store.json"
+    if not store.is_file():
+        return CadenceStatus(True, f"{store} does not exist", None, None, cadence_days, None)
+    try:
+        raw = json.loads(store.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raw = None
+    created = parse_utc(raw.get("created_at")) if isinstance(raw, dict) else None
+    if created is None:
+        return CadenceStatus(True, f"{store} has no readable created_at", None, None, cadence_days, None)
+    due_at = created + timedelta(days=cadence_days)
+    due = now >= due_at
+    reason = f"calibrator store updated {created:%Y-%m-%d %H:%M} UTC; {'due since' if due else 'due at'} {due_at:%Y-%m-%d %H:%M} UTC"
+    return CadenceStatus(due, reason, created, due_at, cadence_days, None)
+
+
+def check_calibrator_update_due(
+    calibrator_store_dir: Path,
+    cadence_days: int = DEFAULT_CALIBRATOR_UPDATE_CADENCE_DAYS,
+) -> bool:
+    """Check whether a calibrator store update is due.
+
+    Args:
+        calibrator_store_dir: Folder of the calibrator store (with ``store.json``
+            holding ``created_at``).
+        cadence_days: Maximum age in days before an update is needed.
+
+    Returns:
+        ``True`` if an update is due (or no store exists).
+    """
+    return calibrator_cadence(calibrator_store_dir, cadence_days).due

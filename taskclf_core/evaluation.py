@@ -1,0 +1,472 @@
+"""Evaluation of a model (or the rule baseline) on labelled rows: the evidence for gates.
+
+Predictions whose top probability is below the reject threshold become ``Mixed/Unknown``
+(a reject): it counts as a miss for recall and as no prediction for precision. Macro-F1
+averages the classes that are present in the evaluation rows or predicted; a class that
+is neither has no precision ("n/a (no support, never predicted)") and never counts as 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from taskclf_core.schema import DEFAULT_REJECT_THRESHOLD, LABEL_TO_INDEX, LABELS, REJECT_LABEL
+from taskclf_core.train.lgbm import TrainedModel, label_codes, predict_proba
+
+N_CLASSES = len(LABELS)
+REJECT_CODE = N_CLASSES
+WILSON_Z = 1.959963984540054
+ECE_BINS = 15
+
+# Acceptance thresholds (comparisons are inclusive).
+ACCEPT_MACRO_F1 = 0.65
+ACCEPT_WEIGHTED_F1 = 0.70
+ACCEPT_BREAKIDLE_PRECISION = 0.95
+ACCEPT_BREAKIDLE_RECALL = 0.90
+ACCEPT_MIN_CLASS_PRECISION = 0.50
+ACCEPT_REJECT_RATE = (0.05, 0.30)
+ACCEPT_SEEN_USER_F1 = 0.70
+ACCEPT_UNSEEN_USER_F1 = 0.60
+NA_PRECISION = "n/a (no support, never predicted)"
+
+
+class ClassMetrics(BaseModel, frozen=True):
+    """Metrics of one class; ``None`` where the value is undefined."""
+
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    support: int  # evaluation rows of this class
+    predicted: int  # rows predicted as this class: the n behind the precision
+    true_positives: int
+    precision_ci_low: float | None
+    precision_ci_high: float | None
+    rejected: int  # rows of this class that were rejected
+
+
+class AcceptanceCheck(BaseModel, frozen=True):
+    """One acceptance check with its value, threshold and a sentence."""
+
+    name: str
+    passed: bool
+    value: float | None
+    threshold: str
+    detail: str
+
+
+class UserMetrics(BaseModel, frozen=True):
+    rows: int
+    macro_f1: float
+    accuracy: float
+    reject_rate: float
+    held_out: bool = False
+
+
+class CalibrationBin(BaseModel, frozen=True):
+    confidence: float
+    accuracy: float
+    count: int
+
+
+class EvaluationReport(BaseModel, frozen=True):
+    """Everything measured about one model on one set of evaluation rows."""
+
+    model_name: str
+    n_rows: int
+    label_names: list[str]
+    macro_f1: float
+    weighted_f1: float
+    accuracy: float
+    per_class: dict[str, ClassMetrics]
+    confusion_matrix: list[list[int]]  # rows true, columns predicted; rejects excluded
+    reject_rate: float
+    reject_threshold: float
+    per_user: dict[str, UserMetrics]
+    seen_user_f1: float | None = None
+    unseen_user_f1: float | None = None
+    top_confusion_pairs: list[dict[str, str | int | float]] = Field(default_factory=list)
+    expected_calibration_error: float | None = None
+    multiclass_brier_score: float | None = None
+    multiclass_log_loss: float | None = None
+    calibration_curve: list[CalibrationBin] = Field(default_factory=list)
+    acceptance: list[AcceptanceCheck]
+
+    @property
+    def acceptance_checks(self) -> dict[str, bool]:
+        """Check name → passed."""
+        return {c.name: c.passed for c in self.acceptance}
+
+    @property
+    def acceptance_details(self) -> dict[str, str]:
+        """Check name → sentence."""
+        return {c.name: c.detail for c in self.acceptance}
+
+    @property
+    def acceptance_passed(self) -> bool:
+        return all(c.passed for c in self.acceptance)
+
+
+class BootstrapInterval(BaseModel, frozen=True):
+    """Paired bootstrap interval of (challenger − champion) macro-F1."""
+
+    difference: float
+    low: float
+    high: float
+    level: float = 0.95
+    resamples: int
+    seed: int
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def apply_reject(proba: np.ndarray, threshold: float) -> np.ndarray:
+    """Predicted code per row: argmax, or ``REJECT_CODE`` when the top probability < threshold."""
+    if len(proba) == 0:
+        return np.zeros(0, dtype=np.int64)
+    pred = proba.argmax(axis=1)
+    return np.where(proba.max(axis=1) < threshold, REJECT_CODE, pred).astype(np.int64)
+
+
+def confusion_counts(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """8 × 9 counts: rows true class, columns predicted class then reject."""
+    return np.bincount(y * (N_CLASSES + 1) + pred, minlength=N_CLASSES * (N_CLASSES + 1)).reshape(
+        N_CLASSES, N_CLASSES + 1
+    )
+
+
+def _f1_from_confusion(conf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class F1 and presence mask from (..., 8, 9) confusion counts (vectorised)."""
+    tp = np.diagonal(conf[..., :N_CLASSES], axis1=-2, axis2=-1).astype(np.float64)
+    support = conf.sum(axis=-1).astype(np.float64)
+    predicted = conf[..., :N_CLASSES].sum(axis=-2).astype(np.float64)
+    denom = support + predicted
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(denom > 0, 2 * tp / np.where(denom > 0, denom, 1), 0.0)
+    return f1, denom > 0
+
+
+def macro_f1_from_confusion(conf: np.ndarray) -> np.ndarray | float:
+    """Macro-F1 over present classes from (..., 8, 9) confusion counts."""
+    f1, present = _f1_from_confusion(conf)
+    n_present = present.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where(n_present > 0, (f1 * present).sum(axis=-1) / np.maximum(n_present, 1), 0.0)
+    return float(value) if np.ndim(value) == 0 else value
+
+
+def wilson_interval(successes: int, n: int, z: float = WILSON_Z) -> tuple[float, float] | None:
+    """Wilson score interval for a proportion, or ``None`` when ``n`` is 0."""
+    if n <= 0:
+        return None
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _per_class(conf: np.ndarray) -> dict[str, ClassMetrics]:
+    out: dict[str, ClassMetrics] = {}
+    for c, name in enumerate(LABELS):
+        tp = int(conf[c, c])
+        support = int(conf[c].sum())
+        predicted = int(conf[:N_CLASSES, c].sum())
+        precision = tp / predicted if predicted else (0.0 if support else None)
+        recall = tp / support if support else None
+        if precision is None:
+            f1 = None
+        else:
+            p, r = precision, recall or 0.0
+            f1 = 2 * p * r / (p + r) if p + r > 0 else 0.0
+        ci = wilson_interval(tp, predicted)
+        out[name] = ClassMetrics(
+            precision=precision,
+            recall=recall,
+            f1=f1,
+            support=support,
+            predicted=predicted,
+            true_positives=tp,
+            precision_ci_low=ci[0] if ci else None,
+            precision_ci_high=ci[1] if ci else None,
+            rejected=int(conf[c, REJECT_CODE]),
+        )
+    return out
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _check_min(name: str, value: float | None, threshold: float, what: str, na_reason: str = "") -> AcceptanceCheck:
+    if value is None:
+        return AcceptanceCheck(
+            name=name, passed=False, value=None, threshold=f">= {threshold}",
+            detail=f"{what} is n/a ({na_reason or 'undefined on these rows'}); cannot show >= {threshold}",
+        )
+    passed = value >= threshold
+    margin = value - threshold
+    return AcceptanceCheck(
+        name=name, passed=passed, value=value, threshold=f">= {threshold}",
+        detail=f"{what} {value:.4f} {'>=' if passed else '<'} {threshold} ({'margin' if passed else 'short by'} {abs(margin):.4f})",
+    )
+
+
+def _acceptance(
+    macro: float,
+    weighted: float,
+    per_class: dict[str, ClassMetrics],
+    reject_rate: float,
+    seen: float | None,
+    unseen: float | None,
+) -> list[AcceptanceCheck]:
+    bi = per_class["BreakIdle"]
+    bi_na = "no BreakIdle rows and none predicted" if bi.precision is None else ""
+    checks = [
+        _check_min("macro_f1", macro, ACCEPT_MACRO_F1, "macro-F1"),
+        _check_min("weighted_f1", weighted, ACCEPT_WEIGHTED_F1, "weighted-F1"),
+        _check_min(
+            "breakidle_precision", bi.precision, ACCEPT_BREAKIDLE_PRECISION,
+            f"BreakIdle precision (n={bi.predicted})", bi_na,
+        ),
+        _check_min(
+            "breakidle_recall", bi.recall, ACCEPT_BREAKIDLE_RECALL,
+            f"BreakIdle recall (n={bi.support})", "no BreakIdle rows in the evaluation set",
+        ),
+    ]
+    low = [(n, m) for n, m in per_class.items() if m.precision is not None and m.precision < ACCEPT_MIN_CLASS_PRECISION]
+    na = [n for n, m in per_class.items() if m.precision is None]
+    worst = min((m.precision for m in per_class.values() if m.precision is not None), default=None)
+    if low:
+        detail = "below 0.50: " + ", ".join(f"{n} {m.precision:.4f} (n={m.predicted})" for n, m in low)
+    else:
+        detail = f"every class precision >= 0.50 (lowest {_fmt(worst)})"
+    if na:
+        detail += f"; {NA_PRECISION}: {', '.join(na)}"
+    checks.append(
+        AcceptanceCheck(
+            name="no_class_below_50_precision", passed=not low, value=worst,
+            threshold=f">= {ACCEPT_MIN_CLASS_PRECISION} for every class", detail=detail,
+        )
+    )
+    lo, hi = ACCEPT_REJECT_RATE
+    inside = lo <= reject_rate <= hi
+    checks.append(
+        AcceptanceCheck(
+            name="reject_rate_bounds", passed=inside, value=reject_rate, threshold=f"in [{lo}, {hi}]",
+            detail=f"reject rate {reject_rate:.4f} {'inside' if inside else 'outside'} [{lo}, {hi}]",
+        )
+    )
+    if seen is not None:
+        checks.append(_check_min("seen_user_f1", seen, ACCEPT_SEEN_USER_F1, "seen-user macro-F1"))
+    if unseen is not None:
+        checks.append(_check_min("unseen_user_f1", unseen, ACCEPT_UNSEEN_USER_F1, "unseen-user macro-F1"))
+    return checks
+
+
+def _per_user(y: np.ndarray, pred: np.ndarray, users: np.ndarray, held: set[str]) -> dict[str, UserMetrics]:
+    codes, uniques = pd.factorize(users, sort=True)
+    n_cells = N_CLASSES * (N_CLASSES + 1)
+    conf = np.bincount(codes * n_cells + y * (N_CLASSES + 1) + pred, minlength=len(uniques) * n_cells)
+    conf = conf.reshape(len(uniques), N_CLASSES, N_CLASSES + 1)
+    macro = np.atleast_1d(macro_f1_from_confusion(conf))
+    rows = conf.sum(axis=(1, 2))
+    correct = np.trace(conf[:, :, :N_CLASSES], axis1=1, axis2=2)
+    rejected = conf[:, :, REJECT_CODE].sum(axis=1)
+    return {
+        str(u): UserMetrics(
+            rows=int(rows[i]),
+            macro_f1=float(macro[i]),
+            accuracy=float(correct[i] / rows[i]) if rows[i] else 0.0,
+            reject_rate=float(rejected[i] / rows[i]) if rows[i] else 0.0,
+            held_out=str(u) in held,
+        )
+        for i, u in enumerate(uniques)
+    }
+
+
+def _calibration(y: np.ndarray, proba: np.ndarray) -> tuple[float, float, float, list[CalibrationBin]]:
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y
+    bins = np.minimum((confidence * ECE_BINS).astype(np.int64), ECE_BINS - 1)
+    count = np.bincount(bins, minlength=ECE_BINS)
+    conf_sum = np.bincount(bins, weights=confidence, minlength=ECE_BINS)
+    acc_sum = np.bincount(bins, weights=correct.astype(np.float64), minlength=ECE_BINS)
+    nonzero = count > 0
+    ece = float(np.abs(acc_sum[nonzero] - conf_sum[nonzero]).sum() / len(y))
+    onehot = np.zeros_like(proba)
+    onehot[np.arange(len(y)), y] = 1.0
+    brier = float(((proba - onehot) ** 2).sum(axis=1).mean())
+    log_loss = float(-np.log(np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0)).mean())
+    curve = [
+        CalibrationBin(confidence=float(conf_sum[b] / count[b]), accuracy=float(acc_sum[b] / count[b]), count=int(count[b]))
+        for b in np.flatnonzero(nonzero)
+    ]
+    return ece, brier, log_loss, curve
+
+
+# --------------------------------------------------------------------------- public
+
+
+def evaluate_predictions(
+    model_name: str,
+    y: np.ndarray,
+    pred: np.ndarray,
+    users: np.ndarray,
+    *,
+    proba: np.ndarray | None = None,
+    holdout_users: Sequence[str] = (),
+    reject_threshold: float = DEFAULT_REJECT_THRESHOLD,
+) -> EvaluationReport:
+    """Build the report from true codes and predicted codes (``REJECT_CODE`` = reject).
+
+    Args:
+        model_name: ``challenger``, ``champion`` or ``baseline`` (shown in reports).
+        y: True class codes (alphabetical order).
+        pred: Predicted codes after reject.
+        users: User id per row.
+        proba: Class probabilities before reject (calibration needs them; the baseline has none).
+        holdout_users: Users held out of training (for seen/unseen F1).
+        reject_threshold: The threshold that produced ``pred`` (recorded).
+
+    Returns:
+        The evaluation report.
+    """
+    y = np.asarray(y, dtype=np.int64)
+    pred = np.asarray(pred, dtype=np.int64)
+    conf = confusion_counts(y, pred)
+    per_class = _per_class(conf)
+    n = len(y)
+    macro = float(macro_f1_from_confusion(conf))
+    f1s = np.array([m.f1 or 0.0 for m in per_class.values()])
+    supports = conf.sum(axis=1)
+    weighted = float((f1s * supports).sum() / supports.sum()) if supports.sum() else 0.0
+    reject_rate = float(conf[:, REJECT_CODE].sum() / n) if n else 0.0
+    held = set(holdout_users)
+    users = np.asarray(users).astype(str)
+    seen = unseen = None
+    if held:
+        is_held = np.isin(users, list(held))
+        if (~is_held).any():
+            seen = float(macro_f1_from_confusion(confusion_counts(y[~is_held], pred[~is_held])))
+        if is_held.any():
+            unseen = float(macro_f1_from_confusion(confusion_counts(y[is_held], pred[is_held])))
+    pairs = []
+    off = conf[:, :N_CLASSES].copy()
+    np.fill_diagonal(off, 0)
+    for flat in np.argsort(off, axis=None, kind="stable")[::-1][:5]:
+        t, p = divmod(int(flat), N_CLASSES)
+        if off[t, p] == 0:
+            break
+        pairs.append({"true": LABELS[t], "predicted": LABELS[p], "count": int(off[t, p]),
+                      "share_of_true": float(off[t, p] / supports[t])})
+    ece = brier = log_loss = None
+    curve: list[CalibrationBin] = []
+    if proba is not None and n:
+        ece, brier, log_loss, curve = _calibration(y, proba)
+    return EvaluationReport(
+        model_name=model_name,
+        n_rows=n,
+        label_names=list(LABELS),
+        macro_f1=macro,
+        weighted_f1=weighted,
+        accuracy=float(np.trace(conf[:, :N_CLASSES]) / n) if n else 0.0,
+        per_class=per_class,
+        confusion_matrix=conf[:, :N_CLASSES].tolist(),
+        reject_rate=reject_rate,
+        reject_threshold=reject_threshold,
+        per_user=_per_user(y, pred, users, held) if n else {},
+        seen_user_f1=seen,
+        unseen_user_f1=unseen,
+        top_confusion_pairs=pairs,
+        expected_calibration_error=ece,
+        multiclass_brier_score=brier,
+        multiclass_log_loss=log_loss,
+        calibration_curve=curve,
+        acceptance=_acceptance(macro, weighted, per_class, reject_rate, seen, unseen),
+    )
+
+
+def evaluate_model(
+    model: TrainedModel,
+    test_df: pd.DataFrame,
+    *,
+    model_name: str = "challenger",
+    holdout_users: Sequence[str] = (),
+    reject_threshold: float = DEFAULT_REJECT_THRESHOLD,
+) -> tuple[EvaluationReport, np.ndarray]:
+    """Score ``test_df`` with ``model`` and evaluate it.
+
+    Returns:
+        The report and the predicted codes after reject (for paired comparisons).
+    """
+    proba = predict_proba(model.booster, test_df, model.feature_names, model.encoders)
+    pred = apply_reject(proba, reject_threshold)
+    report = evaluate_predictions(
+        model_name,
+        label_codes(test_df["label"]),
+        pred,
+        test_df["user_id"].to_numpy(),
+        proba=proba,
+        holdout_users=holdout_users,
+        reject_threshold=reject_threshold,
+    )
+    return report, pred
+
+
+def paired_bootstrap(
+    y: np.ndarray,
+    pred_challenger: np.ndarray,
+    pred_champion: np.ndarray,
+    *,
+    resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> BootstrapInterval:
+    """Paired bootstrap interval of macro-F1(challenger) − macro-F1(champion).
+
+    Resampling rows with replacement only changes how often each (true, challenger,
+    champion) cell occurs, so each resample is one multinomial draw over the 648 cells:
+    exact, and independent of the number of rows.
+    """
+    y = np.asarray(y, dtype=np.int64)
+    k = N_CLASSES + 1
+    cells = np.bincount((y * k + pred_challenger) * k + pred_champion, minlength=N_CLASSES * k * k)
+    n = int(cells.sum())
+    point_a = macro_f1_from_confusion(cells.reshape(N_CLASSES, k, k).sum(axis=2))
+    point_b = macro_f1_from_confusion(cells.reshape(N_CLASSES, k, k).sum(axis=1))
+    difference = float(point_a) - float(point_b)
+    if n == 0:
+        return BootstrapInterval(difference=difference, low=difference, high=difference, level=level, resamples=0, seed=seed)
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(n, cells / n, size=resamples).reshape(resamples, N_CLASSES, k, k)
+    diffs = np.asarray(macro_f1_from_confusion(draws.sum(axis=3))) - np.asarray(
+        macro_f1_from_confusion(draws.sum(axis=2))
+    )
+    alpha = (1 - level) / 2
+    low, high = np.quantile(diffs, [alpha, 1 - alpha])
+    return BootstrapInterval(difference=difference, low=float(low), high=float(high), level=level, resamples=resamples, seed=seed)
+
+
+def codes_to_labels(pred: np.ndarray) -> list[str]:
+    """Predicted codes as label names (``Mixed/Unknown`` for rejects)."""
+    names = np.asarray([*LABELS, REJECT_LABEL], dtype=object)
+    return list(names[pred])
+
+
+__all__ = [
+    "AcceptanceCheck",
+    "BootstrapInterval",
+    "ClassMetrics",
+    "EvaluationReport",
+    "LABEL_TO_INDEX",
+    "apply_reject",
+    "evaluate_model",
+    "evaluate_predictions",
+    "paired_bootstrap",
+]

@@ -1,0 +1,185 @@
+"""Promotion gates: candidate (challenger alone), baseline, comparative (vs champion).
+
+The gate decision is computed here once; the CLI and the app only render it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, computed_field
+
+from taskclf_core.config import RetrainConfig
+from taskclf_core.evaluation import (
+    ACCEPT_BREAKIDLE_PRECISION,
+    ACCEPT_MIN_CLASS_PRECISION,
+    EvaluationReport,
+)
+
+GateKind = Literal["candidate", "baseline", "comparative"]
+GateStatus = Literal["passed", "failed", "skipped"]
+
+
+class RegressionGate(BaseModel, frozen=True):
+    """Result of a single gate check."""
+
+    name: str
+    passed: bool
+    detail: str
+    kind: GateKind = "candidate"
+    skipped: bool = False
+    value: float | None = None
+    threshold: str = ""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status(self) -> GateStatus:
+        """``passed``, ``failed`` or ``skipped`` (a skipped gate is neither)."""
+        return "skipped" if self.skipped else ("passed" if self.passed else "failed")
+
+
+class RegressionResult(BaseModel, frozen=True):
+    """Aggregate result of a group of gates (skipped gates do not count)."""
+
+    all_passed: bool
+    gates: list[RegressionGate]
+
+
+def _result(gates: list[RegressionGate]) -> RegressionResult:
+    return RegressionResult(all_passed=all(g.passed for g in gates if not g.skipped), gates=gates)
+
+
+def check_candidate_gates(challenger_report: EvaluationReport) -> RegressionResult:
+    """Check candidate-only hard gates (no champion needed).
+
+    1. ``breakidle_precision``: BreakIdle precision >= 0.95.
+    2. ``no_class_below_50_precision``: no class precision < 0.50 (n/a classes excluded).
+    3. ``challenger_acceptance``: all of the challenger's acceptance checks pass.
+
+    Args:
+        challenger_report: Evaluation report of the newly trained model.
+
+    Returns:
+        A :class:`RegressionResult` with per-gate pass/fail details.
+    """
+    checks = {c.name: c for c in challenger_report.acceptance}
+    bi = checks["breakidle_precision"]
+    floor = checks["no_class_below_50_precision"]
+    failed = [c.name for c in challenger_report.acceptance if not c.passed]
+    return _result(
+        [
+            RegressionGate(
+                name="breakidle_precision", passed=bi.passed, detail=bi.detail,
+                value=bi.value, threshold=f">= {ACCEPT_BREAKIDLE_PRECISION}",
+            ),
+            RegressionGate(
+                name="no_class_below_50_precision", passed=floor.passed, detail=floor.detail,
+                value=floor.value, threshold=f">= {ACCEPT_MIN_CLASS_PRECISION} every class",
+            ),
+            RegressionGate(
+                name="challenger_acceptance",
+                passed=not failed,
+                detail=(
+                    f"all {len(checks)} acceptance checks passed"
+                    if not failed
+                    else f"{len(failed)} of {len(checks)} acceptance checks failed: {', '.join(failed)}"
+                ),
+                value=float(len(checks) - len(failed)),
+                threshold=f"{len(checks)} of {len(checks)} checks",
+            ),
+        ]
+    )
+
+
+def check_baseline_gate(
+    challenger_report: EvaluationReport, baseline_report: EvaluationReport, config: RetrainConfig
+) -> RegressionResult:
+    """``baseline_improvement``: challenger macro-F1 − baseline macro-F1 > ``min_improvement``
+    on the same rows; skipped when ``require_baseline_improvement`` is false."""
+    diff = challenger_report.macro_f1 - baseline_report.macro_f1
+    if not config.require_baseline_improvement:
+        gate = RegressionGate(
+            name="baseline_improvement", passed=False, skipped=True, kind="baseline", value=diff,
+            threshold=f"> {config.min_improvement}",
+            detail="skipped: require_baseline_improvement is false in the config "
+            f"(challenger {challenger_report.macro_f1:.4f} vs baseline {baseline_report.macro_f1:.4f})",
+        )
+        return _result([gate])
+    passed = diff > config.min_improvement
+    return _result(
+        [
+            RegressionGate(
+                name="baseline_improvement", passed=passed, kind="baseline", value=diff,
+                threshold=f"> {config.min_improvement}",
+                detail=(
+                    f"challenger macro-F1 {challenger_report.macro_f1:.4f} vs rule baseline "
+                    f"{baseline_report.macro_f1:.4f}: difference {diff:+.4f} "
+                    f"{'>' if passed else '<='} min_improvement {config.min_improvement}"
+                ),
+            )
+        ]
+    )
+
+
+def check_regression_gates(
+    champion_report: EvaluationReport,
+    challenger_report: EvaluationReport,
+    config: RetrainConfig,
+) -> RegressionResult:
+    """Comparative regression check: challenger vs champion on macro-F1.
+
+    ``macro_f1_no_regression``: champion macro-F1 − challenger macro-F1 <=
+    ``regression_tolerance`` (both evaluated on the same rows).
+
+    Args:
+        champion_report: Evaluation report of the current deployed model.
+        challenger_report: Evaluation report of the newly trained model.
+        config: Retrain configuration with the tolerance.
+
+    Returns:
+        A :class:`RegressionResult` with per-gate pass/fail details.
+    """
+    drop = champion_report.macro_f1 - challenger_report.macro_f1
+    passed = drop <= config.regression_tolerance
+    return _result(
+        [
+            RegressionGate(
+                name="macro_f1_no_regression", passed=passed, kind="comparative", value=drop,
+                threshold=f"<= {config.regression_tolerance}",
+                detail=(
+                    f"champion {champion_report.macro_f1:.4f} - challenger {challenger_report.macro_f1:.4f} "
+                    f"= {drop:+.4f} {'<=' if passed else '>'} tolerance {config.regression_tolerance}"
+                ),
+            )
+        ]
+    )
+
+
+def skipped_regression_gate(reason: str = "no champion") -> RegressionResult:
+    """The comparative gate shown as skipped (e.g. no champion yet)."""
+    return _result(
+        [
+            RegressionGate(
+                name="macro_f1_no_regression", passed=False, skipped=True, kind="comparative",
+                detail=f"skipped: {reason}",
+            )
+        ]
+    )
+
+
+def failed_regression_gate(detail: str) -> RegressionResult:
+    """The comparative gate failed because the champion could not be evaluated."""
+    return _result(
+        [RegressionGate(name="macro_f1_no_regression", passed=False, kind="comparative", detail=detail)]
+    )
+
+
+def all_gates(*groups: RegressionResult | None) -> list[RegressionGate]:
+    """Every gate of the given groups, in order."""
+    return [g for group in groups if group is not None for g in group.gates]
+
+
+def gates_summary(gates: list[RegressionGate]) -> str:
+    """``"5 passed, 0 failed, 1 skipped"``."""
+    counts = {s: sum(g.status == s for g in gates) for s in ("passed", "failed", "skipped")}
+    return f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"

@@ -1,0 +1,51 @@
+"""Run ids: generated, unique, sortable by time, and checked before they touch a path.
+
+Format: ``YYYYMMDDTHHMMSSffffffZ-xxxxxx`` (UTC time to the microsecond, then six random
+hex digits), e.g. ``20261126T052430123456Z-a1b2c3``.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+
+from taskclf_core.errors import RunIdError
+
+RUN_ID_PATTERN = re.compile(r"\A[0-9]{8}T[0-9]{12}Z-[0-9a-f]{6}\Z")
+RUN_ID_EXAMPLE = "20261126T052430123456Z-a1b2c3"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A fresh run id for ``now`` (default: the current UTC time)."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{now:%Y%m%dT%H%M%S%f}Z-{secrets.token_hex(3)}"
+
+
+def validate_run_id(value: object) -> str:
+    """Return ``value`` if it is a well-formed run id, else raise :class:`RunIdError`.
+
+    Call this on every run id that comes from outside (URL, CLI) before it is joined to
+    a path: the pattern admits no separators, dots, NUL or unicode.
+    """
+    if not isinstance(value, str) or not RUN_ID_PATTERN.match(value):
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        raise RunIdError(
+            f"invalid run id {shown}: expected the form {RUN_ID_EXAMPLE} "
+            "(UTC timestamp, 'Z-', six lowercase hex digits)"
+        )
+    return value
+
+
+def run_id_time(run_id: str) -> datetime:
+    """The UTC time encoded in a (valid) run id."""
+    validate_run_id(run_id)
+    return datetime.strptime(run_id[:21], "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC)
+
+
+def run_path(base: Path, run_id: str) -> Path:
+    """``base / run_id`` after validating ``run_id``."""
+    return Path(base) / validate_run_id(run_id)
