@@ -60,7 +60,9 @@ from taskclf_core.gates import (
 )
 from taskclf_core.hashing import dataset_hash
 from taskclf_core.labels import LabelSpan, spans_to_frame
+from taskclf_core.paths import Home
 from taskclf_core.projection import project_spans
+from taskclf_core.runs import cleanup_stale_temp
 from taskclf_core.schema import DEFAULT_REJECT_THRESHOLD, LABELS, SCHEMA_VERSIONS
 from taskclf_core.split import split_by_time
 from taskclf_core.train.lgbm import label_codes, predict_proba, train_lgbm
@@ -241,7 +243,8 @@ def run_retrain_pipeline(
     from taskclf_core import runsave  # local: keeps the import graph one-way
 
     clock = _Clock(progress)
-    models_dir, out_dir = Path(models_dir), Path(out_dir)
+    home = Home.for_dirs(models_dir, out_dir)
+    models_dir, out_dir = home.models_dir, home.artifacts_dir
     if not 0 < reject_threshold < 1:
         raise DataError(f"reject_threshold must be in (0, 1); got {reject_threshold}")
     started_at = datetime.now(UTC)
@@ -269,6 +272,7 @@ def run_retrain_pipeline(
         )
 
     with runsave.retrain_lock(out_dir):
+        cleanup_stale_temp(home)
         clock.stage("hashing", 0.03)
         schema_version = _schema_version(features_df)
         digest = compute_dataset_hash(features_df, spans)
@@ -329,7 +333,7 @@ def run_retrain_pipeline(
         )
 
         clock.stage("evaluating champion", 0.82)
-        champion = runsave.load_champion(models_dir)
+        champion = runsave.load_champion(home)
         champion_report: EvaluationReport | None = None
         bootstrap: BootstrapInterval | None = None
         if champion.error is not None:
@@ -368,8 +372,8 @@ def run_retrain_pipeline(
         outcome, reason = decide_outcome(dry_run=dry_run, failed=failed, auto_promote=config.auto_promote)
 
         clock.stage("saving", 0.94)
-        run_id, run_dir = runsave.save_run(
-            out_dir=out_dir,
+        run_id, outcome, reason, run_dir = runsave.save_run(
+            home=home,
             challenger=challenger,
             snapshot=snapshot,
             config=config,
@@ -384,13 +388,10 @@ def run_retrain_pipeline(
             reject_threshold=reject_threshold,
             data_provenance=data_provenance,
             gates_summary=gates_summary(gates),
+            failed_gates=failed,
             version=__version__,
         )
-        active_updated = False
-        if outcome == "promoted":
-            clock.stage("promoting", 0.98)
-            runsave.auto_promote(models_dir, out_dir, run_id)
-            active_updated = True
+        active_updated = outcome == "promoted"
 
     return RetrainResult(
         promoted=outcome == "promoted",

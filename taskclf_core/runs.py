@@ -1,0 +1,362 @@
+"""Run folders ``artifacts/runs/<run_id>/``: write, read, verify, list, clean up.
+
+Every run that trained a challenger is saved whatever its outcome: the bundle files,
+the evidence (``evaluation.json``, ``gates.json``, ``snapshot.json``, ``config.yaml``) and
+``decision.json``, whose ``manifest`` holds the SHA-256 of every other file. A run folder
+is written once, atomically (temporary folder, then rename), and never modified.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from taskclf_core.atomic import atomic_folder, dumps_json
+from taskclf_core.bundle import (
+    BUNDLE_FILES,
+    LoadedBundle,
+    UtcTimestamp,
+    describe_validation_error,
+    load_bundle,
+    sha256_bytes,
+    sha256_file,
+    verify_bundle,
+)
+from taskclf_core.errors import RegistryError, RunIdError
+from taskclf_core.paths import Home
+from taskclf_core.runids import RUN_ID_PATTERN, validate_run_id
+
+DECISION_FILE = "decision.json"
+Outcome = Literal["dry_run", "rejected", "awaiting_signoff", "promoted"]
+
+#: pydantic patterns (Rust regex: ``$`` is the true end of the text).
+_RUN_ID = r"^[0-9]{8}T[0-9]{12}Z-[0-9a-f]{6}$"
+_SHA256 = r"^[0-9a-f]{64}$"
+#: A run file name: plain, no separators, no leading dot (temporary files start with one).
+_FILE_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+#: ``atomic`` leftovers: ``.tmp-<name>.<pid>.<8 hex>``.
+_TEMP_NAME = re.compile(r"\A\.tmp-.+\.(?P<pid>[0-9]{1,10})\.[0-9a-f]{8}\Z")
+
+
+class ChampionRef(BaseModel):
+    """The champion a run was compared against."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str = Field(pattern=_RUN_ID)
+    model_sha256: str = Field(pattern=_SHA256)
+
+
+class RunDecision(BaseModel):
+    """``decision.json`` of a run: its outcome and the evidence it rests on.
+
+    Extra keys (e.g. the package version) are kept as they are: a run records what its
+    pipeline knew, and the registry only relies on the fields declared here.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    run_id: str = Field(pattern=_RUN_ID)
+    outcome: Outcome
+    reason: str
+    champion_compared: ChampionRef | None
+    #: Why the champion could not be loaded or evaluated, when that happened.
+    champion_error: str | None = None
+    started_at: UtcTimestamp
+    finished_at: UtcTimestamp
+    #: File name -> SHA-256 of every other file of the run; filled in by :func:`write_run`.
+    manifest: dict[str, str]
+    #: The effective ``auto_promote`` of the run's configuration.
+    auto_promote: bool
+    dataset_hash: str
+    macro_f1: float = Field(ge=0.0, le=1.0)
+    #: E.g. ``"7 passed, 0 failed, 1 skipped"``; copied into the history on promotion.
+    gates_summary: str = ""
+    #: Names of the failed gates (empty unless ``outcome == "rejected"``).
+    failed_gates: list[str] = Field(default_factory=list)
+
+    @field_validator("manifest")
+    @classmethod
+    def _plain_names_and_hashes(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, digest in value.items():
+            if not _FILE_NAME.match(name) or name == DECISION_FILE:
+                raise ValueError(f"{name!r} is not an allowed run file name")
+            if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                raise ValueError(f"the hash of {name} is not 64 lowercase hex digits")
+        return value
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run folder whose ``decision.json`` parsed (files not yet verified)."""
+
+    run_id: str
+    path: Path
+    decision: RunDecision
+
+    @property
+    def label(self) -> str:
+        """The run folder relative to the home, for messages."""
+        return f"artifacts/runs/{self.run_id}"
+
+    def file(self, name: str) -> Path:
+        """Path of one of the run's files (only names in the manifest, or decision.json).
+
+        Raises:
+            RegistryError: ``name`` is not a file of this run.
+        """
+        if name != DECISION_FILE and name not in self.decision.manifest:
+            raise RegistryError(
+                f"run {self.run_id} has no file {name!r}; its files are "
+                f"{', '.join(sorted(self.decision.manifest))}"
+            )
+        return self.path / name
+
+    def load_bundle(self, *, parse_model: bool = True) -> LoadedBundle:
+        """The run's bundle (see :func:`taskclf_core.bundle.load_bundle`)."""
+        return load_bundle(self.path, parse_model=parse_model, label=self.label)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One row of :func:`list_runs`; ``broken`` says why a run cannot be used."""
+
+    run_id: str
+    path: Path
+    decision: RunDecision | None
+    broken: str | None
+
+    @property
+    def outcome(self) -> str | None:
+        """The run's outcome, or None when ``decision.json`` is unreadable."""
+        return self.decision.outcome if self.decision else None
+
+
+def write_run(
+    runs_dir: Path,
+    run_id: str,
+    *,
+    files: Mapping[str, bytes],
+    decision: Mapping[str, Any] | RunDecision,
+) -> Path:
+    """Write a run folder atomically: every file plus ``decision.json`` with its manifest.
+
+    Args:
+        runs_dir: ``home.runs_dir``.
+        run_id: The run's id (validated).
+        files: File name -> bytes (bundle files, ``evaluation.json``, ``gates.json``, …).
+        decision: The :class:`RunDecision` fields; ``manifest`` is computed here and
+            ``run_id`` is filled in when absent.
+
+    Returns:
+        The run folder.
+
+    Raises:
+        RunIdError: ``run_id`` is malformed.
+        RegistryError: A file name is not allowed, the decision is invalid, or the run
+            folder already exists.
+    """
+    run_id = validate_run_id(run_id)
+    for name in files:
+        if not _FILE_NAME.match(name) or name == DECISION_FILE:
+            raise RegistryError(
+                f"cannot write run {run_id}: {name!r} is not an allowed file name (a plain "
+                "name of letters, digits, '.', '_', '-', not starting with '.'; not decision.json)"
+            )
+    payload = (
+        decision.model_dump(mode="json") if isinstance(decision, RunDecision) else dict(decision)
+    )
+    if payload.setdefault("run_id", run_id) != run_id:
+        raise RegistryError(
+            f"cannot write run {run_id}: its decision names run {payload['run_id']!r}"
+        )
+    payload["manifest"] = {name: sha256_bytes(data) for name, data in sorted(files.items())}
+    try:
+        record = RunDecision.model_validate(payload)
+    except ValidationError as exc:
+        raise RegistryError(
+            f"cannot write run {run_id}: the decision is invalid: {describe_validation_error(exc)}"
+        ) from exc
+    target = Path(runs_dir) / run_id
+    # The folder is the unit of atomicity: its files appear all together or not at all.
+    with atomic_folder(target) as tmp:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        (tmp / DECISION_FILE).write_text(dumps_json(record.model_dump(mode="json")), "utf-8")
+    return target
+
+
+def _read_decision(folder: Path, run_id: str) -> RunDecision:
+    path = folder / DECISION_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RegistryError(f"run {run_id}: {DECISION_FILE} is missing (incomplete run)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RegistryError(f"run {run_id}: {DECISION_FILE} cannot be read ({exc})") from exc
+    try:
+        decision = RunDecision.model_validate_json(text)
+    except ValidationError as exc:
+        raise RegistryError(
+            f"run {run_id}: {DECISION_FILE} is invalid: {describe_validation_error(exc)}"
+        ) from exc
+    if decision.run_id != run_id:
+        raise RegistryError(
+            f"run {run_id}: {DECISION_FILE} names run {decision.run_id}; the folder was renamed?"
+        )
+    return decision
+
+
+def read_run(home: Home, run_id: str) -> RunRecord:
+    """Read one run's decision.
+
+    Args:
+        home: The registry home.
+        run_id: A run id from anywhere (validated before it touches a path).
+
+    Returns:
+        The run record.
+
+    Raises:
+        RunIdError: ``run_id`` is malformed or names no run.
+        RegistryError: ``decision.json`` is missing or invalid.
+    """
+    run_id = validate_run_id(run_id)
+    folder = home.runs_dir / run_id
+    if not folder.is_dir():
+        raise RunIdError(f"no run {run_id} in artifacts/runs")
+    return RunRecord(run_id=run_id, path=folder, decision=_read_decision(folder, run_id))
+
+
+def verify_record(
+    record: RunRecord, *, hashes: bool = True, parse_model: bool = False
+) -> str | None:
+    manifest = record.decision.manifest
+    for name, expected in sorted(manifest.items()):
+        path = record.path / name
+        if not path.is_file():
+            return f"run {record.run_id}: {name} is missing (listed in the manifest of {DECISION_FILE})"
+        if hashes and sha256_file(path) != expected:
+            return (
+                f"run {record.run_id}: {name} does not match its SHA-256 in the manifest of "
+                f"{DECISION_FILE} (file altered after the run?)"
+            )
+    absent = [name for name in BUNDLE_FILES if name not in manifest]
+    if absent:
+        return f"run {record.run_id}: its manifest lists no {absent[0]}; the run has no complete bundle"
+    if not hashes:
+        return None
+    return verify_bundle(record.path, parse_model=parse_model, label=record.label)
+
+
+def verify_run(home: Home, run_id: str, *, parse_model: bool = False) -> str | None:
+    """Why a run's files are not intact, or None when they are.
+
+    Args:
+        home: The registry home.
+        run_id: The run id (validated).
+        parse_model: Also parse the bundle's ``model.txt`` with LightGBM.
+
+    Returns:
+        None when ``decision.json`` is valid, every manifest file exists with its hash and
+        the bundle checks pass; else the first problem found.
+    """
+    try:
+        record = read_run(home, run_id)
+    except RegistryError as exc:
+        return str(exc)
+    return verify_record(record, parse_model=parse_model)
+
+
+def folder_names_newest_first(folder: Path) -> list[str]:
+    """Sub-folder names of ``folder``, newest run id first, ignoring hidden/temporary ones."""
+    if not folder.is_dir():
+        return []
+    names = [p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    valid = sorted((n for n in names if RUN_ID_PATTERN.match(n)), reverse=True)
+    return valid + sorted(n for n in names if not RUN_ID_PATTERN.match(n))
+
+
+def list_runs(home: Home, *, verify: bool = False) -> list[RunSummary]:
+    """Every run, newest first; broken runs are listed with the reason, never raised.
+
+    Args:
+        home: The registry home.
+        verify: Also hash every file (slower); by default a run is broken when its
+            decision is unreadable or a manifest file is missing.
+
+    Returns:
+        One summary per run folder (``.tmp-*`` leftovers ignored).
+    """
+    runs: list[RunSummary] = []
+    for name in folder_names_newest_first(home.runs_dir):
+        path = home.runs_dir / name
+        if not RUN_ID_PATTERN.match(name):
+            runs.append(RunSummary(name, path, None, f"folder name {name!r} is not a run id"))
+            continue
+        try:
+            record = read_run(home, name)
+        except RegistryError as exc:
+            runs.append(RunSummary(name, path, None, str(exc)))
+            continue
+        broken = verify_record(record, hashes=verify)
+        runs.append(RunSummary(name, path, record.decision, broken))
+    return runs
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (OverflowError, OSError):
+        return False
+    return True
+
+
+def cleanup_stale_temp(home: Home, *, min_age_seconds: float = 60.0) -> list[Path]:
+    """Remove ``.tmp-*`` leftovers of interrupted writes whose writer process is dead.
+
+    The writer's pid is in the name (``.tmp-<name>.<pid>.<rand>``). A leftover is removed
+    only when that pid is not running and it is older than ``min_age_seconds`` (a guard
+    for homes shared between machines, where another machine's pid means nothing here).
+
+    Args:
+        home: The registry home.
+        min_age_seconds: Minimum age (by modification time) of a leftover to remove.
+
+    Returns:
+        The paths removed.
+    """
+    removed: list[Path] = []
+    now = time.time()
+    for folder in (home.models_dir, home.runs_dir):
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            match = _TEMP_NAME.match(entry.name)
+            if not match or _pid_alive(int(match["pid"])):
+                continue
+            try:
+                if now - entry.lstat().st_mtime < min_age_seconds:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(entry)
+    return removed

@@ -1,0 +1,276 @@
+"""The pipeline's side of the registry: champion loading, the run folder, auto-promotion.
+
+A run folder (``artifacts/runs/<run_id>/``) holds the challenger bundle plus
+``evaluation.json`` (challenger, champion and baseline reports, bootstrap interval),
+``gates.json``, ``snapshot.json``, ``config.yaml`` and ``decision.json`` (outcome, reason,
+champion compared against, times, manifest of every file). :class:`RunEvidence` reads it
+back for the review page, the CLI and the HTML report.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from taskclf_core import bundle as bundle_mod
+from taskclf_core.atomic import dumps_json
+from taskclf_core.errors import BusyError, RegistryError, TaskclfError
+from taskclf_core.evaluation import BootstrapInterval, EvaluationReport
+from taskclf_core.gates import RegressionResult
+from taskclf_core.paths import Home
+from taskclf_core.runids import new_run_id
+from taskclf_core.schema import LABELS, SCHEMA_HASHES
+from taskclf_core.train.lgbm import TrainedModel
+
+if TYPE_CHECKING:
+    from taskclf_core.config import RetrainConfig
+    from taskclf_core.train.retrain import DatasetSnapshot
+
+RETRAIN_LOCK = ".retrain.lock"
+EVIDENCE_FILES = ("evaluation.json", "gates.json", "snapshot.json", "config.yaml")
+
+
+@contextmanager
+def retrain_lock(out_dir: Path) -> Iterator[None]:
+    """Hold the one-retrain-at-a-time lock (``<out_dir>/runs/.retrain.lock``).
+
+    The lock is an ``flock``: the kernel drops it when the holder dies, so a killed
+    retrain never leaves it behind. The file records the holder's pid for messages.
+
+    Raises:
+        BusyError: another retrain holds the lock.
+    """
+    runs_dir = Path(out_dir) / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    path = runs_dir / RETRAIN_LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
+            raise BusyError(f"another retrain is running ({holder}); wait for it to finish or cancel it") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, started {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def retrain_running(out_dir: Path) -> str | None:
+    """Who holds the retrain lock (``"pid N, started …"``), or ``None`` when free."""
+    path = Path(out_dir) / "runs" / RETRAIN_LOCK
+    if not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class ChampionState:
+    """The current champion as the pipeline sees it."""
+
+    model_id: str | None = None  # None: no champion
+    model_sha256: str | None = None
+    model: TrainedModel | None = None
+    error: str | None = None  # set when a champion exists but cannot be loaded
+
+
+def load_champion(home: Home) -> ChampionState:
+    """Load the champion named by ``models/active.json`` (never raises for a broken one)."""
+    from taskclf_core.pointer import read_active
+
+    try:
+        pointer = read_active(home)
+    except TaskclfError as exc:
+        return ChampionState(model_id="(unreadable active.json)", error=str(exc))
+    if pointer is None:
+        return ChampionState()
+    try:
+        loaded = bundle_mod.load_bundle(home.models_dir / pointer.model_id)
+        model = TrainedModel(
+            booster=loaded.booster,
+            feature_names=list(loaded.metadata.feature_names),
+            encoders=dict(loaded.encoders),
+            schema_version=loaded.metadata.schema_version,
+            params=dict(loaded.metadata.params),
+        )
+    except TaskclfError as exc:
+        return ChampionState(model_id=pointer.model_id, error=str(exc))
+    return ChampionState(pointer.model_id, loaded.metadata.model_sha256, model)
+
+
+def _dump(model: BaseModel | None) -> Any:
+    return None if model is None else model.model_dump(mode="json")
+
+
+def save_run(
+    *,
+    challenger: TrainedModel,
+    snapshot: DatasetSnapshot,
+    config: RetrainConfig,
+    config_yaml: str,
+    reports: dict[str, EvaluationReport | None],
+    bootstrap: BootstrapInterval | None,
+    gates: dict[str, RegressionResult],
+    outcome: str,
+    reason: str,
+    champion: ChampionState,
+    started_at: datetime,
+    reject_threshold: float,
+    data_provenance: str,
+    gates_summary: str,
+    failed_gates: list[str],
+    version: str,
+    home: Home,
+) -> tuple[str, str, str, Path]:
+    """Write the run folder atomically (and, for ``promoted``, make it the champion).
+
+    Returns:
+        The run id, the final outcome and reason (``promoted`` turns into ``rejected``
+        if the champion changed while the run was evaluated), and the run folder.
+    """
+    from taskclf_core.pointer import registry_lock
+    from taskclf_core.promotion import promote_auto
+    from taskclf_core.runs import write_run
+
+    challenger_report = reports["challenger"]
+    assert challenger_report is not None
+    metadata = bundle_mod.BundleMetadata(
+        schema_version=challenger.schema_version,
+        schema_hash=SCHEMA_HASHES[challenger.schema_version],
+        label_set=list(LABELS),
+        train_date_from=snapshot.date_from,
+        train_date_to=snapshot.date_to,
+        params={**challenger.params, "reject_threshold": reject_threshold},
+        git_commit=bundle_mod.git_commit(),
+        dataset_hash=snapshot.dataset_hash,
+        reject_threshold=reject_threshold,
+        data_provenance=data_provenance,  # type: ignore[arg-type]
+        created_at=datetime.now(UTC).isoformat(),
+        library_versions=bundle_mod.library_versions(),
+        feature_names=challenger.feature_names,
+    )
+    metrics = bundle_mod.BundleMetrics(
+        macro_f1=challenger_report.macro_f1,
+        weighted_f1=challenger_report.weighted_f1,
+        confusion_matrix=challenger_report.confusion_matrix,
+        label_names=list(LABELS),
+    )
+    files = bundle_mod.bundle_file_bytes(
+        model_text=challenger.model_text(), encoders=challenger.encoders, metadata=metadata, metrics=metrics
+    )
+    evaluation = {name: _dump(report) for name, report in reports.items()}
+    evaluation["bootstrap"] = _dump(bootstrap)
+    files["evaluation.json"] = dumps_json(evaluation).encode()
+    files["gates.json"] = dumps_json({k: _dump(v) for k, v in gates.items()}).encode()
+    files["snapshot.json"] = dumps_json(_dump(snapshot)).encode()
+    files["config.yaml"] = config_yaml.encode()
+    compared = (
+        {"run_id": champion.model_id, "model_sha256": champion.model_sha256}
+        if champion.model_id is not None and champion.error is None
+        else None
+    )
+    decision = {
+        "outcome": outcome,
+        "reason": reason,
+        "champion_compared": compared,
+        "champion_error": champion.error,
+        "started_at": started_at.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
+        "auto_promote": config.auto_promote,
+        "dataset_hash": snapshot.dataset_hash,
+        "macro_f1": challenger_report.macro_f1,
+        "gates_summary": gates_summary,
+        "failed_gates": failed_gates,
+        "taskclf_core_version": version,
+    }
+    run_id = new_run_id()
+    if outcome != "promoted":
+        return run_id, outcome, reason, write_run(home.runs_dir, run_id, files=files, decision=decision)
+    # Automatic promotion: check the champion, write the run and move the pointer under one
+    # registry lock, so a run is never recorded as promoted without becoming the champion.
+    with registry_lock(home):
+        current = _current_champion_id(home)
+        if current != champion.model_id:
+            outcome = "rejected"
+            reason = (
+                f"Rejected: the champion changed while this run was evaluated (was "
+                f"{champion.model_id or 'none'}, now {current or 'none'}); re-run the retrain."
+            )
+            decision.update(outcome=outcome, reason=reason, failed_gates=["champion_unchanged"])
+        path = write_run(home.runs_dir, run_id, files=files, decision=decision)
+        if outcome == "promoted":
+            promote_auto(home, run_id)
+    return run_id, outcome, reason, path
+
+
+def _current_champion_id(home: Home) -> str | None:
+    from taskclf_core.pointer import read_active
+
+    try:
+        pointer = read_active(home)
+    except TaskclfError:
+        return "(unreadable active.json)"
+    return pointer.model_id if pointer else None
+
+
+class RunEvidence(BaseModel):
+    """Everything a reviewer sees of one run, read back from its folder."""
+
+    run_id: str
+    decision: dict[str, Any]
+    snapshot: dict[str, Any]
+    challenger: EvaluationReport
+    champion: EvaluationReport | None
+    baseline: EvaluationReport
+    bootstrap: BootstrapInterval | None
+    gates: dict[str, RegressionResult]
+    config_yaml: str
+
+
+def read_evidence(run_dir: Path, run_id: str) -> RunEvidence:
+    """Parse a run folder's evidence files.
+
+    Raises:
+        RegistryError: a file is missing or does not parse (names the file).
+    """
+    def load(name: str) -> Any:
+        path = Path(run_dir) / name
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RegistryError(f"run {run_id}: cannot read {name} ({exc})") from None
+
+    evaluation = load("evaluation.json")
+    try:
+        return RunEvidence(
+            run_id=run_id,
+            decision=load("decision.json"),
+            snapshot=load("snapshot.json"),
+            challenger=evaluation["challenger"],
+            champion=evaluation.get("champion"),
+            baseline=evaluation["baseline"],
+            bootstrap=evaluation.get("bootstrap"),
+            gates=load("gates.json"),
+            config_yaml=(Path(run_dir) / "config.yaml").read_text(encoding="utf-8"),
+        )
+    except (ValidationError, KeyError, OSError) as exc:
+        raise RegistryError(f"run {run_id}: evidence files do not parse ({str(exc).splitlines()[0]})") from None
