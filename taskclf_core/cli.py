@@ -90,7 +90,7 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 # --------------------------------------------------------------------------- train
 
 
-@train_app.command("check-retrain")
+@train_app.command("check-retrain", epilog=EPILOG)
 def check_retrain(
     config: ConfigOpt = None,
     models_dir: ModelsOpt = None,
@@ -126,7 +126,7 @@ def _progress_reporter(enabled: bool) -> tuple[Callable[[str, float], None] | No
     return report, progress.stop
 
 
-@train_app.command("retrain")
+@train_app.command("retrain", epilog=EPILOG)
 def retrain(
     config: ConfigOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Skip the cadence check.")] = False,
@@ -208,7 +208,7 @@ def _render_result(result: Any) -> None:
     out.print(f"Run: {result.run_id} ({result.run_dir})", markup=False)
 
 
-@train_app.command("promote")
+@train_app.command("promote", epilog=EPILOG)
 def promote(
     run_id: Annotated[str, typer.Argument(help="Run id to promote (see `taskclf train runs`).")],
     approver: Annotated[str, typer.Option("--approver", help="Who signs off (required).")],
@@ -229,7 +229,7 @@ def promote(
     out.print(f"Promoted {entry.new_champion} (was {entry.previous_champion or 'none'}) by {entry.approver}.", markup=False)
 
 
-@train_app.command("rollback")
+@train_app.command("rollback", epilog=EPILOG)
 def rollback(
     run_id: Annotated[str, typer.Argument(help="A previously promoted model (see `taskclf train models`).")],
     approver: Annotated[str, typer.Option("--approver", help="Who signs off (required).")],
@@ -249,7 +249,7 @@ def rollback(
     out.print(f"Rolled back to {entry.new_champion} (was {entry.previous_champion or 'none'}) by {entry.approver}.", markup=False)
 
 
-@train_app.command("runs")
+@train_app.command("runs", epilog=EPILOG)
 def runs(
     outcome: Annotated[str | None, typer.Option("--outcome", help="Only runs with this outcome.")] = None,
     models_dir: ModelsOpt = None,
@@ -267,7 +267,7 @@ def runs(
     _table("Runs", list(rows[0]) if rows else ["run_id"], [list(r.values()) for r in rows])
 
 
-@train_app.command("models")
+@train_app.command("models", epilog=EPILOG)
 def models(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonOpt = False) -> None:
     """List promoted models; the champion is marked, broken bundles say why."""
     from taskclf_core.service import models_table
@@ -280,7 +280,7 @@ def models(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonOp
     _table("Models", list(rows[0]) if rows else ["model_id"], [list(r.values()) for r in rows])
 
 
-@train_app.command("history")
+@train_app.command("history", epilog=EPILOG)
 def history(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonOpt = False) -> None:
     """The champion history (newest first): every promotion and rollback."""
     from taskclf_core.service import history_table
@@ -296,7 +296,7 @@ def history(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonO
 # --------------------------------------------------------------------------- data
 
 
-@data_app.command("synthesize")
+@data_app.command("synthesize", epilog=EPILOG)
 def synthesize(
     out_dir: Annotated[Path, typer.Option("--out", help="Data directory to write (taskclf layout).")],
     scenario: Annotated[str, typer.Option("--scenario", help="default, drift, noisy or sparse.")] = "default",
