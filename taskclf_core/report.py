@@ -1,0 +1,196 @@
+"""The review of one run as one self-contained HTML file.
+
+Everything is inline: CSS in a ``<style>`` element, every chart as an SVG rendered
+offline by vl-convert, tables as HTML. No scripts, no fonts, no images or styles from
+anywhere else, so the file opens offline and can be attached to a ticket or an email.
+Every text from the run is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from taskclf_core import __version__, charts
+from taskclf_core.evaluation import EvaluationReport
+from taskclf_core.schema import LABELS
+from taskclf_core.status import GateRow, RunReview
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto;
+       max-width: 1100px; color: #222; line-height: 1.4; padding: 0 1rem; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { font-size: 1.2rem; margin-top: 2rem;
+       border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
+table { border-collapse: collapse; margin: .5rem 0; font-size: .9rem; }
+th, td { border: 1px solid #ddd; padding: .25rem .5rem; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.outcome { display: inline-block; padding: .1rem .6rem; border-radius: .8rem; font-weight: 600; }
+.awaiting_signoff { background: #fff3cd; } .promoted { background: #d4edda; }
+.rejected { background: #f8d7da; } .dry_run { background: #e2e3e5; }
+.failed { color: #a71d2a; font-weight: 600; } .passed { color: #1e7e34; } .skipped { color: #666; }
+.chart { margin: 1rem 0; overflow-x: auto; } pre { background: #f7f7f7; padding: .6rem; overflow-x: auto; }
+.muted { color: #666; font-size: .85rem; }
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
+    numeric = numeric or set()
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(row)) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _headline(review: RunReview) -> str:
+    d = review.decision
+    compared = review.compared_against.run_id if review.compared_against else "none (no champion when it ran)"
+    rows = [
+        ["Run", _e(review.run_id)],
+        ["Outcome", f'<span class="outcome {_e(d.outcome)}">{_e(d.outcome)}</span>'],
+        ["Reason", _e(d.reason)],
+        ["Champion compared against", _e(compared)],
+        ["Champion now", _e(review.current_champion or "none")],
+        ["Promotable now", _e(("yes: " if review.can_promote else "no: ") + review.promote_reason)],
+        ["Started / finished (UTC)", f"{_e(d.started_at)} / {_e(d.finished_at)}"],
+        ["Gates", _e(d.gates_summary)],
+    ]
+    return _table(["", ""], rows)
+
+
+def _snapshot(review: RunReview) -> str:
+    snap: dict[str, Any] = review.evidence.snapshot
+    source = snap.get("source") or {}
+    rows = [
+        ["Dataset hash", _e(snap.get("dataset_hash"))],
+        ["Date range", f"{_e(snap.get('date_from'))} to {_e(snap.get('date_to'))}"],
+        ["Labelled windows", _e(snap.get("row_count"))],
+        ["Users", _e(snap.get("user_count"))],
+        ["Train / validation / test rows", f"{_e(snap.get('train_rows'))} / {_e(snap.get('val_rows'))} / {_e(snap.get('test_rows'))}"],
+        ["Data source", _e(json.dumps(source, sort_keys=True))],
+        ["Class counts", _e(", ".join(f"{k} {v}" for k, v in (snap.get("class_distribution") or {}).items()))],
+    ]
+    return _table(["", ""], rows)
+
+
+def _scores(reports: dict[str, EvaluationReport | None]) -> str:
+    rows = []
+    for name in charts.MODEL_ORDER:
+        r = reports.get(name)
+        if r is None:
+            continue
+        bi = r.per_class.get("BreakIdle")
+        rows.append(
+            [
+                _e(charts.MODEL_TITLES[name]), _num(r.macro_f1), _num(r.weighted_f1), _num(r.reject_rate),
+                _num(bi.precision if bi else None), _num(bi.recall if bi else None), _e(r.n_rows),
+            ]
+        )
+    return _table(
+        ["model", "macro-F1", "weighted-F1", "reject rate", "BreakIdle precision", "BreakIdle recall", "rows"],
+        rows,
+        numeric={1, 2, 3, 4, 5, 6},
+    )
+
+
+def _gates(gates: list[GateRow]) -> str:
+    rows = [
+        [
+            _e(g.name), _e(g.kind), f'<span class="{_e(g.status)}">{_e(g.status)}</span>',
+            _num(g.value), _e(g.threshold), _e(g.detail),
+        ]
+        for g in gates
+    ]
+    return _table(["gate", "kind", "result", "value", "threshold", "detail"], rows, numeric={3})
+
+
+def _per_class(report: EvaluationReport) -> str:
+    rows = []
+    for label in LABELS:
+        cm = report.per_class.get(label)
+        if cm is None:
+            continue
+        ci = (
+            f"[{cm.precision_ci_low:.3f}, {cm.precision_ci_high:.3f}]"
+            if cm.precision_ci_low is not None and cm.precision_ci_high is not None
+            else "n/a"
+        )
+        precision = "n/a (no support, never predicted)" if cm.precision is None else _num(cm.precision)
+        rows.append(
+            [_e(label), precision, _e(cm.predicted), ci, _num(cm.recall), _e(cm.support), _e(cm.rejected)]
+        )
+    return _table(
+        ["class", "precision", "predicted rows", "95% Wilson CI", "recall", "support", "rejected"],
+        rows,
+        numeric={1, 2, 4, 5, 6},
+    )
+
+
+def _scope_ids(svg: str, prefix: str) -> str:
+    """Prefix the SVG's element ids (and references to them) so several inline SVGs never clash."""
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}-{m.group(1)}"', svg)
+    svg = svg.replace("url(#", f"url(#{prefix}-")
+    return re.sub(r'href="#', f'href="#{prefix}-', svg)
+
+
+def render_report(review: RunReview, *, generated_at: datetime | None = None) -> str:
+    """Render the review of one run as a self-contained HTML document.
+
+    Args:
+        review: The run review (see :func:`taskclf_core.status.run_review`).
+        generated_at: The time written in the footer (default: now, UTC).
+
+    Returns:
+        The HTML text (UTF-8); it references nothing outside itself.
+    """
+    generated_at = generated_at or datetime.now(UTC)
+    built = charts.review_charts(
+        review.reports, tolerance=review.tolerance, bootstrap=review.evidence.bootstrap
+    )
+    svgs = "".join(
+        f'<div class="chart" id="chart-{_e(name)}">{_scope_ids(charts.to_svg(chart), name)}</div>'
+        for name, chart in built.items()
+    )
+    bootstrap = review.evidence.bootstrap
+    interval = (
+        f"<p>Macro-F1 difference (challenger - champion) {bootstrap.difference:+.4f}, "
+        f"{bootstrap.level:.0%} paired bootstrap interval [{bootstrap.low:+.4f}, {bootstrap.high:+.4f}] "
+        f"({bootstrap.resamples} resamples, seed {bootstrap.seed}); regression tolerance {review.tolerance}.</p>"
+        if bootstrap
+        else "<p>No champion when this run was evaluated: the comparative gate was skipped.</p>"
+    )
+    notes = "".join(f'<p class="muted">{_e(n)}</p>' for n in review.notes)
+    title = f"taskclf review: run {review.run_id}"
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>{_e(title)}</h1>{notes}"
+        f"<h2>Headline</h2>{_headline(review)}{_scores(review.reports)}"
+        f"<h2>Gates</h2>{_gates(review.gates)}"
+        f"<h2>Champion vs challenger</h2>{interval}{svgs}"
+        f"<h2>Challenger per class</h2>{_per_class(review.evidence.challenger)}"
+        f"<h2>Dataset snapshot</h2>{_snapshot(review)}"
+        f"<h2>Configuration used</h2><pre>{_e(review.evidence.config_yaml)}</pre>"
+        f'<p class="muted">Generated {generated_at:%Y-%m-%d %H:%M:%S} UTC by taskclf_core {_e(__version__)}. '
+        "This file is self-contained and opens offline.</p>"
+        "</body></html>\n"
+    )
+
+
+def report_file_name(run_id: str) -> str:
+    """``taskclf-review-<run_id>.html``."""
+    return f"taskclf-review-{run_id}.html"

@@ -1,0 +1,355 @@
+"""Every page under AppTest against a real registry seeded by real retrains."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from taskclf_core import jobs
+from taskclf_core.paths import Home
+from tests.conftest import APP, TEST_CONFIG, SeededHome, tree_state, write_config
+
+REVIEW = "pages/2_Review.py"
+HISTORY = "pages/3_History.py"
+RETRAIN = "pages/1_Retrain.py"
+
+
+def open_app(page: str | None = None, **query: str) -> AppTest:
+    """Run the app, then switch to ``page`` with ``query`` in the URL."""
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception, at.exception
+    if page is not None:
+        at.query_params.clear()
+        at.query_params.update(query)
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def texts(elements: object) -> list[str]:
+    return [e.value for e in elements]  # type: ignore[attr-defined]
+
+
+def active_json(root: Path) -> dict[str, object]:
+    return json.loads((root / "models" / "active.json").read_text())
+
+
+def history_lines(root: Path) -> list[dict[str, object]]:
+    path = root / "models" / "active_history.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# ----------------------------------------------------------------------------- Status
+
+
+def test_status_shows_champion_cadence_and_run_awaiting_signoff(home_copy: Path, seeded_home: SeededHome) -> None:
+    at = open_app()
+    assert at.title[0].value == "Status"
+    champion_line = next(m.value for m in at.markdown if "Champion run" in m.value)
+    assert seeded_home.champion in champion_line and "fixture-alice" in champion_line
+    assert [m.label for m in at.metric][:2] == ["Macro-F1", "Age"]
+    assert any(s.startswith("Retrain not due until") for s in texts(at.success))
+    awaiting = [w for w in texts(at.warning) if "awaits sign-off" in w]
+    assert len(awaiting) == 1 and seeded_home.awaiting in awaiting[0]
+    assert not at.error
+    runs = at.dataframe[0].value
+    assert set(runs["run"]) >= {seeded_home.awaiting, seeded_home.rejected, seeded_home.dry_run}
+    assert runs.loc[runs["run"] == seeded_home.champion, "outcome"].item() == "awaiting_signoff (signed off)"
+
+
+def test_status_says_retrain_due_on_an_empty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_config(tmp_path)
+    monkeypatch.setenv("TASKCLF_HOME", str(tmp_path))
+    at = open_app()
+    assert "No champion yet" in at.info[0].value
+    assert at.warning[0].value == "Retrain due: no promoted model exists yet."
+    assert "Cadence: every 7 day(s)" in at.caption[1].value
+
+
+def test_status_explains_problems_with_the_fix(home_copy: Path) -> None:
+    (home_copy / "models" / "active.json").write_text("{not json")
+    (home_copy / "configs" / "retrain.yaml").write_text("regression_tolerance: 1.7\n")
+    before = tree_state(home_copy)
+    at = open_app()
+    errors = texts(at.error)
+    assert any("models/active.json is not valid JSON" in e and "**Fix:** Roll back" in e for e in errors), errors
+    assert any("regression_tolerance must be a number in [0.0, 1.0]" in e and "**Fix:** Correct" in e for e in errors), errors
+    assert "No champion yet" in at.info[0].value
+    assert tree_state(home_copy) == before  # reading never repairs
+
+
+def test_status_reports_a_broken_champion_bundle(home_copy: Path, seeded_home: SeededHome) -> None:
+    model = home_copy / "models" / seeded_home.champion / "model.txt"
+    model.write_text(model.read_text() + "\n# tampered\n")
+    at = open_app()
+    errors = texts(at.error)
+    assert any("does not match model_sha256" in e for e in errors), errors
+
+
+def test_status_shows_calibrator_cadence_when_a_store_is_configured(
+    home_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = home_copy / "calibrators"
+    store.mkdir()
+    created = datetime.now(UTC) - timedelta(days=10)
+    (store / "store.json").write_text(json.dumps({"created_at": created.isoformat()}))
+    monkeypatch.setenv("TASKCLF_CALIBRATOR_STORE", "calibrators")
+    at = open_app()
+    due = [w for w in texts(at.warning) if w.startswith("Calibrator store update due since")]
+    assert len(due) == 1
+    assert any("calibrator_update_cadence_days" in c for c in texts(at.caption))
+
+
+# ----------------------------------------------------------------------------- Review
+
+
+@pytest.mark.parametrize(
+    ("which", "reason"),
+    [
+        ("rejected", "was rejected by gate(s)"),
+        ("dry_run", "is a dry run: dry runs are never promotable"),
+        ("stale", "the champion changed since this run was evaluated (was none, now "),
+        ("champion", "is already the champion"),
+    ],
+)
+def test_review_disables_promote_with_the_core_reason(
+    home_copy: Path, seeded_home: SeededHome, which: str, reason: str
+) -> None:
+    run_id = getattr(seeded_home, which)
+    at = open_app(REVIEW, run=run_id)
+    assert at.subheader[0].value == f"Run {run_id}"
+    assert at.button(key="review_promote").disabled
+    (warning,) = [w for w in texts(at.warning) if w.startswith("Promote is disabled")]
+    assert reason in warning
+
+
+def test_review_disables_promote_when_auto_promote_is_on(home_copy: Path, seeded_home: SeededHome) -> None:
+    write_config(home_copy, TEST_CONFIG + "auto_promote: true\n")
+    at = open_app(REVIEW, run=seeded_home.awaiting)
+    assert at.button(key="review_promote").disabled
+    assert "Promote is disabled: auto_promote is on in configs/retrain.yaml" in at.warning[0].value
+
+
+def test_review_shows_headline_and_every_chart_with_downloads(home_copy: Path, seeded_home: SeededHome) -> None:
+    at = open_app(REVIEW, run=seeded_home.awaiting)
+    assert at.markdown[0].value == ":orange-badge[awaiting_signoff]"
+    assert at.markdown[1].value.startswith("Awaiting sign-off: every gate passed")
+    assert [m.label for m in at.metric] == [
+        "Challenger macro-F1", "Champion macro-F1", "Rule baseline macro-F1", "Gates failed",
+    ]
+    assert f"Compared against champion **`{seeded_home.champion}`**" in at.markdown[2].value
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    titles = [s["title"] if isinstance(s["title"], str) else s["title"]["text"] for s in specs]
+    assert [t.split(" (")[0] for t in titles] == [
+        "Headline metrics", "Per-class precision and recall", "Confusion matrices",
+        "Macro-F1 difference with its 95% bootstrap interval", "Macro-F1 per user",
+    ]
+    keys = {b.key for b in at.get("download_button")}
+    for name in ("metrics", "per_class", "confusion", "bootstrap", "per_user"):
+        assert {f"review_png_{name}", f"review_svg_{name}", f"review_json_{name}"} <= keys
+    assert "review_report" in keys
+
+
+def test_review_gate_table_lists_failed_gates_first(home_copy: Path, seeded_home: SeededHome) -> None:
+    at = open_app(REVIEW, run=seeded_home.rejected)
+    assert at.markdown[0].value == ":red-badge[rejected]"
+    assert "Rejected: gate(s)" in at.markdown[1].value
+    gates = at.table[0].value
+    assert list(gates.columns) == ["kind", "result", "value", "threshold", "detail"]
+    results = list(gates["result"])
+    assert results[0] == "failed"
+    order = {"failed": 0, "passed": 1, "skipped": 2}
+    assert results == sorted(results, key=order.__getitem__)
+    assert "macro_f1_no_regression" in gates.index
+
+
+def test_review_promotes_through_the_page(home_copy: Path, seeded_home: SeededHome) -> None:
+    history_before = history_lines(home_copy)
+    at = open_app(REVIEW, run=seeded_home.awaiting)
+    assert not at.button(key="review_promote").disabled
+    assert at.info[0].value.startswith("Promote is available")
+    at.text_input(key="review_approver").input("bob")
+    at.text_area(key="review_note").input("same data, same quality; ship it")
+    at.button(key="review_promote").click().run()
+    (dialog,) = at.get("dialog")
+    assert dialog.proto.dialog.title == "Promote this run?"
+    at.button(key="review_confirm_promote").click().run()
+    assert not at.exception, at.exception
+    assert seeded_home.awaiting in at.success[0].value and "is now the champion" in at.success[0].value
+    assert not at.get("dialog")
+    pointer = active_json(home_copy)
+    assert pointer["model_id"] == seeded_home.awaiting
+    assert pointer["reason"] == {"action": "promote", "approver": "bob", "note": "same data, same quality; ship it", "macro_f1": pointer["reason"]["macro_f1"]}  # type: ignore[index]
+    history = history_lines(home_copy)
+    assert len(history) == len(history_before) + 1
+    assert history[-1]["new_champion"] == seeded_home.awaiting and history[-1]["approver"] == "bob"
+    assert (home_copy / "models" / seeded_home.awaiting / "model.txt").is_file()
+    assert at.button(key="review_promote").disabled  # now it is the champion
+
+
+def test_review_promote_without_note_is_refused_and_changes_nothing(home_copy: Path, seeded_home: SeededHome) -> None:
+    before = tree_state(home_copy / "models")
+    at = open_app(REVIEW, run=seeded_home.awaiting)
+    at.text_input(key="review_approver").input("bob")
+    at.button(key="review_promote").click().run()
+    at.button(key="review_confirm_promote").click().run()
+    assert "a note is required to promote" in at.error[0].value
+    assert tree_state(home_copy / "models") == before
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "../../etc/passwd",
+        "20991231T000000000000Z-abcdef",
+        "<script>alert(1)</script>",
+        "20261126T052430123456Z-a1b2c3/../../models",
+        "x" * 300,
+    ],
+)
+def test_review_unknown_or_malicious_run_shows_a_message_and_touches_nothing(home_copy: Path, bad: str) -> None:
+    before = tree_state(home_copy)
+    at = open_app(REVIEW, run=bad)
+    (error,) = at.error
+    assert error.value.startswith("Cannot show this review: ")
+    assert "invalid run id" in error.value or "no run 20991231T000000000000Z" in error.value
+    assert not at.get("vega_lite_chart") and not at.button
+    assert tree_state(home_copy) == before
+
+
+def test_review_without_a_run_offers_a_picker(home_copy: Path, seeded_home: SeededHome) -> None:
+    at = open_app(REVIEW)
+    picker = at.selectbox(key="review_pick")
+    assert seeded_home.awaiting in picker.options
+    picker.select(seeded_home.rejected).run()
+    assert at.query_params["run"] == seeded_home.rejected
+    assert at.subheader[0].value == f"Run {seeded_home.rejected}"
+
+
+# ----------------------------------------------------------------------------- History
+
+
+def test_history_lists_models_runs_and_champion_changes(home_copy: Path, seeded_home: SeededHome) -> None:
+    at = open_app(HISTORY)
+    changes, models, runs = (d.value for d in at.dataframe)
+    assert list(changes["approver"]) == ["fixture-alice"] and list(changes["action"]) == ["promote"]
+    assert changes["evidence"].item() == f"Review?run={seeded_home.champion}"
+    assert list(models["model"]) == [seeded_home.champion] and models["champion"].item() == "★"
+    assert set(runs["outcome"]) >= {"rejected", "dry_run", "awaiting_signoff", "awaiting_signoff (signed off)"}
+
+
+def test_history_filters_runs_by_outcome_from_the_url(home_copy: Path, seeded_home: SeededHome) -> None:
+    at = open_app(HISTORY, outcome="dry_run")
+    runs = at.dataframe[-1].value
+    assert list(runs["run"]) == [seeded_home.dry_run]
+    at.selectbox(key="history_outcome").select("rejected").run()
+    assert at.query_params["outcome"] == "rejected"
+    assert set(at.dataframe[-1].value["outcome"]) == {"rejected"}
+    at.selectbox(key="history_outcome").select("all").run()
+    assert "outcome" not in at.query_params
+
+
+def test_history_warns_about_an_unknown_outcome_filter(home_copy: Path) -> None:
+    at = open_app(HISTORY, outcome="<b>nope</b>")
+    assert at.warning[0].value.startswith("unknown outcome filter")
+    assert at.selectbox(key="history_outcome").value == "all"
+
+
+def test_history_rolls_back_through_the_page(home_copy: Path, seeded_home: SeededHome) -> None:
+    from taskclf_core import registry
+
+    home = Home.resolve(home_copy)
+    registry.promote(home, seeded_home.awaiting, approver="carol", note="newer", auto_promote=False)
+    at = open_app(HISTORY)
+    target = at.selectbox(key="history_target")
+    assert target.options == [seeded_home.champion]
+    at.text_input(key="history_approver").input("dave")
+    at.text_area(key="history_note").input("the new one misbehaves in production")
+    at.button(key="history_rollback").click().run()
+    at.button(key="history_confirm_rollback").click().run()
+    assert not at.exception, at.exception
+    assert seeded_home.champion in at.success[0].value and "champion again" in at.success[0].value
+    assert active_json(home_copy)["model_id"] == seeded_home.champion
+    last = history_lines(home_copy)[-1]
+    assert (last["action"], last["approver"], last["new_champion"]) == ("rollback", "dave", seeded_home.champion)
+
+
+# ----------------------------------------------------------------------------- Retrain
+
+
+def test_retrain_refuses_to_start_with_an_invalid_config(home_copy: Path) -> None:
+    (home_copy / "configs" / "retrain.yaml").write_text("auto_promte: true\n")
+    at = open_app(RETRAIN)
+    assert "did you mean 'auto_promote'?" in at.error[0].value
+    at.button(key="retrain_start").click().run()
+    assert at.error[-1].value.startswith("Cannot start the retrain:")
+    assert not (home_copy / "artifacts" / "jobs").exists()
+
+
+def test_retrain_refuses_a_missing_data_directory(home_copy: Path) -> None:
+    at = open_app(RETRAIN)
+    at.toggle(key="retrain_synthetic").set_value(False).run()
+    at.text_input(key="retrain_data_dir").input(str(home_copy / "nope")).run()
+    at.button(key="retrain_start").click().run()
+    assert "does not exist or is not a folder" in at.error[-1].value
+    assert not (home_copy / "artifacts" / "jobs").exists()
+
+
+@pytest.mark.parametrize("bad", ["../../artifacts", "20991231T000000000000Z-abcdef"])
+def test_retrain_unknown_job_in_the_url_shows_a_message_and_touches_nothing(home_copy: Path, bad: str) -> None:
+    before = tree_state(home_copy)
+    at = open_app(RETRAIN, job=bad)
+    assert at.error[0].value.startswith("Cannot show retrain job: ")
+    assert tree_state(home_copy) == before
+
+
+def test_retrain_sparse_scenario_ends_with_a_clear_error(home_copy: Path) -> None:
+    at = open_app(RETRAIN)
+    assert at.toggle(key="retrain_synthetic").value is True  # no data/processed in the home
+    at.selectbox(key="retrain_scenario").select("sparse")
+    at.number_input(key="retrain_days").set_value(3)
+    at.number_input(key="retrain_users").set_value(2)
+    at.toggle(key="retrain_force").set_value(True)
+    at.button(key="retrain_start").click().run()
+    assert not at.exception, at.exception
+    job_id = at.query_params["job"]
+    final = jobs.wait_job(Home.resolve(home_copy), job_id, timeout=90)
+    assert final.state == "failed" and final.error_kind == "InsufficientDataError"
+    at.run()
+    (error,) = at.error
+    assert error.value.startswith(f"Retrain `{job_id}` failed: only ")
+    assert "labelled windows" in error.value and "Traceback" not in error.value
+
+
+def test_retrain_page_follows_a_running_job_refuses_a_second_and_cancels(
+    home_copy: Path, seeded_home: SeededHome
+) -> None:
+    from tests.conftest import synthetic_request
+
+    home = Home.resolve(home_copy)
+    runs_before = sorted(p.name for p in home.runs_dir.iterdir())
+    job = jobs.start_job(home, synthetic_request(seeded_home.seed))
+    at = open_app(RETRAIN)
+    assert at.subheader[0].value == "Current retrain"
+    assert at.info[0].value.startswith(f"Retrain `{job.job_id}` is running")
+    assert at.button(key="retrain_start").disabled
+    at.button(key="retrain_cancel").click().run()
+    final = jobs.wait_job(home, job.job_id, timeout=60)
+    assert final.state == "cancelled"
+    at.run()
+    assert at.warning[0].value.startswith(f"Retrain `{job.job_id}` was cancelled.")
+    assert not at.button(key="retrain_start").disabled
+    assert sorted(p.name for p in home.runs_dir.iterdir()) == runs_before  # nothing half-written
+
+
+def test_approver_comes_from_the_signed_in_user_only_when_logged_in() -> None:
+    from taskclf_core.status import approver_from_user
+
+    assert approver_from_user({}) is None
+    assert approver_from_user({"is_logged_in": False, "email": "x@example.com"}) is None
+    assert approver_from_user({"is_logged_in": True, "email": " ann@example.com ", "name": "Ann"}) == "ann@example.com"
+    assert approver_from_user({"is_logged_in": True, "name": "Ann"}) == "Ann"
