@@ -3,10 +3,17 @@
 Files: write a temporary file in the same folder, flush, fsync, ``os.replace``, fsync the
 folder. Folders: build a temporary sibling folder, fsync its files, rename it into place.
 Every write to disk in this package goes through here.
+
+An ``OSError`` (a full disk, a read-only mount, no permission) leaves the target as it
+was and becomes a :class:`~taskclf_core.errors.RegistryError` naming the path and the
+reason in words (``cannot write /…/models/active.json: no space left on device``), so
+front ends show one line instead of a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import shutil
@@ -17,8 +24,31 @@ from pathlib import Path
 from typing import Any
 
 from taskclf_core.errors import RegistryError
+from taskclf_core.faultpoints import faultpoint
 
 TMP_PREFIX = ".tmp-"
+
+_REASONS: dict[int, str] = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EFBIG: "file too large",
+    errno.EIO: "input/output error",
+}
+
+
+def os_error_reason(exc: OSError) -> str:
+    """The reason of an ``OSError`` in words (``"no space left on device"``)."""
+    if exc.errno in _REASONS:
+        return _REASONS[exc.errno]
+    return (exc.strerror or str(exc) or type(exc).__name__).lower()
+
+
+def storage_error(exc: OSError, path: Path | str, action: str = "write") -> RegistryError:
+    """``RegistryError("cannot <action> <path>: <reason>")`` for an ``OSError`` on ``path``."""
+    return RegistryError(f"cannot {action} {path}: {os_error_reason(exc)}")
 
 
 def fsync_dir(path: Path) -> None:
@@ -30,8 +60,20 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _fsync_dir_after_rename(path: Path) -> None:
+    # The rename is done and visible; a failing fsync of the folder cannot undo it, and
+    # raising would report a change that took effect as failed. Best effort.
+    with contextlib.suppress(OSError):
+        fsync_dir(path)
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically (temp file, fsync, rename)."""
+    """Replace ``path`` with ``data`` atomically (temp file, fsync, rename).
+
+    Raises:
+        RegistryError: The disk refused the write (full, read-only, ...); ``path`` is
+            unchanged and the temporary file removed when the disk allows it.
+    """
     path = Path(path)
     tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
     try:
@@ -39,11 +81,16 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        faultpoint("atomic.file.written")
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise storage_error(exc, path) from exc
         raise
-    fsync_dir(path.parent)
+    faultpoint("atomic.file.replaced")
+    _fsync_dir_after_rename(path.parent)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -66,11 +113,18 @@ def append_line_durable(path: Path, line: str) -> None:
 
     If a previous writer died mid-line (no trailing newline), the new line starts on a
     fresh line so that it stays parseable.
+
+    Raises:
+        RegistryError: The disk refused the write; at most a torn last line was written,
+            which readers skip.
     """
     if "\n" in line:
         raise ValueError("a log line must not contain a newline")
     data = (line + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise storage_error(exc, path) from exc
     try:
         size = os.fstat(fd).st_size
         if size > 0:
@@ -78,10 +132,14 @@ def append_line_durable(path: Path, line: str) -> None:
                 fh.seek(size - 1)
                 if fh.read(1) != b"\n":
                     data = b"\n" + data
+        faultpoint("atomic.append.before")
         written = os.write(fd, data)
-        if written != len(data):
-            raise OSError(f"short write to {path}: {written} of {len(data)} bytes")
+        if written != len(data):  # a regular file only writes short when the disk is full
+            raise OSError(errno.ENOSPC, f"short write ({written} of {len(data)} bytes)")
         os.fsync(fd)
+        faultpoint("atomic.append.written")
+    except OSError as exc:
+        raise storage_error(exc, path) from exc
     finally:
         os.close(fd)
 
@@ -91,33 +149,71 @@ def atomic_folder(target: Path) -> Iterator[Path]:
     """Build a folder under a temporary name and rename it to ``target`` on success.
 
     Yields the temporary folder to fill. On any exception the temporary folder is
-    removed and ``target`` is untouched. ``target`` must not exist yet.
+    removed (when the disk allows it) and ``target`` is untouched. ``target`` must not
+    exist yet.
+
+    Raises:
+        RegistryError: ``target`` exists, or the disk refused a write, here or in the
+            ``with`` block (an ``OSError`` there is reported for the file's final path).
     """
     target = Path(target)
     parent = target.parent
-    parent.mkdir(parents=True, exist_ok=True)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, parent, "create") from exc
     if target.exists():
         raise RegistryError(f"{target} already exists; refusing to overwrite it")
     tmp = parent / f"{TMP_PREFIX}{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    try:
+        tmp.mkdir()
+    except OSError as exc:
+        raise storage_error(exc, target) from exc
     try:
         yield tmp
+        faultpoint("atomic.folder.filled")
         for child in tmp.iterdir():
             if child.is_file():
-                fd = os.open(child, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                _fsync_file(child, target / child.name)
         fsync_dir(tmp)
+        faultpoint("atomic.folder.synced")
         try:
             os.rename(tmp, target)
         except OSError as exc:
-            raise RegistryError(f"could not move {tmp.name} into place as {target}: {exc}") from exc
-        fsync_dir(parent)
-    except BaseException:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            # Another writer renamed its folder into place first.
+            raise RegistryError(f"{target} already exists; refusing to overwrite it") from exc
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise storage_error(exc, _final_path(exc, tmp, target)) from exc
         raise
+    faultpoint("atomic.folder.renamed")
+    _fsync_dir_after_rename(parent)
+
+
+def _fsync_file(path: Path, shown: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise storage_error(exc, shown) from exc
+
+
+def _final_path(exc: OSError, tmp: Path, target: Path) -> Path:
+    """Where the file an ``OSError`` names will live once the folder is in place.
+
+    A failed copy names its source as ``filename`` and its destination as ``filename2``.
+    """
+    names = [Path(os.fsdecode(n)) for n in (exc.filename2, exc.filename) if n is not None]
+    for name in names:
+        if name == tmp or tmp in name.parents:
+            return target / name.relative_to(tmp)
+    return names[-1] if names else target
 
 
 def is_temporary(path: Path) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import reprlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,8 +42,13 @@ class RetrainConfig(BaseModel):
     require_baseline_improvement: bool = True
     auto_promote: bool = False
     min_improvement: float = Field(0.0, ge=0.0, le=1.0)
-    train_params: TrainParams = Field(default_factory=TrainParams)
+    train_params: TrainParams = Field(default_factory=lambda: TrainParams.model_validate({}))
 
+
+#: Shows a value in a message, shortened: a hostile file (deep nesting, YAML aliases that
+#: expand to billions of items) must not make the message itself huge or slow.
+_SHOW = reprlib.Repr()
+_SHOW.maxlevel, _SHOW.maxlist, _SHOW.maxdict, _SHOW.maxstring, _SHOW.maxother = 2, 4, 4, 60, 60
 
 _ALLOWED: dict[str, str] = {
     "int": "a whole number",
@@ -58,6 +64,11 @@ def _describe_error(err: Any, source: str) -> str:
     fields: dict[str, Any] = dict(RetrainConfig.model_fields)
     if err["loc"] and err["loc"][0] == "train_params" and len(err["loc"]) > 1:
         fields = dict(TrainParams.model_fields)
+    if kind == "invalid_key":
+        return (
+            f"{source}: key {_SHOW.repr(value)} is not a name (keys are text); allowed keys: "
+            f"{', '.join(fields)}"
+        )
     if kind == "extra_forbidden":
         name = str(err["loc"][-1])
         close = difflib.get_close_matches(name, list(fields), n=1)
@@ -79,7 +90,7 @@ def _describe_error(err: Any, source: str) -> str:
         expected = err["msg"].replace("Input should be ", "one of ")
     if kind == "model_type" or kind == "dict_type":
         expected = "a mapping of keys to values"
-    return f"{source}: {loc} must be {expected or err['msg']}; got {value!r}"
+    return f"{source}: {loc} must be {expected or err['msg']}; got {_SHOW.repr(value)}"
 
 
 def parse_retrain_config(raw: Any, *, source: str = "config") -> RetrainConfig:
@@ -92,7 +103,9 @@ def parse_retrain_config(raw: Any, *, source: str = "config") -> RetrainConfig:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: expected a mapping of keys to values; got {type(raw).__name__} {raw!r}")
+        raise ConfigError(
+            f"{source}: expected a mapping of keys to values; got {type(raw).__name__} {_SHOW.repr(raw)}"
+        )
     try:
         return RetrainConfig.model_validate(raw)
     except ValidationError as exc:
@@ -124,7 +137,15 @@ def load_retrain_config(path: Path) -> RetrainConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        # One line: a reader error's text spans two ("...\n  in "<unicode string>", position 0").
+        detail = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, yaml.reader.ReaderError):
+            where = f" at character {exc.position + 1}"
+        raise ConfigError(f"{path}: not valid YAML{where}: {detail}") from None
+    except (ValueError, OverflowError) as exc:  # e.g. a timestamp like 2026-13-45
+        raise ConfigError(f"{path}: not valid YAML: a value cannot be read ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
     return parse_retrain_config(raw, source=str(path))
 
 

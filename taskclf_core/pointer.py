@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from taskclf_core.atomic import write_json_atomic
+from taskclf_core.atomic import storage_error, write_json_atomic
 from taskclf_core.bundle import (
     METADATA_FILE,
     UtcTimestamp,
@@ -181,6 +181,28 @@ def write_active(home: Home, pointer: ActivePointer) -> None:
 _held = threading.local()
 
 
+def registry_change_in_progress(home: Home) -> bool:
+    """Whether another thread or process holds :func:`registry_lock` right now.
+
+    A reader uses it to tell a change in progress (a run just saved as ``promoted`` whose
+    pointer move is a few milliseconds away) from one that was interrupted.
+    """
+    path = home.models_dir / LOCK_FILE
+    if (getattr(_held, "depth", None) or {}).get(str(path), 0) > 0:
+        return False  # this thread is the change
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also releases the shared lock just taken
+    return False
+
+
 @contextmanager
 def registry_lock(home: Home, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
     """Hold the exclusive registry lock (``models/.registry.lock``) for a change.
@@ -198,6 +220,8 @@ def registry_lock(home: Home, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Itera
 
     Raises:
         BusyError: Another process or thread held the lock for ``timeout`` seconds.
+        RegistryError: The lock file cannot be created or opened (a read-only or full
+            disk); the message names the path.
     """
     path = home.models_dir / LOCK_FILE
     key = str(path)
@@ -211,8 +235,11 @@ def registry_lock(home: Home, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Itera
             depth[key] -= 1
         return
 
-    home.models_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        home.models_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise storage_error(exc, path, "lock") from exc
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -31,6 +31,7 @@ from taskclf_core.errors import (
     RegistryError,
     RunIdError,
 )
+from taskclf_core.faultpoints import faultpoint
 from taskclf_core.history import (
     HistoryEntry,
     append_history,
@@ -50,7 +51,7 @@ from taskclf_core.pointer import (
     write_active,
 )
 from taskclf_core.runids import validate_run_id
-from taskclf_core.runs import RunRecord, read_run, verify_record
+from taskclf_core.runs import RunRecord, auto_promotion_interrupted, read_run, verify_record
 
 
 class _FromRun:
@@ -134,6 +135,12 @@ def _judge(
             )
     else:
         if decision.outcome == "promoted":
+            if auto_promotion_interrupted(home, rid):
+                return _refuse(
+                    f"run {rid} was saved as promoted but its automatic promotion never took "
+                    "effect (it was interrupted before the champion pointer moved); it cannot "
+                    "be promoted by hand: run the retrain again"
+                )
             return _refuse(
                 f"run {rid} has outcome 'promoted' (it was promoted automatically when it "
                 "ran); only runs awaiting sign-off are promoted by hand"
@@ -261,6 +268,7 @@ def _commit(
         macro_f1=bundle.metrics.macro_f1,
     )
     append_history(home, entry)
+    faultpoint("commit.appended")
     pointer = ActivePointer(
         model_dir=f"models/{model_id}",
         model_id=model_id,
@@ -271,6 +279,7 @@ def _commit(
         model_sha256=bundle.metadata.model_sha256,
     )
     write_active(home, pointer)
+    faultpoint("commit.done")
     return entry
 
 
@@ -285,11 +294,13 @@ def _install_and_commit(
     if not target.exists():
         with atomic_folder(target) as tmp:
             for name in BUNDLE_FILES:
+                faultpoint("promote.copy")
                 shutil.copyfile(record.path / name, tmp / name)
                 if sha256_file(tmp / name) != record.decision.manifest[name]:
                     raise PromotionRefused(
                         f"run {rid}: {name} changed while it was copied to {label}; promote again"
                     )
+    faultpoint("promote.installed")
     # Either just copied, or left complete by a promotion that stopped before the pointer.
     bundle = load_bundle(target, parse_model=False, label=label)
     if bundle.metadata.model_sha256 != record.decision.manifest[MODEL_FILE]:
@@ -351,6 +362,7 @@ def promote(
     run_id = validate_run_id(run_id)
     approver, note = _require_signoff(approver, note, "promote")
     with registry_lock(home):
+        faultpoint("promote.locked")
         verdict = _judge(
             home, run_id, auto_promote=auto_promote, automatic=False, expected=expected_champion
         )
@@ -426,6 +438,7 @@ def rollback(
     model_id = validate_run_id(model_id)
     approver, note = _require_signoff(approver, note, "roll back")
     with registry_lock(home):
+        faultpoint("rollback.locked")
         target = home.models_dir / model_id
         if not target.is_dir():
             raise PromotionRefused(

@@ -31,7 +31,10 @@ from taskclf_core.bundle import (
     verify_bundle,
 )
 from taskclf_core.errors import RegistryError, RunIdError
+from taskclf_core.faultpoints import faultpoint
+from taskclf_core.history import inspect_history
 from taskclf_core.paths import Home
+from taskclf_core.pointer import inspect_active, registry_change_in_progress
 from taskclf_core.runids import RUN_ID_PATTERN, validate_run_id
 
 DECISION_FILE = "decision.json"
@@ -189,7 +192,9 @@ def write_run(
     # The folder is the unit of atomicity: its files appear all together or not at all.
     with atomic_folder(target) as tmp:
         for name, data in files.items():
+            faultpoint("runs.write.file")
             (tmp / name).write_bytes(data)
+        faultpoint("runs.write.decision")
         (tmp / DECISION_FILE).write_text(dumps_json(record.model_dump(mode="json")), "utf-8")
     return target
 
@@ -285,8 +290,54 @@ def folder_names_newest_first(folder: Path) -> list[str]:
     return valid + sorted(n for n in names if not RUN_ID_PATTERN.match(n))
 
 
+def _effective_promotions(home: Home) -> tuple[set[str], str | None] | None:
+    """Runs whose promotion took effect, and the champion; None when that cannot be told.
+
+    It cannot be told while a change holds the registry lock, or when ``active.json`` is
+    unreadable or the history chain from it is broken (older entries unreachable): then
+    no run is flagged.
+    """
+    if registry_change_in_progress(home):
+        return None
+    state = inspect_active(home)
+    if state.exists and state.pointer is None:
+        return None
+    entries = inspect_history(home).entries
+    if entries and entries[-1].previous_change_id is not None:
+        return None
+    return {e.run_id for e in entries}, state.pointer.model_id if state.pointer else None
+
+
+def _interrupted_promotion(run_id: str, champion: str | None) -> str:
+    return (
+        f"run {run_id} was saved as promoted but its automatic promotion never took effect "
+        f"(it was interrupted before the champion pointer moved; the champion is still "
+        f"{champion or 'none'}); run the retrain again"
+    )
+
+
+def auto_promotion_interrupted(home: Home, run_id: str) -> bool:
+    """Whether a run saved with outcome ``promoted`` never became champion.
+
+    The pipeline writes the run folder, then moves the pointer; a crash (or a full disk)
+    in between leaves a run that says ``promoted`` while the champion did not change.
+
+    Args:
+        home: The registry home.
+        run_id: A run whose decision says ``promoted``.
+
+    Returns:
+        True when the history shows that its promotion never took effect.
+    """
+    effective = _effective_promotions(home)
+    return effective is not None and run_id not in effective[0]
+
+
 def list_runs(home: Home, *, verify: bool = False) -> list[RunSummary]:
     """Every run, newest first; broken runs are listed with the reason, never raised.
+
+    A run saved as ``promoted`` whose promotion never took effect (the pipeline stopped
+    between saving the run and moving the pointer) is listed as broken, saying so.
 
     Args:
         home: The registry home.
@@ -309,6 +360,16 @@ def list_runs(home: Home, *, verify: bool = False) -> list[RunSummary]:
             continue
         broken = verify_record(record, hashes=verify)
         runs.append(RunSummary(name, path, record.decision, broken))
+    if any(r.outcome == "promoted" and r.broken is None for r in runs):
+        effective = _effective_promotions(home)
+        if effective is not None:
+            done, champion = effective
+            runs = [
+                RunSummary(r.run_id, r.path, r.decision, _interrupted_promotion(r.run_id, champion))
+                if r.outcome == "promoted" and r.broken is None and r.run_id not in done
+                else r
+                for r in runs
+            ]
     return runs
 
 
@@ -329,6 +390,7 @@ def _pid_alive(pid: int) -> bool:
 def cleanup_stale_temp(home: Home, *, min_age_seconds: float = 60.0) -> list[Path]:
     """Remove ``.tmp-*`` leftovers of interrupted writes whose writer process is dead.
 
+    Best effort: a leftover that cannot be removed (read-only disk) is left for next time.
     The writer's pid is in the name (``.tmp-<name>.<pid>.<rand>``). A leftover is removed
     only when that pid is not running and it is older than ``min_age_seconds`` (a guard
     for homes shared between machines, where another machine's pid means nothing here).
@@ -356,7 +418,7 @@ def cleanup_stale_temp(home: Home, *, min_age_seconds: float = 60.0) -> list[Pat
                     shutil.rmtree(entry)
                 else:
                     entry.unlink()
-            except FileNotFoundError:
-                continue
+            except OSError:
+                continue  # gone already, or a read-only disk: listings ignore it anyway
             removed.append(entry)
     return removed

@@ -12,22 +12,25 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 from pydantic import BaseModel, ValidationError
 
 from taskclf_core import bundle as bundle_mod
-from taskclf_core.atomic import dumps_json
+from taskclf_core.atomic import dumps_json, storage_error
 from taskclf_core.errors import BusyError, RegistryError, TaskclfError
 from taskclf_core.evaluation import BootstrapInterval, EvaluationReport
+from taskclf_core.faultpoints import faultpoint
 from taskclf_core.gates import RegressionResult
 from taskclf_core.paths import Home
 from taskclf_core.runids import new_run_id
+from taskclf_core.runs import Outcome
 from taskclf_core.schema import LABELS, SCHEMA_HASHES
 from taskclf_core.train.lgbm import TrainedModel
 
@@ -48,22 +51,43 @@ def retrain_lock(out_dir: Path) -> Iterator[None]:
 
     Raises:
         BusyError: another retrain holds the lock.
+        RegistryError: the lock file cannot be created or opened (a read-only or full
+            disk); the message names the path.
     """
     runs_dir = Path(out_dir) / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
     path = runs_dir / RETRAIN_LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise storage_error(exc, path, "lock") from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
-            raise BusyError(f"another retrain is running ({holder}); wait for it to finish or cancel it") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}, started {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC".encode(), 0)
+            raise BusyError(
+                f"another retrain is running ({_lock_holder(fd)}); wait for it to finish or cancel it"
+            ) from None
+        holder = f"pid {os.getpid()}, started {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, holder.encode(), 0)
+        except OSError:
+            pass  # only for messages: a full disk must not fail here, the save step says so
+        faultpoint("retrain.locked")
         yield
     finally:
         os.close(fd)
+
+
+def _lock_holder(fd: int) -> str:
+    """The holder record of a held retrain lock (it may take the holder a moment to write it)."""
+    for _ in range(20):
+        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+        if holder:
+            return holder
+        time.sleep(0.005)
+    return "unknown"
 
 
 def retrain_running(out_dir: Path) -> str | None:
@@ -140,16 +164,24 @@ def save_run(
     failed_gates: list[str],
     version: str,
     home: Home,
-) -> tuple[str, str, str, Path]:
+) -> tuple[str, Outcome, str, Path]:
     """Write the run folder atomically (and, for ``promoted``, make it the champion).
 
     Returns:
         The run id, the final outcome and reason (``promoted`` turns into ``rejected``
         if the champion changed while the run was evaluated), and the run folder.
+
+    Raises:
+        ValueError: ``outcome`` is not the outcome of a run that trained a challenger.
+        RegistryError: The run could not be written or promoted (e.g. a full disk).
     """
     from taskclf_core.pointer import registry_lock
     from taskclf_core.promotion import promote_auto
     from taskclf_core.runs import write_run
+
+    if outcome not in get_args(Outcome):
+        raise ValueError(f"a saved run's outcome is one of {get_args(Outcome)}; got {outcome!r}")
+    final = cast(Outcome, outcome)  # checked just above
 
     challenger_report = reports["challenger"]
     assert challenger_report is not None
@@ -203,23 +235,27 @@ def save_run(
         "taskclf_core_version": version,
     }
     run_id = new_run_id()
-    if outcome != "promoted":
-        return run_id, outcome, reason, write_run(home.runs_dir, run_id, files=files, decision=decision)
+    if final != "promoted":
+        return run_id, final, reason, write_run(home.runs_dir, run_id, files=files, decision=decision)
     # Automatic promotion: check the champion, write the run and move the pointer under one
-    # registry lock, so a run is never recorded as promoted without becoming the champion.
+    # registry lock, so no other change slips in between. A crash (or a full disk) between
+    # the two leaves a run saved as promoted that never took effect: listings flag it
+    # (``runs.auto_promotion_interrupted``) and the next retrain promotes its own run.
     with registry_lock(home):
+        faultpoint("runsave.locked")
         current = _current_champion_id(home)
         if current != champion.model_id:
-            outcome = "rejected"
+            final = "rejected"
             reason = (
                 f"Rejected: the champion changed while this run was evaluated (was "
                 f"{champion.model_id or 'none'}, now {current or 'none'}); re-run the retrain."
             )
-            decision.update(outcome=outcome, reason=reason, failed_gates=["champion_unchanged"])
+            decision.update(outcome=final, reason=reason, failed_gates=["champion_unchanged"])
         path = write_run(home.runs_dir, run_id, files=files, decision=decision)
-        if outcome == "promoted":
+        faultpoint("runsave.written")
+        if final == "promoted":
             promote_auto(home, run_id)
-    return run_id, outcome, reason, path
+    return run_id, final, reason, path
 
 
 def _current_champion_id(home: Home) -> str | None:

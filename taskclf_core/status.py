@@ -568,15 +568,17 @@ def approver_from_user(info: Mapping[str, Any]) -> str | None:
 def sign_off(home: Home, run_id: str, *, approver: str, note: str) -> HistoryEntry:
     """Promote a run awaiting sign-off (the Review page's one call).
 
-    Reads ``auto_promote`` from ``configs/retrain.yaml`` and calls
-    :func:`registry.promote`, which re-checks everything under the registry lock.
+    The same call as ``taskclf train promote``: :func:`service.promote_run` reads
+    ``auto_promote`` from the config and :func:`registry.promote` re-checks everything
+    under the registry lock.
 
     Raises:
         ConfigError: the configuration is invalid.
         RunIdError, PromotionRefused, ChampionChanged, BusyError: see ``registry.promote``.
     """
-    config = load_retrain_config(home.config_path)
-    return registry.promote(home, run_id, approver=approver, note=note, auto_promote=config.auto_promote)
+    from taskclf_core.service import promote_run
+
+    return promote_run(home, run_id, approver=approver, note=note)
 
 
 def roll_back(

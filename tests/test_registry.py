@@ -359,6 +359,7 @@ def test_promote_refuses_when_auto_promote_is_on(home: Home) -> None:
 
 def test_promote_refuses_a_run_promoted_automatically(home: Home) -> None:
     run_id = make_run(home, outcome="promoted", auto_promote=True)
+    promote_auto(home, run_id)  # as the pipeline does (else it is an interrupted promotion)
     assert _refusal(home, run_id) == (
         f"run {run_id} has outcome 'promoted' (it was promoted automatically when it ran); "
         "only runs awaiting sign-off are promoted by hand"
