@@ -588,7 +588,7 @@ def _csv_texts(draw: st.DrawFn) -> str:
     return "\n".join(",".join(r) for r in [header, *rows]) + "\n"
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=_csv_texts())
 def test_read_labels_csv_returns_a_valid_frame_or_raises_data_error(text: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
