@@ -190,6 +190,26 @@ def _check_columns(df: pd.DataFrame, version: str, problems: ProblemCollector) -
         )
 
 
+def _add_type_problem(
+    problems: ProblemCollector,
+    column: str,
+    bad: np.ndarray,
+    values: pd.Series,
+    what: str,
+) -> None:
+    """Record that a column has the wrong type, from its type rather than its rows.
+
+    The example is the first ``bad`` row, else the first row (an empty value); a column
+    with no rows at all (an empty day file) is still reported, as a whole-file problem.
+    """
+    if not bad.any():
+        bad = np.ones(len(values), dtype=bool)
+    if bad.any():
+        problems.add_rows(column, bad, values, what)
+    else:
+        problems.add(f"column {column}: no rows to show, but the column {what}")
+
+
 def _check_timestamps(df: pd.DataFrame, problems: ProblemCollector) -> None:
     parsed: dict[str, pd.Series] = {}
     for column in _TIMESTAMP_COLUMNS:
@@ -207,12 +227,10 @@ def _check_timestamps(df: pd.DataFrame, problems: ProblemCollector) -> None:
                 "(expected aware UTC; read_feature_file reads naive file timestamps as UTC)"
             )
         else:
-            bad = series.notna().to_numpy(dtype=bool)
-            if not bad.any():
-                bad = np.ones(len(series), dtype=bool)
-            problems.add_rows(
+            _add_type_problem(
+                problems,
                 column,
-                bad,
+                series.notna().to_numpy(dtype=bool),
                 series,
                 f"is not a timestamp (column type {dtype}; expected timestamp[us, tz=UTC])",
             )
@@ -236,11 +254,12 @@ def _check_text(df: pd.DataFrame, problems: ProblemCollector) -> None:
             continue
         series = df[column]
         if not is_text_column(series):
-            problems.add_rows(
+            _add_type_problem(
+                problems,
                 column,
                 non_text_mask(series),
                 series,
-                f"is not text (column type {series.dtype}; expected a string)",
+                f"is not text (column type {series.dtype}; expected text)",
             )
             continue
         if column in _REQUIRED_TEXT:
@@ -267,7 +286,8 @@ def _numeric_values(
     if pd.api.types.is_bool_dtype(dtype):
         if is_flag:
             return series.to_numpy(dtype=np.float64, na_value=np.nan)
-        problems.add_rows(
+        _add_type_problem(
+            problems,
             column,
             np.ones(len(series), dtype=bool),
             series,
@@ -305,9 +325,7 @@ def _numeric_values(
     else:
         bad = series.notna().to_numpy(dtype=bool)
         what = f"is not {expected} (column type {dtype}; expected {expected})"
-    if not bad.any():
-        bad = np.ones(len(series), dtype=bool)
-    problems.add_rows(column, bad, series, what)
+    _add_type_problem(problems, column, bad, series, what)
     return None
 
 
@@ -396,6 +414,10 @@ def _check_primary_key(df: pd.DataFrame, problems: ProblemCollector) -> None:
     if not all(c in df.columns for c in schema.PRIMARY_KEY):
         return
     users, starts = df["user_id"], df["bucket_start_ts"]
+    if not is_text_column(users) or not pd.api.types.is_datetime64_any_dtype(starts.dtype):
+        # Wrong key types (e.g. lists, which cannot be compared for duplicates) are
+        # already reported by _check_text / _check_timestamps.
+        return
     duplicated = df.duplicated(list(schema.PRIMARY_KEY), keep=False).to_numpy(dtype=bool)
     problems.add_rows(
         "user_id, bucket_start_ts",
