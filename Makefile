@@ -28,7 +28,7 @@ run: install
 	  --server.headless true --browser.gatherUsageStats false
 
 lint: install
-	$(BIN)/ruff check taskclf_core tests app.py pages bench
+	$(BIN)/ruff check .
 
 typecheck: install
 	$(BIN)/mypy taskclf_core

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-
 import pytest
 
 from taskclf_core.errors import ChampionChanged, InsufficientDataError, PromotionRefused
