@@ -19,6 +19,11 @@ import pandas as pd
 from taskclf_core.schema import LABEL_TO_INDEX, LABELS
 
 REJECT_CODE = len(LABELS)  # the code of Mixed/Unknown in predictions
+#: The feature columns the rules read.
+BASELINE_COLUMNS = (
+    "app_category", "active_seconds_any", "max_idle_run_seconds", "keys_per_min", "is_browser",
+    "scroll_events_per_min", "is_editor", "is_terminal", "shortcut_rate",
+)
 
 
 def _num(df: pd.DataFrame, column: str) -> np.ndarray:

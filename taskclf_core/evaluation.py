@@ -269,8 +269,22 @@ def _acceptance(
     return checks
 
 
-def _per_user(y: np.ndarray, pred: np.ndarray, users: np.ndarray, held: set[str]) -> dict[str, UserMetrics]:
-    codes, uniques = pd.factorize(users, sort=True)
+def _user_codes(users: np.ndarray | Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Code per row into the sorted distinct user ids (each id as ``str``)."""
+    raw = np.asarray(users)
+    if raw.dtype == object and not pd.isna(raw).any():
+        # Factorize the objects, then turn only the distinct ids into str: the same codes
+        # as converting every row first, without a fixed-width copy of the column.
+        codes, uniques = pd.factorize(raw)
+        merged, names = pd.factorize(np.asarray(uniques).astype(str), sort=True)
+        return merged[codes], np.asarray(names)
+    codes, names = pd.factorize(raw.astype(str), sort=True)
+    return codes, np.asarray(names)
+
+
+def _per_user(
+    y: np.ndarray, pred: np.ndarray, codes: np.ndarray, uniques: np.ndarray, held: set[str]
+) -> dict[str, UserMetrics]:
     n_cells = N_CLASSES * (N_CLASSES + 1)
     conf = np.bincount(codes * n_cells + y * (N_CLASSES + 1) + pred, minlength=len(uniques) * n_cells)
     conf = conf.reshape(len(uniques), N_CLASSES, N_CLASSES + 1)
@@ -348,15 +362,15 @@ def evaluate_predictions(
     weighted = float((f1s * supports).sum() / supports.sum()) if supports.sum() else 0.0
     reject_rate = float(conf[:, REJECT_CODE].sum() / n) if n else 0.0
     held = set(holdout_users)
-    users = np.asarray(users).astype(str)
+    user_codes, user_names = _user_codes(users)
     seen = unseen = None
     if held:
-        is_held = np.isin(users, list(held))
+        is_held = np.isin(user_names, list(held))[user_codes]
         if (~is_held).any():
             seen = float(macro_f1_from_confusion(confusion_counts(y[~is_held], pred[~is_held])))
         if is_held.any():
             unseen = float(macro_f1_from_confusion(confusion_counts(y[is_held], pred[is_held])))
-    pairs = []
+    pairs: list[dict[str, str | int | float]] = []
     off = conf[:, :N_CLASSES].copy()
     np.fill_diagonal(off, 0)
     for flat in np.argsort(off, axis=None, kind="stable")[::-1][:5]:
@@ -380,7 +394,7 @@ def evaluate_predictions(
         confusion_matrix=conf[:, :N_CLASSES].tolist(),
         reject_rate=reject_rate,
         reject_threshold=reject_threshold,
-        per_user=_per_user(y, pred, users, held) if n else {},
+        per_user=_per_user(y, pred, user_codes, user_names, held) if n else {},
         seen_user_f1=seen,
         unseen_user_f1=unseen,
         top_confusion_pairs=pairs,

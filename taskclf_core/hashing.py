@@ -8,7 +8,11 @@ Canonical layout (version ``taskclf-dataset-hash/1``):
   type tag, the null mask (one byte a row) and the values: numbers (bool, int, float of
   any width) as float64 with nulls zeroed and -0.0 folded into 0.0 (tag ``n``); timestamps
   as int64 microseconds UTC (tag ``t``); strings as int64 UTF-8 lengths then the bytes (tag
-  ``s``); lists as int64 lengths then their flattened strings (tag ``l``).
+  ``s``); lists as int64 lengths then their flattened strings (tag ``l``). A null string
+  or list has length 0 and no bytes (clarified 2026-11: before, stale bytes an Arrow
+  buffer kept under a null slot, e.g. after ``frame.loc[i, "user_id"] = None``, entered
+  the hash, so equal frames could hash differently; frames read from files never have
+  such bytes, so their hashes are unchanged).
 * The dataset digest is SHA-256 over the layout name, the sorted column names, then
   ``user \\0 day \\0 rows \\0 digest`` for every partition in key order, then the span
   digest (spans sorted by start, end, user, label, provenance, confidence,
@@ -18,13 +22,18 @@ So the same data give the same hash whatever the column order, row order or dtyp
 in memory, and any changed value, row or span changes it. :func:`partition_digests` is a
 pure function of a frame's rows: a cluster can run it per partition and
 :func:`combine_digests` the results. Column buffers are hashed directly (no text
-rendering), so it runs at memory speed.
+rendering), so it runs at memory speed: every column is put in canonical form once, in
+hash order (``numpy.take`` / Arrow ``take``, never a copy of the whole frame), and each
+partition's byte stream is assembled from slices of those buffers and hashed in one call,
+on a few threads (``hashlib`` releases the GIL while it hashes).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +42,9 @@ import pyarrow as pa
 
 LAYOUT = b"taskclf-dataset-hash/1"
 _US_PER_DAY = 86_400_000_000
+#: Partitions per hashing task, and the rows below which one thread does everything.
+_TASK_PARTITIONS = 64
+_PARALLEL_MIN_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -46,15 +58,25 @@ class PartitionDigest:
 
 
 @dataclass(frozen=True)
-class _Column:
-    name: bytes
-    tag: bytes
-    nulls: np.ndarray  # uint8 per row
-    fixed: np.ndarray | None  # fixed-width values per row (float64 / int64)
-    lengths: np.ndarray | None  # int64 byte (or item) length per row
-    offsets: np.ndarray | None  # int64 start offset per row into data, len rows + 1
-    data: bytes | memoryview | None
-    inner: _Column | None = None  # list columns: the flattened items
+class _Buffer:
+    """A column buffer in hash order; rows ``[a, b)`` are ``data[at[a]:at[b]]``.
+
+    ``at`` maps a row boundary to a byte offset: ``width * row`` for fixed-width parts
+    (``offsets`` is None), else ``offsets[row]``.
+    """
+
+    data: memoryview
+    width: int = 0
+    offsets: np.ndarray | None = None
+
+    def bounds(self, rows: np.ndarray) -> list[int]:
+        if self.offsets is None:
+            return (rows * self.width).tolist()
+        return self.offsets[rows].tolist()
+
+
+#: A column's byte stream for a row range: constants (name and tag) and buffer slices.
+_Part = bytes | _Buffer
 
 
 def _timestamps_us(series: pd.Series) -> np.ndarray:
@@ -63,63 +85,145 @@ def _timestamps_us(series: pd.Series) -> np.ndarray:
     return series.to_numpy(dtype="datetime64[us]").astype(np.int64)
 
 
-def _string_column(name: bytes, arr: pa.Array) -> _Column:
-    arr = arr.cast(pa.large_string())
-    nulls = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=np.uint8)
+def _bytes(values: np.ndarray) -> memoryview:
+    return np.ascontiguousarray(values).data.cast("B")
+
+
+def _taken(values: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    """``values`` in hash order, always a fresh array (safe to modify in place)."""
+    return values.take(order) if order is not None else values.copy()
+
+
+def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, memoryview]:
+    """Offsets (one per row boundary) and data of a ``large_string`` array."""
     buffers = arr.buffers()
     offsets = np.frombuffer(buffers[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-    data = memoryview(buffers[2]) if buffers[2] is not None else memoryview(b"")
-    return _Column(name, b"s", nulls, None, np.diff(offsets), offsets, data)
+    data = memoryview(buffers[2]).cast("B") if buffers[2] is not None else memoryview(b"")
+    return offsets, data
 
 
-def _canonical_column(name: str, series: pd.Series) -> _Column:
-    key = name.encode("utf-8")
-    dtype = series.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(dtype):
-        nulls = series.isna().to_numpy().astype(np.uint8)
-        values = np.where(nulls.astype(bool), 0, _timestamps_us(series))
-        return _Column(key, b"t", nulls, values.astype(np.int64), None, None, None)
-    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        nulls = np.isnan(values)
-        values = np.where(nulls, 0.0, values) + 0.0  # + 0.0 folds -0.0 into 0.0
-        return _Column(key, b"n", nulls.astype(np.uint8), values, None, None, None)
+def _string_parts(key: bytes, arr: pa.Array, row_offsets: np.ndarray | None = None) -> list[_Part]:
+    """Tag ``s``: null mask, int64 UTF-8 lengths, then the bytes.
+
+    ``row_offsets`` (list columns) maps the outer row boundaries to rows of ``arr``.
+    """
+    arr = arr.cast(pa.large_string())
+    nulls = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=np.uint8)
+    offsets, data = _string_buffers(arr)
+    lengths = np.diff(offsets)
+    if arr.null_count and lengths[nulls.view(bool)].any():  # stale bytes under a null
+        arr = pa.array(arr.to_pylist(), type=pa.large_string())
+        offsets, data = _string_buffers(arr)
+        lengths = np.diff(offsets)
+    if row_offsets is None:
+        return [key + b"s", _Buffer(_bytes(nulls), 1), _Buffer(_bytes(lengths), 8), _Buffer(data, 0, offsets)]
+    return [
+        key + b"s",
+        _Buffer(_bytes(nulls), 0, row_offsets),
+        _Buffer(_bytes(lengths), 0, row_offsets * 8),
+        _Buffer(data, 0, offsets[row_offsets]),
+    ]
+
+
+def _arrow_in_order(series: pd.Series, order: np.ndarray | None) -> pa.Array:
     arr = pa.array(series, from_pandas=True)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    if pa.types.is_null(arr.type):
+        return pa.nulls(len(series), pa.large_string())
+    if order is not None:
+        arr = arr.take(pa.array(order))
+    return arr
+
+
+def _column_parts(name: str, series: pd.Series, order: np.ndarray | None) -> list[_Part]:
+    """The canonical byte stream parts of one column, rows in ``order``."""
+    key = name.encode("utf-8")
+    dtype = series.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(dtype):
+        nulls = series.isna().to_numpy()
+        values = np.where(nulls, 0, _timestamps_us(series)).astype(np.int64)
+        if order is not None:
+            nulls, values = nulls.take(order), values.take(order)
+        return [key + b"t", _Buffer(_bytes(nulls.astype(np.uint8)), 1), _Buffer(_bytes(values), 8)]
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        numbers = _taken(series.to_numpy(dtype=np.float64, na_value=np.nan), order)
+        null = np.isnan(numbers)
+        numbers[null] = 0.0
+        numbers += 0.0  # folds -0.0 into 0.0
+        return [key + b"n", _Buffer(_bytes(null.view(np.uint8)), 1), _Buffer(_bytes(numbers), 8)]
+    arr = _arrow_in_order(series, order)
     if pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
         arr = arr.cast(pa.large_list(pa.large_string()))
         nulls = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=np.uint8)
         offsets = np.asarray(arr.offsets.to_numpy(), dtype=np.int64)
-        inner = _string_column(key, arr.values)
-        return _Column(key, b"l", nulls, None, np.diff(offsets), offsets, None, inner)
-    if pa.types.is_null(arr.type):
-        arr = pa.nulls(len(series), pa.large_string())
-    return _string_column(key, arr.cast(pa.large_string()))
+        lengths = np.diff(offsets)
+        if arr.null_count and lengths[nulls.view(bool)].any():  # stale items under a null
+            arr = pa.array(arr.to_pylist(), type=pa.large_list(pa.large_string()))
+            offsets = np.asarray(arr.offsets.to_numpy(), dtype=np.int64)
+            lengths = np.diff(offsets)
+        return [
+            key + b"l", _Buffer(_bytes(nulls), 1), _Buffer(_bytes(lengths), 8),
+            *_string_parts(key, arr.values, offsets),
+        ]
+    return _string_parts(key, arr)
 
 
-def _update_slice(h: hashlib._Hash, col: _Column, a: int, b: int) -> None:
-    h.update(col.name)
-    h.update(col.tag)
-    h.update(col.nulls[a:b].tobytes())
-    if col.fixed is not None:
-        h.update(col.fixed[a:b].tobytes())
-        return
-    assert col.lengths is not None and col.offsets is not None
-    h.update(col.lengths[a:b].tobytes())
-    if col.inner is not None:
-        _update_slice(h, col.inner, int(col.offsets[a]), int(col.offsets[b]))
-    elif col.data is not None:
-        h.update(col.data[int(col.offsets[a]) : int(col.offsets[b])])
+#: A part ready for slicing: a constant (bounds None) or a buffer with its range bounds.
+_Sliced = tuple[bytes | memoryview, list[int] | None]
 
 
-def _sorted_frame(features: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, list[str]]:
-    users = features["user_id"].astype("str").to_numpy(dtype=object)
-    user_codes, uniques = pd.factorize(users, sort=True)
-    ts = _timestamps_us(features["bucket_start_ts"])
-    order = np.lexsort((ts, user_codes))
-    days = np.floor_divide(ts[order], _US_PER_DAY)
-    return features.iloc[order], user_codes[order], days, [str(u) for u in uniques]
+def _digest_ranges(parts: list[_Sliced], first: int, last: int) -> list[bytes]:
+    """SHA-256 of the row ranges ``first..last-1``."""
+    out = []
+    for i in range(first, last):
+        pieces = [data if b is None else data[b[i] : b[i + 1]] for data, b in parts]
+        out.append(hashlib.sha256(b"".join(pieces)).digest())
+    return out
+
+
+def _digests(parts: list[_Part], row_bounds: np.ndarray) -> list[bytes]:
+    """One digest per row range ``row_bounds[i]..row_bounds[i+1]``."""
+    sliced: list[_Sliced] = [(p, None) if isinstance(p, bytes) else (p.data, p.bounds(row_bounds)) for p in parts]
+    n_ranges = len(row_bounds) - 1
+    workers = min(4, os.cpu_count() or 1)
+    if workers < 2 or int(row_bounds[-1]) < _PARALLEL_MIN_ROWS or n_ranges < 2 * _TASK_PARTITIONS:
+        return _digest_ranges(sliced, 0, n_ranges)
+    starts = list(range(0, n_ranges, _TASK_PARTITIONS))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="taskclf-hash") as pool:
+        chunks = pool.map(
+            lambda s: _digest_ranges(sliced, s, min(s + _TASK_PARTITIONS, n_ranges)), starts
+        )
+        return [d for chunk in chunks for d in chunk]
+
+
+def _user_codes(users: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """User code per row (codes in sorted user order) and the sorted user ids."""
+    if isinstance(users.dtype, pd.StringDtype) and not users.hasnans:
+        codes, uniques = pd.factorize(users, sort=True)  # Arrow-backed: no Python strings per row
+        return np.asarray(codes), [str(u) for u in uniques]
+    codes, names = pd.factorize(users.astype("str").to_numpy(dtype=object), sort=True)
+    return np.asarray(codes), [str(u) for u in names]
+
+
+def _hash_order(user_codes: np.ndarray, days: np.ndarray, ts: np.ndarray) -> np.ndarray | None:
+    """Row order that makes partitions contiguous and time-sorted; None if already so.
+
+    Data read day by day (or generated user by user) is usually grouped already: each
+    (user, day) is one run of rows in time order. Then the rows are hashed where they
+    are, which is the same stream as after the stable sort by (user, time).
+    """
+    n = len(ts)
+    head = np.empty(n, dtype=bool)
+    head[0] = True
+    np.not_equal(user_codes[1:], user_codes[:-1], out=head[1:])
+    head[1:] |= days[1:] != days[:-1]
+    if (np.diff(ts)[~head[1:]] >= 0).all():
+        heads = np.flatnonzero(head)
+        keys = np.unique(np.stack([user_codes[heads], days[heads]]), axis=1)
+        if keys.shape[1] == len(heads):
+            return None
+    return np.lexsort((ts, user_codes))
 
 
 def partition_digests(features: pd.DataFrame) -> list[PartitionDigest]:
@@ -133,17 +237,25 @@ def partition_digests(features: pd.DataFrame) -> list[PartitionDigest]:
     """
     if len(features) == 0:
         return []
-    frame, user_codes, days, users = _sorted_frame(features)
-    columns = [_canonical_column(name, frame[name]) for name in sorted(map(str, frame.columns))]
+    user_codes, users = _user_codes(features["user_id"])
+    ts = _timestamps_us(features["bucket_start_ts"])
+    days = np.floor_divide(ts, _US_PER_DAY)
+    order = _hash_order(user_codes, days, ts)
+    if order is not None:
+        user_codes, days = user_codes[order], days[order]
     change = np.flatnonzero((np.diff(user_codes) != 0) | (np.diff(days) != 0)) + 1
-    bounds = np.concatenate([[0], change, [len(frame)]])
-    out: list[PartitionDigest] = []
-    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        h = hashlib.sha256()
-        for col in columns:
-            _update_slice(h, col, a, b)
-        out.append(PartitionDigest(users[user_codes[a]], int(days[a]), b - a, h.digest()))
-    return out
+    row_bounds = np.concatenate([[0], change, [len(features)]]).astype(np.int64)
+    parts = [p for name in sorted(map(str, features.columns)) for p in _column_parts(name, features[name], order)]
+    digests = _digests(parts, row_bounds)
+    heads = row_bounds[:-1]
+    out = [
+        (u, d, n, digest)
+        for u, d, n, digest in zip(
+            user_codes[heads].tolist(), days[heads].tolist(), np.diff(row_bounds).tolist(), digests, strict=True
+        )
+    ]
+    out.sort(key=lambda item: (item[0], item[1]))
+    return [PartitionDigest(users[u], d, n, digest) for u, d, n, digest in out]
 
 
 _SPAN_ORDER = ("start_ts", "end_ts", "user_id", "label", "provenance", "confidence", "extend_forward")
@@ -165,11 +277,26 @@ def span_digest(spans: pd.DataFrame) -> bytes:
         else:
             sort_keys.append(col.astype("str").fillna("\0"))
     key_frame = pd.DataFrame({str(i): k.to_numpy() for i, k in enumerate(sort_keys)})
-    order = key_frame.sort_values(list(key_frame.columns), kind="mergesort", na_position="first").index
-    ordered = spans.iloc[np.asarray(order)]
-    for name in sorted(present):
-        _update_slice(h, _canonical_column(name, ordered[name]), 0, len(ordered))
+    order = np.asarray(
+        key_frame.sort_values(list(key_frame.columns), kind="mergesort", na_position="first").index, dtype=np.int64
+    )
+    parts = [p for name in sorted(present) for p in _column_parts(name, spans[name], order)]
+    for digest_part in _stream(parts, 0, len(spans)):
+        h.update(digest_part)
     return h.digest()
+
+
+def _stream(parts: list[_Part], a: int, b: int) -> list[bytes | memoryview]:
+    """The byte stream of rows ``[a, b)`` as pieces."""
+    rows = np.array([a, b], dtype=np.int64)
+    out: list[bytes | memoryview] = []
+    for part in parts:
+        if isinstance(part, bytes):
+            out.append(part)
+        else:
+            lo, hi = part.bounds(rows)
+            out.append(part.data[lo:hi])
+    return out
 
 
 def combine_digests(

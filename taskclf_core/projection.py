@@ -16,6 +16,8 @@ with times relative to the window range, so one ``searchsorted`` serves all user
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -132,20 +134,37 @@ def _label_by_user(
     return result
 
 
-def project_spans(features: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
+def project_spans(
+    features: pd.DataFrame, spans: pd.DataFrame, *, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Keep the windows that spans label unambiguously, with a ``label`` column added.
 
     Args:
         features: Feature frame with ``user_id``, ``bucket_start_ts``, ``bucket_end_ts``.
         spans: Span frame (``start_ts``, ``end_ts``, ``label``, ``user_id``).
+        columns: Copy only these columns of ``features`` (default: all of them).
 
     Returns:
         The labelled rows of ``features`` (original order, fresh index) plus ``label``
         (pandas string dtype).
     """
-    codes = project_codes(features, spans)
+    return labelled_rows(features, project_codes(features, spans), columns=columns)
+
+
+def labelled_rows(
+    features: pd.DataFrame, codes: np.ndarray, *, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The rows of ``features`` whose code (from :func:`project_codes`) is a label, plus ``label``.
+
+    Args:
+        features: The feature frame the codes were computed on.
+        codes: Label code per row, ``-1`` for unlabelled.
+        columns: Copy only these columns (default: all); a pipeline that needs a few
+            columns of a wide frame saves copying the rest.
+    """
     keep = codes >= 0
-    out = features.loc[keep].reset_index(drop=True)
+    frame = features if columns is None else features[list(columns)]
+    out = frame.loc[keep].reset_index(drop=True)
     out["label"] = pd.array(np.asarray(LABELS, dtype=object)[codes[keep]], dtype="str")
     return out
 

@@ -62,6 +62,23 @@ def build_encoders(df: pd.DataFrame, columns: tuple[str, ...] = CATEGORICAL_FEAT
     return encoders
 
 
+def _category_codes(column: pd.Series, vocabulary: list[str]) -> np.ndarray:
+    """Float32 code of each value in ``vocabulary`` (unseen: the unknown token; null: NaN)."""
+    vocab = pd.Index(vocabulary)
+    unknown = float(vocabulary.index(UNKNOWN_TOKEN))
+    if isinstance(column.dtype, pd.StringDtype):
+        # Look up each distinct value once (Arrow strings factorize without Python objects);
+        # code -1 (null) picks the NaN appended to the lookup table.
+        codes, uniques = pd.factorize(column)
+        lookup = vocab.get_indexer(uniques).astype(np.float32)
+        lookup[lookup < 0] = unknown
+        return np.append(lookup, np.float32(np.nan))[codes]
+    found = vocab.get_indexer(pd.Index(column.astype("str"))).astype(np.float32)
+    found[found < 0] = unknown
+    found[column.isna().to_numpy()] = np.nan
+    return found
+
+
 def feature_matrix(
     df: pd.DataFrame, feature_names: list[str], encoders: Mapping[str, list[str]]
 ) -> np.ndarray:
@@ -71,7 +88,7 @@ def feature_matrix(
     flags become 0/1; numeric nulls stay NaN.
 
     Raises:
-        DataError: a feature column is missing from ``df``.
+        DataError: a feature column is missing from ``df`` or is not numeric.
     """
     missing = [name for name in feature_names if name not in df.columns]
     if missing:
@@ -83,13 +100,18 @@ def feature_matrix(
     for j, name in enumerate(feature_names):
         column = df[name]
         if name in encoders:
-            vocab = pd.Index(encoders[name])
-            codes = vocab.get_indexer(column.astype("str")).astype(np.float32)
-            codes[codes < 0] = float(vocab.get_loc(UNKNOWN_TOKEN))
-            codes[column.isna().to_numpy()] = np.nan
-            out[:, j] = codes
+            out[:, j] = _category_codes(column, encoders[name])
+        elif isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf":
+            out[:, j] = column.to_numpy()  # numpy casts while it copies: no float32 temporary
         else:
-            out[:, j] = column.to_numpy(dtype=np.float32, na_value=np.nan)
+            try:
+                out[:, j] = column.to_numpy(dtype=np.float32, na_value=np.nan)
+            except (TypeError, ValueError):
+                example = column.dropna().iloc[0] if column.notna().any() else None
+                raise DataError(
+                    f"feature column {name!r} holds non-numeric values (e.g. {example!r}) but the "
+                    "model expects numbers (or a categorical column with a vocabulary)"
+                ) from None
     return out
 
 
@@ -99,11 +121,14 @@ def label_codes(labels: pd.Series) -> np.ndarray:
     Raises:
         DataError: a label is not one of the eight core labels.
     """
-    codes = labels.map(LABEL_TO_INDEX)
-    if codes.isna().any():
-        bad = labels[codes.isna()].iloc[0]
+    # Map each distinct label once; -1 marks a row whose label is not a core label.
+    codes, uniques = pd.factorize(labels)
+    lookup = np.array([LABEL_TO_INDEX.get(u, -1) if isinstance(u, str) else -1 for u in uniques] + [-1], dtype=np.int64)
+    out = lookup[codes]
+    if (out < 0).any():
+        bad = labels.iloc[int(np.argmax(out < 0))]
         raise DataError(f"label {bad!r} is not a core label; allowed: {', '.join(LABELS)}")
-    return codes.to_numpy(dtype=np.int64)
+    return out
 
 
 def class_weights(y: np.ndarray, mode: ClassWeight) -> np.ndarray | None:

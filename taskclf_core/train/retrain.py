@@ -21,11 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskclf_core import __version__
-from taskclf_core.baseline import baseline_codes
+from taskclf_core.baseline import BASELINE_COLUMNS, baseline_codes
 from taskclf_core.cadence import (
     check_calibrator_update_due,
     check_retrain_due,
@@ -61,9 +62,9 @@ from taskclf_core.gates import (
 from taskclf_core.hashing import dataset_hash
 from taskclf_core.labels import LabelSpan, spans_to_frame
 from taskclf_core.paths import Home
-from taskclf_core.projection import project_spans
+from taskclf_core.projection import labelled_rows, project_codes
 from taskclf_core.runs import cleanup_stale_temp
-from taskclf_core.schema import DEFAULT_REJECT_THRESHOLD, LABELS, SCHEMA_VERSIONS
+from taskclf_core.schema import DEFAULT_REJECT_THRESHOLD, FEATURES, LABELS, SCHEMA_VERSIONS
 from taskclf_core.split import split_by_time
 from taskclf_core.train.lgbm import label_codes, predict_proba, train_lgbm
 
@@ -166,6 +167,22 @@ def _schema_version(df: pd.DataFrame) -> str:
     if len(versions) > 1:
         raise DataError(f"mixed schema versions in one training set: {', '.join(versions)}; use one version")
     return versions[0]
+
+
+def _pipeline_columns(features_df: pd.DataFrame, schema_version: str) -> list[str]:
+    """The columns the pipeline reads after projection (the rest are never copied)."""
+    wanted = dict.fromkeys(["user_id", "bucket_start_ts", *FEATURES[schema_version], *BASELINE_COLUMNS])
+    return [name for name in wanted if name in features_df.columns]
+
+
+def _with_model_columns(
+    eval_df: pd.DataFrame, names: Sequence[str], features_df: pd.DataFrame, rows: Callable[[], np.ndarray]
+) -> pd.DataFrame:
+    """``eval_df`` plus any column a (champion) model needs that projection did not copy."""
+    extra = [n for n in names if n not in eval_df.columns and n in features_df.columns]
+    if not extra:
+        return eval_df
+    return pd.concat([eval_df, features_df[extra].iloc[rows()].reset_index(drop=True)], axis=1)
 
 
 def _day(ts: pd.Series, which: Literal["min", "max"]) -> str:
@@ -278,7 +295,9 @@ def run_retrain_pipeline(
         digest = compute_dataset_hash(features_df, spans)
 
         clock.stage("projecting", 0.08)
-        labelled = project_spans(features_df, spans)
+        codes = project_codes(features_df, spans)
+        # Only the columns training, scoring, the baseline and the snapshot read.
+        labelled = labelled_rows(features_df, codes, columns=_pipeline_columns(features_df, schema_version))
         if len(labelled) < MIN_LABELLED_WINDOWS:
             raise InsufficientDataError(
                 f"only {len(labelled)} labelled windows after projecting {len(spans)} spans onto "
@@ -309,6 +328,7 @@ def run_retrain_pipeline(
             holdout_users=list(holdout),
             source=data_source or {},
         )
+        del labelled, counts  # train_df and eval_df are copies
 
         clock.stage("training", 0.15)
         tp = config.train_params
@@ -344,8 +364,11 @@ def run_retrain_pipeline(
             regression = None
         else:
             try:
+                champ_df = _with_model_columns(
+                    eval_df, champion.model.feature_names, features_df, lambda: np.flatnonzero(codes >= 0)[test_idx]
+                )
                 champ_proba = predict_proba(
-                    champion.model.booster, eval_df, champion.model.feature_names, champion.model.encoders
+                    champion.model.booster, champ_df, champion.model.feature_names, champion.model.encoders
                 )
             except TaskclfError as exc:
                 regression = failed_regression_gate(f"champion {champion.model_id} could not be evaluated: {exc}")
