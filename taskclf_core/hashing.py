@@ -89,11 +89,6 @@ def _bytes(values: np.ndarray) -> memoryview:
     return np.ascontiguousarray(values).data.cast("B")
 
 
-def _taken(values: np.ndarray, order: np.ndarray | None) -> np.ndarray:
-    """``values`` in hash order, always a fresh array (safe to modify in place)."""
-    return values.take(order) if order is not None else values.copy()
-
-
 def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, memoryview]:
     """Offsets (one per row boundary) and data of a ``large_string`` array."""
     buffers = arr.buffers()
@@ -147,10 +142,15 @@ def _column_parts(name: str, series: pd.Series, order: np.ndarray | None) -> lis
             nulls, values = nulls.take(order), values.take(order)
         return [key + b"t", _Buffer(_bytes(nulls.astype(np.uint8)), 1), _Buffer(_bytes(values), 8)]
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
-        numbers = _taken(series.to_numpy(dtype=np.float64, na_value=np.nan), order)
+        numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        if order is not None:
+            numbers = numbers.take(order)
         null = np.isnan(numbers)
-        numbers[null] = 0.0
-        numbers += 0.0  # folds -0.0 into 0.0
+        if null.any() or np.signbit(numbers[numbers == 0]).any():
+            if not (numbers.flags.owndata and numbers.flags.writeable):
+                numbers = numbers.copy()  # a view of the frame: never write into it
+            numbers[null] = 0.0
+            numbers += 0.0  # folds -0.0 into 0.0
         return [key + b"n", _Buffer(_bytes(null.view(np.uint8)), 1), _Buffer(_bytes(numbers), 8)]
     arr = _arrow_in_order(series, order)
     if pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):

@@ -20,6 +20,8 @@ from taskclf_core.errors import DataError, InsufficientDataError
 from taskclf_core.schema import CATEGORICAL_FEATURES, FEATURES, LABEL_TO_INDEX, LABELS
 
 UNKNOWN_TOKEN = "__unknown__"
+#: Rows per block when the feature matrix is filled (a block of 38 float32 columns is ~1 MB).
+_BLOCK_ROWS = 8192
 ClassWeight = Literal["balanced", "none"]
 
 #: LightGBM parameters that are fixed for every model (the seed and rounds come from
@@ -96,22 +98,29 @@ def feature_matrix(
             f"the model needs {len(missing)} feature column(s) the data lacks: "
             f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
         )
-    out = np.empty((len(df), len(feature_names)), dtype=np.float32)
-    for j, name in enumerate(feature_names):
+    values: list[np.ndarray] = []
+    for name in feature_names:
         column = df[name]
         if name in encoders:
-            out[:, j] = _category_codes(column, encoders[name])
+            values.append(_category_codes(column, encoders[name]))
         elif isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf":
-            out[:, j] = column.to_numpy()  # numpy casts while it copies: no float32 temporary
+            values.append(column.to_numpy())  # a view: cast while copied into the matrix
         else:
             try:
-                out[:, j] = column.to_numpy(dtype=np.float32, na_value=np.nan)
+                values.append(column.to_numpy(dtype=np.float32, na_value=np.nan))
             except (TypeError, ValueError):
                 example = column.dropna().iloc[0] if column.notna().any() else None
                 raise DataError(
                     f"feature column {name!r} holds non-numeric values (e.g. {example!r}) but the "
                     "model expects numbers (or a categorical column with a vocabulary)"
                 ) from None
+    out = np.empty((len(df), len(feature_names)), dtype=np.float32)
+    # Fill a block of rows at a time: a whole-column write strides across the full matrix
+    # (one cache line per value); a block stays in cache while its columns are written.
+    for start in range(0, len(df), _BLOCK_ROWS):
+        block = out[start : start + _BLOCK_ROWS]
+        for j, column_values in enumerate(values):
+            block[:, j] = column_values[start : start + _BLOCK_ROWS]
     return out
 
 
@@ -123,7 +132,8 @@ def label_codes(labels: pd.Series) -> np.ndarray:
     """
     # Map each distinct label once; -1 marks a row whose label is not a core label.
     codes, uniques = pd.factorize(labels)
-    lookup = np.array([LABEL_TO_INDEX.get(u, -1) if isinstance(u, str) else -1 for u in uniques] + [-1], dtype=np.int64)
+    known = [LABEL_TO_INDEX.get(u, -1) if isinstance(u, str) else -1 for u in uniques]
+    lookup = np.array([*known, -1], dtype=np.int64)
     out = lookup[codes]
     if (out < 0).any():
         bad = labels.iloc[int(np.argmax(out < 0))]

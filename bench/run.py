@@ -1,0 +1,162 @@
+"""``make bench``: time the retrain against LightGBM's own cost, and the app's pages.
+
+Usage::
+
+    python -m bench.run                 # full run (sizes 1, 12, 60 users x 30 days; pages)
+    python -m bench.run --quick         # smoke run: 1 user, 10 rounds, 20 runs / 5 models
+    python -m bench.run --sizes 1,10,50 --no-pages
+    python -m bench.run --omp 10        # also PASSIVE vs ACTIVE OpenMP waiting, 10 users
+
+Every size runs in its own subprocess, smallest first, so each reports its own peak
+RSS; the pages run in another. The table is printed and written as JSON to
+``artifacts/bench/bench-<UTC timestamp>.json`` and ``artifacts/bench/latest.json``.
+The machine has 2 cores shared with other work: the one-minute load average is recorded
+with every figure; above ~1.5 treat timings as noisy and re-run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT_DIR = ROOT / "artifacts" / "bench"
+#: About 15k, 150k and 700k labelled windows (1 user-month is ~12.5k labelled windows).
+DEFAULT_SIZES = (1, 12, 60)
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default=None, help="team sizes in users, e.g. 1,10,50 (default 1,12,60)")
+    parser.add_argument("--days", type=int, default=30, help="days per team (default 30)")
+    parser.add_argument("--rounds", type=int, default=None, help="boosting rounds (default: the config's 100)")
+    parser.add_argument("--repeats", type=int, default=None, help="repeats of the cheap stages (best kept; default 3)")
+    parser.add_argument("--quick", action="store_true", help="fast smoke run")
+    parser.add_argument("--no-pages", action="store_true", help="skip the page renders")
+    parser.add_argument("--runs", type=int, default=None, help="runs in the page registry (default 200)")
+    parser.add_argument("--models", type=int, default=None, help="promoted models in the page registry (default 50)")
+    parser.add_argument("--omp", type=int, default=0, metavar="USERS",
+                        help="also compare OMP_WAIT_POLICY PASSIVE vs ACTIVE on a team of USERS users")
+    parser.add_argument("--omp-threads", type=int, default=0, help="num_threads for --omp (0: OpenMP default)")
+    parser.add_argument("--retries", type=int, default=1,
+                        help="re-measure a size when the machine's speed drifted between the floor's training "
+                             "and the pipeline's (their lightgbm.train times differ by more than 8%%; default 1)")
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help="folder for the JSON results")
+    parser.add_argument("--child", choices=("size", "pages", "omp"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-args", default="{}", help=argparse.SUPPRESS)
+    parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def _child(args: argparse.Namespace) -> None:
+    params = json.loads(args.child_args)
+    if args.child == "size":
+        from bench.pipeline import measure_size
+
+        result = measure_size(**params)
+    elif args.child == "pages":
+        from bench.pages import measure_pages
+
+        result = measure_pages(**params)
+    else:
+        from bench.omp import measure_training
+
+        result = measure_training(**params)
+    args.child_out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+
+
+def _spawn(kind: str, params: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="taskclf-bench-") as tmp:
+        out = Path(tmp) / "result.json"
+        cmd = [sys.executable, "-m", "bench.run", "--child", kind, "--child-args", json.dumps(params), "--child-out", str(out)]
+        proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {})})
+        if proc.returncode != 0:
+            raise SystemExit(f"bench child {kind} {params} failed with exit code {proc.returncode}")
+        return dict(json.loads(out.read_text(encoding="utf-8")))
+
+
+def _say(text: str) -> None:
+    print(f"[bench {datetime.now():%H:%M:%S} load {os.getloadavg()[0]:.1f}] {text}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    if args.child:
+        _child(args)
+        return 0
+    import taskclf_core  # noqa: F401  (sets the OpenMP wait policy the children inherit)
+    from bench.common import machine
+    from bench.report import DRIFT_LIMIT, speed_drift, table, targets
+
+    quick = args.quick
+    sizes = sorted({int(s) for s in args.sizes.split(",")}) if args.sizes else ([1] if quick else list(DEFAULT_SIZES))
+    rounds = args.rounds or (10 if quick else 100)
+    repeats = args.repeats or (1 if quick else 3)
+    n_runs = args.runs or (20 if quick else 200)
+    n_models = args.models or (5 if quick else 50)
+    started = time.perf_counter()
+    result: dict[str, Any] = {
+        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "argv": sys.argv[1:] if argv is None else argv,
+        "settings": {"sizes": sizes, "days": args.days, "rounds": rounds, "repeats": repeats, "quick": quick},
+        "machine": machine(),
+        "sizes": [],
+    }
+    for users in sizes:
+        attempts = []
+        for attempt in range(1 + max(0, args.retries)):
+            _say(f"size {users} user(s) x {args.days} days, {rounds} rounds" + (f" (retry {attempt})" if attempt else ""))
+            size = _spawn("size", {"users": users, "days": args.days, "rounds": rounds, "repeats": repeats})
+            attempts.append(size)
+            drift = speed_drift(size)
+            if abs(drift - 1) <= DRIFT_LIMIT:
+                break
+            _say(f"  the pipeline's lightgbm.train took {drift:.2f} x the floor's: machine speed changed; "
+                 f"load {size['machine_start']['load_1m']:.1f} -> {size['machine_end']['load_1m']:.1f}")
+        best = min(attempts, key=lambda a: abs(speed_drift(a) - 1))
+        best["attempts"] = [
+            {"speed_drift": round(speed_drift(a), 3), "pipeline_s": a["pipeline"]["s"], "floor_s": a["floor"]["s"],
+             "load": [a["machine_start"]["load_1m"], a["machine_end"]["load_1m"]], "kept": a is best}
+            for a in attempts
+        ]
+        result["sizes"].append(best)
+    if not args.no_pages:
+        _say(f"pages with {n_runs} runs and {n_models} models")
+        result["pages"] = _spawn("pages", {"n_runs": n_runs, "n_models": n_models, "repeats": 1 if quick else 3})
+    if args.omp:
+        _say(f"OpenMP wait policy: PASSIVE vs ACTIVE vs libgomp default, {args.omp} users")
+        by_policy: dict[str, list[dict[str, Any]]] = {"PASSIVE": [], "ACTIVE": [], "default": []}
+        info: dict[str, Any] = {}
+        for _ in range(2):
+            for policy in by_policy:
+                info = _spawn("omp", {
+                    "users": args.omp, "days": args.days, "rounds": rounds, "repeats": 1,
+                    "num_threads": args.omp_threads, "policy": policy,
+                })
+                by_policy[policy] += info["runs"]
+        result["omp"] = {"users": args.omp, "train_rows": info["train_rows"], "num_threads": args.omp_threads,
+                         "by_policy": by_policy}
+    result["wall_s"] = round(time.perf_counter() - started, 1)
+    result["targets"] = targets(result)
+    text = table(result)
+    print(text)
+    print(f"(bench wall time {result['wall_s']:.0f} s)")
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = result["created_at"].replace(":", "").replace("-", "")
+    payload = json.dumps({**result, "table": text.splitlines()}, indent=2)
+    (args.out / f"bench-{stamp}.json").write_text(payload, encoding="utf-8")
+    (args.out / "latest.json").write_text(payload, encoding="utf-8")
+    _say(f"wrote {args.out / f'bench-{stamp}.json'} and latest.json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
