@@ -531,6 +531,8 @@ def run_job(folder: Path) -> int:
     signal.signal(signal.SIGTERM, reporter.on_signal)
     signal.signal(signal.SIGINT, reporter.on_signal)
     code = 1
+    # Every ending releases the job lock before writing the final status, so a reader that
+    # sees the job finished never finds its lock still held.
     try:
         reporter.write(state="running", stage="loading", fraction=0.0)
         from taskclf_core.service import RetrainRequest, run_retrain
@@ -544,9 +546,11 @@ def run_job(folder: Path) -> int:
             due_at=result.due_at,
         )
         late = " (a cancel arrived while the run was being saved; the run completed)" if reporter.cancel_requested else ""
+        _release_lock(home, job_id)
         reporter.finish("succeeded", stage="done", fraction=1.0, result=summary, message=result.reason + late)
         code = 0
     except JobCancelled:
+        _release_lock(home, job_id)
         reporter.finish(
             "cancelled",
             message=(
@@ -556,13 +560,17 @@ def run_job(folder: Path) -> int:
         )
         code = 2
     except TaskclfError as exc:
+        _release_lock(home, job_id)
         reporter.finish("failed", error=str(exc), error_kind=type(exc).__name__)
     except ValidationError as exc:
         from taskclf_core.bundle import describe_validation_error
 
+        _release_lock(home, job_id)
+
         reporter.finish("failed", error=f"invalid retrain request: {describe_validation_error(exc)}", error_kind="ConfigError")
     except Exception as exc:  # a bug: keep the page clean, the details go to job.log
         traceback.print_exc()
+        _release_lock(home, job_id)
         reporter.finish(
             "failed",
             error=(
