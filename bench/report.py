@@ -169,10 +169,12 @@ def table(result: dict[str, Any]) -> str:
     omp = result.get("omp")
     if omp:
         lines.append(f"OMP_WAIT_POLICY check (lightgbm.train only, {omp['train_rows']:,} rows, {omp['num_threads'] or 'default'} threads)")
-        for policy, runs in omp["by_policy"].items():
-            lines.append(
-                f"  {policy:<10}" + "  ".join(f"{r['s']:.2f} s (load {r['load']:.1f})" for r in runs)
-            )
+        for burners, by_policy in omp["by_burners"].items():
+            lines.append(f"  with {burners} busy-loop process(es) alongside")
+            for policy, runs in by_policy.items():
+                lines.append(
+                    f"    {policy:<10}" + "  ".join(f"{r['s']:.2f} s (load {r['load']:.1f})" for r in runs)
+                )
     for s in sizes:
         for warning in s.get("warnings", []):
             lines.append(f"WARNING ({s['users']} users): {warning}")

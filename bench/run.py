@@ -5,7 +5,8 @@ Usage::
     python -m bench.run                 # full run (sizes 1, 12, 60 users x 30 days; pages)
     python -m bench.run --quick         # smoke run: 1 user, 10 rounds, 20 runs / 5 models
     python -m bench.run --sizes 1,10,50 --no-pages
-    python -m bench.run --omp 10        # also PASSIVE vs ACTIVE OpenMP waiting, 10 users
+    python -m bench.run --omp 3 --omp-burners 0,1,2   # also OpenMP wait policies, 3 users,
+                                                      # with 0, 1, 2 busy processes alongside
 
 Every size runs in its own subprocess, smallest first, so each reports its own peak
 RSS; the pages run in another. The table is printed and written as JSON to
@@ -44,8 +45,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=None, help="runs in the page registry (default 200)")
     parser.add_argument("--models", type=int, default=None, help="promoted models in the page registry (default 50)")
     parser.add_argument("--omp", type=int, default=0, metavar="USERS",
-                        help="also compare OMP_WAIT_POLICY PASSIVE vs ACTIVE on a team of USERS users")
+                        help="also compare OMP_WAIT_POLICY PASSIVE vs ACTIVE vs libgomp's default "
+                             "(lightgbm.train on a team of USERS users)")
     parser.add_argument("--omp-threads", type=int, default=0, help="num_threads for --omp (0: OpenMP default)")
+    parser.add_argument("--omp-burners", default="0",
+                        help="for --omp: comma-separated numbers of busy-loop processes to run meanwhile, "
+                             "to imitate other work on the machine (e.g. 0,1,2)")
     parser.add_argument("--retries", type=int, default=1,
                         help="re-measure a size when the machine's speed drifted between the floor's training "
                              "and the pipeline's (their lightgbm.train times differ by more than 8%%; default 1)")
@@ -81,6 +86,31 @@ def _spawn(kind: str, params: dict[str, Any], env: dict[str, str] | None = None)
         if proc.returncode != 0:
             raise SystemExit(f"bench child {kind} {params} failed with exit code {proc.returncode}")
         return dict(json.loads(out.read_text(encoding="utf-8")))
+
+
+def _omp_check(args: argparse.Namespace, rounds: int) -> dict[str, Any]:
+    """lightgbm.train under each OpenMP wait policy, with 0..n other CPU-bound processes."""
+    by_burners: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    info: dict[str, Any] = {}
+    for burners in sorted({int(b) for b in args.omp_burners.split(",")}):
+        _say(f"OpenMP wait policy: PASSIVE vs ACTIVE vs libgomp default, {args.omp} users, {burners} busy process(es)")
+        hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(burners)]
+        try:
+            by_policy: dict[str, list[dict[str, Any]]] = {"PASSIVE": [], "ACTIVE": [], "default": []}
+            for _ in range(2):
+                for policy in by_policy:
+                    info = _spawn("omp", {
+                        "users": args.omp, "days": args.days, "rounds": rounds, "repeats": 1,
+                        "num_threads": args.omp_threads, "policy": policy,
+                    })
+                    by_policy[policy] += info["runs"]
+        finally:
+            for hog in hogs:
+                hog.terminate()
+                hog.wait()
+        by_burners[str(burners)] = by_policy
+    return {"users": args.omp, "train_rows": info["train_rows"], "num_threads": args.omp_threads,
+            "by_burners": by_burners}
 
 
 def _say(text: str) -> None:
@@ -132,18 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"pages with {n_runs} runs and {n_models} models")
         result["pages"] = _spawn("pages", {"n_runs": n_runs, "n_models": n_models, "repeats": 1 if quick else 3})
     if args.omp:
-        _say(f"OpenMP wait policy: PASSIVE vs ACTIVE vs libgomp default, {args.omp} users")
-        by_policy: dict[str, list[dict[str, Any]]] = {"PASSIVE": [], "ACTIVE": [], "default": []}
-        info: dict[str, Any] = {}
-        for _ in range(2):
-            for policy in by_policy:
-                info = _spawn("omp", {
-                    "users": args.omp, "days": args.days, "rounds": rounds, "repeats": 1,
-                    "num_threads": args.omp_threads, "policy": policy,
-                })
-                by_policy[policy] += info["runs"]
-        result["omp"] = {"users": args.omp, "train_rows": info["train_rows"], "num_threads": args.omp_threads,
-                         "by_policy": by_policy}
+        result["omp"] = _omp_check(args, rounds)
     result["wall_s"] = round(time.perf_counter() - started, 1)
     result["targets"] = targets(result)
     text = table(result)
