@@ -14,6 +14,7 @@ listings, history and pointer are all valid. The pages then run under
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import statistics
@@ -133,6 +134,8 @@ def measure_pages(n_runs: int, n_models: int, repeats: int) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="taskclf-bench-home-"))
     try:
         seeded = seed_home(root, n_runs=n_runs, n_models=n_models)
+        # AppTest runs the scripts outside a server: silence its "missing ScriptRunContext" noise.
+        logging.getLogger("streamlit").setLevel(logging.ERROR)
         os.environ["TASKCLF_HOME"] = str(root)
         os.environ.pop("TASKCLF_CALIBRATOR_STORE", None)
         home = Home.resolve(root)

@@ -20,6 +20,8 @@ PAGE_S = 1.0
 #: How far the pipeline's own lightgbm.train time may be from the floor's (same work)
 #: before the size counts as measured on a machine whose speed changed in between.
 DRIFT_LIMIT = 0.08
+#: One-minute load average above which the figures are flagged as noisy (2 cores).
+NOISY_LOAD = 1.5
 
 
 def speed_drift(size: dict[str, Any]) -> float:
@@ -57,6 +59,8 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         big = sizes[-1]
         d = derived(big)
         where = f"{big['windows']:,} windows ({big['users']} users)"
+        if big["windows"] < 500_000:
+            where += "; the targets are set for ~700k windows"
         check("pipeline_over_floor", d["pipeline_over_floor"], PIPELINE_VS_FLOOR,
               f"whole dry-run pipeline / LightGBM floor at {where}")
         check("non_lgbm_share", d["non_lgbm_share"], NON_LGBM_SHARE,
@@ -178,6 +182,14 @@ def table(result: dict[str, Any]) -> str:
     for s in sizes:
         for warning in s.get("warnings", []):
             lines.append(f"WARNING ({s['users']} users): {warning}")
+    loads = [s["machine_start"]["load_1m"] for s in sizes] + [s["machine_end"]["load_1m"] for s in sizes]
+    if pages:
+        loads.append(pages["status"]["load"])
+    if loads and max(loads) > NOISY_LOAD:
+        lines.append(
+            f"NOTE: the load average reached {max(loads):.1f} on {result['machine']['cpu_count']} cores: other "
+            "work shared the machine, so timings are noisy; re-run when `uptime` shows < 1.5"
+        )
     lines.append("targets")
     for t in result.get("targets", []):
         value = t["value"]

@@ -210,7 +210,7 @@ def e2e_server(tmp_path_factory: pytest.TempPathFactory, seeded_home: SeededHome
 def browser() -> Iterator[Any]:
     """Headless Debian Chromium driven by Playwright."""
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian chromium) or apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
