@@ -136,3 +136,36 @@ class RssSampler:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class OtherCpu:
+    """CPU used by other processes (and stolen by the hypervisor) while a block runs.
+
+    The load average counts the bench's own LightGBM threads (about 2 on this machine while
+    it trains), so it cannot tell whether someone else shared the cores; this can: the
+    machine's busy time minus this process's own, per second of wall time, in cores.
+    """
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self._process = psutil.Process()
+        self._t0 = time.perf_counter()
+        self._machine0 = psutil.cpu_times()
+        self._own0 = self._process.cpu_times()
+
+    @staticmethod
+    def _busy(t: Any) -> float:
+        return float(t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0))
+
+    def cores(self) -> dict[str, float]:
+        """Average cores used by others and stolen, since this object was made."""
+        wall = max(time.perf_counter() - self._t0, 1e-9)
+        machine1, own1 = self._psutil.cpu_times(), self._process.cpu_times()
+        own = (own1.user + own1.system + own1.children_user + own1.children_system) - (
+            self._own0.user + self._own0.system + self._own0.children_user + self._own0.children_system
+        )
+        others = self._busy(machine1) - self._busy(self._machine0) - own
+        steal = getattr(machine1, "steal", 0.0) - getattr(self._machine0, "steal", 0.0)
+        return {"others_cores": round(max(others, 0.0) / wall, 2), "steal_cores": round(steal / wall, 2)}

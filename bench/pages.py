@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import load_average, machine
+from bench.common import OtherCpu, load_average, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
@@ -57,7 +57,9 @@ def seed_home(root: Path, *, n_runs: int, n_models: int, rounds: int = 100) -> d
     home = Home.resolve(root)
 
     def retrain(seed: int) -> Any:
-        request = RetrainRequest(synthetic=True, force=True, users=5, days=14, seed=seed)
+        request = RetrainRequest.model_validate(
+            {"synthetic": True, "force": True, "users": 5, "days": 14, "seed": seed}
+        )
         return run_retrain(home, request)
 
     first = None
@@ -109,6 +111,13 @@ def seed_home(root: Path, *, n_runs: int, n_models: int, rounds: int = 100) -> d
     return made
 
 
+def _quiet_streamlit() -> None:
+    """AppTest runs the scripts without a server: drop its "missing ScriptRunContext" noise."""
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+        lambda record: "missing ScriptRunContext" not in record.getMessage()
+    )
+
+
 def _render(page: str | None, query: dict[str, str]) -> tuple[float, list[str]]:
     from streamlit.testing.v1 import AppTest
 
@@ -134,13 +143,13 @@ def measure_pages(n_runs: int, n_models: int, repeats: int) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="taskclf-bench-home-"))
     try:
         seeded = seed_home(root, n_runs=n_runs, n_models=n_models)
-        # AppTest runs the scripts outside a server: silence its "missing ScriptRunContext" noise.
-        logging.getLogger("streamlit").setLevel(logging.ERROR)
+        _quiet_streamlit()
         os.environ["TASKCLF_HOME"] = str(root)
         os.environ.pop("TASKCLF_CALIBRATOR_STORE", None)
         home = Home.resolve(root)
         review_query = {"run": seeded["review_run"]}
         out: dict[str, Any] = {"seeded": seeded, "machine": machine()}
+        renders = OtherCpu()
         for name, page, query in (("status", None, {}), ("review", REVIEW, review_query)):
             times, errors = [], []
             loads = []
@@ -156,22 +165,25 @@ def measure_pages(n_runs: int, n_models: int, repeats: int) -> dict[str, Any]:
                 "load": max(loads),
                 "errors": sorted(set(errors))[:3],
             }
-        core: dict[str, float] = {}
-        for label, fn in (
-            ("status_summary", lambda: status.status_summary(home)),
-            ("run_review", lambda: status.run_review(home, seeded["review_run"])),
-        ):
+        out["other_cpu"] = renders.cores()
+        def timed(fn: Any) -> float:
             samples = []
             for _ in range(max(1, repeats)):
                 t0 = time.perf_counter()
-                value = fn()
+                fn()
                 samples.append(time.perf_counter() - t0)
-            core[label] = round(statistics.median(samples), 4)
-            if label == "run_review":
-                t0 = time.perf_counter()
-                charts.review_charts(value.reports, tolerance=value.tolerance, bootstrap=value.evidence.bootstrap)
-                core["review_charts"] = round(time.perf_counter() - t0, 4)
-        out["core"] = core
+            return round(statistics.median(samples), 4)
+
+        review = status.run_review(home, seeded["review_run"])
+        out["core"] = {
+            "status_summary": timed(lambda: status.status_summary(home)),
+            "run_review": timed(lambda: status.run_review(home, seeded["review_run"])),
+            "review_charts": timed(
+                lambda: charts.review_charts(
+                    review.reports, tolerance=review.tolerance, bootstrap=review.evidence.bootstrap
+                )
+            ),
+        }
         return out
     finally:
         shutil.rmtree(root, ignore_errors=True)

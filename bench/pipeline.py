@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import RssSampler, Stage, Stages, load_average, machine, max_rss_mb
+from bench.common import OtherCpu, RssSampler, Stage, Stages, load_average, machine, max_rss_mb
 from bench.lgbm_clock import lightgbm_clock
 
 DATE_FROM = date(2025, 6, 2)
@@ -49,6 +49,35 @@ def _install_champion(home: Any, run_id: str) -> str:
         shutil.copyfile(home.runs_dir / run_id / name, target / name)
     rollback(home, run_id, approver="bench", note="champion for the benchmark")
     return run_id
+
+
+def _projection_helpers() -> tuple[Any, Any, Any]:
+    """The pipeline's projection helpers; before they existed (to bench an older checkout
+    with ``PYTHONPATH``), the old behaviour: every column copied, the frame used as is."""
+    try:
+        from taskclf_core.projection import labelled_rows
+        from taskclf_core.train.retrain import _pipeline_columns, _with_model_columns
+
+        return labelled_rows, _pipeline_columns, _with_model_columns
+    except ImportError:
+        import numpy as np
+        import pandas as pd
+
+        from taskclf_core.schema import LABELS
+
+        def every_column(features: Any, codes: Any, *, columns: Any = None) -> Any:
+            keep = codes >= 0
+            out = features.loc[keep].reset_index(drop=True)
+            out["label"] = pd.array(np.asarray(LABELS, dtype=object)[codes[keep]], dtype="str")
+            return out
+
+        def no_columns(features: Any, schema_version: str) -> None:
+            return None
+
+        def as_is(eval_df: Any, names: Any, features: Any, rows: Any) -> Any:
+            return eval_df
+
+        return every_column, no_columns, as_is
 
 
 def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, Any]:
@@ -71,7 +100,7 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
         skipped_regression_gate,
     )
     from taskclf_core.paths import Home
-    from taskclf_core.projection import labelled_rows, project_codes
+    from taskclf_core.projection import project_codes
     from taskclf_core.promotion import promote
     from taskclf_core.schema import DEFAULT_REJECT_THRESHOLD, FEATURES
     from taskclf_core.split import split_by_time
@@ -88,19 +117,20 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
     from taskclf_core.train.retrain import (
         BOOTSTRAP_RESAMPLES,
         DatasetSnapshot,
-        _pipeline_columns,
         _schema_version,
-        _with_model_columns,
         compute_dataset_hash,
         decide_outcome,
         run_retrain_pipeline,
     )
+
+    labelled_rows, _pipeline_columns, _with_model_columns = _projection_helpers()
 
     out: dict[str, Any] = {"users": users, "days": days, "rounds": rounds, "machine_start": machine()}
     sampler = RssSampler()
     stages = Stages()
     work = Path(tempfile.mkdtemp(prefix="taskclf-bench-"))
     memory: dict[str, float] = {}
+    whole_size = OtherCpu()
     try:
         # ------------------------------------------------------------ 1. generate, write, load
         sampler.reset()
@@ -136,7 +166,6 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
 
         home = Home.resolve(work / "home")
         config = RetrainConfig.model_validate({"train_params": {"num_boost_round": rounds}})
-        dirs = {"models_dir": home.models_dir, "out_dir": home.artifacts_dir}
         threshold = DEFAULT_REJECT_THRESHOLD
         tp = config.train_params
 
@@ -172,15 +201,16 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
         # ------------------------------------------------------------ 3. the floor
         names = list(FEATURES[schema_version])
         encoders = build_encoders(train_df)
-        X_train = feature_matrix(train_df, names, encoders)
-        y_train = label_codes(train_df["label"])
-        weight = class_weights(y_train, tp.class_weight)
+        X_train: Any = feature_matrix(train_df, names, encoders)
+        y_train: Any = label_codes(train_df["label"])
+        weight: Any = class_weights(y_train, tp.class_weight)
         params = train_params(seed=tp.seed)
         categorical = [i for i, n in enumerate(names) if n in encoders]
-        X_eval = feature_matrix(eval_df, names, encoders)
+        X_eval: Any = feature_matrix(eval_df, names, encoders)
         train_df = None
         floor = Stages()
         load_before_floor = load_average()
+        floor_to_pipeline = OtherCpu()
 
         def floor_train() -> Any:
             dataset = lgb.Dataset(
@@ -195,11 +225,11 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
         gc.collect()
 
         # ------------------------------------------------------------ 4. it becomes the champion
-        first = TrainedModel(
+        first: Any = TrainedModel(
             booster, names, encoders, schema_version,
             {**params, "num_boost_round": tp.num_boost_round, "class_weight": tp.class_weight},
         )
-        first_proba = np.asarray(booster.predict(X_eval), dtype=np.float64)
+        first_proba: Any = np.asarray(booster.predict(X_eval), dtype=np.float64)
         first_report = evaluate_predictions(
             "challenger", label_codes(eval_df["label"]), apply_reject(first_proba, threshold),
             eval_df["user_id"].astype("str").to_numpy(), proba=first_proba, reject_threshold=threshold,
@@ -232,7 +262,7 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
         champion = runsave.load_champion(home)
         assert champion.model is not None, champion.error
         champ_model = champion.model
-        X_eval_champ = feature_matrix(eval_df, champ_model.feature_names, champ_model.encoders)
+        X_eval_champ: Any = feature_matrix(eval_df, champ_model.feature_names, champ_model.encoders)
         floor.measure("predict champion", lambda: champ_model.booster.predict(X_eval_champ), repeats=repeats)
         first = first_proba = X_eval = X_eval_champ = None
         gc.collect()
@@ -243,10 +273,13 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
         with lightgbm_clock() as in_lgbm:
             t0, c0 = time.perf_counter(), time.process_time()
             result = run_retrain_pipeline(
-                config, features, spans, force=True, dry_run=True, data_provenance="synthetic", **dirs
+                config, features, spans, models_dir=home.models_dir, out_dir=home.artifacts_dir,
+                force=True, dry_run=True, data_provenance="synthetic",
             )
             pipeline_s, pipeline_cpu = time.perf_counter() - t0, time.process_time() - c0
         memory["pipeline_peak_mb"] = sampler.peak_mb()
+        # Other work on the machine from the floor's training to the pipeline's end.
+        out["other_cpu_floor_and_pipeline"] = floor_to_pipeline.cores()
         assert result.outcome == "dry_run", result.reason
         assert result.champion_macro_f1 is not None, "the dry run evaluated no champion"
         assert result.run_id is not None
@@ -353,6 +386,7 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
         memory["process_max_rss_mb"] = max_rss_mb()
         out["memory"] = memory
         out["machine_end"] = machine()
+        out["other_cpu"] = whole_size.cores()
         return out
     finally:
         sampler.stop()

@@ -19,9 +19,9 @@ GENERATE_S = 10.0
 PAGE_S = 1.0
 #: How far the pipeline's own lightgbm.train time may be from the floor's (same work)
 #: before the size counts as measured on a machine whose speed changed in between.
-DRIFT_LIMIT = 0.08
-#: One-minute load average above which the figures are flagged as noisy (2 cores).
-NOISY_LOAD = 1.5
+DRIFT_LIMIT = 0.15
+#: Cores used by other processes above which the figures are flagged as noisy.
+NOISY_CORES = 0.25
 
 
 def speed_drift(size: dict[str, Any]) -> float:
@@ -114,6 +114,9 @@ def table(result: dict[str, Any]) -> str:
         row("windows", [f"{s['windows']:,}" for s in sizes])
         row("labelled windows", [f"{s['pipeline']['labelled']:,}" for s in sizes])
         row("load avg (start/end)", [f"{s['machine_start']['load_1m']:.1f}/{s['machine_end']['load_1m']:.1f}" for s in sizes])
+        row("other processes' CPU (cores)", [
+            f"{s.get('other_cpu_floor_and_pipeline', {}).get('others_cores', float('nan')):.2f}" for s in sizes
+        ])
         lines.append("stage alone (s, best of repeats)")
         for name in STAGES:
             label = "training (pipeline's own timing)" if name == "training" else name
@@ -163,7 +166,8 @@ def table(result: dict[str, Any]) -> str:
     if pages:
         seeded = pages["seeded"]
         lines.append(
-            f"pages ({seeded['runs']} runs, {seeded['models']} models; load {pages['status']['load']:.1f})"
+            f"pages ({seeded['runs']} runs, {seeded['models']} models; load {pages['status']['load']:.1f}, "
+            f"other processes {pages.get('other_cpu', {}).get('others_cores', float('nan')):.2f} cores)"
             f"{'  ERRORS: ' + '; '.join(pages['status']['errors'] + pages['review']['errors']) if pages['status']['errors'] or pages['review']['errors'] else ''}"
         )
         for name in ("status", "review"):
@@ -182,13 +186,13 @@ def table(result: dict[str, Any]) -> str:
     for s in sizes:
         for warning in s.get("warnings", []):
             lines.append(f"WARNING ({s['users']} users): {warning}")
-    loads = [s["machine_start"]["load_1m"] for s in sizes] + [s["machine_end"]["load_1m"] for s in sizes]
+    others = [s.get("other_cpu_floor_and_pipeline", {}).get("others_cores", 0.0) for s in sizes]
     if pages:
-        loads.append(pages["status"]["load"])
-    if loads and max(loads) > NOISY_LOAD:
+        others.append(pages.get("other_cpu", {}).get("others_cores", 0.0))
+    if others and max(others) > NOISY_CORES:
         lines.append(
-            f"NOTE: the load average reached {max(loads):.1f} on {result['machine']['cpu_count']} cores: other "
-            "work shared the machine, so timings are noisy; re-run when `uptime` shows < 1.5"
+            f"NOTE: other processes used up to {max(others):.2f} of the {result['machine']['cpu_count']} cores "
+            "while timings were taken: they are noisy; re-run when the machine is quiet"
         )
     lines.append("targets")
     for t in result.get("targets", []):

@@ -11,8 +11,11 @@ Usage::
 Every size runs in its own subprocess, smallest first, so each reports its own peak
 RSS; the pages run in another. The table is printed and written as JSON to
 ``artifacts/bench/bench-<UTC timestamp>.json`` and ``artifacts/bench/latest.json``.
-The machine has 2 cores shared with other work: the one-minute load average is recorded
-with every figure; above ~1.5 treat timings as noisy and re-run.
+The machine has 2 cores shared with other work. Every size records the load average and,
+more telling (the load average counts the bench's own two LightGBM threads), how many
+cores other processes used while the floor and the pipeline ran; above 0.25 the table
+says the figures are noisy. A size whose two trainings (floor, pipeline) ran at clearly
+different speeds is measured again (``--retries``).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "to imitate other work on the machine (e.g. 0,1,2)")
     parser.add_argument("--retries", type=int, default=1,
                         help="re-measure a size when the machine's speed drifted between the floor's training "
-                             "and the pipeline's (their lightgbm.train times differ by more than 8%%; default 1)")
+                             "and the pipeline's (their lightgbm.train times differ by more than 15%%; default 1)")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="folder for the JSON results")
     parser.add_argument("--child", choices=("size", "pages", "omp"), help=argparse.SUPPRESS)
     parser.add_argument("--child-args", default="{}", help=argparse.SUPPRESS)
