@@ -227,3 +227,23 @@ def page(browser: Any) -> Iterator[Any]:
     pg.set_default_timeout(20_000)
     yield pg
     ctx.close()
+
+
+# ----------------------------------------------------------------------------- faults
+
+
+@pytest.fixture(scope="module")
+def zygote() -> Any:
+    """The fault suite's pre-forked child server (see ``tests/helpers_faults.py``)."""
+    from tests.helpers_faults import shared_zygote
+
+    return shared_zygote()
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Iterator[Path]:
+    """Trial homes: in memory when the machine has /dev/shm (see ``scratch_dir``)."""
+    from tests.helpers_faults import scratch_dir
+
+    with scratch_dir(tmp_path) as folder:
+        yield folder

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,8 +35,6 @@ from helpers_faults import (
     iter_faults,
     leftovers,
     run_decision,
-    scratch_dir,
-    shared_zygote,
     write_config,
 )
 from helpers_registry import bundle_files, champion_of, make_run, promoted_run, tiny_model_text
@@ -98,17 +95,6 @@ SAVE_PROMOTED_POINTS = {
 RANDOM_TRIALS = {"promote": 8, "rollback": 6, "save_run": 8}
 PIPELINE_RANDOM_KILLS = 2
 
-
-@pytest.fixture(scope="module")
-def zygote() -> Zygote:
-    return shared_zygote()
-
-
-@pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[Path]:
-    """Trial homes: in memory when the machine has /dev/shm (see ``scratch_dir``)."""
-    with scratch_dir(tmp_path) as folder:
-        yield folder
 
 
 @pytest.fixture(scope="module")

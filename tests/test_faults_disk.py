@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,8 +32,6 @@ from helpers_faults import (
     child_env,
     leftovers,
     run_decision,
-    scratch_dir,
-    shared_zygote,
     write_config,
 )
 from helpers_registry import bundle_files, champion_of, make_run, promoted_run, tiny_model_text
@@ -70,17 +67,6 @@ def can_mount(tmp_path_factory: pytest.TempPathFactory) -> bool:
     _umount(probe)
     return True
 
-
-@pytest.fixture(scope="module")
-def zygote() -> Zygote:
-    return shared_zygote()
-
-
-@pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[Path]:
-    """Trial homes: in memory when the machine has /dev/shm (see ``scratch_dir``)."""
-    with scratch_dir(tmp_path) as folder:
-        yield folder
 
 
 def _populate(root: Path) -> dict[str, str]:

@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,8 +32,6 @@ from helpers_faults import (
     child_env,
     effective_chain,
     leftovers,
-    scratch_dir,
-    shared_zygote,
     write_config,
 )
 from helpers_registry import champion_of, make_run, promoted_run
@@ -47,17 +44,6 @@ ROUNDS = 2
 PROMOTERS = 14
 ROLLERS = 8
 
-
-@pytest.fixture(scope="module")
-def zygote() -> Zygote:
-    return shared_zygote()
-
-
-@pytest.fixture
-def scratch(tmp_path: Path) -> Iterator[Path]:
-    """Trial homes: in memory when the machine has /dev/shm (see ``scratch_dir``)."""
-    with scratch_dir(tmp_path) as folder:
-        yield folder
 
 
 def test_concurrent_promotions_and_rollbacks_against_one_champion_exactly_one_wins(
