@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: run test lint typecheck bench install browser clean
+.PHONY: run test lint typecheck imports bench install browser clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -33,7 +33,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy taskclf_core
 
-test: install browser lint typecheck
+# The layer contracts of pyproject.toml ([tool.importlinter]).
+imports: install
+	$(BIN)/lint-imports --no-cache
+
+test: install browser lint typecheck imports
 	STREAMLIT_BROWSER_GATHER_USAGE_STATS=false $(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: install

@@ -34,11 +34,11 @@ def measure_training(users: int, days: int, rounds: int, repeats: int, num_threa
     import lightgbm as lgb
 
     from bench.pipeline import DATE_FROM, SCENARIO, SEED
-    from taskclf_core.projection import project_spans
-    from taskclf_core.schema import FEATURES
-    from taskclf_core.split import split_by_time
-    from taskclf_core.synthetic import generate_team
-    from taskclf_core.train.lgbm import (
+    from taskclf_core.data.projection import project_spans
+    from taskclf_core.data.schema import FEATURES
+    from taskclf_core.data.split import split_by_time
+    from taskclf_core.data.synthetic import generate_team
+    from taskclf_core.model.lgbm import (
         build_encoders,
         class_weights,
         feature_matrix,

@@ -45,11 +45,11 @@ def _copy_run(home: Any, source: str, run_id: str, finished: datetime) -> None:
 
 def seed_home(root: Path, *, n_runs: int, n_models: int, rounds: int = 100) -> dict[str, Any]:
     """Build the registry; returns what was made (and how long it took)."""
-    from taskclf_core import registry
+    from taskclf_core.console.service import RetrainRequest, run_retrain
     from taskclf_core.paths import Home
-    from taskclf_core.runids import new_run_id
-    from taskclf_core.runs import list_runs
-    from taskclf_core.service import RetrainRequest, run_retrain
+    from taskclf_core.registry import listing as registry
+    from taskclf_core.registry.runids import new_run_id
+    from taskclf_core.registry.runs import list_runs
 
     t0 = time.perf_counter()
     (root / "configs").mkdir(parents=True, exist_ok=True)
@@ -137,7 +137,7 @@ def _render(page: str | None, query: dict[str, str]) -> tuple[float, list[str]]:
 
 def measure_pages(n_runs: int, n_models: int, repeats: int) -> dict[str, Any]:
     """Seed a temporary home and time the Status and Review pages (and their core calls)."""
-    from taskclf_core import charts, status
+    from taskclf_core.console import charts, status
     from taskclf_core.paths import Home
 
     root = Path(tempfile.mkdtemp(prefix="taskclf-bench-home-"))

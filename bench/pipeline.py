@@ -40,8 +40,8 @@ SEED = 0
 
 def _install_champion(home: Any, run_id: str) -> str:
     """Make a run's model the champion when its gates did not promote it (bench only)."""
-    from taskclf_core.bundle import BUNDLE_FILES
-    from taskclf_core.promotion import rollback
+    from taskclf_core.registry.bundle import BUNDLE_FILES
+    from taskclf_core.registry.promotion import rollback
 
     target = home.models_dir / run_id
     target.mkdir(parents=True, exist_ok=True)
@@ -55,7 +55,7 @@ def _projection_helpers() -> tuple[Any, Any, Any]:
     """The pipeline's projection helpers; before they existed (to bench an older checkout
     with ``PYTHONPATH``), the old behaviour: every column copied, the frame used as is."""
     try:
-        from taskclf_core.projection import labelled_rows
+        from taskclf_core.data.projection import labelled_rows
         from taskclf_core.train.retrain import _pipeline_columns, _with_model_columns
 
         return labelled_rows, _pipeline_columns, _with_model_columns
@@ -63,7 +63,7 @@ def _projection_helpers() -> tuple[Any, Any, Any]:
         import numpy as np
         import pandas as pd
 
-        from taskclf_core.schema import LABELS
+        from taskclf_core.data.schema import LABELS
 
         def every_column(features: Any, codes: Any, *, columns: Any = None) -> Any:
             keep = codes >= 0
@@ -85,13 +85,15 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
     import lightgbm as lgb
     import numpy as np
 
-    from taskclf_core import __version__, runsave
-    from taskclf_core.baseline import baseline_codes
-    from taskclf_core.bundle import load_bundle
-    from taskclf_core.config import RetrainConfig, config_to_yaml
-    from taskclf_core.data import load_data_dir, write_data_dir
-    from taskclf_core.evaluation import apply_reject, evaluate_predictions, paired_bootstrap
-    from taskclf_core.gates import (
+    from taskclf_core import __version__
+    from taskclf_core.data.datadir import load_data_dir, write_data_dir
+    from taskclf_core.data.projection import project_codes
+    from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD, FEATURES
+    from taskclf_core.data.split import split_by_time
+    from taskclf_core.data.synthetic import generate_team
+    from taskclf_core.model.baseline import baseline_codes
+    from taskclf_core.model.evaluation import apply_reject, evaluate_predictions, paired_bootstrap
+    from taskclf_core.model.gates import (
         all_gates,
         check_baseline_gate,
         check_candidate_gates,
@@ -99,13 +101,7 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
         gates_summary,
         skipped_regression_gate,
     )
-    from taskclf_core.paths import Home
-    from taskclf_core.projection import project_codes
-    from taskclf_core.promotion import promote
-    from taskclf_core.schema import DEFAULT_REJECT_THRESHOLD, FEATURES
-    from taskclf_core.split import split_by_time
-    from taskclf_core.synthetic import generate_team
-    from taskclf_core.train.lgbm import (
+    from taskclf_core.model.lgbm import (
         TrainedModel,
         build_encoders,
         class_weights,
@@ -114,6 +110,11 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
         predict_proba,
         train_params,
     )
+    from taskclf_core.paths import Home
+    from taskclf_core.registry.bundle import load_bundle
+    from taskclf_core.registry.promotion import promote
+    from taskclf_core.train import runsave
+    from taskclf_core.train.config import RetrainConfig, config_to_yaml
     from taskclf_core.train.retrain import (
         BOOTSTRAP_RESAMPLES,
         DatasetSnapshot,

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from taskclf_core import jobs, status
+from taskclf_core.console import jobs, status
+from taskclf_core.console.jobs import JobRunningError, JobStatus
+from taskclf_core.data.synthetic import SCENARIOS
 from taskclf_core.errors import TaskclfError
-from taskclf_core.jobs import JobRunningError, JobStatus
 from taskclf_core.paths import Home
-from taskclf_core.synthetic import SCENARIOS
 
 st.set_page_config(page_title="Retrain · taskclf retrain console", layout="wide")
 with st.sidebar:

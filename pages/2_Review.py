@@ -8,7 +8,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from taskclf_core import charts, report, status
+from taskclf_core.console import charts, report, status
 from taskclf_core.errors import TaskclfError
 from taskclf_core.paths import Home
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from taskclf_core import status
+from taskclf_core.console import status
 from taskclf_core.errors import TaskclfError
 from taskclf_core.paths import Home
 

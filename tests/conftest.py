@@ -1,6 +1,6 @@
 """Shared fixtures: a registry seeded by real retrains, and the real server + browser for e2e.
 
-The seeded home is built once per session with :func:`taskclf_core.service.run_retrain`
+The seeded home is built once per session with :func:`taskclf_core.console.service.run_retrain`
 on synthetic data (5 users, 14 days, 30 boosting rounds: the smallest setting whose
 ``default`` team passes every gate), then copied for each test that may change it.
 """
@@ -59,7 +59,7 @@ def write_config(root: Path, text: str = TEST_CONFIG) -> None:
 
 def synthetic_request(seed: int, **extra: Any) -> Any:
     """A forced synthetic retrain request of the seeded size."""
-    from taskclf_core.service import RetrainRequest
+    from taskclf_core.console.service import RetrainRequest
 
     fields: dict[str, Any] = {"synthetic": True, "force": True, "users": SEED_USERS, "days": SEED_DAYS, "seed": seed}
     return RetrainRequest(**{**fields, **extra})
@@ -68,9 +68,9 @@ def synthetic_request(seed: int, **extra: Any) -> Any:
 @pytest.fixture(scope="session")
 def seeded_home(tmp_path_factory: pytest.TempPathFactory) -> SeededHome:
     """Real runs: rejected, stale awaiting, champion (signed off), awaiting, dry run."""
-    from taskclf_core import registry
+    from taskclf_core.console.service import run_retrain
     from taskclf_core.paths import Home
-    from taskclf_core.service import run_retrain
+    from taskclf_core.registry import listing as registry
 
     root = tmp_path_factory.mktemp("seeded-home")
     write_config(root)

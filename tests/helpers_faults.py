@@ -5,7 +5,7 @@
   followed here) and compared with what the library's listings say.
 * :class:`Zygote`: a helper process that imports the library once and forks one child
   per trial. A trial costs milliseconds instead of an interpreter start, and each child
-  is a real process: a fault point (``taskclf_core.faultpoints``) or the zygote kills it
+  is a real process: a fault point (``taskclf_core.fs.faultpoints``) or the zygote kills it
   with a real SIGKILL.
 * :func:`install_os_failures`: make the OS calls that write under a folder fail with
   ``ENOSPC`` or ``EROFS`` (all of them, or only the n-th), in a child process.
@@ -15,7 +15,7 @@ Run as a script (from the repository root):
 * ``python tests/helpers_faults.py serve``: the zygote (JSON commands on stdin);
 * ``python tests/helpers_faults.py retrain <root> <result.json>``: one real retrain of a
   tiny synthetic team through ``service.run_retrain``;
-* ``python tests/helpers_faults.py cli <args...>``: ``taskclf_core.cli`` as ``__main__``
+* ``python tests/helpers_faults.py cli <args...>``: ``taskclf_core.console.cli`` as ``__main__``
   with the OS failures described by ``$TASKCLF_TEST_OS_FAIL`` (JSON) installed first.
 """
 
@@ -188,13 +188,13 @@ def check_invariants(
         or listed as complete; ``.tmp-*`` leftovers never appear in listings; a run listed
         as ``promoted`` (and not flagged) really became champion.
     """
-    from taskclf_core.bundle import verify_bundle
     from taskclf_core.errors import TaskclfError
-    from taskclf_core.history import read_history
     from taskclf_core.paths import Home
-    from taskclf_core.pointer import ActivePointer, inspect_active
-    from taskclf_core.registry import list_models
-    from taskclf_core.runs import list_runs, verify_run
+    from taskclf_core.registry.bundle import verify_bundle
+    from taskclf_core.registry.history import read_history
+    from taskclf_core.registry.listing import list_models
+    from taskclf_core.registry.pointer import ActivePointer, inspect_active
+    from taskclf_core.registry.runs import list_runs, verify_run
 
     targets, new_runs = set(targets), set(new_runs)
     home = Home(root)
@@ -416,7 +416,7 @@ def _home(root: str) -> Any:
 
 
 def op_promote(root: str, run_id: str, approver: str = "alice", note: str = "ship it", **kw: Any) -> Any:
-    from taskclf_core.promotion import promote
+    from taskclf_core.registry.promotion import promote
 
     extra = {"expected_champion": kw["expected"]} if "expected" in kw else {}
     entry = promote(_home(root), run_id, approver=approver, note=note, auto_promote=False, **extra)
@@ -424,7 +424,7 @@ def op_promote(root: str, run_id: str, approver: str = "alice", note: str = "shi
 
 
 def op_rollback(root: str, model_id: str, approver: str = "bob", note: str = "back", **kw: Any) -> Any:
-    from taskclf_core.promotion import rollback
+    from taskclf_core.registry.promotion import rollback
 
     extra = {"expected_champion": kw["expected"]} if "expected" in kw else {}
     entry = rollback(_home(root), model_id, approver=approver, note=note, **extra)
@@ -432,7 +432,7 @@ def op_rollback(root: str, model_id: str, approver: str = "bob", note: str = "ba
 
 
 def op_write_run(root: str, run_id: str, files_dir: str, decision: dict[str, Any]) -> Any:
-    from taskclf_core.runs import write_run
+    from taskclf_core.registry.runs import write_run
 
     files = {p.name: p.read_bytes() for p in sorted(Path(files_dir).iterdir())}
     write_run(Path(root) / "artifacts" / "runs", run_id, files=files, decision=decision)
@@ -447,13 +447,13 @@ def save_run_kwargs(root: str, model_text: str, champion: tuple[str, str] | None
     import numpy as np
     from helpers_registry import ENCODERS, FEATURES
 
-    from taskclf_core.config import RetrainConfig
-    from taskclf_core.evaluation import evaluate_predictions
-    from taskclf_core.gates import all_gates, check_candidate_gates, gates_summary
-    from taskclf_core.runsave import ChampionState
-    from taskclf_core.schema import LABELS
-    from taskclf_core.train.lgbm import TrainedModel
+    from taskclf_core.data.schema import LABELS
+    from taskclf_core.model.evaluation import evaluate_predictions
+    from taskclf_core.model.gates import all_gates, check_candidate_gates, gates_summary
+    from taskclf_core.model.lgbm import TrainedModel
+    from taskclf_core.train.config import RetrainConfig
     from taskclf_core.train.retrain import DatasetSnapshot
+    from taskclf_core.train.runsave import ChampionState
 
     y = np.arange(400) % len(LABELS)
     pred = np.where(np.arange(400) % 17 == 0, (y + 1) % len(LABELS), y)
@@ -485,7 +485,7 @@ def save_run_kwargs(root: str, model_text: str, champion: tuple[str, str] | None
 
 
 def op_save_run(root: str, model_file: str, outcome: str = "promoted", champion: list[str] | None = None) -> Any:
-    from taskclf_core.runsave import save_run
+    from taskclf_core.train.runsave import save_run
 
     text = Path(model_file).read_text(encoding="utf-8")
     kwargs = save_run_kwargs(root, text, tuple(champion) if champion else None, outcome)  # type: ignore[arg-type]
@@ -494,14 +494,14 @@ def op_save_run(root: str, model_file: str, outcome: str = "promoted", champion:
 
 
 def op_retrain_lock(root: str) -> Any:
-    from taskclf_core.runsave import retrain_lock
+    from taskclf_core.train.runsave import retrain_lock
 
     with retrain_lock(Path(root) / "artifacts"):
         return "locked"
 
 
 def op_cleanup(root: str) -> Any:
-    from taskclf_core.runs import cleanup_stale_temp
+    from taskclf_core.registry.runs import cleanup_stale_temp
 
     return [p.name for p in cleanup_stale_temp(_home(root), min_age_seconds=0)]
 
@@ -586,12 +586,12 @@ def _serve() -> None:
     import helpers_registry  # noqa: F401
     import lightgbm  # noqa: F401
 
-    import taskclf_core.gates  # noqa: F401
-    import taskclf_core.promotion  # noqa: F401
-    import taskclf_core.runs  # noqa: F401
-    import taskclf_core.runsave  # noqa: F401
+    import taskclf_core.model.gates  # noqa: F401
+    import taskclf_core.registry.promotion  # noqa: F401
+    import taskclf_core.registry.runs  # noqa: F401
     import taskclf_core.train.retrain  # noqa: F401
-    from taskclf_core.bundle import git_commit
+    import taskclf_core.train.runsave  # noqa: F401
+    from taskclf_core.registry.bundle import git_commit
 
     git_commit()  # cached: the children inherit it instead of each running git
 
@@ -794,9 +794,9 @@ def iter_faults(points: Mapping[str, int]) -> Iterator[str]:
 
 
 def _retrain(root: str, result: str) -> int:
+    from taskclf_core.console.service import RetrainRequest, run_retrain
     from taskclf_core.errors import TaskclfError
     from taskclf_core.paths import Home
-    from taskclf_core.service import RetrainRequest, run_retrain
 
     request = RetrainRequest(synthetic=True, force=True, **TINY_TEAM)
     outcome: dict[str, Any]
@@ -818,7 +818,7 @@ def _cli(args: list[str]) -> None:
     if spec:
         install_os_failures(**json.loads(spec))
     sys.argv = ["taskclf", *args]
-    runpy.run_module("taskclf_core.cli", run_name="__main__", alter_sys=True)
+    runpy.run_module("taskclf_core.console.cli", run_name="__main__", alter_sys=True)
 
 
 if __name__ == "__main__":

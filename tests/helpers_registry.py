@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from taskclf_core.bundle import (
+from taskclf_core.data.schema import CORE_FEATURES, LABELS, SCHEMA_HASHES
+from taskclf_core.paths import Home
+from taskclf_core.registry.bundle import (
     BundleMetadata,
     BundleMetrics,
     bundle_file_bytes,
@@ -21,10 +23,8 @@ from taskclf_core.bundle import (
     library_versions,
     utc_now_iso,
 )
-from taskclf_core.paths import Home
-from taskclf_core.registry import ChampionRef, promote, write_run
-from taskclf_core.runids import new_run_id
-from taskclf_core.schema import CORE_FEATURES, LABELS, SCHEMA_HASHES
+from taskclf_core.registry.listing import ChampionRef, promote, write_run
+from taskclf_core.registry.runids import new_run_id
 
 FEATURES = list(CORE_FEATURES)
 ENCODERS: dict[str, list[str]] = {

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
+from taskclf_core.console.service import RetrainRequest, run_retrain
 from taskclf_core.paths import Home
-from taskclf_core.service import RetrainRequest, run_retrain
 from taskclf_core.train.retrain import RetrainResult
 
 

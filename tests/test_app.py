@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from taskclf_core import jobs
+from taskclf_core.console import jobs
 from taskclf_core.paths import Home
 from tests.conftest import APP, TEST_CONFIG, SeededHome, tree_state, write_config
 
@@ -260,7 +260,7 @@ def test_history_warns_about_an_unknown_outcome_filter(home_copy: Path) -> None:
 
 
 def test_history_rolls_back_through_the_page(home_copy: Path, seeded_home: SeededHome) -> None:
-    from taskclf_core import registry
+    from taskclf_core.registry import listing as registry
 
     home = Home.resolve(home_copy)
     registry.promote(home, seeded_home.awaiting, approver="carol", note="newer", auto_promote=False)
@@ -347,7 +347,7 @@ def test_retrain_page_follows_a_running_job_refuses_a_second_and_cancels(
 
 
 def test_approver_comes_from_the_signed_in_user_only_when_logged_in() -> None:
-    from taskclf_core.status import approver_from_user
+    from taskclf_core.console.status import approver_from_user
 
     assert approver_from_user({}) is None
     assert approver_from_user({"is_logged_in": False, "email": "x@example.com"}) is None

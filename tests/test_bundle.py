@@ -12,9 +12,11 @@ import pytest
 from helpers_registry import ENCODERS, FEATURES, make_metadata, make_metrics, tiny_model_text
 from pydantic import ValidationError
 
-from taskclf_core import bundle as bundle_module
-from taskclf_core.atomic import atomic_folder
-from taskclf_core.bundle import (
+from taskclf_core.data.schema import LABELS
+from taskclf_core.errors import BundleError
+from taskclf_core.fs.atomic import atomic_folder
+from taskclf_core.registry import bundle as bundle_module
+from taskclf_core.registry.bundle import (
     BUNDLE_FILES,
     BundleMetrics,
     bundle_created_at,
@@ -25,8 +27,6 @@ from taskclf_core.bundle import (
     verify_bundle,
     write_bundle_files,
 )
-from taskclf_core.errors import BundleError
-from taskclf_core.schema import LABELS
 
 RUN = "20261126T052430123456Z-a1b2c3"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from taskclf_core.cadence import (
+from taskclf_core.train.cadence import (
     check_calibrator_update_due,
     check_retrain_due,
     find_latest_model,

@@ -8,14 +8,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from taskclf_core import charts
-from taskclf_core.evaluation import (
+from taskclf_core.console import charts
+from taskclf_core.data.schema import LABELS
+from taskclf_core.model.evaluation import (
     REJECT_CODE,
     BootstrapInterval,
     EvaluationReport,
     evaluate_predictions,
 )
-from taskclf_core.schema import LABELS
 
 USERS = np.array(["u1", "u2", "u3"] * 100)
 

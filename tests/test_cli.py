@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from taskclf_core.cli import app
+from taskclf_core.console.cli import app
 from tests.conftest import tree_state
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,7 +133,7 @@ def test_bad_data_dir_and_dates_are_exit_2(home_copy, tmp_path):
 
 
 def test_internal_failure_is_exit_1_with_one_line(home_copy, monkeypatch):
-    import taskclf_core.service as service
+    import taskclf_core.console.service as service
 
     def boom(*_args, **_kwargs):
         raise RuntimeError("disk gremlin")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from taskclf_core.config import RetrainConfig, load_retrain_config
 from taskclf_core.errors import ConfigError
+from taskclf_core.train.config import RetrainConfig, load_retrain_config
 
 SHIPPED = Path(__file__).resolve().parents[1] / "configs" / "retrain.yaml"
 

@@ -25,8 +25,8 @@ from helpers_data import (
     set_cell,
 )
 
-from taskclf_core import schema
-from taskclf_core.data import (
+from taskclf_core.data import schema
+from taskclf_core.data.datadir import (
     LoadedData,
     load_data_dir,
     read_feature_file,
@@ -34,8 +34,8 @@ from taskclf_core.data import (
     write_data_dir,
     write_features_day,
 )
+from taskclf_core.data.labels import STRING_DTYPE, TIMESTAMP_DTYPE, read_labels_parquet
 from taskclf_core.errors import DataError
-from taskclf_core.labels import STRING_DTYPE, TIMESTAMP_DTYPE, read_labels_parquet
 
 ROWS_PER_DAY = {JULY_1: 117, JULY_2: 119, JULY_3: 121}
 

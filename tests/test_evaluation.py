@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from taskclf_core.baseline import baseline_codes
-from taskclf_core.evaluation import (
+from taskclf_core.data.schema import LABEL_TO_INDEX as IX
+from taskclf_core.model.baseline import baseline_codes
+from taskclf_core.model.evaluation import (
     NA_PRECISION,
     REJECT_CODE,
     apply_reject,
@@ -14,7 +15,6 @@ from taskclf_core.evaluation import (
     paired_bootstrap,
     wilson_interval,
 )
-from taskclf_core.schema import LABEL_TO_INDEX as IX
 
 
 def codes(*names: str) -> np.ndarray:

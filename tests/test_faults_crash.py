@@ -1,7 +1,7 @@
 """Crash injection: promotion, rollback and a retrain's save step killed with SIGKILL.
 
 Each trial copies a pristine registry, runs one operation in a real child process and
-kills it (SIGKILL) at a named fault point (``taskclf_core.faultpoints``: every instant
+kills it (SIGKILL) at a named fault point (``taskclf_core.fs.faultpoints``: every instant
 between two disk writes of the operation) or after a random delay. After every kill the
 registry invariants of ``spec/registry.md`` are checked from the files themselves
 (``helpers_faults.check_invariants``), then the next operation must work without any
@@ -40,10 +40,10 @@ from helpers_faults import (
 from helpers_registry import bundle_files, champion_of, make_run, promoted_run, tiny_model_text
 
 from taskclf_core.paths import Home
-from taskclf_core.registry import inspect_history, list_runs, read_active
-from taskclf_core.runids import new_run_id
-from taskclf_core.runs import cleanup_stale_temp
-from taskclf_core.runsave import retrain_running
+from taskclf_core.registry.listing import inspect_history, list_runs, read_active
+from taskclf_core.registry.runids import new_run_id
+from taskclf_core.registry.runs import cleanup_stale_temp
+from taskclf_core.train.runsave import retrain_running
 
 #: Fault points of a manual promotion, in the order they are reached (name: hits).
 PROMOTE_POINTS = {
@@ -391,7 +391,7 @@ def test_an_interrupted_automatic_promotion_is_flagged_not_listed_as_promoted(
         f"(it was interrupted before the champion pointer moved; the champion is still "
         f"{ids['champion']}); run the retrain again"
     )
-    from taskclf_core.registry import promotability
+    from taskclf_core.registry.listing import promotability
 
     can, why = promotability(Home(root), run_id, auto_promote=False)
     assert not can

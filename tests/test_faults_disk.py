@@ -38,8 +38,14 @@ from helpers_registry import bundle_files, champion_of, make_run, promoted_run, 
 
 from taskclf_core.errors import RegistryError
 from taskclf_core.paths import Home
-from taskclf_core.registry import cleanup_stale_temp, load_champion, promote, read_active, write_run
-from taskclf_core.runids import new_run_id
+from taskclf_core.registry.listing import (
+    cleanup_stale_temp,
+    load_champion,
+    promote,
+    read_active,
+    write_run,
+)
+from taskclf_core.registry.runids import new_run_id
 
 REASONS = {"ENOSPC": "no space left on device", "EROFS": "read-only file system"}
 
@@ -367,7 +373,7 @@ def test_promotion_on_a_read_only_models_folder_before_and_mid_operation(
 def _cli(root: Path, args: list[str], *, simulate: dict[str, object] | None = None) -> subprocess.CompletedProcess[str]:
     env = child_env(TASKCLF_HOME=str(root))
     if simulate is None:
-        cmd = [sys.executable, "-m", "taskclf_core.cli", *args]
+        cmd = [sys.executable, "-m", "taskclf_core.console.cli", *args]
     else:
         env[OS_FAIL_ENV] = json.dumps(simulate)
         cmd = [sys.executable, str(SCRIPT), "cli", *args]
@@ -377,7 +383,7 @@ def _cli(root: Path, args: list[str], *, simulate: dict[str, object] | None = No
 def test_cli_promote_on_a_full_or_read_only_disk_exits_2_with_one_line(
     can_mount: bool, template: tuple[Template, dict[str, str]], scratch: Path
 ) -> None:
-    """``python -m taskclf_core.cli train promote`` prints one line and exits 2, not a traceback."""
+    """``python -m taskclf_core.console.cli train promote`` prints one line and exits 2, not a traceback."""
     tpl, ids = template
     args = ["train", "promote", ids["awaiting"], "--approver", "alice", "--note", "ship it"]
     # (mode, home, the CLI's result, whether the champion pointer stayed as it was)

@@ -31,9 +31,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from taskclf_core import jobs, status
-from taskclf_core.config import RetrainConfig, load_retrain_config, parse_retrain_config
-from taskclf_core.data import read_feature_file, validate_features
+from taskclf_core.console import jobs, status
+from taskclf_core.data.datadir import read_feature_file, validate_features
+from taskclf_core.data.labels import read_labels_csv
+from taskclf_core.data.schema import LABELS, SPAN_COLUMNS
 from taskclf_core.errors import (
     ConfigError,
     DataError,
@@ -41,12 +42,11 @@ from taskclf_core.errors import (
     RegistryError,
     RunIdError,
 )
-from taskclf_core.labels import read_labels_csv
 from taskclf_core.paths import Home
-from taskclf_core.promotion import promotability, promote, rollback
-from taskclf_core.runids import RUN_ID_PATTERN, validate_run_id
-from taskclf_core.runs import read_run, verify_run
-from taskclf_core.schema import LABELS, SPAN_COLUMNS
+from taskclf_core.registry.promotion import promotability, promote, rollback
+from taskclf_core.registry.runids import RUN_ID_PATTERN, validate_run_id
+from taskclf_core.registry.runs import read_run, verify_run
+from taskclf_core.train.config import RetrainConfig, load_retrain_config, parse_retrain_config
 
 LIBRARY_EXAMPLES = 1000
 CLI_EXAMPLES = 200
@@ -224,7 +224,7 @@ def test_hostile_run_ids_get_clear_errors_and_never_leave_the_home(registry: Any
 def test_hostile_run_ids_on_the_cli_exit_2_with_one_line(
     registry: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from taskclf_core.cli import app
+    from taskclf_core.console.cli import app
 
     root, home, ids, outside = registry
     monkeypatch.setenv("TASKCLF_HOME", str(root))
@@ -443,7 +443,7 @@ def test_hostile_label_csv_is_a_data_error_or_a_valid_span_frame(tmp_path: Path)
 @pytest.fixture(scope="module")
 def base_table() -> pa.Table:
     """Three valid rows of a schema v1 day file, as written to parquet."""
-    from taskclf_core.synthetic import generate_team
+    from taskclf_core.data.synthetic import generate_team
 
     team = generate_team("default", users=1, days=1, date_to=date(2026, 11, 20), seed=0)
     return pa.Table.from_pandas(team.features.head(3), preserve_index=False)

@@ -21,7 +21,7 @@ from helpers_registry import champion_of, make_run, promoted_run
 
 from taskclf_core.errors import PromotionRefused
 from taskclf_core.paths import Home
-from taskclf_core.registry import (
+from taskclf_core.registry.listing import (
     champion_problem,
     list_models,
     list_runs,

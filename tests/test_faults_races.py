@@ -5,7 +5,7 @@
   other attempt is refused with ``ChampionChanged`` and a message naming both champions.
 * Two real retrains started at once: one runs, the other is refused with ``BusyError``
   naming the holder's pid.
-* A background job (``taskclf_core.jobs``) killed with SIGKILL leaves its lock behind;
+* A background job (``taskclf_core.console.jobs``) killed with SIGKILL leaves its lock behind;
   the lock is recognised as stale by its process id and start time and replaced by the
   next start.
 """
@@ -37,8 +37,8 @@ from helpers_faults import (
 from helpers_registry import champion_of, make_run, promoted_run
 
 from taskclf_core.paths import Home
-from taskclf_core.registry import inspect_history, read_active
-from taskclf_core.runsave import retrain_running
+from taskclf_core.registry.listing import inspect_history, read_active
+from taskclf_core.train.runsave import retrain_running
 
 ROUNDS = 2
 PROMOTERS = 14
@@ -153,8 +153,8 @@ def _wait_for(predicate: object, what: str, timeout: float = 60) -> None:
 
 
 def test_a_killed_background_job_leaves_a_stale_lock_that_the_next_start_replaces(scratch: Path) -> None:
-    from taskclf_core import jobs
-    from taskclf_core.service import RetrainRequest
+    from taskclf_core.console import jobs
+    from taskclf_core.console.service import RetrainRequest
 
     root = scratch / "home"
     write_config(root)

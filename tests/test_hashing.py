@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from taskclf_core.hashing import combine_digests, partition_digests, span_digest
+from taskclf_core.data.hashing import combine_digests, partition_digests, span_digest
 from taskclf_core.train.retrain import compute_dataset_hash
 
 FIXTURES = "tests/fixtures/taskclf-data/v1"

@@ -19,9 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from taskclf_core import schema
-from taskclf_core.errors import DataError
-from taskclf_core.labels import (
+from taskclf_core.data import schema
+from taskclf_core.data.labels import (
     STRING_DTYPE,
     TIMESTAMP_DTYPE,
     LabelSpan,
@@ -34,6 +33,7 @@ from taskclf_core.labels import (
     write_labels_csv,
     write_labels_parquet,
 )
+from taskclf_core.errors import DataError
 
 T0 = datetime(2025, 7, 1, 9, 0, tzinfo=UTC)
 HEADER = "start_ts,end_ts,label,provenance,user_id,confidence,extend_forward\n"

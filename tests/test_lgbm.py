@@ -8,13 +8,13 @@ from datetime import date
 import numpy as np
 import pytest
 
-from taskclf_core.data import load_data_dir
-from taskclf_core.evaluation import evaluate_model
-from taskclf_core.projection import project_spans
-from taskclf_core.schema import FEATURES, LABELS
-from taskclf_core.split import split_by_time
-from taskclf_core.synthetic import generate_team
-from taskclf_core.train.lgbm import UNKNOWN_TOKEN, class_weights, feature_matrix, train_lgbm
+from taskclf_core.data.datadir import load_data_dir
+from taskclf_core.data.projection import project_spans
+from taskclf_core.data.schema import FEATURES, LABELS
+from taskclf_core.data.split import split_by_time
+from taskclf_core.data.synthetic import generate_team
+from taskclf_core.model.evaluation import evaluate_model
+from taskclf_core.model.lgbm import UNKNOWN_TOKEN, class_weights, feature_matrix, train_lgbm
 from taskclf_core.train.retrain import compute_dataset_hash
 
 FIXTURES = "tests/fixtures/taskclf-data"

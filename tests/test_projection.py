@@ -7,8 +7,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taskclf_core.projection import label_window_codes, project_spans
-from taskclf_core.schema import LABELS
+from taskclf_core.data.projection import label_window_codes, project_spans
+from taskclf_core.data.schema import LABELS
 
 FIXTURES = "tests/fixtures/taskclf-data"
 

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from helpers_registry import champion_of, make_run, promoted_run, race_worker
 
-from taskclf_core import promotion
 from taskclf_core.errors import (
     BusyError,
     ChampionChanged,
@@ -27,9 +26,10 @@ from taskclf_core.errors import (
     RegistryError,
     RunIdError,
 )
-from taskclf_core.history import HistoryEntry, append_history, new_change_id
 from taskclf_core.paths import Home
-from taskclf_core.registry import (
+from taskclf_core.registry import promotion
+from taskclf_core.registry.history import HistoryEntry, append_history, new_change_id
+from taskclf_core.registry.listing import (
     ChampionRef,
     champion_problem,
     cleanup_stale_temp,
@@ -48,7 +48,7 @@ from taskclf_core.registry import (
     verify_run,
     write_run,
 )
-from taskclf_core.runids import new_run_id
+from taskclf_core.registry.runids import new_run_id
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_write_run_records_a_manifest_of_every_file(home: Home) -> None:
 
     others = sorted(p.name for p in folder.iterdir() if p.name != "decision.json")
     assert sorted(decision["manifest"]) == others
-    from taskclf_core.bundle import sha256_file
+    from taskclf_core.registry.bundle import sha256_file
 
     assert all(decision["manifest"][n] == sha256_file(folder / n) for n in others)
     assert verify_run(home, run_id) is None

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from taskclf_core import report, status
+from taskclf_core.console import report, status
+from taskclf_core.console.status import RunReview
 from taskclf_core.paths import Home
-from taskclf_core.status import RunReview
 from tests.conftest import SeededHome
 
 XMLNS = re.compile(r'xmlns(:\w+)?="http://www\.w3\.org/[^"]*"')

@@ -11,12 +11,12 @@ import json
 
 import pytest
 
+from taskclf_core.console.service import promote_run
+from taskclf_core.data.schema import LABELS
 from taskclf_core.errors import ChampionChanged, InsufficientDataError, PromotionRefused
-from taskclf_core.history import read_history
-from taskclf_core.pointer import read_active
-from taskclf_core.promotion import promote, rollback
-from taskclf_core.schema import LABELS
-from taskclf_core.service import promote_run
+from taskclf_core.registry.history import read_history
+from taskclf_core.registry.pointer import read_active
+from taskclf_core.registry.promotion import promote, rollback
 from tests.helpers_retrain import make_home, retrain, tree_digest, write_config
 
 pytestmark = pytest.mark.slow

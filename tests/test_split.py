@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from taskclf_core.data.split import holdout_users_for, split_by_time
 from taskclf_core.errors import DataError, InsufficientDataError
-from taskclf_core.split import holdout_users_for, split_by_time
 
 
 def frame(n_per_user: dict[str, int]) -> pd.DataFrame:

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taskclf_core import schema
+from taskclf_core.data import schema
+from taskclf_core.data.synthetic import SCENARIOS, generate_team
 from taskclf_core.errors import ConfigError
-from taskclf_core.synthetic import SCENARIOS, generate_team
 
 LAST_DAY = date(2025, 7, 14)
 STRING_COLUMNS = (
@@ -231,11 +231,11 @@ def test_out_of_range_arguments_are_refused_with_the_value(kwargs: dict, message
 
 
 def test_default_team_trains_a_challenger_that_passes_every_acceptance_check() -> None:
-    from taskclf_core.baseline import baseline_codes
-    from taskclf_core.evaluation import apply_reject, evaluate_predictions
-    from taskclf_core.projection import project_spans
-    from taskclf_core.split import split_by_time
-    from taskclf_core.train.lgbm import label_codes, predict_proba, train_lgbm
+    from taskclf_core.data.projection import project_spans
+    from taskclf_core.data.split import split_by_time
+    from taskclf_core.model.baseline import baseline_codes
+    from taskclf_core.model.evaluation import apply_reject, evaluate_predictions
+    from taskclf_core.model.lgbm import label_codes, predict_proba, train_lgbm
 
     team = generate_team(users=3, days=14, date_to=LAST_DAY, seed=0)
     labelled = project_spans(team.features, team.spans)
@@ -254,7 +254,7 @@ def test_default_team_trains_a_challenger_that_passes_every_acceptance_check() -
 
 
 def test_team_round_trips_through_a_data_directory_unchanged(tmp_path) -> None:
-    from taskclf_core.data import load_data_dir, validate_features, write_data_dir
+    from taskclf_core.data.datadir import load_data_dir, validate_features, write_data_dir
 
     team = generate_team(users=2, days=2, date_to=LAST_DAY, seed=3)
     validate_features(team.features, source="synthetic")

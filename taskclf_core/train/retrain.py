@@ -26,29 +26,21 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskclf_core import __version__
-from taskclf_core.baseline import BASELINE_COLUMNS, baseline_codes
-from taskclf_core.cadence import (
-    check_calibrator_update_due,
-    check_retrain_due,
-    find_latest_model,
-    retrain_cadence,
-)
-from taskclf_core.config import (
-    DEFAULT_MODELS_DIR,
-    RetrainConfig,
-    TrainParams,
-    config_to_yaml,
-    load_retrain_config,
-)
+from taskclf_core.data.hashing import dataset_hash
+from taskclf_core.data.labels import LabelSpan, spans_to_frame
+from taskclf_core.data.projection import labelled_rows, project_codes
+from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD, FEATURES, LABELS, SCHEMA_VERSIONS
+from taskclf_core.data.split import split_by_time
 from taskclf_core.errors import DataError, InsufficientDataError, TaskclfError
-from taskclf_core.evaluation import (
+from taskclf_core.model.baseline import BASELINE_COLUMNS, baseline_codes
+from taskclf_core.model.evaluation import (
     BootstrapInterval,
     EvaluationReport,
     apply_reject,
     evaluate_predictions,
     paired_bootstrap,
 )
-from taskclf_core.gates import (
+from taskclf_core.model.gates import (
     RegressionGate,
     RegressionResult,
     all_gates,
@@ -59,14 +51,22 @@ from taskclf_core.gates import (
     gates_summary,
     skipped_regression_gate,
 )
-from taskclf_core.hashing import dataset_hash
-from taskclf_core.labels import LabelSpan, spans_to_frame
+from taskclf_core.model.lgbm import label_codes, predict_proba, train_lgbm
 from taskclf_core.paths import Home
-from taskclf_core.projection import labelled_rows, project_codes
-from taskclf_core.runs import cleanup_stale_temp
-from taskclf_core.schema import DEFAULT_REJECT_THRESHOLD, FEATURES, LABELS, SCHEMA_VERSIONS
-from taskclf_core.split import split_by_time
-from taskclf_core.train.lgbm import label_codes, predict_proba, train_lgbm
+from taskclf_core.registry.runs import cleanup_stale_temp
+from taskclf_core.train.cadence import (
+    check_calibrator_update_due,
+    check_retrain_due,
+    find_latest_model,
+    retrain_cadence,
+)
+from taskclf_core.train.config import (
+    DEFAULT_MODELS_DIR,
+    RetrainConfig,
+    TrainParams,
+    config_to_yaml,
+    load_retrain_config,
+)
 
 Outcome = Literal["not_due", "dry_run", "rejected", "awaiting_signoff", "promoted"]
 ProgressCallback = Callable[[str, float], None]
@@ -144,7 +144,7 @@ def compute_dataset_hash(features_df: pd.DataFrame, labels: Sequence[LabelSpan] 
 
     Built from a canonical binary form of the sorted column names, the values per
     (user, day) partition in primary-key order, and the label spans in (start, end,
-    user, label) order; see :mod:`taskclf_core.hashing` for the layout.
+    user, label) order; see :mod:`taskclf_core.data.hashing` for the layout.
 
     Args:
         features_df: Feature DataFrame (pre-projection).
@@ -257,7 +257,7 @@ def run_retrain_pipeline(
         ConfigError, DataError, InsufficientDataError, RegistryError, BusyError: bad
             input or state, with a message saying what and how to fix it.
     """
-    from taskclf_core import runsave  # local: keeps the import graph one-way
+    from taskclf_core.train import runsave  # local: keeps the import graph one-way
 
     clock = _Clock(progress)
     home = Home.for_dirs(models_dir, out_dir)

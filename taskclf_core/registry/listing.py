@@ -3,11 +3,11 @@
 Layout (``spec/registry.md``)::
 
     models/<run_id>/             promoted bundles, never modified after they land
-    models/active.json           the champion pointer            (taskclf_core.pointer)
-    models/active_history.jsonl  append-only champion history    (taskclf_core.history)
-    artifacts/runs/<run_id>/     every run that trained a challenger (taskclf_core.runs)
+    models/active.json           the champion pointer            (taskclf_core.registry.pointer)
+    models/active_history.jsonl  append-only champion history    (taskclf_core.registry.history)
+    artifacts/runs/<run_id>/     every run that trained a challenger (taskclf_core.registry.runs)
 
-Champion changes live in ``taskclf_core.promotion``; this module adds the listings of
+Champion changes live in ``taskclf_core.registry.promotion``; this module adds the listings of
 promoted models and the champion's status, and re-exports the public names of the
 others so that callers import from one place. Every run id from outside is validated
 before it touches a path; listings never raise for a broken bundle or run.
@@ -19,22 +19,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from taskclf_core.bundle import (
+from taskclf_core.errors import BundleError
+from taskclf_core.paths import Home
+from taskclf_core.registry.bundle import (
     BundleMetadata,
     BundleMetrics,
     LoadedBundle,
     bundle_created_at,
     load_bundle,
 )
-from taskclf_core.errors import BundleError
-from taskclf_core.history import (
+from taskclf_core.registry.history import (
     HistoryEntry,
     HistoryReport,
     inspect_history,
     read_history,
 )
-from taskclf_core.paths import Home
-from taskclf_core.pointer import (
+from taskclf_core.registry.pointer import (
     ActivePointer,
     ActiveState,
     PointerReason,
@@ -42,7 +42,7 @@ from taskclf_core.pointer import (
     read_active,
     registry_lock,
 )
-from taskclf_core.promotion import (
+from taskclf_core.registry.promotion import (
     ANY_CHAMPION,
     FROM_RUN,
     promotability,
@@ -50,8 +50,8 @@ from taskclf_core.promotion import (
     promote_auto,
     rollback,
 )
-from taskclf_core.runids import RUN_ID_PATTERN, run_id_time
-from taskclf_core.runs import (
+from taskclf_core.registry.runids import RUN_ID_PATTERN, run_id_time
+from taskclf_core.registry.runs import (
     ChampionRef,
     RunDecision,
     RunRecord,

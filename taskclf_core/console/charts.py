@@ -19,7 +19,8 @@ import altair as alt
 import pandas as pd
 import vl_convert
 
-from taskclf_core.evaluation import (
+from taskclf_core.data.schema import LABELS, REJECT_LABEL
+from taskclf_core.model.evaluation import (
     ACCEPT_BREAKIDLE_PRECISION,
     ACCEPT_BREAKIDLE_RECALL,
     ACCEPT_MACRO_F1,
@@ -28,7 +29,6 @@ from taskclf_core.evaluation import (
     BootstrapInterval,
     EvaluationReport,
 )
-from taskclf_core.schema import LABELS, REJECT_LABEL
 
 #: What the builders return: a plain, layered or faceted Altair chart.
 AnyChart: TypeAlias = alt.Chart | alt.LayerChart | alt.FacetChart | alt.HConcatChart | alt.VConcatChart

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from taskclf_core.schema import DEFAULT_REJECT_THRESHOLD, LABEL_TO_INDEX, LABELS, REJECT_LABEL
-from taskclf_core.train.lgbm import TrainedModel, label_codes, predict_proba
+from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD, LABEL_TO_INDEX, LABELS, REJECT_LABEL
+from taskclf_core.model.lgbm import TrainedModel, label_codes, predict_proba
 
 N_CLASSES = len(LABELS)
 REJECT_CODE = N_CLASSES

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from taskclf_core.schema import LABEL_TO_INDEX, LABELS
+from taskclf_core.data.schema import LABEL_TO_INDEX, LABELS
 
 REJECT_CODE = len(LABELS)  # the code of Mixed/Unknown in predictions
 #: The feature columns the rules read.

@@ -19,8 +19,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from taskclf_core.atomic import atomic_folder, dumps_json
-from taskclf_core.bundle import (
+from taskclf_core.errors import RegistryError, RunIdError
+from taskclf_core.fs.atomic import atomic_folder, dumps_json
+from taskclf_core.fs.faultpoints import faultpoint
+from taskclf_core.paths import Home
+from taskclf_core.registry.bundle import (
     BUNDLE_FILES,
     LoadedBundle,
     UtcTimestamp,
@@ -30,12 +33,9 @@ from taskclf_core.bundle import (
     sha256_file,
     verify_bundle,
 )
-from taskclf_core.errors import RegistryError, RunIdError
-from taskclf_core.faultpoints import faultpoint
-from taskclf_core.history import inspect_history
-from taskclf_core.paths import Home
-from taskclf_core.pointer import inspect_active, registry_change_in_progress
-from taskclf_core.runids import RUN_ID_PATTERN, validate_run_id
+from taskclf_core.registry.history import inspect_history
+from taskclf_core.registry.pointer import inspect_active, registry_change_in_progress
+from taskclf_core.registry.runids import RUN_ID_PATTERN, validate_run_id
 
 DECISION_FILE = "decision.json"
 Outcome = Literal["dry_run", "rejected", "awaiting_signoff", "promoted"]
@@ -124,7 +124,7 @@ class RunRecord:
         return self.path / name
 
     def load_bundle(self, *, parse_model: bool = True) -> LoadedBundle:
-        """The run's bundle (see :func:`taskclf_core.bundle.load_bundle`)."""
+        """The run's bundle (see :func:`taskclf_core.registry.bundle.load_bundle`)."""
         return load_bundle(self.path, parse_model=parse_model, label=self.label)
 
 

@@ -30,10 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from taskclf_core import schema
-from taskclf_core.atomic import write_bytes_atomic
-from taskclf_core.errors import DataError
-from taskclf_core.labels import (
+from taskclf_core.data import schema
+from taskclf_core.data.labels import (
     STRING_DTYPE,
     TIMESTAMP_DTYPE,
     ProblemCollector,
@@ -47,6 +45,8 @@ from taskclf_core.labels import (
     write_labels_csv,
     write_labels_parquet,
 )
+from taskclf_core.errors import DataError
+from taskclf_core.fs.atomic import write_bytes_atomic
 
 #: Versions in the order a day's files are tried: newest first.
 VERSION_PREFERENCE: Final[tuple[str, ...]] = ("v3", "v2", "v1")

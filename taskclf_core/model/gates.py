@@ -5,12 +5,11 @@ The gate decision is computed here once; the CLI and the app only render it.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, computed_field
 
-from taskclf_core.config import RetrainConfig
-from taskclf_core.evaluation import (
+from taskclf_core.model.evaluation import (
     ACCEPT_BREAKIDLE_PRECISION,
     ACCEPT_MIN_CLASS_PRECISION,
     EvaluationReport,
@@ -18,6 +17,17 @@ from taskclf_core.evaluation import (
 
 GateKind = Literal["candidate", "baseline", "comparative"]
 GateStatus = Literal["passed", "failed", "skipped"]
+
+
+class GatePolicy(Protocol):
+    """The settings the baseline and comparative gates read (``RetrainConfig`` has them)."""
+
+    @property
+    def regression_tolerance(self) -> float: ...
+    @property
+    def require_baseline_improvement(self) -> bool: ...
+    @property
+    def min_improvement(self) -> float: ...
 
 
 class RegressionGate(BaseModel, frozen=True):
@@ -92,7 +102,7 @@ def check_candidate_gates(challenger_report: EvaluationReport) -> RegressionResu
 
 
 def check_baseline_gate(
-    challenger_report: EvaluationReport, baseline_report: EvaluationReport, config: RetrainConfig
+    challenger_report: EvaluationReport, baseline_report: EvaluationReport, config: GatePolicy
 ) -> RegressionResult:
     """``baseline_improvement``: challenger macro-F1 − baseline macro-F1 > ``min_improvement``
     on the same rows; skipped when ``require_baseline_improvement`` is false."""
@@ -124,7 +134,7 @@ def check_baseline_gate(
 def check_regression_gates(
     champion_report: EvaluationReport,
     challenger_report: EvaluationReport,
-    config: RetrainConfig,
+    config: GatePolicy,
 ) -> RegressionResult:
     """Comparative regression check: challenger vs champion on macro-F1.
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from taskclf_core.atomic import append_line_durable
-from taskclf_core.bundle import UtcTimestamp, describe_validation_error
+from taskclf_core.fs.atomic import append_line_durable
 from taskclf_core.paths import Home
-from taskclf_core.pointer import Action, inspect_active
+from taskclf_core.registry.bundle import UtcTimestamp, describe_validation_error
+from taskclf_core.registry.pointer import Action, inspect_active
 
 HISTORY_FILE = "active_history.jsonl"
 

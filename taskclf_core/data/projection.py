@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from taskclf_core.schema import LABEL_TO_INDEX, LABELS
+from taskclf_core.data.schema import LABEL_TO_INDEX, LABELS
 
 _NO_LABEL = -1
 

@@ -14,10 +14,11 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from taskclf_core import __version__, charts
-from taskclf_core.evaluation import EvaluationReport
-from taskclf_core.schema import LABELS
-from taskclf_core.status import GateRow, RunReview
+from taskclf_core import __version__
+from taskclf_core.console import charts
+from taskclf_core.console.status import GateRow, RunReview
+from taskclf_core.data.schema import LABELS
+from taskclf_core.model.evaluation import EvaluationReport
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto;
@@ -149,7 +150,7 @@ def render_report(review: RunReview, *, generated_at: datetime | None = None) ->
     """Render the review of one run as a self-contained HTML document.
 
     Args:
-        review: The run review (see :func:`taskclf_core.status.run_review`).
+        review: The run review (see :func:`taskclf_core.console.status.run_review`).
         generated_at: The time written in the footer (default: now, UTC).
 
     Returns:

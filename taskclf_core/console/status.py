@@ -22,18 +22,18 @@ from typing import Any, Final
 
 import yaml
 
-from taskclf_core import registry
-from taskclf_core.bundle import load_bundle
-from taskclf_core.cadence import calibrator_cadence, parse_utc, retrain_cadence
-from taskclf_core.config import RetrainConfig, load_retrain_config, parse_retrain_config
 from taskclf_core.errors import ConfigError, TaskclfError
-from taskclf_core.evaluation import EvaluationReport
-from taskclf_core.gates import RegressionGate
-from taskclf_core.history import HistoryEntry
+from taskclf_core.model.evaluation import EvaluationReport
+from taskclf_core.model.gates import RegressionGate
 from taskclf_core.paths import Home
-from taskclf_core.runids import validate_run_id
-from taskclf_core.runs import ChampionRef, RunDecision, RunSummary
-from taskclf_core.runsave import RunEvidence, read_evidence
+from taskclf_core.registry import listing as registry
+from taskclf_core.registry.bundle import load_bundle
+from taskclf_core.registry.history import HistoryEntry
+from taskclf_core.registry.runids import validate_run_id
+from taskclf_core.registry.runs import ChampionRef, RunDecision, RunSummary
+from taskclf_core.train.cadence import calibrator_cadence, parse_utc, retrain_cadence
+from taskclf_core.train.config import RetrainConfig, load_retrain_config, parse_retrain_config
+from taskclf_core.train.runsave import RunEvidence, read_evidence
 
 CALIBRATOR_STORE_ENV: Final = "TASKCLF_CALIBRATOR_STORE"
 #: Every outcome a saved run can have (``not_due`` runs are never saved).
@@ -340,7 +340,7 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
         if store is not None
         else None
     )
-    from taskclf_core.jobs import running_job
+    from taskclf_core.console.jobs import running_job
 
     job = running_job(home)
     return StatusSummary(
@@ -576,7 +576,7 @@ def sign_off(home: Home, run_id: str, *, approver: str, note: str) -> HistoryEnt
         ConfigError: the configuration is invalid.
         RunIdError, PromotionRefused, ChampionChanged, BusyError: see ``registry.promote``.
     """
-    from taskclf_core.service import promote_run
+    from taskclf_core.console.service import promote_run
 
     return promote_run(home, run_id, approver=approver, note=note)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from taskclf_core.errors import RegistryError
-from taskclf_core.faultpoints import faultpoint
+from taskclf_core.fs.faultpoints import faultpoint
 
 TMP_PREFIX = ".tmp-"
 

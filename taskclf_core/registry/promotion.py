@@ -4,7 +4,7 @@ Whether a run may become champion is decided once, in :func:`promotability` (no 
 the app and CLI use it to enable the Promote button and to say why), and the same rule
 is re-applied by :func:`promote` and :func:`promote_auto` under the registry lock. A
 change appends its history entry first and then replaces ``active.json`` (see
-``taskclf_core.history`` for why that order keeps the history exact across crashes).
+``taskclf_core.registry.history`` for why that order keeps the history exact across crashes).
 """
 
 from __future__ import annotations
@@ -14,8 +14,17 @@ import shutil
 from dataclasses import dataclass
 from typing import Final
 
-from taskclf_core.atomic import atomic_folder
-from taskclf_core.bundle import (
+from taskclf_core.errors import (
+    BundleError,
+    ChampionChanged,
+    PromotionRefused,
+    RegistryError,
+    RunIdError,
+)
+from taskclf_core.fs.atomic import atomic_folder
+from taskclf_core.fs.faultpoints import faultpoint
+from taskclf_core.paths import Home
+from taskclf_core.registry.bundle import (
     BUNDLE_FILES,
     MODEL_FILE,
     LoadedBundle,
@@ -24,23 +33,14 @@ from taskclf_core.bundle import (
     utc_now_iso,
     verify_bundle,
 )
-from taskclf_core.errors import (
-    BundleError,
-    ChampionChanged,
-    PromotionRefused,
-    RegistryError,
-    RunIdError,
-)
-from taskclf_core.faultpoints import faultpoint
-from taskclf_core.history import (
+from taskclf_core.registry.history import (
     HistoryEntry,
     append_history,
     inspect_history,
     last_change_id_in_file,
     new_change_id,
 )
-from taskclf_core.paths import Home
-from taskclf_core.pointer import (
+from taskclf_core.registry.pointer import (
     POLICY_VERSION,
     Action,
     ActivePointer,
@@ -50,8 +50,13 @@ from taskclf_core.pointer import (
     registry_lock,
     write_active,
 )
-from taskclf_core.runids import validate_run_id
-from taskclf_core.runs import RunRecord, auto_promotion_interrupted, read_run, verify_record
+from taskclf_core.registry.runids import validate_run_id
+from taskclf_core.registry.runs import (
+    RunRecord,
+    auto_promotion_interrupted,
+    read_run,
+    verify_record,
+)
 
 
 class _FromRun:

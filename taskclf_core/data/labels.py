@@ -26,9 +26,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, field_validator, model_validator
 
-from taskclf_core import schema
-from taskclf_core.atomic import write_bytes_atomic, write_text_atomic
+from taskclf_core.data import schema
 from taskclf_core.errors import DataError
+from taskclf_core.fs.atomic import write_bytes_atomic, write_text_atomic
 
 #: Pandas dtype of text columns in memory (pandas 3 ``str``: missing values are NaN).
 STRING_DTYPE: Final = pd.StringDtype(na_value=np.nan)
@@ -206,7 +206,7 @@ class ProblemCollector:
     """Collects the problems found in one file; raises them together as one DataError.
 
     With a ``locator`` the rows are those of several concatenated files and each line
-    names the file of its example row. Shared by :mod:`taskclf_core.labels` and :mod:`taskclf_core.data` so that every
+    names the file of its example row. Shared by :mod:`taskclf_core.data.labels` and :mod:`taskclf_core.data.datadir` so that every
     message has the same shape: ``<file> row <n>, column <col>: <value> <what>``.
     """
 

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from taskclf_core.atomic import is_temporary
-from taskclf_core.config import DEFAULT_CALIBRATOR_UPDATE_CADENCE_DAYS, DEFAULT_RETRAIN_CADENCE_DAYS
+from taskclf_core.fs.atomic import is_temporary
+from taskclf_core.train.config import (
+    DEFAULT_CALIBRATOR_UPDATE_CADENCE_DAYS,
+    DEFAULT_RETRAIN_CADENCE_DAYS,
+)
 
 
 def parse_utc(value: object) -> datetime | None:

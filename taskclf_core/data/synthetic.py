@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from taskclf_core import schema
+from taskclf_core.data import schema
 from taskclf_core.errors import ConfigError
 
 __all__ = [

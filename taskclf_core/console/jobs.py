@@ -3,7 +3,7 @@
 A job is a folder ``artifacts/jobs/<job_id>/`` (job ids have the run id format, so they
 sort by time and are validated before they touch a path):
 
-* ``request.json``: the home and the :class:`~taskclf_core.service.RetrainRequest`;
+* ``request.json``: the home and the :class:`~taskclf_core.console.service.RetrainRequest`;
 * ``status.json``: state, stage, progress, result or error, written atomically by the
   job process only (the app just reads it, so it survives reloads and navigation);
 * ``process.json``: the job's pid and process start time, written by the starter;
@@ -22,7 +22,7 @@ that unwinds the pipeline: run folders are built under a temporary name and rena
 the end (``atomic.atomic_folder``), so a cancelled run leaves nothing half-written. While
 the run is being saved or promoted the job finishes that step first.
 
-Run a job by hand with ``python -m taskclf_core.jobs run <job_dir>``.
+Run a job by hand with ``python -m taskclf_core.console.jobs run <job_dir>``.
 """
 
 from __future__ import annotations
@@ -44,13 +44,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from taskclf_core.atomic import write_json_atomic
 from taskclf_core.errors import BusyError, ConfigError, DataError, RegistryError, TaskclfError
+from taskclf_core.fs.atomic import write_json_atomic
 from taskclf_core.paths import Home
-from taskclf_core.runids import new_run_id, validate_run_id
+from taskclf_core.registry.runids import new_run_id, validate_run_id
 
 if TYPE_CHECKING:
-    from taskclf_core.service import RetrainRequest
+    from taskclf_core.console.service import RetrainRequest
 
 JobState = Literal["starting", "running", "succeeded", "failed", "cancelled"]
 ACTIVE_STATES: tuple[str, ...] = ("starting", "running")
@@ -311,11 +311,11 @@ def _describe_request(request: RetrainRequest) -> str:
 
 def _precheck(home: Home, request: RetrainRequest) -> None:
     """Refuse bad input before anything is written (config, scenario, data directory)."""
-    from taskclf_core.service import resolve_config
+    from taskclf_core.console.service import resolve_config
 
     resolve_config(home, request.config_path)
     if request.synthetic:
-        from taskclf_core.synthetic import SCENARIOS
+        from taskclf_core.data.synthetic import SCENARIOS
 
         if request.scenario not in SCENARIOS:
             raise ConfigError(
@@ -337,7 +337,7 @@ def start_job(home: Home, request: RetrainRequest) -> JobStatus:
 
     Args:
         home: The registry home (the job runs on the same home).
-        request: A :class:`~taskclf_core.service.RetrainRequest`.
+        request: A :class:`~taskclf_core.console.service.RetrainRequest`.
 
     Returns:
         The new job's status (state ``starting``).
@@ -347,7 +347,7 @@ def start_job(home: Home, request: RetrainRequest) -> JobStatus:
         ConfigError, DataError: the config, scenario or data directory is invalid
             (nothing is written then).
     """
-    from taskclf_core.runsave import retrain_running
+    from taskclf_core.train.runsave import retrain_running
 
     _precheck(home, request)
     with _start_lock(home):
@@ -380,7 +380,7 @@ def start_job(home: Home, request: RetrainRequest) -> JobStatus:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
         with open(folder / LOG_FILE, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "taskclf_core.jobs", "run", str(folder)],
+                [sys.executable, "-m", "taskclf_core.console.jobs", "run", str(folder)],
                 cwd=str(home.root), env=env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
             )
@@ -396,7 +396,7 @@ def submit(home: Home, fields: Mapping[str, Any]) -> JobStatus:
 
     Args:
         home: The registry home.
-        fields: :class:`~taskclf_core.service.RetrainRequest` fields.
+        fields: :class:`~taskclf_core.console.service.RetrainRequest` fields.
 
     Returns:
         The new job's status.
@@ -405,8 +405,8 @@ def submit(home: Home, fields: Mapping[str, Any]) -> JobStatus:
         ConfigError: a field is invalid (names the field and what is allowed).
         JobRunningError, DataError: see :func:`start_job`.
     """
-    from taskclf_core.bundle import describe_validation_error
-    from taskclf_core.service import RetrainRequest
+    from taskclf_core.console.service import RetrainRequest
+    from taskclf_core.registry.bundle import describe_validation_error
 
     try:
         request = RetrainRequest.model_validate(dict(fields))
@@ -535,7 +535,7 @@ def run_job(folder: Path) -> int:
     # sees the job finished never finds its lock still held.
     try:
         reporter.write(state="running", stage="loading", fraction=0.0)
-        from taskclf_core.service import RetrainRequest, run_retrain
+        from taskclf_core.console.service import RetrainRequest, run_retrain
 
         request = RetrainRequest.model_validate(spec.request)
         result = run_retrain(home, request, progress=reporter.progress)
@@ -563,7 +563,7 @@ def run_job(folder: Path) -> int:
         _release_lock(home, job_id)
         reporter.finish("failed", error=str(exc), error_kind=type(exc).__name__)
     except ValidationError as exc:
-        from taskclf_core.bundle import describe_validation_error
+        from taskclf_core.registry.bundle import describe_validation_error
 
         _release_lock(home, job_id)
 
@@ -586,10 +586,10 @@ def run_job(folder: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m taskclf_core.jobs run <job_dir>``."""
+    """``python -m taskclf_core.console.jobs run <job_dir>``."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 2 or args[0] != "run":
-        print("usage: python -m taskclf_core.jobs run <job_dir>", file=sys.stderr)
+        print("usage: python -m taskclf_core.console.jobs run <job_dir>", file=sys.stderr)
         return 2
     return run_job(Path(args[1]))
 

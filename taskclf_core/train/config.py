@@ -21,7 +21,7 @@ DEFAULT_MODELS_DIR = "models"
 
 
 class TrainParams(BaseModel):
-    """Hyperparameters forwarded to :func:`~taskclf_core.train.lgbm.train_lgbm`."""
+    """Hyperparameters forwarded to :func:`~taskclf_core.model.lgbm.train_lgbm`."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 

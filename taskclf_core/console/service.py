@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from taskclf_core.cadence import CadenceStatus, calibrator_cadence, retrain_cadence
-from taskclf_core.config import RetrainConfig, load_retrain_config
+from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD
 from taskclf_core.errors import ConfigError
-from taskclf_core.history import HistoryEntry
 from taskclf_core.paths import Home
-from taskclf_core.schema import DEFAULT_REJECT_THRESHOLD
+from taskclf_core.registry.history import HistoryEntry
+from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, retrain_cadence
+from taskclf_core.train.config import RetrainConfig, load_retrain_config
 
 if TYPE_CHECKING:  # the pipeline imports LightGBM (slow): only the retrain call needs it
     from taskclf_core.train.retrain import ProgressCallback, RetrainResult
@@ -85,7 +85,7 @@ def run_retrain(
     if progress is not None:
         progress("loading", 0.0)
     if request.synthetic:
-        from taskclf_core.synthetic import generate_team
+        from taskclf_core.data.synthetic import generate_team
 
         team = generate_team(
             request.scenario, users=request.users, date_from=date_from, date_to=date_to, seed=request.seed
@@ -97,7 +97,7 @@ def run_retrain(
         }
         provenance = "synthetic"
     else:
-        from taskclf_core.data import load_data_dir
+        from taskclf_core.data.datadir import load_data_dir
 
         data_dir = Path(request.data_dir) if request.data_dir is not None else home.default_data_dir
         loaded = load_data_dir(data_dir, date_from, date_to, user_id=request.user_id)
@@ -155,7 +155,7 @@ def promote_run(
     home: Home, run_id: str, *, approver: str, note: str, config_path: Path | None = None
 ) -> HistoryEntry:
     """Sign off a run with the effective config's ``auto_promote`` (see registry.promote)."""
-    from taskclf_core.promotion import promote
+    from taskclf_core.registry.promotion import promote
 
     _, config = resolve_config(home, config_path)
     return promote(home, run_id, approver=approver, note=note, auto_promote=config.auto_promote)
@@ -163,7 +163,7 @@ def promote_run(
 
 def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]]:
     """Runs, newest first, as rows for a table or JSON (broken runs say why)."""
-    from taskclf_core.runs import list_runs
+    from taskclf_core.registry.runs import list_runs
 
     rows = []
     for run in list_runs(home):
@@ -184,7 +184,7 @@ def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]
 
 def models_table(home: Home) -> list[dict[str, Any]]:
     """Promoted models (champion marked, broken bundles with the reason)."""
-    from taskclf_core.registry import list_models
+    from taskclf_core.registry.listing import list_models
 
     return [
         {
@@ -201,7 +201,7 @@ def models_table(home: Home) -> list[dict[str, Any]]:
 
 def history_table(home: Home) -> list[dict[str, Any]]:
     """The champion history, newest first."""
-    from taskclf_core.history import read_history
+    from taskclf_core.registry.history import read_history
 
     return [
         {

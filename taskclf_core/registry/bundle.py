@@ -35,9 +35,9 @@ from pydantic import (
 )
 
 from taskclf_core import __version__
-from taskclf_core.atomic import dumps_json, write_bytes_atomic
+from taskclf_core.data.schema import LABELS, SCHEMA_HASHES, SCHEMA_VERSIONS
 from taskclf_core.errors import BundleError
-from taskclf_core.schema import LABELS, SCHEMA_HASHES, SCHEMA_VERSIONS
+from taskclf_core.fs.atomic import dumps_json, write_bytes_atomic
 
 if TYPE_CHECKING:
     import lightgbm

@@ -22,20 +22,20 @@ from typing import TYPE_CHECKING, Any, cast, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from taskclf_core import bundle as bundle_mod
-from taskclf_core.atomic import dumps_json, storage_error
+from taskclf_core.data.schema import LABELS, SCHEMA_HASHES
 from taskclf_core.errors import BusyError, RegistryError, TaskclfError
-from taskclf_core.evaluation import BootstrapInterval, EvaluationReport
-from taskclf_core.faultpoints import faultpoint
-from taskclf_core.gates import RegressionResult
+from taskclf_core.fs.atomic import dumps_json, storage_error
+from taskclf_core.fs.faultpoints import faultpoint
+from taskclf_core.model.evaluation import BootstrapInterval, EvaluationReport
+from taskclf_core.model.gates import RegressionResult
+from taskclf_core.model.lgbm import TrainedModel
 from taskclf_core.paths import Home
-from taskclf_core.runids import new_run_id
-from taskclf_core.runs import Outcome
-from taskclf_core.schema import LABELS, SCHEMA_HASHES
-from taskclf_core.train.lgbm import TrainedModel
+from taskclf_core.registry import bundle as bundle_mod
+from taskclf_core.registry.runids import new_run_id
+from taskclf_core.registry.runs import Outcome
 
 if TYPE_CHECKING:
-    from taskclf_core.config import RetrainConfig
+    from taskclf_core.train.config import RetrainConfig
     from taskclf_core.train.retrain import DatasetSnapshot
 
 RETRAIN_LOCK = ".retrain.lock"
@@ -119,7 +119,7 @@ class ChampionState:
 
 def load_champion(home: Home) -> ChampionState:
     """Load the champion named by ``models/active.json`` (never raises for a broken one)."""
-    from taskclf_core.pointer import read_active
+    from taskclf_core.registry.pointer import read_active
 
     try:
         pointer = read_active(home)
@@ -175,9 +175,9 @@ def save_run(
         ValueError: ``outcome`` is not the outcome of a run that trained a challenger.
         RegistryError: The run could not be written or promoted (e.g. a full disk).
     """
-    from taskclf_core.pointer import registry_lock
-    from taskclf_core.promotion import promote_auto
-    from taskclf_core.runs import write_run
+    from taskclf_core.registry.pointer import registry_lock
+    from taskclf_core.registry.promotion import promote_auto
+    from taskclf_core.registry.runs import write_run
 
     if outcome not in get_args(Outcome):
         raise ValueError(f"a saved run's outcome is one of {get_args(Outcome)}; got {outcome!r}")
@@ -259,7 +259,7 @@ def save_run(
 
 
 def _current_champion_id(home: Home) -> str | None:
-    from taskclf_core.pointer import read_active
+    from taskclf_core.registry.pointer import read_active
 
     try:
         pointer = read_active(home)

@@ -22,16 +22,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from taskclf_core.atomic import storage_error, write_json_atomic
-from taskclf_core.bundle import (
+from taskclf_core.errors import BundleError, BusyError, RegistryError
+from taskclf_core.fs.atomic import storage_error, write_json_atomic
+from taskclf_core.paths import Home
+from taskclf_core.registry.bundle import (
     METADATA_FILE,
     UtcTimestamp,
     describe_validation_error,
     load_bundle,
 )
-from taskclf_core.errors import BundleError, BusyError, RegistryError
-from taskclf_core.paths import Home
-from taskclf_core.runids import RUN_ID_PATTERN
+from taskclf_core.registry.runids import RUN_ID_PATTERN
 
 ACTIVE_FILE = "active.json"
 LOCK_FILE = ".registry.lock"

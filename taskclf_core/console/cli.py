@@ -98,7 +98,7 @@ def check_retrain(
     as_json: JsonOpt = False,
 ) -> None:
     """Say whether a global retrain (and a calibrator update) is due."""
-    from taskclf_core.service import cadence_report
+    from taskclf_core.console.service import cadence_report
 
     with _errors():
         report = cadence_report(_home(models_dir), config_path=config, calibrator_store=calibrator_store)
@@ -146,7 +146,7 @@ def retrain(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the retrain pipeline and print the snapshot, every gate and the outcome."""
-    from taskclf_core.service import RetrainRequest, run_retrain
+    from taskclf_core.console.service import RetrainRequest, run_retrain
 
     with _errors():
         request = _request(RetrainRequest, config_path=config, force=force, dry_run=dry_run, synthetic=synthetic,
@@ -219,7 +219,7 @@ def promote(
     as_json: JsonOpt = False,
 ) -> None:
     """Sign off a run awaiting sign-off and make it the champion."""
-    from taskclf_core.service import promote_run
+    from taskclf_core.console.service import promote_run
 
     with _errors():
         entry = promote_run(_home(models_dir, out_dir), run_id, approver=approver, note=note, config_path=config)
@@ -239,7 +239,7 @@ def rollback(
     as_json: JsonOpt = False,
 ) -> None:
     """Make a previously promoted model the champion again."""
-    from taskclf_core.registry import rollback as rollback_model
+    from taskclf_core.registry.listing import rollback as rollback_model
 
     with _errors():
         entry = rollback_model(_home(models_dir, out_dir), run_id, approver=approver, note=note)
@@ -257,7 +257,7 @@ def runs(
     as_json: JsonOpt = False,
 ) -> None:
     """List runs, newest first."""
-    from taskclf_core.service import runs_table
+    from taskclf_core.console.service import runs_table
 
     with _errors():
         rows = runs_table(_home(models_dir, out_dir), outcome=outcome)
@@ -270,7 +270,7 @@ def runs(
 @train_app.command("models", epilog=EPILOG)
 def models(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonOpt = False) -> None:
     """List promoted models; the champion is marked, broken bundles say why."""
-    from taskclf_core.service import models_table
+    from taskclf_core.console.service import models_table
 
     with _errors():
         rows = models_table(_home(models_dir, out_dir))
@@ -283,7 +283,7 @@ def models(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonOp
 @train_app.command("history", epilog=EPILOG)
 def history(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonOpt = False) -> None:
     """The champion history (newest first): every promotion and rollback."""
-    from taskclf_core.service import history_table
+    from taskclf_core.console.service import history_table
 
     with _errors():
         rows = history_table(_home(models_dir, out_dir))
@@ -307,8 +307,8 @@ def synthesize(
     as_json: JsonOpt = False,
 ) -> None:
     """Write a synthetic team as a taskclf data directory (features per day + labels)."""
-    from taskclf_core.data import write_data_dir
-    from taskclf_core.synthetic import generate_team
+    from taskclf_core.data.datadir import write_data_dir
+    from taskclf_core.data.synthetic import generate_team
 
     with _errors():
         last = _date(date_to, "--to")

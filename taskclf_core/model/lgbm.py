@@ -16,8 +16,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from taskclf_core.data.schema import CATEGORICAL_FEATURES, FEATURES, LABEL_TO_INDEX, LABELS
 from taskclf_core.errors import DataError, InsufficientDataError
-from taskclf_core.schema import CATEGORICAL_FEATURES, FEATURES, LABEL_TO_INDEX, LABELS
 
 UNKNOWN_TOKEN = "__unknown__"
 #: Rows per block when the feature matrix is filled (a block of 38 float32 columns is ~1 MB).
