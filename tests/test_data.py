@@ -26,15 +26,11 @@ from helpers_data import (
 )
 
 from taskclf_core.data import schema
-from taskclf_core.data.datadir import (
-    LoadedData,
-    load_data_dir,
-    read_feature_file,
-    validate_features,
-    write_data_dir,
-    write_features_day,
-)
-from taskclf_core.data.labels import STRING_DTYPE, TIMESTAMP_DTYPE, read_labels_parquet
+from taskclf_core.data.columns import STRING_DTYPE, TIMESTAMP_DTYPE
+from taskclf_core.data.datadir import LoadedData, load_data_dir, write_data_dir
+from taskclf_core.data.featurecheck import validate_features
+from taskclf_core.data.featurefiles import read_feature_file, write_features_day
+from taskclf_core.data.labelfiles import read_labels_parquet
 from taskclf_core.errors import DataError
 
 ROWS_PER_DAY = {JULY_1: 117, JULY_2: 119, JULY_3: 121}

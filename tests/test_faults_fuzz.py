@@ -32,8 +32,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from taskclf_core.console import jobs, status
-from taskclf_core.data.datadir import read_feature_file, validate_features
-from taskclf_core.data.labels import read_labels_csv
+from taskclf_core.data.featurecheck import validate_features
+from taskclf_core.data.featurefiles import read_feature_file
+from taskclf_core.data.labelfiles import read_labels_csv
 from taskclf_core.data.schema import LABELS, SPAN_COLUMNS
 from taskclf_core.errors import (
     ConfigError,

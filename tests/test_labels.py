@@ -20,19 +20,16 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from taskclf_core.data import schema
-from taskclf_core.data.labels import (
-    STRING_DTYPE,
-    TIMESTAMP_DTYPE,
-    LabelSpan,
-    frame_to_spans,
+from taskclf_core.data.columns import STRING_DTYPE, TIMESTAMP_DTYPE
+from taskclf_core.data.labelcheck import validate_span_frame
+from taskclf_core.data.labelfiles import (
     read_labels,
     read_labels_csv,
     read_labels_parquet,
-    spans_to_frame,
-    validate_span_frame,
     write_labels_csv,
     write_labels_parquet,
 )
+from taskclf_core.data.labels import LabelSpan, frame_to_spans, spans_to_frame
 from taskclf_core.errors import DataError
 
 T0 = datetime(2025, 7, 1, 9, 0, tzinfo=UTC)

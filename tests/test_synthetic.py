@@ -254,7 +254,8 @@ def test_default_team_trains_a_challenger_that_passes_every_acceptance_check() -
 
 
 def test_team_round_trips_through_a_data_directory_unchanged(tmp_path) -> None:
-    from taskclf_core.data.datadir import load_data_dir, validate_features, write_data_dir
+    from taskclf_core.data.datadir import load_data_dir, write_data_dir
+    from taskclf_core.data.featurecheck import validate_features
 
     team = generate_team(users=2, days=2, date_to=LAST_DAY, seed=3)
     validate_features(team.features, source="synthetic")
