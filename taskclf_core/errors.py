@@ -6,6 +6,15 @@ app) catch :class:`TaskclfError` and show its message; anything else is a bug.
 
 from __future__ import annotations
 
+import difflib
+import reprlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+    from pydantic.fields import FieldInfo
+    from pydantic_core import ErrorDetails
+
 
 class TaskclfError(Exception):
     """Base of every error this library raises on purpose."""
@@ -45,3 +54,109 @@ class ChampionChanged(PromotionRefused):
 
 class BusyError(TaskclfError):
     """Another retrain (or registry change) holds the lock."""
+
+
+# --------------------------------------------------------------------------- messages
+
+#: Shows a value in a message, shortened: a hostile file (deep nesting, YAML aliases that
+#: expand to billions of items, a 100 KB string) must not make the message huge or slow.
+_SHOW = reprlib.Repr()
+_SHOW.maxlevel, _SHOW.maxlist, _SHOW.maxdict, _SHOW.maxstring, _SHOW.maxother = 2, 4, 4, 60, 60
+
+_TYPE_WORDS: dict[str, str] = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "text",
+}
+
+
+def show_value(value: object) -> str:
+    """``repr`` of a value for a message, shortened to a few dozen characters."""
+    return _SHOW.repr(value)
+
+
+def _fields_at(model: type[BaseModel] | None, loc: tuple[int | str, ...]) -> dict[str, FieldInfo]:
+    """The fields of the (nested) model that holds the last element of ``loc``."""
+    fields: dict[str, FieldInfo] = dict(model.model_fields) if model is not None else {}
+    for part in loc[:-1]:
+        info = fields.get(str(part))
+        annotation = getattr(info, "annotation", None)
+        if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+            fields = dict(annotation.model_fields)
+        else:
+            return {}
+    return fields
+
+
+def _expected(info: FieldInfo, err: ErrorDetails) -> str:
+    annotation = getattr(info.annotation, "__name__", str(info.annotation))
+    expected = _TYPE_WORDS.get(annotation, annotation)
+    ge = next((m.ge for m in info.metadata if getattr(m, "ge", None) is not None), None)
+    le = next((m.le for m in info.metadata if getattr(m, "le", None) is not None), None)
+    if ge is not None and le is not None:
+        expected += f" in [{ge}, {le}]"
+    elif ge is not None:
+        expected += f" >= {ge}"
+    elif le is not None:
+        expected += f" <= {le}"
+    if "literal" in err["type"]:
+        expected = str(err["msg"]).replace("Input should be ", "one of ")
+    if err["type"] in ("model_type", "dict_type"):
+        expected = "a mapping of keys to values"
+    return expected
+
+
+def describe_validation_item(err: ErrorDetails, model: type[BaseModel] | None = None) -> str:
+    """One sentence for one pydantic error: where, what is allowed, and what was given.
+
+    Args:
+        err: One item of ``ValidationError.errors()``.
+        model: The model that was validated; when given, the sentence names the allowed
+            keys, the expected type and its bounds (``"x must be a number in [0, 1]; got 2"``).
+
+    Returns:
+        The sentence, without a trailing full stop.
+    """
+    loc = tuple(err["loc"])
+    where = ".".join(str(p) for p in loc) or "(top level)"
+    kind = err["type"]
+    fields = _fields_at(model, loc) if loc else {}
+    if kind == "invalid_key":
+        allowed = f"; allowed keys: {', '.join(fields)}" if fields else ""
+        return f"key {show_value(err.get('input'))} is not a name (keys are text){allowed}"
+    if kind == "extra_forbidden":
+        if not fields:
+            return f"{where}: unknown key (not allowed here)"
+        close = difflib.get_close_matches(str(loc[-1]), list(fields), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown key {where!r}{hint}; allowed keys: {', '.join(fields)}"
+    info = fields.get(str(loc[-1])) if loc else None
+    if info is None:
+        return f"{where}: {str(err['msg']).removeprefix('Value error, ')}"
+    if kind == "missing":
+        return f"{where} is required"
+    if kind == "value_error":
+        return f"{where}: {str(err['msg']).removeprefix('Value error, ')}"
+    return f"{where} must be {_expected(info, err) or err['msg']}; got {show_value(err.get('input'))}"
+
+
+def describe_validation_error(
+    exc: ValidationError, *, model: type[BaseModel] | None = None, source: str | None = None
+) -> str:
+    """Every problem of a pydantic error in words, joined by ``"; "``.
+
+    The one place where validation errors become sentences (configuration, bundle
+    metadata, run decisions, pointers, requests).
+
+    Args:
+        exc: The pydantic error.
+        model: The validated model (adds allowed keys, types and bounds to the sentences).
+        source: Prefix of each sentence, e.g. the file name (``"configs/retrain.yaml"``).
+
+    Returns:
+        ``"created_at: expected ...; label_set: ..."``, or with ``source``
+        ``"<source>: created_at: ...; <source>: label_set: ..."``.
+    """
+    prefix = f"{source}: " if source else ""
+    return "; ".join(prefix + describe_validation_item(err, model) for err in exc.errors())

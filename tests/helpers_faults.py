@@ -501,7 +501,7 @@ def op_retrain_lock(root: str) -> Any:
 
 
 def op_cleanup(root: str) -> Any:
-    from taskclf_core.registry.runs import cleanup_stale_temp
+    from taskclf_core.registry.cleanup import cleanup_stale_temp
 
     return [p.name for p in cleanup_stale_temp(_home(root), min_age_seconds=0)]
 

@@ -40,9 +40,9 @@ from helpers_faults import (
 from helpers_registry import bundle_files, champion_of, make_run, promoted_run, tiny_model_text
 
 from taskclf_core.paths import Home
+from taskclf_core.registry.cleanup import cleanup_stale_temp
 from taskclf_core.registry.listing import inspect_history, list_runs, read_active
 from taskclf_core.registry.runids import new_run_id
-from taskclf_core.registry.runs import cleanup_stale_temp
 from taskclf_core.train.runsave import retrain_running
 
 #: Fault points of a manual promotion, in the order they are reached (name: hits).

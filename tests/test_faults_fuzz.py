@@ -44,9 +44,10 @@ from taskclf_core.errors import (
     RunIdError,
 )
 from taskclf_core.paths import Home
-from taskclf_core.registry.promotion import promotability, promote, rollback
+from taskclf_core.registry.promotion import promote, rollback
 from taskclf_core.registry.runids import RUN_ID_PATTERN, validate_run_id
 from taskclf_core.registry.runs import read_run, verify_run
+from taskclf_core.registry.verdict import promotability
 from taskclf_core.train.config import RetrainConfig, load_retrain_config, parse_retrain_config
 
 LIBRARY_EXAMPLES = 1000

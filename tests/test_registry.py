@@ -157,8 +157,11 @@ def test_write_run_refuses_an_invalid_decision(home: Home) -> None:
     with pytest.raises(RegistryError) as err:
         write_run(home.runs_dir, run_id, files={}, decision={"outcome": "maybe"})
     message = str(err.value)
-    assert message.startswith(f"cannot write run {run_id}: the decision is invalid: outcome: ")
-    assert "reason: Field required" in message
+    assert message.startswith(
+        f"cannot write run {run_id}: the decision is invalid: outcome must be one of "
+        "'dry_run', 'rejected', 'awaiting_signoff' or 'promoted'; got 'maybe'"
+    )
+    assert "reason is required" in message
     assert not (home.runs_dir / run_id).exists()
 
 

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from taskclf_core.errors import BusyError, ConfigError, DataError, RegistryError, TaskclfError
 from taskclf_core.fs.atomic import write_json_atomic
+from taskclf_core.fs.procs import process_alive, process_start_ticks
 from taskclf_core.paths import Home
 from taskclf_core.registry.runids import new_run_id, validate_run_id
 
@@ -145,43 +146,6 @@ class _ProcessRecord(BaseModel):
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
-
-
-# --------------------------------------------------------------------------- processes
-
-
-def process_start_ticks(pid: int) -> int | None:
-    """The process's start time (clock ticks since boot, from ``/proc``), or None.
-
-    None when the process does not exist, is a zombie, or ``/proc`` is not available.
-    Together with the pid it identifies a process even after the pid is reused.
-    """
-    try:
-        data = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = data[data.rindex(")") + 2 :].split()
-    if fields[0] in ("Z", "X"):
-        return None
-    return int(fields[19])
-
-
-def process_alive(pid: int | None, pid_start: int | None = None) -> bool:
-    """Whether ``pid`` is a live process (and still the one that started at ``pid_start``)."""
-    if pid is None or pid <= 0:
-        return False
-    if Path("/proc").is_dir():
-        ticks = process_start_ticks(pid)
-        if ticks is None:
-            return False
-        return pid_start is None or ticks == pid_start
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --------------------------------------------------------------------------- files
@@ -406,7 +370,7 @@ def submit(home: Home, fields: Mapping[str, Any]) -> JobStatus:
         JobRunningError, DataError: see :func:`start_job`.
     """
     from taskclf_core.console.service import RetrainRequest
-    from taskclf_core.registry.bundle import describe_validation_error
+    from taskclf_core.errors import describe_validation_error
 
     try:
         request = RetrainRequest.model_validate(dict(fields))
@@ -563,7 +527,7 @@ def run_job(folder: Path) -> int:
         _release_lock(home, job_id)
         reporter.finish("failed", error=str(exc), error_kind=type(exc).__name__)
     except ValidationError as exc:
-        from taskclf_core.registry.bundle import describe_validation_error
+        from taskclf_core.errors import describe_validation_error
 
         _release_lock(home, job_id)
 

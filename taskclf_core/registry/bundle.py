@@ -1,9 +1,10 @@
-"""Model bundles: write, load and verify the files of one trained model.
+"""Model bundles: load and verify the files of one trained model (and the bundle API).
 
 A bundle is a folder with ``model.txt`` (LightGBM text format, never pickle),
 ``metadata.json``, ``metrics.json``, ``confusion_matrix.csv`` and
-``categorical_encoders.json`` (see ``spec/registry.md``). This module does not care how
-the model was trained; it only guarantees that what it writes can be read back and that
+``categorical_encoders.json`` (see ``spec/registry.md``). The records are in
+``registry.metadata``, writing in ``registry.bundle_write``; this module loads and
+re-exports both, so one import serves callers. It does not care how the model was trained; it only guarantees that what it writes can be read back and that
 what it reads is complete and unaltered. LightGBM is imported lazily: listing and
 verifying bundles never pays for it.
 """
@@ -12,389 +13,67 @@ from __future__ import annotations
 
 import csv
 import functools
-import hashlib
-import importlib.metadata
 import io
 import json
-import re
-import subprocess
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
+from pydantic import ValidationError
+
+from taskclf_core.errors import BundleError, describe_validation_error
+from taskclf_core.registry.bundle_write import bundle_file_bytes, confusion_csv, write_bundle_files
+from taskclf_core.registry.metadata import (
+    BUNDLE_FILES,
+    CONFUSION_FILE,
+    ENCODERS_FILE,
+    METADATA_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    BundleMetadata,
+    BundleMetrics,
+    check_encoders,
+    check_semantics,
+    git_commit,
+    library_versions,
 )
-
-from taskclf_core import __version__
-from taskclf_core.data.schema import LABELS, SCHEMA_HASHES, SCHEMA_VERSIONS
-from taskclf_core.errors import BundleError
-from taskclf_core.fs.atomic import dumps_json, write_bytes_atomic
+from taskclf_core.registry.stamps import (
+    UtcTimestamp,
+    parse_utc,
+    sha256_bytes,
+    sha256_file,
+    utc_now_iso,
+)
 
 if TYPE_CHECKING:
     import lightgbm
 
-MODEL_FILE = "model.txt"
-METADATA_FILE = "metadata.json"
-METRICS_FILE = "metrics.json"
-CONFUSION_FILE = "confusion_matrix.csv"
-ENCODERS_FILE = "categorical_encoders.json"
-#: Every file of a bundle, in the order they are checked.
-BUNDLE_FILES: tuple[str, ...] = (
-    MODEL_FILE,
-    METADATA_FILE,
-    METRICS_FILE,
-    CONFUSION_FILE,
-    ENCODERS_FILE,
-)
-
-_SHA256_RE = re.compile(r"\A[0-9a-f]{64}\Z")
-_DATE_RE = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
-#: Distribution names recorded in ``library_versions`` (this package is added as ``taskclf_core``).
-_LIBRARIES: tuple[str, ...] = ("lightgbm", "pandas", "numpy", "scikit-learn")
-
-
-# --------------------------------------------------------------------------- shared types
-
-
-def utc_now_iso() -> str:
-    """The current time as an aware UTC ISO 8601 string (``2026-11-26T05:24:30.123456+00:00``)."""
-    return datetime.now(UTC).isoformat()
-
-
-def parse_utc(value: str) -> datetime:
-    """Parse an aware ISO 8601 time and convert it to UTC.
-
-    Args:
-        value: ISO 8601 text with a UTC offset (``Z`` or ``+hh:mm``).
-
-    Returns:
-        The time as an aware ``datetime`` in UTC.
-
-    Raises:
-        ValueError: ``value`` is not ISO 8601 or has no offset.
-    """
-    try:
-        parsed = datetime.fromisoformat(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"expected an ISO 8601 time like 2026-11-26T05:24:30+00:00; got {value!r}"
-        ) from exc
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError(f"expected an aware time with a UTC offset (e.g. +00:00); got {value!r}")
-    return parsed.astimezone(UTC)
-
-
-def _normalise_utc(value: str) -> str:
-    return parse_utc(value).isoformat()
-
-
-#: An aware ISO 8601 time, stored as text normalised to UTC (offsets converted).
-UtcTimestamp = Annotated[str, AfterValidator(_normalise_utc)]
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line naming each invalid field and why: ``"created_at: expected ...; label_set: ..."``.
-
-    Args:
-        exc: The pydantic error.
-
-    Returns:
-        The fields and messages joined by ``"; "``.
-    """
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        parts.append(f"{where}: {msg}")
-    return "; ".join(parts)
-
-
-def sha256_bytes(data: bytes) -> str:
-    """Hex SHA-256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-# --------------------------------------------------------------------------- records
-
-
-class BundleMetadata(BaseModel):
-    """``metadata.json``: where a model came from and what it expects."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    schema_version: str
-    schema_hash: str
-    label_set: list[str]
-    train_date_from: str
-    train_date_to: str
-    params: dict[str, Any]
-    git_commit: str
-    dataset_hash: str
-    reject_threshold: float = Field(ge=0.0, le=1.0)
-    data_provenance: Literal["real", "synthetic", "mixed"]
-    created_at: UtcTimestamp
-    #: SHA-256 of ``model.txt``; filled in by :func:`write_bundle_files`.
-    model_sha256: str = ""
-    library_versions: dict[str, str]
-    feature_names: list[str]
-
-    @field_validator("label_set")
-    @classmethod
-    def _sorted_unique_labels(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError(f"labels must be unique; got {value}")
-        return sorted(value)
-
-    @field_validator("train_date_from", "train_date_to")
-    @classmethod
-    def _iso_date(cls, value: str) -> str:
-        if not _DATE_RE.match(value):
-            raise ValueError(f"expected a date YYYY-MM-DD; got {value!r}")
-        try:
-            date.fromisoformat(value)
-        except ValueError as exc:
-            raise ValueError(f"expected a real calendar date YYYY-MM-DD; got {value!r}") from exc
-        return value
-
-    @field_validator("model_sha256")
-    @classmethod
-    def _sha_or_empty(cls, value: str) -> str:
-        if value and not _SHA256_RE.match(value):
-            raise ValueError(f"expected 64 lowercase hex digits; got {value!r}")
-        return value
-
-    @field_validator("feature_names")
-    @classmethod
-    def _features_unique(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("at least one feature is required")
-        if len(set(value)) != len(value):
-            raise ValueError("feature names must be unique")
-        return value
-
-    @model_validator(mode="after")
-    def _date_order(self) -> BundleMetadata:
-        if self.train_date_from > self.train_date_to:
-            raise ValueError(
-                f"train_date_from {self.train_date_from} is after train_date_to {self.train_date_to}"
-            )
-        return self
-
-
-class BundleMetrics(BaseModel):
-    """``metrics.json``: headline scores and the confusion matrix (rows true, columns predicted)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    macro_f1: float = Field(ge=0.0, le=1.0)
-    weighted_f1: float = Field(ge=0.0, le=1.0)
-    confusion_matrix: list[list[int]]
-    label_names: list[str]
-
-    @model_validator(mode="after")
-    def _square_matrix(self) -> BundleMetrics:
-        n = len(self.label_names)
-        if len(set(self.label_names)) != n:
-            raise ValueError("label_names must be unique")
-        if len(self.confusion_matrix) != n or any(len(row) != n for row in self.confusion_matrix):
-            raise ValueError(
-                f"confusion_matrix must be {n}x{n} (one row and one column per label name)"
-            )
-        if any(v < 0 for row in self.confusion_matrix for v in row):
-            raise ValueError("confusion_matrix counts must be >= 0")
-        return self
-
-
-# --------------------------------------------------------------------------- environment
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries that shape a model, for ``metadata.json``.
-
-    Returns:
-        ``{"lightgbm": ..., "pandas": ..., "numpy": ..., "scikit-learn": ...,
-        "taskclf_core": ...}``; a library that is not installed reads ``"not installed"``.
-    """
-    versions: dict[str, str] = {}
-    for name in _LIBRARIES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    versions["taskclf_core"] = __version__
-    return versions
-
-
-@functools.cache
-def git_commit() -> str:
-    """The git commit of this package's checkout, or ``"unknown"``; never fails.
-
-    Returns:
-        The 40-digit commit of ``HEAD`` in the repository holding this package, or
-        ``"unknown"`` when git is missing, the package is not in a repository, or the
-        repository has no commit yet.
-    """
-    package_dir = Path(__file__).resolve().parent
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=package_dir,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return "unknown"
-    commit = done.stdout.strip()
-    if done.returncode != 0 or not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", commit):
-        return "unknown"
-    return commit
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def _check_semantics(metadata: BundleMetadata) -> str | None:
-    """What is wrong with otherwise well-formed metadata, in words; None when fine."""
-    if metadata.schema_version not in SCHEMA_VERSIONS:
-        return (
-            f"{METADATA_FILE} has schema_version {metadata.schema_version!r}; "
-            f"known versions are {', '.join(SCHEMA_VERSIONS)}"
-        )
-    expected_hash = SCHEMA_HASHES[metadata.schema_version]
-    if metadata.schema_hash != expected_hash:
-        return (
-            f"{METADATA_FILE} has schema_hash {metadata.schema_hash!r} but schema "
-            f"{metadata.schema_version} has hash {expected_hash!r}"
-        )
-    if metadata.label_set != list(LABELS):
-        missing = sorted(set(LABELS) - set(metadata.label_set))
-        extra = sorted(set(metadata.label_set) - set(LABELS))
-        return (
-            f"{METADATA_FILE} has label_set {metadata.label_set} but the core label set is "
-            f"{list(LABELS)} (missing: {missing or 'none'}; unexpected: {extra or 'none'})"
-        )
-    return None
-
-
-def _check_encoders(encoders: object) -> str | None:
-    if not isinstance(encoders, dict):
-        return f"{ENCODERS_FILE} must map column -> vocabulary list; got {type(encoders).__name__}"
-    for column, vocabulary in encoders.items():
-        if not isinstance(vocabulary, list) or not all(isinstance(v, str) for v in vocabulary):
-            return f"{ENCODERS_FILE}: the vocabulary of {column!r} must be a list of strings"
-        if len(set(vocabulary)) != len(vocabulary):
-            return f"{ENCODERS_FILE}: the vocabulary of {column!r} has duplicates"
-    return None
-
-
-def confusion_csv(metrics: BundleMetrics) -> str:
-    """The confusion matrix as CSV: a header of label names, one row per true label.
-
-    Args:
-        metrics: The metrics holding the matrix and its label names.
-
-    Returns:
-        CSV text with ``\\n`` line ends; the first header cell is empty (the index column).
-    """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["", *metrics.label_names])
-    for name, row in zip(metrics.label_names, metrics.confusion_matrix, strict=True):
-        writer.writerow([name, *row])
-    return buffer.getvalue()
-
-
-def bundle_file_bytes(
-    *,
-    model_text: str,
-    encoders: Mapping[str, list[str]],
-    metadata: BundleMetadata,
-    metrics: BundleMetrics,
-) -> dict[str, bytes]:
-    """The exact bytes of every bundle file, with ``model_sha256`` filled in.
-
-    Used by :func:`write_bundle_files` and by the pipeline to hand the bundle to
-    ``registry.write_run`` together with the run's other files.
-
-    Args:
-        model_text: LightGBM model in text format (``Booster.model_to_string()``).
-        encoders: Categorical column -> vocabulary (sorted, unknown token included).
-        metadata: Metadata; its ``model_sha256`` is replaced by the hash of ``model_text``.
-        metrics: Headline metrics and confusion matrix.
-
-    Returns:
-        File name -> bytes for the five bundle files.
-
-    Raises:
-        BundleError: The metadata names an unknown schema or a label set other than the
-            core one, or the encoders are malformed.
-    """
-    problem = _check_semantics(metadata) or _check_encoders(dict(encoders))
-    if problem:
-        raise BundleError(f"cannot write a bundle: {problem}")
-    model_bytes = model_text.encode("utf-8")
-    final = metadata.model_copy(update={"model_sha256": sha256_bytes(model_bytes)})
-    return {
-        MODEL_FILE: model_bytes,
-        METADATA_FILE: dumps_json(final.model_dump(mode="json")).encode("utf-8"),
-        METRICS_FILE: dumps_json(metrics.model_dump(mode="json")).encode("utf-8"),
-        CONFUSION_FILE: confusion_csv(metrics).encode("utf-8"),
-        ENCODERS_FILE: dumps_json({k: list(v) for k, v in encoders.items()}).encode("utf-8"),
-    }
-
-
-def write_bundle_files(
-    folder: Path,
-    *,
-    model_text: str,
-    encoders: Mapping[str, list[str]],
-    metadata: BundleMetadata,
-    metrics: BundleMetrics,
-) -> None:
-    """Write the five bundle files into an existing folder, each atomically.
-
-    The caller normally passes the temporary folder of ``atomic.atomic_folder`` so that
-    the bundle appears complete or not at all.
-
-    Args:
-        folder: An existing folder.
-        model_text: LightGBM model in text format.
-        encoders: Categorical column -> vocabulary.
-        metadata: Metadata; ``model_sha256`` is filled in from ``model_text``.
-        metrics: Headline metrics and confusion matrix.
-
-    Raises:
-        BundleError: ``folder`` does not exist or the content is invalid (see
-            :func:`bundle_file_bytes`).
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise BundleError(f"cannot write a bundle into {folder}: the folder does not exist")
-    files = bundle_file_bytes(
-        model_text=model_text, encoders=encoders, metadata=metadata, metrics=metrics
-    )
-    for name, data in files.items():
-        write_bytes_atomic(folder / name, data)
+#: The bundle API in one import: loading lives here, records and writing in their modules.
+__all__ = [
+    "BUNDLE_FILES",
+    "CONFUSION_FILE",
+    "ENCODERS_FILE",
+    "METADATA_FILE",
+    "METRICS_FILE",
+    "MODEL_FILE",
+    "BundleMetadata",
+    "BundleMetrics",
+    "LoadedBundle",
+    "UtcTimestamp",
+    "bundle_created_at",
+    "bundle_file_bytes",
+    "confusion_csv",
+    "git_commit",
+    "library_versions",
+    "load_bundle",
+    "parse_utc",
+    "sha256_bytes",
+    "sha256_file",
+    "utc_now_iso",
+    "verify_bundle",
+    "write_bundle_files",
+]
 
 
 # --------------------------------------------------------------------------- loading
@@ -520,9 +199,9 @@ def load_bundle(
         metadata = BundleMetadata.model_validate(raw_metadata)
     except ValidationError as exc:
         raise BundleError(
-            f"bundle {name}: {METADATA_FILE} is invalid: {describe_validation_error(exc)}"
+            f"bundle {name}: {METADATA_FILE} is invalid: {describe_validation_error(exc, model=BundleMetadata)}"
         ) from exc
-    problem = _check_semantics(metadata)
+    problem = check_semantics(metadata)
     if problem:
         raise BundleError(f"bundle {name}: {problem}")
     if not metadata.model_sha256:
@@ -532,10 +211,10 @@ def load_bundle(
         metrics = BundleMetrics.model_validate(_read_json(folder, METRICS_FILE, name))
     except ValidationError as exc:
         raise BundleError(
-            f"bundle {name}: {METRICS_FILE} is invalid: {describe_validation_error(exc)}"
+            f"bundle {name}: {METRICS_FILE} is invalid: {describe_validation_error(exc, model=BundleMetrics)}"
         ) from exc
     encoders = _read_json(folder, ENCODERS_FILE, name)
-    problem = _check_encoders(encoders)
+    problem = check_encoders(encoders)
     if problem:
         raise BundleError(f"bundle {name}: {problem}")
     try:

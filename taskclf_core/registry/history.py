@@ -17,10 +17,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from taskclf_core.errors import describe_validation_error
 from taskclf_core.fs.atomic import append_line_durable
 from taskclf_core.paths import Home
-from taskclf_core.registry.bundle import UtcTimestamp, describe_validation_error
 from taskclf_core.registry.pointer import Action, inspect_active
+from taskclf_core.registry.stamps import UtcTimestamp
 
 HISTORY_FILE = "active_history.jsonl"
 
@@ -100,7 +101,7 @@ def _parse_lines(path: Path) -> tuple[list[HistoryEntry], list[str]]:
         try:
             entries.append(HistoryEntry.model_validate_json(raw))
         except ValidationError as exc:
-            reason = describe_validation_error(exc)
+            reason = describe_validation_error(exc, model=HistoryEntry)
             problems.append(
                 f"models/{HISTORY_FILE} line {number} is not a complete entry ({reason[:120]}); "
                 "ignored (torn write?)"

@@ -21,19 +21,15 @@ from pathlib import Path
 
 from taskclf_core.errors import BundleError
 from taskclf_core.paths import Home
-from taskclf_core.registry.bundle import (
-    BundleMetadata,
-    BundleMetrics,
-    LoadedBundle,
-    bundle_created_at,
-    load_bundle,
-)
+from taskclf_core.registry.bundle import LoadedBundle, bundle_created_at, load_bundle
+from taskclf_core.registry.cleanup import cleanup_stale_temp
 from taskclf_core.registry.history import (
     HistoryEntry,
     HistoryReport,
     inspect_history,
     read_history,
 )
+from taskclf_core.registry.metadata import BundleMetadata, BundleMetrics
 from taskclf_core.registry.pointer import (
     ActivePointer,
     ActiveState,
@@ -42,27 +38,20 @@ from taskclf_core.registry.pointer import (
     read_active,
     registry_lock,
 )
-from taskclf_core.registry.promotion import (
-    ANY_CHAMPION,
-    FROM_RUN,
-    promotability,
-    promote,
-    promote_auto,
-    rollback,
-)
+from taskclf_core.registry.promotion import promote, promote_auto, rollback
 from taskclf_core.registry.runids import RUN_ID_PATTERN, run_id_time
 from taskclf_core.registry.runs import (
     ChampionRef,
     RunDecision,
     RunRecord,
     RunSummary,
-    cleanup_stale_temp,
     folder_names_newest_first,
     list_runs,
     read_run,
     verify_run,
     write_run,
 )
+from taskclf_core.registry.verdict import ANY_CHAMPION, FROM_RUN, promotability
 
 __all__ = [
     "ANY_CHAMPION",

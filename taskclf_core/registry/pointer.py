@@ -22,16 +22,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from taskclf_core.errors import BundleError, BusyError, RegistryError
+from taskclf_core.errors import BundleError, BusyError, RegistryError, describe_validation_error
 from taskclf_core.fs.atomic import storage_error, write_json_atomic
 from taskclf_core.paths import Home
-from taskclf_core.registry.bundle import (
-    METADATA_FILE,
-    UtcTimestamp,
-    describe_validation_error,
-    load_bundle,
-)
+from taskclf_core.registry.bundle import load_bundle
+from taskclf_core.registry.metadata import METADATA_FILE
 from taskclf_core.registry.runids import RUN_ID_PATTERN
+from taskclf_core.registry.stamps import UtcTimestamp
 
 ACTIVE_FILE = "active.json"
 LOCK_FILE = ".registry.lock"
@@ -122,7 +119,7 @@ def inspect_active(home: Home) -> ActiveState:
         return ActiveState(
             True,
             None,
-            f"{shown} is not a valid champion pointer: {describe_validation_error(exc)}",
+            f"{shown} is not a valid champion pointer: {describe_validation_error(exc, model=ActivePointer)}",
         )
     # models_dir, not root / model_dir: the CLI may place the models folder elsewhere.
     folder = home.models_dir / pointer.model_id

@@ -1,45 +1,34 @@
-"""Champion changes: promotability, manual promotion, automatic promotion, rollback.
+"""Champion changes: manual promotion, automatic promotion, rollback.
 
-Whether a run may become champion is decided once, in :func:`promotability` (no lock:
-the app and CLI use it to enable the Promote button and to say why), and the same rule
-is re-applied by :func:`promote` and :func:`promote_auto` under the registry lock. A
+Whether a run may become champion is decided once, in ``registry.verdict`` (no lock:
+the app and CLI use :func:`promotability` to enable the Promote button and to say why),
+and the same rule is re-applied by :func:`promote` and :func:`promote_auto` under the
+registry lock. A
 change appends its history entry first and then replaces ``active.json`` (see
 ``taskclf_core.registry.history`` for why that order keeps the history exact across crashes).
 """
 
 from __future__ import annotations
 
-import json
 import shutil
-from dataclasses import dataclass
-from typing import Final
 
 from taskclf_core.errors import (
     BundleError,
     ChampionChanged,
     PromotionRefused,
     RegistryError,
-    RunIdError,
 )
 from taskclf_core.fs.atomic import atomic_folder
 from taskclf_core.fs.faultpoints import faultpoint
 from taskclf_core.paths import Home
-from taskclf_core.registry.bundle import (
-    BUNDLE_FILES,
-    MODEL_FILE,
-    LoadedBundle,
-    load_bundle,
-    sha256_file,
-    utc_now_iso,
-    verify_bundle,
-)
+from taskclf_core.registry.bundle import LoadedBundle, load_bundle
 from taskclf_core.registry.history import (
     HistoryEntry,
     append_history,
-    inspect_history,
     last_change_id_in_file,
     new_change_id,
 )
+from taskclf_core.registry.metadata import BUNDLE_FILES, MODEL_FILE
 from taskclf_core.registry.pointer import (
     POLICY_VERSION,
     Action,
@@ -52,179 +41,18 @@ from taskclf_core.registry.pointer import (
 )
 from taskclf_core.registry.runids import validate_run_id
 from taskclf_core.registry.runs import (
-    RunRecord,
-    auto_promotion_interrupted,
     read_run,
-    verify_record,
 )
-
-
-class _FromRun:
-    def __repr__(self) -> str:
-        return "FROM_RUN"
-
-
-class _AnyChampion:
-    def __repr__(self) -> str:
-        return "ANY_CHAMPION"
-
-
-#: ``promote(expected_champion=FROM_RUN)``: expect the champion the run was compared against.
-FROM_RUN: Final = _FromRun()
-#: ``rollback(expected_champion=ANY_CHAMPION)``: no compare-and-swap on the current champion.
-ANY_CHAMPION: Final = _AnyChampion()
-
-
-@dataclass(frozen=True)
-class _Verdict:
-    ok: bool
-    reason: str
-    error: type[RegistryError] = PromotionRefused
-    record: RunRecord | None = None
-    state: ActiveState | None = None
-
-
-def _refuse(reason: str) -> _Verdict:
-    return _Verdict(ok=False, reason=reason)
-
-
-def _failed_gates_on_file(record: RunRecord) -> list[str]:
-    """Names of failed gates found in ``gates.json`` (best effort, for the message only)."""
-    try:
-        raw = json.loads(record.file("gates.json").read_text(encoding="utf-8"))
-    except (RegistryError, OSError, ValueError):
-        return []
-    names: list[str] = []
-    stack: list[object] = [raw]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            name = item.get("name")
-            if isinstance(name, str) and item.get("passed") is False and not item.get("skipped"):
-                names.append(name)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return sorted(set(names))
-
-
-def _judge(
-    home: Home,
-    run_id: str,
-    *,
-    auto_promote: bool,
-    automatic: bool,
-    expected: str | None | _FromRun,
-) -> _Verdict:
-    """The one place that decides whether a run may become champion now."""
-    try:
-        record = read_run(home, run_id)
-    except RunIdError as exc:
-        return _Verdict(ok=False, reason=str(exc), error=RunIdError)
-    except RegistryError as exc:
-        return _refuse(f"{exc}; it cannot be promoted")
-    rid, decision = record.run_id, record.decision
-    if decision.outcome == "dry_run":
-        return _refuse(f"run {rid} is a dry run: dry runs are never promotable; start a real run")
-    if decision.outcome == "rejected":
-        gates = (
-            ", ".join(decision.failed_gates or _failed_gates_on_file(record)) or "(see gates.json)"
-        )
-        return _refuse(f"run {rid} was rejected by gate(s) {gates}; it can never be promoted")
-    if automatic:
-        if decision.outcome != "promoted" or not decision.auto_promote:
-            return _refuse(
-                f"run {rid} has outcome {decision.outcome!r} with auto_promote "
-                f"{'on' if decision.auto_promote else 'off'}; automatic promotion needs "
-                "outcome 'promoted' from a run with auto_promote on"
-            )
-    else:
-        if decision.outcome == "promoted":
-            if auto_promotion_interrupted(home, rid):
-                return _refuse(
-                    f"run {rid} was saved as promoted but its automatic promotion never took "
-                    "effect (it was interrupted before the champion pointer moved); it cannot "
-                    "be promoted by hand: run the retrain again"
-                )
-            return _refuse(
-                f"run {rid} has outcome 'promoted' (it was promoted automatically when it "
-                "ran); only runs awaiting sign-off are promoted by hand"
-            )
-        if auto_promote:
-            return _refuse("auto_promote is on in configs/retrain.yaml: promotion is automatic")
-    problem = verify_record(record)
-    if problem:
-        return _refuse(f"run {rid} cannot be promoted because its files are not intact: {problem}")
-
-    state = inspect_active(home)
-    current = state.pointer
-    if current is not None and current.model_id == rid and state.problem is None:
-        return _refuse(f"run {rid} is already the champion")
-    earlier = next((e for e in inspect_history(home).entries if e.new_champion == rid), None)
-    if earlier is not None:
-        return _refuse(
-            f"run {rid} was already promoted ({earlier.describe()}); "
-            "use rollback to make it champion again"
-        )
-    installed = home.models_dir / rid
-    if installed.exists():
-        broken = verify_bundle(installed, label=f"models/{rid}")
-        if broken:
-            return _refuse(
-                f"models/{rid} already exists and is broken ({broken}); "
-                "move it aside, then promote again"
-            )
-    if state.problem:
-        return _refuse(
-            f"the champion pointer is broken ({state.problem}); roll back to a listed good "
-            "bundle first"
-        )
-
-    if isinstance(expected, _FromRun):
-        compared = decision.champion_compared
-        expected_id = compared.run_id if compared else None
-        expected_sha = compared.model_sha256 if compared else None
-    else:
-        expected_id, expected_sha = expected, None
-    now_id = current.model_id if current else None
-    now_sha = current.model_sha256 if current else None
-    if expected_id != now_id or (expected_sha and now_sha and expected_sha != now_sha):
-        was, now = expected_id or "none", now_id or "none"
-        if was == now:  # same id, different bytes: only possible if a bundle was replaced
-            was, now = f"{was} ({(expected_sha or '')[:12]})", f"{now} ({(now_sha or '')[:12]})"
-        return _Verdict(
-            ok=False,
-            reason=(
-                f"the champion changed since this run was evaluated (was {was}, now {now}); "
-                "re-run the retrain to compare against the new champion"
-            ),
-            error=ChampionChanged,
-        )
-    replaces = f"champion {now_id}" if now_id else "no champion (this will be the first)"
-    return _Verdict(
-        ok=True,
-        reason=f"run {rid} passed every gate and can be promoted; it replaces {replaces}",
-        record=record,
-        state=state,
-    )
-
-
-def promotability(home: Home, run_id: str, *, auto_promote: bool) -> tuple[bool, str]:
-    """Whether a person may promote a run now, and why (or why not), without the lock.
-
-    The same rule :func:`promote` applies under the lock; front ends use it to enable the
-    Promote button and to write the reason beside it.
-
-    Args:
-        home: The registry home.
-        run_id: The run id (from a URL or CLI; validated here).
-        auto_promote: The effective ``auto_promote`` of ``configs/retrain.yaml``.
-
-    Returns:
-        ``(can_promote, reason)``: one sentence either way.
-    """
-    verdict = _judge(home, run_id, auto_promote=auto_promote, automatic=False, expected=FROM_RUN)
-    return verdict.ok, verdict.reason
+from taskclf_core.registry.stamps import sha256_file, utc_now_iso
+from taskclf_core.registry.verdict import (
+    ANY_CHAMPION,
+    FROM_RUN,
+    AnyChampion,
+    FromRun,
+    Verdict,
+    judge,
+    raise_refusal,
+)
 
 
 def _require_signoff(approver: object, note: object, verb: str) -> tuple[str, str]:
@@ -289,7 +117,7 @@ def _commit(
 
 
 def _install_and_commit(
-    home: Home, verdict: _Verdict, *, action: Action, approver: str, note: str
+    home: Home, verdict: Verdict, *, action: Action, approver: str, note: str
 ) -> HistoryEntry:
     assert verdict.record is not None and verdict.state is not None
     record = verdict.record
@@ -326,11 +154,6 @@ def _install_and_commit(
     )
 
 
-def _raise_refusal(verdict: _Verdict) -> None:
-    if not verdict.ok:
-        raise verdict.error(verdict.reason)
-
-
 def promote(
     home: Home,
     run_id: str,
@@ -338,7 +161,7 @@ def promote(
     approver: str,
     note: str,
     auto_promote: bool,
-    expected_champion: str | None | _FromRun = FROM_RUN,
+    expected_champion: str | None | FromRun = FROM_RUN,
 ) -> HistoryEntry:
     """Sign off a run awaiting sign-off and make its model the champion.
 
@@ -368,15 +191,15 @@ def promote(
     approver, note = _require_signoff(approver, note, "promote")
     with registry_lock(home):
         faultpoint("promote.locked")
-        verdict = _judge(
+        verdict = judge(
             home, run_id, auto_promote=auto_promote, automatic=False, expected=expected_champion
         )
-        _raise_refusal(verdict)
+        raise_refusal(verdict)
         return _install_and_commit(home, verdict, action="promote", approver=approver, note=note)
 
 
 def promote_auto(
-    home: Home, run_id: str, *, expected_champion: str | None | _FromRun = FROM_RUN
+    home: Home, run_id: str, *, expected_champion: str | None | FromRun = FROM_RUN
 ) -> HistoryEntry:
     """Make the model of a run with outcome ``promoted`` the champion (the pipeline's step).
 
@@ -400,10 +223,10 @@ def promote_auto(
     """
     run_id = validate_run_id(run_id)
     with registry_lock(home):
-        verdict = _judge(
+        verdict = judge(
             home, run_id, auto_promote=True, automatic=True, expected=expected_champion
         )
-        _raise_refusal(verdict)
+        raise_refusal(verdict)
         assert verdict.record is not None
         note = verdict.record.decision.reason or "all gates passed with auto_promote on"
         return _install_and_commit(home, verdict, action="auto_promote", approver="auto", note=note)
@@ -415,7 +238,7 @@ def rollback(
     *,
     approver: str,
     note: str,
-    expected_champion: str | None | _AnyChampion = ANY_CHAMPION,
+    expected_champion: str | None | AnyChampion = ANY_CHAMPION,
 ) -> HistoryEntry:
     """Make a previously promoted model the champion again.
 
@@ -458,7 +281,7 @@ def rollback(
         current = state.pointer
         if current is not None and current.model_id == model_id and state.problem is None:
             raise PromotionRefused(f"model {model_id} is already the champion")
-        if not isinstance(expected_champion, _AnyChampion):
+        if not isinstance(expected_champion, AnyChampion):
             now_id = current.model_id if current else None
             if expected_champion != now_id:
                 raise ChampionChanged(

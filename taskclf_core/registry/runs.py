@@ -8,10 +8,7 @@ is written once, atomically (temporary folder, then rename), and never modified.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,23 +16,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from taskclf_core.errors import RegistryError, RunIdError
+from taskclf_core.errors import RegistryError, RunIdError, describe_validation_error
 from taskclf_core.fs.atomic import atomic_folder, dumps_json
 from taskclf_core.fs.faultpoints import faultpoint
 from taskclf_core.paths import Home
-from taskclf_core.registry.bundle import (
-    BUNDLE_FILES,
-    LoadedBundle,
-    UtcTimestamp,
-    describe_validation_error,
-    load_bundle,
-    sha256_bytes,
-    sha256_file,
-    verify_bundle,
-)
+from taskclf_core.registry.bundle import LoadedBundle, load_bundle, verify_bundle
 from taskclf_core.registry.history import inspect_history
+from taskclf_core.registry.metadata import BUNDLE_FILES
 from taskclf_core.registry.pointer import inspect_active, registry_change_in_progress
 from taskclf_core.registry.runids import RUN_ID_PATTERN, validate_run_id
+from taskclf_core.registry.stamps import UtcTimestamp, sha256_bytes, sha256_file
 
 DECISION_FILE = "decision.json"
 Outcome = Literal["dry_run", "rejected", "awaiting_signoff", "promoted"]
@@ -45,8 +35,6 @@ _RUN_ID = r"^[0-9]{8}T[0-9]{12}Z-[0-9a-f]{6}$"
 _SHA256 = r"^[0-9a-f]{64}$"
 #: A run file name: plain, no separators, no leading dot (temporary files start with one).
 _FILE_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
-#: ``atomic`` leftovers: ``.tmp-<name>.<pid>.<8 hex>``.
-_TEMP_NAME = re.compile(r"\A\.tmp-.+\.(?P<pid>[0-9]{1,10})\.[0-9a-f]{8}\Z")
 
 
 class ChampionRef(BaseModel):
@@ -186,7 +174,7 @@ def write_run(
         record = RunDecision.model_validate(payload)
     except ValidationError as exc:
         raise RegistryError(
-            f"cannot write run {run_id}: the decision is invalid: {describe_validation_error(exc)}"
+            f"cannot write run {run_id}: the decision is invalid: {describe_validation_error(exc, model=RunDecision)}"
         ) from exc
     target = Path(runs_dir) / run_id
     # The folder is the unit of atomicity: its files appear all together or not at all.
@@ -211,7 +199,7 @@ def _read_decision(folder: Path, run_id: str) -> RunDecision:
         decision = RunDecision.model_validate_json(text)
     except ValidationError as exc:
         raise RegistryError(
-            f"run {run_id}: {DECISION_FILE} is invalid: {describe_validation_error(exc)}"
+            f"run {run_id}: {DECISION_FILE} is invalid: {describe_validation_error(exc, model=RunDecision)}"
         ) from exc
     if decision.run_id != run_id:
         raise RegistryError(
@@ -371,54 +359,3 @@ def list_runs(home: Home, *, verify: bool = False) -> list[RunSummary]:
                 for r in runs
             ]
     return runs
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except (OverflowError, OSError):
-        return False
-    return True
-
-
-def cleanup_stale_temp(home: Home, *, min_age_seconds: float = 60.0) -> list[Path]:
-    """Remove ``.tmp-*`` leftovers of interrupted writes whose writer process is dead.
-
-    Best effort: a leftover that cannot be removed (read-only disk) is left for next time.
-    The writer's pid is in the name (``.tmp-<name>.<pid>.<rand>``). A leftover is removed
-    only when that pid is not running and it is older than ``min_age_seconds`` (a guard
-    for homes shared between machines, where another machine's pid means nothing here).
-
-    Args:
-        home: The registry home.
-        min_age_seconds: Minimum age (by modification time) of a leftover to remove.
-
-    Returns:
-        The paths removed.
-    """
-    removed: list[Path] = []
-    now = time.time()
-    for folder in (home.models_dir, home.runs_dir):
-        if not folder.is_dir():
-            continue
-        for entry in folder.iterdir():
-            match = _TEMP_NAME.match(entry.name)
-            if not match or _pid_alive(int(match["pid"])):
-                continue
-            try:
-                if now - entry.lstat().st_mtime < min_age_seconds:
-                    continue
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink()
-            except OSError:
-                continue  # gone already, or a read-only disk: listings ignore it anyway
-            removed.append(entry)
-    return removed

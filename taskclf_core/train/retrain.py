@@ -53,7 +53,7 @@ from taskclf_core.model.gates import (
 )
 from taskclf_core.model.lgbm import label_codes, predict_proba, train_lgbm
 from taskclf_core.paths import Home
-from taskclf_core.registry.runs import cleanup_stale_temp
+from taskclf_core.registry.cleanup import cleanup_stale_temp
 from taskclf_core.train.cadence import (
     check_calibrator_update_due,
     check_retrain_due,

@@ -1,0 +1,198 @@
+"""Whether a run may become champion now: the one rule, for buttons and for the change itself.
+
+:func:`promotability` answers without the lock (the app and CLI enable the Promote button
+and say why); ``promotion.promote`` and ``promotion.promote_auto`` re-apply the same
+:func:`judge` under the registry lock.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Final
+
+from taskclf_core.errors import ChampionChanged, PromotionRefused, RegistryError, RunIdError
+from taskclf_core.paths import Home
+from taskclf_core.registry.bundle import verify_bundle
+from taskclf_core.registry.history import inspect_history
+from taskclf_core.registry.pointer import ActiveState, inspect_active
+from taskclf_core.registry.runs import (
+    RunRecord,
+    auto_promotion_interrupted,
+    read_run,
+    verify_record,
+)
+
+
+class FromRun:
+    def __repr__(self) -> str:
+        return "FROM_RUN"
+
+
+class AnyChampion:
+    def __repr__(self) -> str:
+        return "ANY_CHAMPION"
+
+
+#: ``promote(expected_champion=FROM_RUN)``: expect the champion the run was compared against.
+FROM_RUN: Final = FromRun()
+#: ``rollback(expected_champion=ANY_CHAMPION)``: no compare-and-swap on the current champion.
+ANY_CHAMPION: Final = AnyChampion()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    reason: str
+    error: type[RegistryError] = PromotionRefused
+    record: RunRecord | None = None
+    state: ActiveState | None = None
+
+
+def _refuse(reason: str) -> Verdict:
+    return Verdict(ok=False, reason=reason)
+
+
+def _failed_gates_on_file(record: RunRecord) -> list[str]:
+    """Names of failed gates found in ``gates.json`` (best effort, for the message only)."""
+    try:
+        raw = json.loads(record.file("gates.json").read_text(encoding="utf-8"))
+    except (RegistryError, OSError, ValueError):
+        return []
+    names: list[str] = []
+    stack: list[object] = [raw]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            name = item.get("name")
+            if isinstance(name, str) and item.get("passed") is False and not item.get("skipped"):
+                names.append(name)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return sorted(set(names))
+
+
+def judge(
+    home: Home,
+    run_id: str,
+    *,
+    auto_promote: bool,
+    automatic: bool,
+    expected: str | None | FromRun,
+) -> Verdict:
+    """The one place that decides whether a run may become champion now."""
+    try:
+        record = read_run(home, run_id)
+    except RunIdError as exc:
+        return Verdict(ok=False, reason=str(exc), error=RunIdError)
+    except RegistryError as exc:
+        return _refuse(f"{exc}; it cannot be promoted")
+    rid, decision = record.run_id, record.decision
+    if decision.outcome == "dry_run":
+        return _refuse(f"run {rid} is a dry run: dry runs are never promotable; start a real run")
+    if decision.outcome == "rejected":
+        gates = (
+            ", ".join(decision.failed_gates or _failed_gates_on_file(record)) or "(see gates.json)"
+        )
+        return _refuse(f"run {rid} was rejected by gate(s) {gates}; it can never be promoted")
+    if automatic:
+        if decision.outcome != "promoted" or not decision.auto_promote:
+            return _refuse(
+                f"run {rid} has outcome {decision.outcome!r} with auto_promote "
+                f"{'on' if decision.auto_promote else 'off'}; automatic promotion needs "
+                "outcome 'promoted' from a run with auto_promote on"
+            )
+    else:
+        if decision.outcome == "promoted":
+            if auto_promotion_interrupted(home, rid):
+                return _refuse(
+                    f"run {rid} was saved as promoted but its automatic promotion never took "
+                    "effect (it was interrupted before the champion pointer moved); it cannot "
+                    "be promoted by hand: run the retrain again"
+                )
+            return _refuse(
+                f"run {rid} has outcome 'promoted' (it was promoted automatically when it "
+                "ran); only runs awaiting sign-off are promoted by hand"
+            )
+        if auto_promote:
+            return _refuse("auto_promote is on in configs/retrain.yaml: promotion is automatic")
+    problem = verify_record(record)
+    if problem:
+        return _refuse(f"run {rid} cannot be promoted because its files are not intact: {problem}")
+
+    state = inspect_active(home)
+    current = state.pointer
+    if current is not None and current.model_id == rid and state.problem is None:
+        return _refuse(f"run {rid} is already the champion")
+    earlier = next((e for e in inspect_history(home).entries if e.new_champion == rid), None)
+    if earlier is not None:
+        return _refuse(
+            f"run {rid} was already promoted ({earlier.describe()}); "
+            "use rollback to make it champion again"
+        )
+    installed = home.models_dir / rid
+    if installed.exists():
+        broken = verify_bundle(installed, label=f"models/{rid}")
+        if broken:
+            return _refuse(
+                f"models/{rid} already exists and is broken ({broken}); "
+                "move it aside, then promote again"
+            )
+    if state.problem:
+        return _refuse(
+            f"the champion pointer is broken ({state.problem}); roll back to a listed good "
+            "bundle first"
+        )
+
+    if isinstance(expected, FromRun):
+        compared = decision.champion_compared
+        expected_id = compared.run_id if compared else None
+        expected_sha = compared.model_sha256 if compared else None
+    else:
+        expected_id, expected_sha = expected, None
+    now_id = current.model_id if current else None
+    now_sha = current.model_sha256 if current else None
+    if expected_id != now_id or (expected_sha and now_sha and expected_sha != now_sha):
+        was, now = expected_id or "none", now_id or "none"
+        if was == now:  # same id, different bytes: only possible if a bundle was replaced
+            was, now = f"{was} ({(expected_sha or '')[:12]})", f"{now} ({(now_sha or '')[:12]})"
+        return Verdict(
+            ok=False,
+            reason=(
+                f"the champion changed since this run was evaluated (was {was}, now {now}); "
+                "re-run the retrain to compare against the new champion"
+            ),
+            error=ChampionChanged,
+        )
+    replaces = f"champion {now_id}" if now_id else "no champion (this will be the first)"
+    return Verdict(
+        ok=True,
+        reason=f"run {rid} passed every gate and can be promoted; it replaces {replaces}",
+        record=record,
+        state=state,
+    )
+
+
+def promotability(home: Home, run_id: str, *, auto_promote: bool) -> tuple[bool, str]:
+    """Whether a person may promote a run now, and why (or why not), without the lock.
+
+    The same rule :func:`promote` applies under the lock; front ends use it to enable the
+    Promote button and to write the reason beside it.
+
+    Args:
+        home: The registry home.
+        run_id: The run id (from a URL or CLI; validated here).
+        auto_promote: The effective ``auto_promote`` of ``configs/retrain.yaml``.
+
+    Returns:
+        ``(can_promote, reason)``: one sentence either way.
+    """
+    verdict = judge(home, run_id, auto_promote=auto_promote, automatic=False, expected=FROM_RUN)
+    return verdict.ok, verdict.reason
+
+
+def raise_refusal(verdict: Verdict) -> None:
+    """Raise the verdict's error with its reason when it refuses; else do nothing."""
+    if not verdict.ok:
+        raise verdict.error(verdict.reason)
