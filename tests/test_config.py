@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from taskclf_core.errors import ConfigError
-from taskclf_core.train.config import RetrainConfig, load_retrain_config
+from taskclf_core.train.config import (
+    DEFAULT_CONFIG_YAML,
+    MAX_CONFIG_BYTES,
+    RetrainConfig,
+    load_retrain_config,
+    load_retrain_config_or_defaults,
+    parse_retrain_yaml,
+    write_default_config,
+)
 
 SHIPPED = Path(__file__).resolve().parents[1] / "configs" / "retrain.yaml"
 
@@ -51,3 +59,74 @@ def test_bad_config_is_refused_with_key_value_and_allowed(tmp_path, text, messag
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_retrain_config(tmp_path / "nope.yaml")
+
+
+def test_missing_config_means_the_reference_defaults(tmp_path):
+    config, used_defaults = load_retrain_config_or_defaults(tmp_path / "configs" / "retrain.yaml")
+    assert used_defaults is True and config == RetrainConfig()
+    (tmp_path / "retrain.yaml").write_text("auto_promote: true\n")
+    config, used_defaults = load_retrain_config_or_defaults(tmp_path / "retrain.yaml")
+    assert used_defaults is False and config.auto_promote is True
+
+
+def test_a_broken_or_dangling_config_is_still_an_error(tmp_path):
+    (tmp_path / "retrain.yaml").write_text("auto_promote: maybe\n")
+    with pytest.raises(ConfigError, match="auto_promote must be true or false"):
+        load_retrain_config_or_defaults(tmp_path / "retrain.yaml")
+    (tmp_path / "dangling.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_retrain_config_or_defaults(tmp_path / "dangling.yaml")
+
+
+def test_default_config_text_is_the_shipped_file_and_the_defaults():
+    assert parse_retrain_yaml(DEFAULT_CONFIG_YAML) == RetrainConfig()
+    assert load_retrain_config(SHIPPED) == parse_retrain_yaml(DEFAULT_CONFIG_YAML)
+    assert DEFAULT_CONFIG_YAML.count("\n# ") >= 8  # commented, one comment per key
+
+
+def test_write_default_config_never_overwrites(tmp_path):
+    target = tmp_path / "configs" / "retrain.yaml"
+    assert write_default_config(target) == target
+    assert target.read_text() == DEFAULT_CONFIG_YAML and load_retrain_config(target) == RetrainConfig()
+    target.write_text("auto_promote: true\n")
+    with pytest.raises(ConfigError) as info:
+        write_default_config(target)
+    assert str(info.value) == f"{target} already exists; not overwritten (edit it, or delete it and run init again)"
+    assert target.read_text() == "auto_promote: true\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["retrain.yaml"]  # no temp file left
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("auto_promote: false\nregression_tolerance: 0.02\nauto_promote: true\n",
+         "key 'auto_promote' appears twice, at line 1 and line 3; keep one of them"),
+        ("train_params:\n  seed: 1\n  num_boost_round: 5\n  seed: 2\n",
+         "key 'seed' appears twice, at line 2 and line 4; keep one of them"),
+        ("{auto_promote: false, auto_promote: true}\n",
+         "key 'auto_promote' appears twice, at line 1 and line 1; keep one of them"),
+    ],
+)
+def test_duplicate_keys_are_refused_naming_both_lines(tmp_path, text, message):
+    path = tmp_path / "retrain.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_retrain_config(path)
+    assert str(info.value) == f"{path}: {message}"
+
+
+def test_config_reads_at_most_the_size_limit():
+    with pytest.raises(ConfigError) as info:
+        load_retrain_config(Path("/dev/zero"))  # endless: must stop after the limit
+    assert str(info.value) == (
+        f"/dev/zero: the config file is larger than {MAX_CONFIG_BYTES:,} bytes; a retrain config is a few "
+        "hundred bytes (is this the right file?)"
+    )
+
+
+def test_config_that_is_a_folder_or_not_utf8(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_retrain_config(tmp_path)
+    (tmp_path / "latin1.yaml").write_bytes(b"# caf\xe9\nauto_promote: true\n")
+    with pytest.raises(ConfigError, match=r"not UTF-8 text: byte 6"):
+        load_retrain_config(tmp_path / "latin1.yaml")

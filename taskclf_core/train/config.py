@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import reprlib
 from pathlib import Path
 from typing import Any, Literal
@@ -10,7 +11,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from taskclf_core.errors import ConfigError
+from taskclf_core.errors import ConfigError, RegistryError
+from taskclf_core.fs.atomic import write_text_atomic
 
 DEFAULT_RETRAIN_CADENCE_DAYS = 7
 DEFAULT_CALIBRATOR_UPDATE_CADENCE_DAYS = 7
@@ -113,6 +115,80 @@ def parse_retrain_config(raw: Any, *, source: str = "config") -> RetrainConfig:
         raise ConfigError("; ".join(problems)) from None
 
 
+#: A config file larger than this is refused before it is read (``--config /dev/zero``).
+MAX_CONFIG_BYTES = 1 << 20
+
+
+class _DuplicateKey(yaml.YAMLError):
+    """A mapping names the same key twice (YAML would silently keep the last one)."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping, naming both lines."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: the model refuses it with its own message
+                continue
+            if first is not None:
+                raise _DuplicateKey(
+                    f"key {_SHOW.repr(key)} appears twice, at line {first} and line {line}; keep one of them"
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_config_text(path: Path) -> str:
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path}: the config file is larger than {MAX_CONFIG_BYTES:,} bytes; a retrain config is a few "
+            "hundred bytes (is this the right file?)"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read the config file (not UTF-8 text: byte {exc.start + 1})") from None
+
+
+def parse_retrain_yaml(text: str, *, source: str = "config") -> RetrainConfig:
+    """Parse and validate the text of a retrain config (YAML).
+
+    Raises:
+        ConfigError: not YAML, a key given twice, or invalid (see :func:`parse_retrain_config`).
+    """
+    try:
+        raw = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        # One line: a reader error's text spans two ("...\n  in "<unicode string>", position 0").
+        detail = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, yaml.reader.ReaderError):
+            where = f" at character {exc.position + 1}"
+        raise ConfigError(f"{source}: not valid YAML{where}: {detail}") from None
+    except (ValueError, OverflowError) as exc:  # e.g. a timestamp like 2026-13-45
+        raise ConfigError(f"{source}: not valid YAML: a value cannot be read ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid YAML: nested too deeply") from None
+    return parse_retrain_config(raw, source=source)
+
+
 def load_retrain_config(path: Path) -> RetrainConfig:
     """Load a :class:`RetrainConfig` from a YAML file.
 
@@ -123,30 +199,90 @@ def load_retrain_config(path: Path) -> RetrainConfig:
         A validated config instance.
 
     Raises:
-        ConfigError: the file is missing, unreadable, not YAML, or invalid.
+        ConfigError: the file is missing, unreadable, larger than :data:`MAX_CONFIG_BYTES`,
+            not YAML, names a key twice, or is invalid.
     """
     path = Path(path)
+    return parse_retrain_yaml(_read_config_text(path), source=str(path))
+
+
+def load_retrain_config_or_defaults(path: Path) -> tuple[RetrainConfig, bool]:
+    """The config at ``path``, or the reference defaults when no file is there.
+
+    A fresh home has no ``configs/retrain.yaml``: every command then runs with the
+    defaults (and says so) instead of failing. A file that exists but is broken (also a
+    dangling symlink) is still an error.
+
+    Returns:
+        ``(config, used_defaults)``; ``used_defaults`` is true when ``path`` does not exist.
+
+    Raises:
+        ConfigError: the file exists but cannot be read or is invalid.
+    """
+    path = Path(path)
+    if not os.path.lexists(path):
+        return RetrainConfig.model_validate({}), True
+    return load_retrain_config(path), False
+
+
+#: What ``taskclf init`` writes: the reference defaults, one comment per key
+#: (the same values as ``configs/retrain.yaml`` in the project folder).
+DEFAULT_CONFIG_YAML = """\
+# Retrain configuration for taskclf (read by `taskclf train ...` and the app).
+# Unknown keys, wrong types and out-of-range values are refused with a clear error.
+
+# Days between global retrains; a retrain is due when the newest promoted model is
+# at least this old (or there is none). 0 = always due.
+global_retrain_cadence_days: 7
+
+# Days between per-user calibrator store updates (checked against <store>/store.json).
+calibrator_update_cadence_days: 7
+
+# Days of data (ending today, UTC) a retrain reads from a data directory by default.
+data_lookback_days: 30
+
+# Max allowed macro-F1 drop of the challenger below the champion, in [0, 1]
+# (gate macro_f1_no_regression: champion - challenger <= tolerance).
+regression_tolerance: 0.02
+
+# The challenger must beat the rule baseline on macro-F1 (gate baseline_improvement).
+require_baseline_improvement: true
+
+# Promote at once when every gate passes; when false a person signs off in the app
+# or with `taskclf train promote`.
+auto_promote: false
+
+# Margin by which the challenger's macro-F1 must exceed the rule baseline's
+# (baseline_improvement passes when challenger - baseline > min_improvement), in [0, 1].
+min_improvement: 0.0
+
+train_params:
+  # LightGBM boosting rounds.
+  num_boost_round: 100
+  # Class weight strategy: balanced (n / (k * n_class)) or none.
+  class_weight: balanced
+  # Seed for LightGBM; the same data and config give a byte-identical model.txt.
+  seed: 0
+"""
+
+
+def write_default_config(path: Path) -> Path:
+    """Write :data:`DEFAULT_CONFIG_YAML` to ``path`` (atomically), never over an existing file.
+
+    Raises:
+        ConfigError: ``path`` already exists, or cannot be written.
+    """
+    path = Path(path)
+    if os.path.lexists(path):
+        raise ConfigError(f"{path} already exists; not overwritten (edit it, or delete it and run init again)")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the config file ({exc})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        # One line: a reader error's text spans two ("...\n  in "<unicode string>", position 0").
-        detail = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        if isinstance(exc, yaml.reader.ReaderError):
-            where = f" at character {exc.position + 1}"
-        raise ConfigError(f"{path}: not valid YAML{where}: {detail}") from None
-    except (ValueError, OverflowError) as exc:  # e.g. a timestamp like 2026-13-45
-        raise ConfigError(f"{path}: not valid YAML: a value cannot be read ({exc})") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
-    return parse_retrain_config(raw, source=str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, DEFAULT_CONFIG_YAML)
+    except RegistryError as exc:  # the atomic write names the path and the reason
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
 
 
 def config_to_yaml(config: RetrainConfig) -> str:
