@@ -453,7 +453,7 @@ def save_run_kwargs(root: str, model_text: str, champion: tuple[str, str] | None
     from taskclf_core.model.lgbm import TrainedModel
     from taskclf_core.train.config import RetrainConfig
     from taskclf_core.train.retrain import DatasetSnapshot
-    from taskclf_core.train.runsave import ChampionState
+    from taskclf_core.train.champion import ChampionState
 
     y = np.arange(400) % len(LABELS)
     pred = np.where(np.arange(400) % 17 == 0, (y + 1) % len(LABELS), y)
@@ -494,7 +494,7 @@ def op_save_run(root: str, model_file: str, outcome: str = "promoted", champion:
 
 
 def op_retrain_lock(root: str) -> Any:
-    from taskclf_core.train.runsave import retrain_lock
+    from taskclf_core.train.lock import retrain_lock
 
     with retrain_lock(Path(root) / "artifacts"):
         return "locked"

@@ -43,7 +43,7 @@ from taskclf_core.paths import Home
 from taskclf_core.registry.cleanup import cleanup_stale_temp
 from taskclf_core.registry.listing import inspect_history, list_runs, read_active
 from taskclf_core.registry.runids import new_run_id
-from taskclf_core.train.runsave import retrain_running
+from taskclf_core.train.lock import retrain_running
 
 #: Fault points of a manual promotion, in the order they are reached (name: hits).
 PROMOTE_POINTS = {

@@ -38,7 +38,7 @@ from helpers_registry import champion_of, make_run, promoted_run
 
 from taskclf_core.paths import Home
 from taskclf_core.registry.listing import inspect_history, read_active
-from taskclf_core.train.runsave import retrain_running
+from taskclf_core.train.lock import retrain_running
 
 ROUNDS = 2
 PROMOTERS = 14

@@ -15,7 +15,7 @@ from taskclf_core.console import jobs
 from taskclf_core.console.jobs import JobRunningError
 from taskclf_core.errors import ConfigError, DataError, RunIdError
 from taskclf_core.paths import Home
-from taskclf_core.train.runsave import retrain_running
+from taskclf_core.train.lock import retrain_running
 from tests.conftest import SeededHome, synthetic_request
 
 

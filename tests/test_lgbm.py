@@ -1,4 +1,4 @@
-"""Training: deterministic bytes, categoricals with an unknown token, nulls kept missing,
+"""Training: deterministic bytes, categoricals with an unknown token, missing numbers as 0,
 and training on the data directories taskclf itself wrote (v1, v2, v3)."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from taskclf_core.data.datadir import load_data_dir
@@ -14,7 +15,8 @@ from taskclf_core.data.schema import FEATURES, LABELS
 from taskclf_core.data.split import split_by_time
 from taskclf_core.data.synthetic import generate_team
 from taskclf_core.model.evaluation import evaluate_model
-from taskclf_core.model.lgbm import UNKNOWN_TOKEN, class_weights, feature_matrix, train_lgbm
+from taskclf_core.model.lgbm import class_weights, train_lgbm
+from taskclf_core.model.serving import UNKNOWN_TOKEN, feature_matrix
 from taskclf_core.train.retrain import compute_dataset_hash
 
 FIXTURES = "tests/fixtures/taskclf-data"
@@ -35,7 +37,7 @@ def test_same_seed_gives_the_same_dataset_hash_and_model_bytes():
     assert models[0] == models[1]
 
 
-def test_categoricals_use_a_vocabulary_with_unknown_token_and_nulls_stay_missing():
+def test_categoricals_use_a_vocabulary_with_unknown_token_and_missing_numbers_are_zero():
     team = generate_team("default", users=1, days=3, date_to=date(2025, 7, 3), seed=0)
     labelled = project_spans(team.features, team.spans)
     model = train_lgbm(labelled, schema_version="v1", num_boost_round=3)
@@ -45,13 +47,34 @@ def test_categoricals_use_a_vocabulary_with_unknown_token_and_nulls_stay_missing
     rows["app_id"] = ["never.seen.app", None, rows["app_id"].iloc[2]]
     rows["keys_per_min"] = [np.nan, 0.0, 5.0]
     X = feature_matrix(rows, model.feature_names, model.encoders)
+    assert X.dtype == np.float64
     col = model.feature_names.index("app_id")
-    assert X[0, col] == vocab.index(UNKNOWN_TOKEN) and np.isnan(X[1, col])
+    # unseen and null categories both take the unknown token's code, as taskclf serves them
+    assert X[0, col] == X[1, col] == vocab.index(UNKNOWN_TOKEN)
     keys = model.feature_names.index("keys_per_min")
-    assert np.isnan(X[0, keys]) and X[1, keys] == 0.0  # null is not zero activity
+    assert X[0, keys] == 0.0 and X[2, keys] == 5.0  # taskclf fills missing numbers with 0
+    assert not np.isnan(X).any()
     infos = model.booster.dump_model()["feature_infos"]
     # LightGBM lists the categories of a categorical feature, none for a numeric one
     assert len(infos["app_id"]["values"]) > 5 and infos["keys_per_min"]["values"] == []
+    assert model.feature_names[-1] == "user_id" and len(infos["user_id"]["values"]) >= 1
+
+
+def test_training_masks_rare_values_and_a_seeded_five_percent_to_unknown():
+    from taskclf_core.model.encoding import fit_training_codes
+
+    frame = pd.DataFrame({"app_id": ["a"] * 300 + ["b"] * 100 + ["rare"] * 4,
+                          "app_category": ["x"] * 404})
+    fitted = fit_training_codes(frame, ["app_id", "app_category"], seed=7)
+    assert fitted.encoders["app_id"] == ["__unknown__", "a", "b"]  # "rare" (4 < 5) is gone
+    unknown = fitted.codes["app_id"] == 0.0
+    # the 4 rare rows, plus round(400 * 0.05) = 20 masked ones
+    assert unknown.sum() == 24 and unknown[-4:].all()
+    assert (fitted.codes["app_category"] == 0.0).sum() == round(404 * 0.05)
+    again = fit_training_codes(frame, ["app_id", "app_category"], seed=7)
+    other = fit_training_codes(frame, ["app_id", "app_category"], seed=8)
+    assert np.array_equal(again.codes["app_id"], fitted.codes["app_id"])
+    assert not np.array_equal(other.codes["app_id"], fitted.codes["app_id"])
 
 
 def test_balanced_class_weights():

@@ -235,7 +235,8 @@ def test_default_team_trains_a_challenger_that_passes_every_acceptance_check() -
     from taskclf_core.data.split import split_by_time
     from taskclf_core.model.baseline import baseline_codes
     from taskclf_core.model.evaluation import apply_reject, evaluate_predictions
-    from taskclf_core.model.lgbm import label_codes, predict_proba, train_lgbm
+    from taskclf_core.model.lgbm import label_codes, train_lgbm
+    from taskclf_core.model.serving import predict_proba
 
     team = generate_team(users=3, days=14, date_to=LAST_DAY, seed=0)
     labelled = project_spans(team.features, team.spans)

@@ -163,11 +163,20 @@ def _file_columns(version: str) -> tuple[str, ...]:
 #: Full column list of a stored file, per schema version, in file order.
 COLUMNS: Final[dict[str, tuple[str, ...]]] = {v: _file_columns(v) for v in SCHEMA_VERSIONS}
 
-#: Model features per schema version, in the model's column order.
+#: Model features per schema version, in the model's column order: taskclf's own
+#: ``get_feature_columns`` (v1 adds ``user_id`` as the last, categorical, feature), so a
+#: model we train is served by taskclf's inference unchanged.
 FEATURES: Final[dict[str, tuple[str, ...]]] = {
-    "v1": CORE_FEATURES,
+    "v1": CORE_FEATURES + ("user_id",),
     "v2": CORE_FEATURES,
     "v3": CORE_FEATURES + V3_TITLE_FEATURES,
+}
+
+#: Categorical model features per schema version (taskclf's ``get_categorical_columns``).
+CATEGORICAL_BY_VERSION: Final[dict[str, tuple[str, ...]]] = {
+    "v1": CATEGORICAL_FEATURES + ("user_id",),
+    "v2": CATEGORICAL_FEATURES,
+    "v3": CATEGORICAL_FEATURES,
 }
 
 #: ``schema_hash`` values written by taskclf for each version.

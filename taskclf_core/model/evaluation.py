@@ -13,113 +13,37 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
 
 from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD, LABEL_TO_INDEX, LABELS, REJECT_LABEL
-from taskclf_core.model.lgbm import TrainedModel, label_codes, predict_proba
+from taskclf_core.model.acceptance import (
+    ACCEPT_BREAKIDLE_PRECISION,
+    ACCEPT_BREAKIDLE_RECALL,
+    ACCEPT_MACRO_F1,
+    ACCEPT_MIN_CLASS_PRECISION,
+    ACCEPT_REJECT_RATE,
+    ACCEPT_SEEN_USER_F1,
+    ACCEPT_UNSEEN_USER_F1,
+    ACCEPT_WEIGHTED_F1,
+    NA_PRECISION,
+    acceptance_checks,
+)
+from taskclf_core.model.lgbm import TrainedModel, label_codes
+from taskclf_core.model.reports import (
+    AcceptanceCheck,
+    BootstrapInterval,
+    CalibrationBin,
+    ClassMetrics,
+    EvaluationReport,
+    UserMetrics,
+)
+from taskclf_core.model.serving import predict_proba
+from taskclf_core.model.thresholds import REFERENCE_THRESHOLDS, GateThresholds
 
 N_CLASSES = len(LABELS)
 REJECT_CODE = N_CLASSES
 WILSON_Z = 1.959963984540054
 ECE_BINS = 15
 
-# Acceptance thresholds (comparisons are inclusive).
-ACCEPT_MACRO_F1 = 0.65
-ACCEPT_WEIGHTED_F1 = 0.70
-ACCEPT_BREAKIDLE_PRECISION = 0.95
-ACCEPT_BREAKIDLE_RECALL = 0.90
-ACCEPT_MIN_CLASS_PRECISION = 0.50
-ACCEPT_REJECT_RATE = (0.05, 0.30)
-ACCEPT_SEEN_USER_F1 = 0.70
-ACCEPT_UNSEEN_USER_F1 = 0.60
-NA_PRECISION = "n/a (no support, never predicted)"
-
-
-class ClassMetrics(BaseModel, frozen=True):
-    """Metrics of one class; ``None`` where the value is undefined."""
-
-    precision: float | None
-    recall: float | None
-    f1: float | None
-    support: int  # evaluation rows of this class
-    predicted: int  # rows predicted as this class: the n behind the precision
-    true_positives: int
-    precision_ci_low: float | None
-    precision_ci_high: float | None
-    rejected: int  # rows of this class that were rejected
-
-
-class AcceptanceCheck(BaseModel, frozen=True):
-    """One acceptance check with its value, threshold and a sentence."""
-
-    name: str
-    passed: bool
-    value: float | None
-    threshold: str
-    detail: str
-
-
-class UserMetrics(BaseModel, frozen=True):
-    rows: int
-    macro_f1: float
-    accuracy: float
-    reject_rate: float
-    held_out: bool = False
-
-
-class CalibrationBin(BaseModel, frozen=True):
-    confidence: float
-    accuracy: float
-    count: int
-
-
-class EvaluationReport(BaseModel, frozen=True):
-    """Everything measured about one model on one set of evaluation rows."""
-
-    model_name: str
-    n_rows: int
-    label_names: list[str]
-    macro_f1: float
-    weighted_f1: float
-    accuracy: float
-    per_class: dict[str, ClassMetrics]
-    confusion_matrix: list[list[int]]  # rows true, columns predicted; rejects excluded
-    reject_rate: float
-    reject_threshold: float
-    per_user: dict[str, UserMetrics]
-    seen_user_f1: float | None = None
-    unseen_user_f1: float | None = None
-    top_confusion_pairs: list[dict[str, str | int | float]] = Field(default_factory=list)
-    expected_calibration_error: float | None = None
-    multiclass_brier_score: float | None = None
-    multiclass_log_loss: float | None = None
-    calibration_curve: list[CalibrationBin] = Field(default_factory=list)
-    acceptance: list[AcceptanceCheck]
-
-    @property
-    def acceptance_checks(self) -> dict[str, bool]:
-        """Check name → passed."""
-        return {c.name: c.passed for c in self.acceptance}
-
-    @property
-    def acceptance_details(self) -> dict[str, str]:
-        """Check name → sentence."""
-        return {c.name: c.detail for c in self.acceptance}
-
-    @property
-    def acceptance_passed(self) -> bool:
-        return all(c.passed for c in self.acceptance)
-
-
-class BootstrapInterval(BaseModel, frozen=True):
-    """Paired bootstrap interval of (challenger − champion) macro-F1."""
-
-    difference: float
-    low: float
-    high: float
-    level: float = 0.95
-    resamples: int
-    seed: int
 
 
 # --------------------------------------------------------------------------- helpers
@@ -199,76 +123,6 @@ def _per_class(conf: np.ndarray) -> dict[str, ClassMetrics]:
     return out
 
 
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
-
-
-def _check_min(name: str, value: float | None, threshold: float, what: str, na_reason: str = "") -> AcceptanceCheck:
-    if value is None:
-        return AcceptanceCheck(
-            name=name, passed=False, value=None, threshold=f">= {threshold}",
-            detail=f"{what} is n/a ({na_reason or 'undefined on these rows'}); cannot show >= {threshold}",
-        )
-    passed = value >= threshold
-    margin = value - threshold
-    return AcceptanceCheck(
-        name=name, passed=passed, value=value, threshold=f">= {threshold}",
-        detail=f"{what} {value:.4f} {'>=' if passed else '<'} {threshold} ({'margin' if passed else 'short by'} {abs(margin):.4f})",
-    )
-
-
-def _acceptance(
-    macro: float,
-    weighted: float,
-    per_class: dict[str, ClassMetrics],
-    reject_rate: float,
-    seen: float | None,
-    unseen: float | None,
-) -> list[AcceptanceCheck]:
-    bi = per_class["BreakIdle"]
-    bi_na = "no BreakIdle rows and none predicted" if bi.precision is None else ""
-    checks = [
-        _check_min("macro_f1", macro, ACCEPT_MACRO_F1, "macro-F1"),
-        _check_min("weighted_f1", weighted, ACCEPT_WEIGHTED_F1, "weighted-F1"),
-        _check_min(
-            "breakidle_precision", bi.precision, ACCEPT_BREAKIDLE_PRECISION,
-            f"BreakIdle precision (n={bi.predicted})", bi_na,
-        ),
-        _check_min(
-            "breakidle_recall", bi.recall, ACCEPT_BREAKIDLE_RECALL,
-            f"BreakIdle recall (n={bi.support})", "no BreakIdle rows in the evaluation set",
-        ),
-    ]
-    low = [(n, m) for n, m in per_class.items() if m.precision is not None and m.precision < ACCEPT_MIN_CLASS_PRECISION]
-    na = [n for n, m in per_class.items() if m.precision is None]
-    worst = min((m.precision for m in per_class.values() if m.precision is not None), default=None)
-    if low:
-        detail = "below 0.50: " + ", ".join(f"{n} {m.precision:.4f} (n={m.predicted})" for n, m in low)
-    else:
-        detail = f"every class precision >= 0.50 (lowest {_fmt(worst)})"
-    if na:
-        detail += f"; {NA_PRECISION}: {', '.join(na)}"
-    checks.append(
-        AcceptanceCheck(
-            name="no_class_below_50_precision", passed=not low, value=worst,
-            threshold=f">= {ACCEPT_MIN_CLASS_PRECISION} for every class", detail=detail,
-        )
-    )
-    lo, hi = ACCEPT_REJECT_RATE
-    inside = lo <= reject_rate <= hi
-    checks.append(
-        AcceptanceCheck(
-            name="reject_rate_bounds", passed=inside, value=reject_rate, threshold=f"in [{lo}, {hi}]",
-            detail=f"reject rate {reject_rate:.4f} {'inside' if inside else 'outside'} [{lo}, {hi}]",
-        )
-    )
-    if seen is not None:
-        checks.append(_check_min("seen_user_f1", seen, ACCEPT_SEEN_USER_F1, "seen-user macro-F1"))
-    if unseen is not None:
-        checks.append(_check_min("unseen_user_f1", unseen, ACCEPT_UNSEEN_USER_F1, "unseen-user macro-F1"))
-    return checks
-
-
 def _user_codes(users: np.ndarray | Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Code per row into the sorted distinct user ids (each id as ``str``)."""
     raw = np.asarray(users)
@@ -336,6 +190,7 @@ def evaluate_predictions(
     proba: np.ndarray | None = None,
     holdout_users: Sequence[str] = (),
     reject_threshold: float = DEFAULT_REJECT_THRESHOLD,
+    thresholds: GateThresholds = REFERENCE_THRESHOLDS,
 ) -> EvaluationReport:
     """Build the report from true codes and predicted codes (``REJECT_CODE`` = reject).
 
@@ -347,6 +202,7 @@ def evaluate_predictions(
         proba: Class probabilities before reject (calibration needs them; the baseline has none).
         holdout_users: Users held out of training (for seen/unseen F1).
         reject_threshold: The threshold that produced ``pred`` (recorded).
+        thresholds: The acceptance thresholds (the ``gates:`` config section).
 
     Returns:
         The evaluation report.
@@ -402,7 +258,8 @@ def evaluate_predictions(
         multiclass_brier_score=brier,
         multiclass_log_loss=log_loss,
         calibration_curve=curve,
-        acceptance=_acceptance(macro, weighted, per_class, reject_rate, seen, unseen),
+        acceptance=acceptance_checks(macro, weighted, per_class, reject_rate, seen, unseen, thresholds),
+        thresholds=thresholds,
     )
 
 
@@ -413,6 +270,7 @@ def evaluate_model(
     model_name: str = "challenger",
     holdout_users: Sequence[str] = (),
     reject_threshold: float = DEFAULT_REJECT_THRESHOLD,
+    thresholds: GateThresholds = REFERENCE_THRESHOLDS,
 ) -> tuple[EvaluationReport, np.ndarray]:
     """Score ``test_df`` with ``model`` and evaluate it.
 
@@ -429,6 +287,7 @@ def evaluate_model(
         proba=proba,
         holdout_users=holdout_users,
         reject_threshold=reject_threshold,
+        thresholds=thresholds,
     )
     return report, pred
 
@@ -474,7 +333,18 @@ def codes_to_labels(pred: np.ndarray) -> list[str]:
 
 
 __all__ = [
+    "ACCEPT_BREAKIDLE_PRECISION",
+    "ACCEPT_BREAKIDLE_RECALL",
+    "ACCEPT_MACRO_F1",
+    "ACCEPT_MIN_CLASS_PRECISION",
+    "ACCEPT_REJECT_RATE",
+    "ACCEPT_SEEN_USER_F1",
+    "ACCEPT_UNSEEN_USER_F1",
+    "ACCEPT_WEIGHTED_F1",
+    "NA_PRECISION",
     "AcceptanceCheck",
+    "CalibrationBin",
+    "UserMetrics",
     "BootstrapInterval",
     "ClassMetrics",
     "EvaluationReport",

@@ -9,11 +9,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, computed_field
 
-from taskclf_core.model.evaluation import (
-    ACCEPT_BREAKIDLE_PRECISION,
-    ACCEPT_MIN_CLASS_PRECISION,
-    EvaluationReport,
-)
+from taskclf_core.model.reports import EvaluationReport
 
 GateKind = Literal["candidate", "baseline", "comparative"]
 GateStatus = Literal["passed", "failed", "skipped"]
@@ -40,6 +36,8 @@ class RegressionGate(BaseModel, frozen=True):
     skipped: bool = False
     value: float | None = None
     threshold: str = ""
+    #: Where the threshold is set in ``configs/retrain.yaml``.
+    config_key: str = ""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -62,9 +60,12 @@ def _result(gates: list[RegressionGate]) -> RegressionResult:
 def check_candidate_gates(challenger_report: EvaluationReport) -> RegressionResult:
     """Check candidate-only hard gates (no champion needed).
 
-    1. ``breakidle_precision``: BreakIdle precision >= 0.95.
-    2. ``no_class_below_50_precision``: no class precision < 0.50 (n/a classes excluded).
+    1. ``breakidle_precision``: BreakIdle precision >= 0.95 (``gates.breakidle_precision``).
+    2. ``no_class_below_50_precision``: no class precision < 0.50 (n/a classes excluded;
+       ``gates.class_precision_floor``).
     3. ``challenger_acceptance``: all of the challenger's acceptance checks pass.
+
+    The thresholds are the ones the report was evaluated with (``report.thresholds``).
 
     Args:
         challenger_report: Evaluation report of the newly trained model.
@@ -73,6 +74,7 @@ def check_candidate_gates(challenger_report: EvaluationReport) -> RegressionResu
         A :class:`RegressionResult` with per-gate pass/fail details.
     """
     checks = {c.name: c for c in challenger_report.acceptance}
+    th = challenger_report.thresholds
     bi = checks["breakidle_precision"]
     floor = checks["no_class_below_50_precision"]
     failed = [c.name for c in challenger_report.acceptance if not c.passed]
@@ -80,11 +82,12 @@ def check_candidate_gates(challenger_report: EvaluationReport) -> RegressionResu
         [
             RegressionGate(
                 name="breakidle_precision", passed=bi.passed, detail=bi.detail,
-                value=bi.value, threshold=f">= {ACCEPT_BREAKIDLE_PRECISION}",
+                value=bi.value, threshold=f">= {th.breakidle_precision}", config_key=bi.config_key,
             ),
             RegressionGate(
                 name="no_class_below_50_precision", passed=floor.passed, detail=floor.detail,
-                value=floor.value, threshold=f">= {ACCEPT_MIN_CLASS_PRECISION} every class",
+                value=floor.value, threshold=f">= {th.class_precision_floor} every class",
+                config_key=floor.config_key,
             ),
             RegressionGate(
                 name="challenger_acceptance",
@@ -96,6 +99,7 @@ def check_candidate_gates(challenger_report: EvaluationReport) -> RegressionResu
                 ),
                 value=float(len(checks) - len(failed)),
                 threshold=f"{len(checks)} of {len(checks)} checks",
+                config_key="gates.*",
             ),
         ]
     )
@@ -110,7 +114,7 @@ def check_baseline_gate(
     if not config.require_baseline_improvement:
         gate = RegressionGate(
             name="baseline_improvement", passed=False, skipped=True, kind="baseline", value=diff,
-            threshold=f"> {config.min_improvement}",
+            threshold=f"> {config.min_improvement}", config_key="require_baseline_improvement",
             detail="skipped: require_baseline_improvement is false in the config "
             f"(challenger {challenger_report.macro_f1:.4f} vs baseline {baseline_report.macro_f1:.4f})",
         )
@@ -120,7 +124,7 @@ def check_baseline_gate(
         [
             RegressionGate(
                 name="baseline_improvement", passed=passed, kind="baseline", value=diff,
-                threshold=f"> {config.min_improvement}",
+                threshold=f"> {config.min_improvement}", config_key="min_improvement",
                 detail=(
                     f"challenger macro-F1 {challenger_report.macro_f1:.4f} vs rule baseline "
                     f"{baseline_report.macro_f1:.4f}: difference {diff:+.4f} "
@@ -155,7 +159,7 @@ def check_regression_gates(
         [
             RegressionGate(
                 name="macro_f1_no_regression", passed=passed, kind="comparative", value=drop,
-                threshold=f"<= {config.regression_tolerance}",
+                threshold=f"<= {config.regression_tolerance}", config_key="regression_tolerance",
                 detail=(
                     f"champion {champion_report.macro_f1:.4f} - challenger {challenger_report.macro_f1:.4f} "
                     f"= {drop:+.4f} {'<=' if passed else '>'} tolerance {config.regression_tolerance}"

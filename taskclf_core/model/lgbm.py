@@ -1,9 +1,9 @@
-"""Deterministic multiclass LightGBM on the features of the data's schema version.
+"""Deterministic multiclass LightGBM, trained on the matrix taskclf serves.
 
-Categorical columns become integer codes into a sorted vocabulary persisted with the
-model (with an unknown token for values unseen in training); LightGBM treats them as
-categoricals. Nulls stay missing (NaN), never zero. The same data and parameters give a
-byte-identical ``model.txt``.
+The feature columns, categorical columns and their vocabularies (rare values and a
+seeded 5 % sample masked to ``__unknown__``) are taskclf's; missing numbers are 0 and
+the matrix float64 (:mod:`taskclf_core.model.serving`). The same data and parameters
+give a byte-identical ``model.txt``.
 """
 
 from __future__ import annotations
@@ -16,12 +16,16 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from taskclf_core.data.schema import CATEGORICAL_FEATURES, FEATURES, LABEL_TO_INDEX, LABELS
+from taskclf_core.data.schema import LABEL_TO_INDEX, LABELS
 from taskclf_core.errors import DataError, InsufficientDataError
+from taskclf_core.model.encoding import MIN_CATEGORY_FREQ, UNKNOWN_MASK_RATE, fit_training_codes
+from taskclf_core.model.serving import (
+    categorical_columns,
+    categorical_indices,
+    feature_columns,
+    feature_matrix,
+)
 
-UNKNOWN_TOKEN = "__unknown__"
-#: Rows per block when the feature matrix is filled (a block of 38 float32 columns is ~1 MB).
-_BLOCK_ROWS = 8192
 ClassWeight = Literal["balanced", "none"]
 
 #: LightGBM parameters that are fixed for every model (the seed and rounds come from
@@ -52,76 +56,6 @@ class TrainedModel:
     def model_text(self) -> str:
         """The model in LightGBM's text format (what ``model.txt`` holds)."""
         return str(self.booster.model_to_string())
-
-
-def build_encoders(df: pd.DataFrame, columns: tuple[str, ...] = CATEGORICAL_FEATURES) -> dict[str, list[str]]:
-    """Sorted vocabulary per categorical column (non-null training values + unknown token)."""
-    encoders: dict[str, list[str]] = {}
-    for column in columns:
-        if column in df.columns:
-            values = pd.unique(df[column].dropna().astype("str"))
-            encoders[column] = sorted({str(v) for v in values} | {UNKNOWN_TOKEN})
-    return encoders
-
-
-def _category_codes(column: pd.Series, vocabulary: list[str]) -> np.ndarray:
-    """Float32 code of each value in ``vocabulary`` (unseen: the unknown token; null: NaN)."""
-    vocab = pd.Index(vocabulary)
-    unknown = float(vocabulary.index(UNKNOWN_TOKEN))
-    if isinstance(column.dtype, pd.StringDtype):
-        # Look up each distinct value once (Arrow strings factorize without Python objects);
-        # code -1 (null) picks the NaN appended to the lookup table.
-        codes, uniques = pd.factorize(column)
-        lookup = vocab.get_indexer(uniques).astype(np.float32)
-        lookup[lookup < 0] = unknown
-        return np.append(lookup, np.float32(np.nan))[codes]
-    found = vocab.get_indexer(pd.Index(column.astype("str"))).astype(np.float32)
-    found[found < 0] = unknown
-    found[column.isna().to_numpy()] = np.nan
-    return found
-
-
-def feature_matrix(
-    df: pd.DataFrame, feature_names: list[str], encoders: Mapping[str, list[str]]
-) -> np.ndarray:
-    """Rows of ``df`` as a C-contiguous float32 matrix in ``feature_names`` order.
-
-    Categoricals become codes into their vocabulary (unseen → unknown token, null → NaN);
-    flags become 0/1; numeric nulls stay NaN.
-
-    Raises:
-        DataError: a feature column is missing from ``df`` or is not numeric.
-    """
-    missing = [name for name in feature_names if name not in df.columns]
-    if missing:
-        raise DataError(
-            f"the model needs {len(missing)} feature column(s) the data lacks: "
-            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
-        )
-    values: list[np.ndarray] = []
-    for name in feature_names:
-        column = df[name]
-        if name in encoders:
-            values.append(_category_codes(column, encoders[name]))
-        elif isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf":
-            values.append(column.to_numpy())  # a view: cast while copied into the matrix
-        else:
-            try:
-                values.append(column.to_numpy(dtype=np.float32, na_value=np.nan))
-            except (TypeError, ValueError):
-                example = column.dropna().iloc[0] if column.notna().any() else None
-                raise DataError(
-                    f"feature column {name!r} holds non-numeric values (e.g. {example!r}) but the "
-                    "model expects numbers (or a categorical column with a vocabulary)"
-                ) from None
-    out = np.empty((len(df), len(feature_names)), dtype=np.float32)
-    # Fill a block of rows at a time: a whole-column write strides across the full matrix
-    # (one cache line per value); a block stays in cache while its columns are written.
-    for start in range(0, len(df), _BLOCK_ROWS):
-        block = out[start : start + _BLOCK_ROWS]
-        for j, column_values in enumerate(values):
-            block[:, j] = column_values[start : start + _BLOCK_ROWS]
-    return out
 
 
 def label_codes(labels: pd.Series) -> np.ndarray:
@@ -188,13 +122,12 @@ def train_lgbm(
         DataError: unknown schema version, missing feature column or unknown label.
         InsufficientDataError: no training rows.
     """
-    if schema_version not in FEATURES:
-        raise DataError(f"unknown schema version {schema_version!r}; expected one of {sorted(FEATURES)}")
+    feature_names = feature_columns(schema_version)
     if len(train_df) == 0:
         raise InsufficientDataError("no training rows: nothing to train on")
-    feature_names = list(FEATURES[schema_version])
-    encoders = build_encoders(train_df)
-    X = feature_matrix(train_df, feature_names, encoders)
+    categorical = categorical_columns(schema_version)
+    fitted = fit_training_codes(train_df, categorical, seed=seed)
+    X = feature_matrix(train_df, feature_names, fitted.encoders, codes=fitted.codes)
     y = label_codes(train_df["label"])
     params = train_params(seed=seed, num_threads=num_threads)
     dataset = lgb.Dataset(
@@ -202,10 +135,11 @@ def train_lgbm(
         label=y,
         weight=class_weights(y, class_weight),
         feature_name=feature_names,
-        categorical_feature=[i for i, n in enumerate(feature_names) if n in encoders],
+        categorical_feature=categorical_indices(feature_names, categorical),
         params={"max_bin": params["max_bin"], "verbosity": -1},
         free_raw_data=True,
     )
+    del X  # the Dataset holds the only reference: freed once LightGBM has binned it
     callbacks = []
     if on_iteration is not None:
         report = on_iteration
@@ -215,18 +149,12 @@ def train_lgbm(
 
         callbacks.append(_progress)
     booster = lgb.train(params, dataset, num_boost_round=num_boost_round, callbacks=callbacks)
-    recorded = {**params, "num_boost_round": num_boost_round, "class_weight": class_weight}
-    return TrainedModel(booster, feature_names, encoders, schema_version, recorded)
-
-
-def predict_proba(
-    booster: lgb.Booster,
-    df: pd.DataFrame,
-    feature_names: list[str],
-    encoders: Mapping[str, list[str]],
-) -> np.ndarray:
-    """Class probabilities (rows × 8, alphabetical class order) for ``df``."""
-    if len(df) == 0:
-        return np.zeros((0, len(LABELS)))
-    X = feature_matrix(df, feature_names, encoders)
-    return np.asarray(booster.predict(X), dtype=np.float64)
+    recorded = {
+        **params,
+        "num_boost_round": num_boost_round,
+        "class_weight": class_weight,
+        "class_weight_method": class_weight,
+        "unknown_category_freq_threshold": MIN_CATEGORY_FREQ,
+        "unknown_category_mask_rate": UNKNOWN_MASK_RATE,
+    }
+    return TrainedModel(booster, feature_names, fitted.encoders, schema_version, recorded)

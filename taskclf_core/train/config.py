@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from taskclf_core.errors import ConfigError, RegistryError
 from taskclf_core.fs.atomic import write_text_atomic
+from taskclf_core.model.thresholds import GateThresholds
 
 DEFAULT_RETRAIN_CADENCE_DAYS = 7
 DEFAULT_CALIBRATOR_UPDATE_CADENCE_DAYS = 7
@@ -45,6 +46,8 @@ class RetrainConfig(BaseModel):
     auto_promote: bool = False
     min_improvement: float = Field(0.0, ge=0.0, le=1.0)
     train_params: TrainParams = Field(default_factory=lambda: TrainParams.model_validate({}))
+    #: Acceptance-check and candidate-gate thresholds; the reference values by default.
+    gates: GateThresholds = Field(default_factory=lambda: GateThresholds())
 
 
 #: Shows a value in a message, shortened: a hostile file (deep nesting, YAML aliases that
@@ -66,6 +69,11 @@ def _describe_error(err: Any, source: str) -> str:
     fields: dict[str, Any] = dict(RetrainConfig.model_fields)
     if err["loc"] and err["loc"][0] == "train_params" and len(err["loc"]) > 1:
         fields = dict(TrainParams.model_fields)
+    if err["loc"] and err["loc"][0] == "gates" and len(err["loc"]) > 1:
+        fields = dict(GateThresholds.model_fields)
+    if kind == "value_error":  # a cross-field rule (e.g. reject_rate_min <= reject_rate_max)
+        reason = str(err.get("ctx", {}).get("error") or err["msg"])
+        return f"{source}: {loc}: {reason}"
     if kind == "invalid_key":
         return (
             f"{source}: key {_SHOW.repr(value)} is not a name (keys are text); allowed keys: "

@@ -1,144 +1,35 @@
-"""The pipeline's side of the registry: champion loading, the run folder, auto-promotion.
+"""Saving a run: the challenger bundle plus its evidence, written atomically as one folder.
 
 A run folder (``artifacts/runs/<run_id>/``) holds the challenger bundle plus
 ``evaluation.json`` (challenger, champion and baseline reports, bootstrap interval),
 ``gates.json``, ``snapshot.json``, ``config.yaml`` and ``decision.json`` (outcome, reason,
-champion compared against, times, manifest of every file). :class:`RunEvidence` reads it
-back for the review page, the CLI and the HTML report.
+champion compared against, times, manifest of every file). For ``promoted`` the pointer
+moves under the same registry lock.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast, get_args
+from typing import Any, cast, get_args
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from taskclf_core.data.schema import LABELS, SCHEMA_HASHES
-from taskclf_core.errors import BusyError, RegistryError, TaskclfError
-from taskclf_core.fs.atomic import dumps_json, storage_error
+from taskclf_core.fs.atomic import dumps_json
 from taskclf_core.fs.faultpoints import faultpoint
-from taskclf_core.model.evaluation import BootstrapInterval, EvaluationReport
 from taskclf_core.model.gates import RegressionResult
 from taskclf_core.model.lgbm import TrainedModel
+from taskclf_core.model.reports import BootstrapInterval, EvaluationReport
 from taskclf_core.paths import Home
 from taskclf_core.registry import bundle as bundle_mod
+from taskclf_core.registry.pointer import registry_lock
+from taskclf_core.registry.promotion import promote_auto
 from taskclf_core.registry.runids import new_run_id
-from taskclf_core.registry.runs import Outcome
-
-if TYPE_CHECKING:
-    from taskclf_core.train.config import RetrainConfig
-    from taskclf_core.train.retrain import DatasetSnapshot
-
-RETRAIN_LOCK = ".retrain.lock"
-EVIDENCE_FILES = ("evaluation.json", "gates.json", "snapshot.json", "config.yaml")
-
-
-@contextmanager
-def retrain_lock(out_dir: Path) -> Iterator[None]:
-    """Hold the one-retrain-at-a-time lock (``<out_dir>/runs/.retrain.lock``).
-
-    The lock is an ``flock``: the kernel drops it when the holder dies, so a killed
-    retrain never leaves it behind. The file records the holder's pid for messages.
-
-    Raises:
-        BusyError: another retrain holds the lock.
-        RegistryError: the lock file cannot be created or opened (a read-only or full
-            disk); the message names the path.
-    """
-    runs_dir = Path(out_dir) / "runs"
-    path = runs_dir / RETRAIN_LOCK
-    try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise storage_error(exc, path, "lock") from exc
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BusyError(
-                f"another retrain is running ({_lock_holder(fd)}); wait for it to finish or cancel it"
-            ) from None
-        holder = f"pid {os.getpid()}, started {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, holder.encode(), 0)
-        except OSError:
-            pass  # only for messages: a full disk must not fail here, the save step says so
-        faultpoint("retrain.locked")
-        yield
-    finally:
-        os.close(fd)
-
-
-def _lock_holder(fd: int) -> str:
-    """The holder record of a held retrain lock (it may take the holder a moment to write it)."""
-    for _ in range(20):
-        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-        if holder:
-            return holder
-        time.sleep(0.005)
-    return "unknown"
-
-
-def retrain_running(out_dir: Path) -> str | None:
-    """Who holds the retrain lock (``"pid N, started …"``), or ``None`` when free."""
-    path = Path(out_dir) / "runs" / RETRAIN_LOCK
-    if not path.exists():
-        return None
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
-
-
-@dataclass(frozen=True)
-class ChampionState:
-    """The current champion as the pipeline sees it."""
-
-    model_id: str | None = None  # None: no champion
-    model_sha256: str | None = None
-    model: TrainedModel | None = None
-    error: str | None = None  # set when a champion exists but cannot be loaded
-
-
-def load_champion(home: Home) -> ChampionState:
-    """Load the champion named by ``models/active.json`` (never raises for a broken one)."""
-    from taskclf_core.registry.pointer import read_active
-
-    try:
-        pointer = read_active(home)
-    except TaskclfError as exc:
-        return ChampionState(model_id="(unreadable active.json)", error=str(exc))
-    if pointer is None:
-        return ChampionState()
-    try:
-        loaded = bundle_mod.load_bundle(home.models_dir / pointer.model_id)
-        model = TrainedModel(
-            booster=loaded.booster,
-            feature_names=list(loaded.metadata.feature_names),
-            encoders=dict(loaded.encoders),
-            schema_version=loaded.metadata.schema_version,
-            params=dict(loaded.metadata.params),
-        )
-    except TaskclfError as exc:
-        return ChampionState(model_id=pointer.model_id, error=str(exc))
-    return ChampionState(pointer.model_id, loaded.metadata.model_sha256, model)
+from taskclf_core.registry.runs import Outcome, write_run
+from taskclf_core.train.champion import ChampionState, current_champion_id
+from taskclf_core.train.config import RetrainConfig
+from taskclf_core.train.records import DatasetSnapshot
 
 
 def _dump(model: BaseModel | None) -> Any:
@@ -175,10 +66,6 @@ def save_run(
         ValueError: ``outcome`` is not the outcome of a run that trained a challenger.
         RegistryError: The run could not be written or promoted (e.g. a full disk).
     """
-    from taskclf_core.registry.pointer import registry_lock
-    from taskclf_core.registry.promotion import promote_auto
-    from taskclf_core.registry.runs import write_run
-
     if outcome not in get_args(Outcome):
         raise ValueError(f"a saved run's outcome is one of {get_args(Outcome)}; got {outcome!r}")
     final = cast(Outcome, outcome)  # checked just above
@@ -243,7 +130,7 @@ def save_run(
     # (``runs.auto_promotion_interrupted``) and the next retrain promotes its own run.
     with registry_lock(home):
         faultpoint("runsave.locked")
-        current = _current_champion_id(home)
+        current = current_champion_id(home)
         if current != champion.model_id:
             final = "rejected"
             reason = (
@@ -256,57 +143,3 @@ def save_run(
         if final == "promoted":
             promote_auto(home, run_id)
     return run_id, final, reason, path
-
-
-def _current_champion_id(home: Home) -> str | None:
-    from taskclf_core.registry.pointer import read_active
-
-    try:
-        pointer = read_active(home)
-    except TaskclfError:
-        return "(unreadable active.json)"
-    return pointer.model_id if pointer else None
-
-
-class RunEvidence(BaseModel):
-    """Everything a reviewer sees of one run, read back from its folder."""
-
-    run_id: str
-    decision: dict[str, Any]
-    snapshot: dict[str, Any]
-    challenger: EvaluationReport
-    champion: EvaluationReport | None
-    baseline: EvaluationReport
-    bootstrap: BootstrapInterval | None
-    gates: dict[str, RegressionResult]
-    config_yaml: str
-
-
-def read_evidence(run_dir: Path, run_id: str) -> RunEvidence:
-    """Parse a run folder's evidence files.
-
-    Raises:
-        RegistryError: a file is missing or does not parse (names the file).
-    """
-    def load(name: str) -> Any:
-        path = Path(run_dir) / name
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise RegistryError(f"run {run_id}: cannot read {name} ({exc})") from None
-
-    evaluation = load("evaluation.json")
-    try:
-        return RunEvidence(
-            run_id=run_id,
-            decision=load("decision.json"),
-            snapshot=load("snapshot.json"),
-            challenger=evaluation["challenger"],
-            champion=evaluation.get("champion"),
-            baseline=evaluation["baseline"],
-            bootstrap=evaluation.get("bootstrap"),
-            gates=load("gates.json"),
-            config_yaml=(Path(run_dir) / "config.yaml").read_text(encoding="utf-8"),
-        )
-    except (ValidationError, KeyError, OSError) as exc:
-        raise RegistryError(f"run {run_id}: evidence files do not parse ({str(exc).splitlines()[0]})") from None

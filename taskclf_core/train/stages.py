@@ -1,0 +1,314 @@
+"""The stages of a retrain run, each a function of the previous stage's result.
+
+prepare (schema, hash, projection, split, snapshot) → train the challenger → evaluate
+challenger, champion (same rows, its own encoders) and rule baseline → judge (gates and
+the one outcome). Saving is :mod:`taskclf_core.train.runsave`; the sequence is
+:func:`taskclf_core.train.retrain.run_retrain_pipeline`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from taskclf_core.data.hashing import dataset_hash
+from taskclf_core.data.projection import labelled_rows, project_codes
+from taskclf_core.data.schema import FEATURES, LABELS, SCHEMA_VERSIONS
+from taskclf_core.data.split import split_by_time
+from taskclf_core.errors import DataError, InsufficientDataError, TaskclfError
+from taskclf_core.model.baseline import BASELINE_COLUMNS, baseline_codes
+from taskclf_core.model.evaluation import apply_reject, evaluate_predictions, paired_bootstrap
+from taskclf_core.model.gates import (
+    RegressionGate,
+    RegressionResult,
+    all_gates,
+    check_baseline_gate,
+    check_candidate_gates,
+    check_regression_gates,
+    failed_regression_gate,
+    skipped_regression_gate,
+)
+from taskclf_core.model.lgbm import TrainedModel, label_codes, train_lgbm
+from taskclf_core.model.reports import BootstrapInterval, EvaluationReport
+from taskclf_core.model.serving import predict_proba
+from taskclf_core.train.champion import ChampionState
+from taskclf_core.train.config import RetrainConfig
+from taskclf_core.train.records import DatasetSnapshot, Outcome
+
+ProgressCallback = Callable[[str, float], None]
+
+#: Fewer labelled windows than this stop the run before training.
+MIN_LABELLED_WINDOWS = 100
+BOOTSTRAP_RESAMPLES = 1000
+
+
+class Clock:
+    """Stage timings and progress reporting."""
+
+    def __init__(self, progress: ProgressCallback | None) -> None:
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+        self._stage: str | None = None
+        self._t0 = time.perf_counter()
+
+    def stage(self, name: str, fraction: float) -> None:
+        now = time.perf_counter()
+        if self._stage is not None:
+            self.timings[self._stage] = self.timings.get(self._stage, 0.0) + now - self._t0
+        self._stage, self._t0 = name, now
+        if self.progress is not None:
+            self.progress(name, fraction)
+
+    def done(self) -> dict[str, float]:
+        self.stage("done", 1.0)
+        return {k: round(v, 4) for k, v in self.timings.items() if k != "done"}
+
+
+def day_of(ts: pd.Series, which: Literal["min", "max"]) -> str:
+    """First or last UTC day of a timestamp column, ``YYYY-MM-DD``."""
+    value = ts.min() if which == "min" else ts.max()
+    return pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def schema_version_of(df: pd.DataFrame) -> str:
+    """The one schema version of the rows.
+
+    Raises:
+        DataError: no ``schema_version`` column, an unknown version, or several.
+    """
+    if "schema_version" not in df.columns or len(df) == 0:
+        raise DataError("the feature frame has no schema_version column; expected v1, v2 or v3 rows")
+    versions = sorted({str(v) for v in pd.unique(df["schema_version"].astype("str"))})
+    unknown = [v for v in versions if v not in SCHEMA_VERSIONS]
+    if unknown:
+        raise DataError(f"unknown schema_version {unknown[0]!r}; expected one of {', '.join(SCHEMA_VERSIONS)}")
+    if len(versions) > 1:
+        raise DataError(f"mixed schema versions in one training set: {', '.join(versions)}; use one version")
+    return versions[0]
+
+
+def not_due_snapshot(features_df: pd.DataFrame, spans: pd.DataFrame, source: dict[str, Any]) -> DatasetSnapshot:
+    """The snapshot of a run that trained nothing (cadence not due)."""
+    has_rows = len(features_df) > 0
+    return DatasetSnapshot(
+        dataset_hash="",
+        row_count=0,
+        date_from=day_of(features_df["bucket_start_ts"], "min") if has_rows else "",
+        date_to=day_of(features_df["bucket_start_ts"], "max") if has_rows else "",
+        user_count=int(features_df["user_id"].nunique()) if has_rows else 0,
+        class_distribution={},
+        feature_rows=len(features_df),
+        span_count=len(spans),
+        source=source,
+    )
+
+
+@dataclass
+class PreparedData:
+    """The labelled rows split for training and evaluation, and their snapshot."""
+
+    schema_version: str
+    snapshot: DatasetSnapshot
+    train_df: pd.DataFrame
+    eval_df: pd.DataFrame
+    holdout_users: list[str]
+    #: Positions in the feature frame of the evaluation rows (for a champion's extra columns).
+    eval_positions: Callable[[], np.ndarray]
+
+
+def _pipeline_columns(features_df: pd.DataFrame, schema_version: str) -> list[str]:
+    """The columns the pipeline reads after projection (the rest are never copied)."""
+    wanted = dict.fromkeys(["user_id", "bucket_start_ts", *FEATURES[schema_version], *BASELINE_COLUMNS])
+    return [name for name in wanted if name in features_df.columns]
+
+
+def prepare_data(
+    features_df: pd.DataFrame,
+    spans: pd.DataFrame,
+    *,
+    holdout_user_fraction: float,
+    source: dict[str, Any],
+    warnings: Sequence[dict[str, Any]],
+    clock: Clock,
+) -> PreparedData:
+    """Hash, project and split the data; the snapshot records what the run trained on.
+
+    Raises:
+        DataError: the rows are not of one known schema version.
+        InsufficientDataError: fewer than :data:`MIN_LABELLED_WINDOWS` labelled windows.
+    """
+    clock.stage("hashing", 0.03)
+    schema_version = schema_version_of(features_df)
+    digest = dataset_hash(features_df, spans)
+
+    clock.stage("projecting", 0.08)
+    codes = project_codes(features_df, spans)
+    # Only the columns training, scoring, the baseline and the snapshot read.
+    labelled = labelled_rows(features_df, codes, columns=_pipeline_columns(features_df, schema_version))
+    if len(labelled) < MIN_LABELLED_WINDOWS:
+        raise InsufficientDataError(
+            f"only {len(labelled)} labelled windows after projecting {len(spans)} spans onto "
+            f"{len(features_df)} windows; at least {MIN_LABELLED_WINDOWS} are needed: "
+            "label more time or widen the date range"
+        )
+
+    clock.stage("splitting", 0.12)
+    parts = split_by_time(labelled, holdout_user_fraction=holdout_user_fraction)
+    test_idx = parts["test"] if len(parts["test"]) else parts["val"]
+    eval_df = labelled.iloc[test_idx].reset_index(drop=True)
+    counts = labelled["label"].value_counts()
+    snapshot = DatasetSnapshot(
+        dataset_hash=digest,
+        row_count=len(labelled),
+        date_from=day_of(labelled["bucket_start_ts"], "min"),
+        date_to=day_of(labelled["bucket_start_ts"], "max"),
+        user_count=int(labelled["user_id"].nunique()),
+        class_distribution={label: int(counts.get(label, 0)) for label in LABELS},
+        feature_rows=len(features_df),
+        span_count=len(spans),
+        schema_version=schema_version,
+        train_rows=len(parts["train"]),
+        val_rows=len(parts["val"]),
+        test_rows=len(eval_df),
+        holdout_users=list(parts["holdout_users"]),
+        source=source,
+        data_warnings=list(warnings),
+    )
+    return PreparedData(
+        schema_version=schema_version,
+        snapshot=snapshot,
+        train_df=labelled.iloc[parts["train"]],
+        eval_df=eval_df,
+        holdout_users=list(parts["holdout_users"]),
+        eval_positions=lambda: np.flatnonzero(codes >= 0)[test_idx],
+    )
+
+
+def train_challenger(data: PreparedData, config: RetrainConfig, clock: Clock) -> TrainedModel:
+    """Train the challenger on the training rows (then drop them: nothing else reads them)."""
+    clock.stage("training", 0.15)
+    tp = config.train_params
+    progress = clock.progress
+
+    def on_iteration(done: int, total: int) -> None:
+        if progress is not None and (done % 5 == 0 or done == total):
+            progress("training", 0.15 + 0.6 * done / total)
+
+    model = train_lgbm(
+        data.train_df, schema_version=data.schema_version, num_boost_round=tp.num_boost_round,
+        class_weight=tp.class_weight, seed=tp.seed, on_iteration=on_iteration,
+    )
+    data.train_df = data.train_df.iloc[:0]
+    return model
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Challenger, champion and baseline on the same evaluation rows."""
+
+    challenger: EvaluationReport
+    champion: EvaluationReport | None
+    baseline: EvaluationReport
+    bootstrap: BootstrapInterval | None
+    #: The comparative gate: ``None`` with no champion; failed when it could not be scored.
+    regression: RegressionResult | None
+
+
+def _champion_frame(eval_df: pd.DataFrame, names: Sequence[str], features_df: pd.DataFrame,
+                    positions: Callable[[], np.ndarray]) -> pd.DataFrame:
+    """``eval_df`` plus any column the champion needs that projection did not copy."""
+    extra = [n for n in names if n not in eval_df.columns and n in features_df.columns]
+    if not extra:
+        return eval_df
+    return pd.concat([eval_df, features_df[extra].iloc[positions()].reset_index(drop=True)], axis=1)
+
+
+def evaluate_all(
+    data: PreparedData,
+    challenger: TrainedModel,
+    champion: ChampionState,
+    features_df: pd.DataFrame,
+    *,
+    config: RetrainConfig,
+    reject_threshold: float,
+    clock: Clock,
+) -> Evaluation:
+    """Score challenger, champion and the rule baseline exactly as taskclf serves them."""
+    clock.stage("evaluating challenger", 0.76)
+    eval_df, holdout, thresholds = data.eval_df, data.holdout_users, config.gates
+    y = label_codes(eval_df["label"])
+    users = eval_df["user_id"].astype("str").to_numpy()
+
+    def report(name: str, pred: np.ndarray, proba: np.ndarray | None) -> EvaluationReport:
+        return evaluate_predictions(name, y, pred, users, proba=proba, holdout_users=holdout,
+                                    reject_threshold=reject_threshold, thresholds=thresholds)
+
+    proba = predict_proba(challenger.booster, eval_df, challenger.feature_names, challenger.encoders)
+    pred = apply_reject(proba, reject_threshold)
+    challenger_report = report("challenger", pred, proba)
+
+    clock.stage("evaluating champion", 0.82)
+    champion_report: EvaluationReport | None = None
+    bootstrap: BootstrapInterval | None = None
+    regression: RegressionResult | None = None
+    if champion.error is not None:
+        regression = failed_regression_gate(f"champion {champion.model_id} could not be evaluated: {champion.error}")
+    elif champion.model is not None:
+        model = champion.model
+        try:
+            frame = _champion_frame(eval_df, model.feature_names, features_df, data.eval_positions)
+            champ_proba = predict_proba(model.booster, frame, model.feature_names, model.encoders)
+        except TaskclfError as exc:
+            regression = failed_regression_gate(f"champion {champion.model_id} could not be evaluated: {exc}")
+        else:
+            champ_pred = apply_reject(champ_proba, reject_threshold)
+            champion_report = report("champion", champ_pred, champ_proba)
+            regression = check_regression_gates(champion_report, challenger_report, config)
+            bootstrap = paired_bootstrap(y, pred, champ_pred, resamples=BOOTSTRAP_RESAMPLES,
+                                         seed=config.train_params.seed)
+
+    clock.stage("evaluating baseline", 0.88)
+    baseline_report = report("baseline", baseline_codes(eval_df), None)
+    return Evaluation(challenger_report, champion_report, baseline_report, bootstrap, regression)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Every gate and the one outcome of the run."""
+
+    candidate: RegressionResult
+    baseline: RegressionResult
+    comparative: RegressionResult
+    gates: list[RegressionGate]
+    failed: list[str]
+    outcome: Outcome
+    reason: str
+
+
+def judge(evaluation: Evaluation, config: RetrainConfig, *, dry_run: bool, clock: Clock) -> Verdict:
+    """The gates, computed once, and the outcome they lead to."""
+    clock.stage("gating", 0.9)
+    candidate = check_candidate_gates(evaluation.challenger)
+    baseline = check_baseline_gate(evaluation.challenger, evaluation.baseline, config)
+    comparative = evaluation.regression or skipped_regression_gate("no champion")
+    gates = all_gates(candidate, baseline, comparative)
+    failed = [g.name for g in gates if g.status == "failed"]
+    outcome, reason = decide_outcome(dry_run=dry_run, failed=failed, auto_promote=config.auto_promote)
+    return Verdict(candidate, baseline, comparative, gates, failed, outcome, reason)
+
+
+def decide_outcome(*, dry_run: bool, failed: list[str], auto_promote: bool) -> tuple[Outcome, str]:
+    """The one outcome of a run that trained a challenger, and its reason in a sentence."""
+    if dry_run:
+        tail = "all gates passed" if not failed else f"failed gates: {', '.join(failed)}"
+        return "dry_run", f"Dry run: evaluated and saved for review only ({tail}); dry runs are never promotable."
+    if failed:
+        return "rejected", f"Rejected: gate(s) {', '.join(failed)} failed."
+    if auto_promote:
+        return "promoted", "Promoted: every gate passed and auto_promote is on."
+    return "awaiting_signoff", "Awaiting sign-off: every gate passed; a person must promote it."
