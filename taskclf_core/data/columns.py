@@ -28,7 +28,13 @@ TEXT_COLUMNS: Final = REQUIRED_TEXT + OPTIONAL_TEXT
 LIST_COLUMNS: Final = ("source_ids",)
 BOOL_COLUMNS: Final = schema.BOOL_FEATURES
 INT_COLUMNS: Final = schema.INT_FEATURES + schema.TITLE_INT_FEATURES
-NULLABLE_COLUMNS: Final = frozenset(schema.NULLABLE_FEATURES)
+#: Text columns that must not be empty; the others may hold "" (taskclf accepts it).
+NON_EMPTY_TEXT: Final = ("user_id", "schema_version")
+#: Null means "no data". taskclf's FeatureRow also lets the entropies and the top-2
+#: concentration be None (its builder leaves them out before 5/15 minutes of history).
+NULLABLE_COLUMNS: Final = frozenset(
+    schema.NULLABLE_FEATURES + ("app_entropy_5m", "app_entropy_15m", "top2_app_concentration_15m")
+)
 
 _NON_FLOAT: Final = frozenset(
     TIMESTAMP_COLUMNS + TEXT_COLUMNS + LIST_COLUMNS + BOOL_COLUMNS + INT_COLUMNS
@@ -76,3 +82,37 @@ def non_text_mask(series: pd.Series) -> np.ndarray:
     # Only called once a column is known to be wrong, to find an example value.
     is_text = series.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
     return series.notna().to_numpy(dtype=bool) & ~is_text
+
+
+#: The bounds taskclf's own ``FeatureRow`` enforces: validation refuses a value outside.
+UPSTREAM_RANGES: Final[dict[str, tuple[float | None, float | None]]] = {
+    **{c: (0.0, 1.0) for c in schema.TITLE_SKETCH_FEATURES},
+    **schema.VALUE_RANGES,
+    # aw-watcher-input polls last a little over 5 s and a whole event counts in the minute
+    # it starts in: taskclf writes 60.0-62 s for a fully active minute (ge=0, no upper bound).
+    "active_seconds_keyboard": (0.0, None),
+    "active_seconds_mouse": (0.0, None),
+    "active_seconds_any": (0.0, None),
+    "keys_per_min": (None, None),  # FeatureRow sets no bound at all
+}
+#: Documented physical ranges narrower than taskclf's bounds: a value outside is kept and
+#: counted as a data warning (:mod:`taskclf_core.data.quality`).
+DOCUMENTED_RANGES: Final[dict[str, tuple[float | None, float | None]]] = {
+    c: schema.VALUE_RANGES[c] for c, bounds in UPSTREAM_RANGES.items()
+    if c in schema.VALUE_RANGES and schema.VALUE_RANGES[c] != bounds
+}
+#: Known values of the category columns. taskclf accepts any text there: an unknown
+#: value is kept and counted as a data warning.
+CATEGORY_DOMAINS: Final[dict[str, tuple[str, ...]]] = {
+    "app_category": schema.APP_CATEGORIES,
+    "domain_category": schema.DOMAIN_CATEGORIES,
+}
+
+
+def range_text(low: float | None, high: float | None) -> str:
+    """``[0, 60]``, ``>= 0`` or ``<= 1``: a range for a message."""
+    if low is not None and high is not None:
+        return f"[{low:g}, {high:g}]"
+    if low is not None:
+        return f">= {low:g}"
+    return f"<= {high:g}" if high is not None else "any number"

@@ -32,8 +32,13 @@ from taskclf_core.data.featurefiles import (
     write_day,
 )
 from taskclf_core.data.labelcheck import validate_span_frame
-from taskclf_core.data.labelfiles import read_labels, write_labels_csv, write_labels_parquet
+from taskclf_core.data.labelfiles import (
+    read_labels_with_warnings,
+    write_labels_csv,
+    write_labels_parquet,
+)
 from taskclf_core.data.labels import spans_to_frame
+from taskclf_core.data.quality import DataWarning, data_warnings
 from taskclf_core.errors import DataError
 
 #: Versions in the order a day's files are tried: newest first.
@@ -56,6 +61,8 @@ class LoadedData:
         days_missing: Days of the range without a feature file, ascending.
         files: The feature files read, one per loaded day.
         labels_file: The label file read, or ``None`` when the directory has none.
+        warnings: Values kept although they look wrong (see
+            :mod:`taskclf_core.data.quality`): feature columns first, then the label file.
     """
 
     features: pd.DataFrame
@@ -65,6 +72,7 @@ class LoadedData:
     days_missing: list[date]
     files: list[Path]
     labels_file: Path | None = None
+    warnings: tuple[DataWarning, ...] = ()
 
 
 # --------------------------------------------------------------------------- reading
@@ -190,10 +198,12 @@ def load_data_dir(
         if candidate.is_file():
             labels_file = candidate
             break
+    label_warnings: list[DataWarning] = []
     if labels_file is None:
         spans = spans_to_frame([])
     else:
-        spans = _filter_spans(read_labels(labels_file), date_from, date_to, user_id)
+        all_spans, label_warnings = read_labels_with_warnings(labels_file)
+        spans = _filter_spans(all_spans, date_from, date_to, user_id)
     return LoadedData(
         features=features,
         spans=spans,
@@ -202,6 +212,7 @@ def load_data_dir(
         days_missing=[d for d in days if d not in found],
         files=files,
         labels_file=labels_file,
+        warnings=(*data_warnings(features), *label_warnings),
     )
 
 

@@ -16,12 +16,14 @@ from taskclf_core.data import schema
 from taskclf_core.data.columns import (
     BOOL_COLUMNS,
     INT_COLUMNS,
+    NON_EMPTY_TEXT,
     NULLABLE_COLUMNS,
     NUMERIC_COLUMNS,
     REQUIRED_TEXT,
     STRING_DTYPE,
     TEXT_COLUMNS,
     TIMESTAMP_COLUMNS,
+    UPSTREAM_RANGES,
     is_text_column,
     memory_columns,
     name_list,
@@ -29,16 +31,6 @@ from taskclf_core.data.columns import (
     version_from_columns,
 )
 from taskclf_core.data.problems import ProblemCollector, RowLocator, show_value
-
-CATEGORY_DOMAINS: Final[dict[str, tuple[str, ...]]] = {
-    "app_category": schema.APP_CATEGORIES,
-    "domain_category": schema.DOMAIN_CATEGORIES,
-}
-
-RANGES: Final[dict[str, tuple[float | None, float | None]]] = {
-    **{c: (0.0, 1.0) for c in schema.TITLE_SKETCH_FEATURES},
-    **schema.VALUE_RANGES,
-}
 
 _BUCKET: Final = pd.Timedelta(seconds=schema.BUCKET_SECONDS)
 
@@ -180,19 +172,12 @@ def _check_text(df: pd.DataFrame, problems: ProblemCollector) -> None:
                 f"is not text (column type {series.dtype}; expected text)",
             )
             continue
-        if column in REQUIRED_TEXT:
+        # Unknown categories are not refused (taskclf accepts any text): see quality.py.
+        if column in NON_EMPTY_TEXT:
             empty = (series.isna() | (series.astype(STRING_DTYPE) == "")).to_numpy(dtype=bool)
             problems.add_missing(column, empty, "a non-empty string")
-        domain = CATEGORY_DOMAINS.get(column)
-        if domain is not None:
-            unknown = (series.notna() & ~series.isin(domain)).to_numpy(dtype=bool)
-            kind = column.replace("_", " ")
-            problems.add_rows(
-                column,
-                unknown,
-                series,
-                f"is not a known {kind} (expected one of {', '.join(domain)})",
-            )
+        elif column in REQUIRED_TEXT:
+            problems.add_missing(column, series.isna().to_numpy(dtype=bool), "a string")
 
 
 def _numeric_values(
@@ -260,7 +245,7 @@ def _range_text(low: float | None, high: float | None) -> str:
 
 
 def _bounds(column: str) -> tuple[float | None, float | None]:
-    return (0.0, 1.0) if column in BOOL_COLUMNS else RANGES.get(column, (None, None))
+    return (0.0, 1.0) if column in BOOL_COLUMNS else UPSTREAM_RANGES.get(column, (None, None))
 
 
 def _looks_wrong(column: str, values: np.ndarray) -> bool:
@@ -375,11 +360,13 @@ def validate_features(df: pd.DataFrame, *, source: str) -> None:
 
     The version comes from the ``schema_version`` column (else the column set). Checked:
     missing / extra columns (``user_id`` is required for every version, as in memory),
-    types (text, flags, whole-number counts, numbers), unknown ``app_category`` /
-    ``domain_category`` values, values outside ``schema.VALUE_RANGES`` (title sketches
-    in [0, 1]), nulls in non-nullable columns, infinities, missing or naive timestamps,
-    ``bucket_end_ts != bucket_start_ts + 60 s``, duplicate (user_id, bucket_start_ts),
-    mixed or unknown ``schema_version`` values.
+    types (text, flags, whole-number counts, numbers), values outside the bounds
+    taskclf itself enforces (``columns.UPSTREAM_RANGES``), nulls in non-nullable
+    columns, infinities, missing or naive timestamps, ``bucket_end_ts !=
+    bucket_start_ts + 60 s``, duplicate (user_id, bucket_start_ts), mixed or unknown
+    ``schema_version`` values. Nothing taskclf accepts is refused: values outside the
+    documented physical range and unknown categories are data warnings
+    (:func:`taskclf_core.data.quality.data_warnings`), not errors.
 
     Args:
         df: A feature frame (one file or partition).

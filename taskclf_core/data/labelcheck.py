@@ -18,6 +18,7 @@ import pandas as pd
 from taskclf_core.data import schema
 from taskclf_core.data.columns import STRING_DTYPE, TIMESTAMP_DTYPE, is_text_column, non_text_mask
 from taskclf_core.data.problems import ProblemCollector, show_value
+from taskclf_core.data.quality import DataWarning
 
 TIMESTAMP_EXAMPLE: Final = "2025-07-01 09:00:00+00:00"
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -32,6 +33,10 @@ _MAX_MICROS: Final = (datetime.max.replace(tzinfo=UTC) - EPOCH) // MICROSECOND
 _ISO_8601: Final = (
     r"\d{4}-\d{2}-\d{2}"
     r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
+)
+#: An ISO 8601 timestamp that names its UTC offset (``Z`` or ``+hh:mm``).
+_ISO_WITH_OFFSET: Final = (
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)"
 )
 
 _TRUE_WORDS: Final = frozenset({"true", "1"})
@@ -141,6 +146,52 @@ def _within_python_range(
         f"is outside years 1 to 9999 in UTC (expected e.g. {TIMESTAMP_EXAMPLE})",
     )
     return parsed.mask(outside)
+
+
+def time_zone_warning(df: pd.DataFrame, *, source: str) -> DataWarning | None:
+    """A warning when a raw span frame mixes timestamps with and without a UTC offset.
+
+    Naive timestamps are read as UTC; next to offset ones they were most likely written
+    in local time, so their spans are shifted by the offset. The file is still accepted.
+
+    Args:
+        df: The raw frame as read from the file (text timestamps), before validation.
+        source: The file, named in the warning.
+
+    Returns:
+        The warning (``rows`` = the naive timestamps), or ``None`` when the file uses one
+        kind only or its timestamps are not text.
+    """
+    naive: list[pd.Series] = []
+    offset: list[pd.Series] = []
+    for column in ("start_ts", "end_ts"):
+        if column not in df.columns or not is_text_column(df[column]):
+            continue
+        text = df[column].astype(STRING_DTYPE).str.strip()
+        iso = text.str.fullmatch(_ISO_8601).fillna(False).astype(bool)
+        aware = text.str.fullmatch(_ISO_WITH_OFFSET).fillna(False).astype(bool)
+        naive.append(text[iso & ~aware])
+        offset.append(text[aware])
+    n_naive = sum(len(s) for s in naive)
+    n_offset = sum(len(s) for s in offset)
+    if not n_naive or not n_offset:
+        return None
+    first_naive = next(str(s.iloc[0]) for s in naive if len(s))
+    first_offset = next(str(s.iloc[0]) for s in offset if len(s))
+    return DataWarning(
+        kind="mixed_time_zones",
+        column="start_ts, end_ts",
+        rows=n_naive,
+        allowed="one kind of timestamp per file: all with a UTC offset, or all without",
+        examples=(first_naive, first_offset),
+        source=source,
+        detail=(
+            f"{n_naive} timestamp{'s' if n_naive != 1 else ''} without a UTC offset "
+            f"(e.g. {first_naive!r}) and {n_offset} with one (e.g. {first_offset!r}) in the "
+            "same file; the ones without were read as UTC, so if they are local time their "
+            "spans are shifted: give every timestamp an offset"
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- columns

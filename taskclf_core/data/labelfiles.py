@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from taskclf_core.data import schema
-from taskclf_core.data.labelcheck import validate_span_frame
+from taskclf_core.data.labelcheck import time_zone_warning, validate_span_frame
+from taskclf_core.data.quality import DataWarning
 from taskclf_core.errors import DataError
 from taskclf_core.fs.atomic import write_bytes_atomic, write_text_atomic
 
@@ -49,7 +50,10 @@ def read_labels_parquet(path: Path | str) -> pd.DataFrame:
     Raises:
         DataError: The file is missing, unreadable, or holds invalid spans.
     """
-    path = Path(path)
+    return validate_span_frame(_raw_parquet(Path(path)), source=str(path))
+
+
+def _raw_parquet(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(
             f"labels file {path} does not exist (expected a parquet file of label spans)"
@@ -60,7 +64,7 @@ def read_labels_parquet(path: Path | str) -> pd.DataFrame:
         frame = table.to_pandas(ignore_metadata=True)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataError(f"{path}: not a readable parquet file ({exc})") from exc
-    return validate_span_frame(frame, source=str(path))
+    return frame
 
 
 def read_labels_csv(path: Path | str) -> pd.DataFrame:
@@ -80,7 +84,10 @@ def read_labels_csv(path: Path | str) -> pd.DataFrame:
     Raises:
         DataError: The file is missing, not CSV, or holds invalid spans.
     """
-    path = Path(path)
+    return validate_span_frame(_raw_csv(Path(path)), source=str(path))
+
+
+def _raw_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"labels file {path} does not exist (expected a CSV of label spans)")
     expected = ",".join(schema.SPAN_COLUMNS)
@@ -105,7 +112,7 @@ def read_labels_csv(path: Path | str) -> pd.DataFrame:
     header = [str(c).strip() for c in raw.iloc[0].fillna("").tolist()]
     frame = raw.iloc[1:].reset_index(drop=True)
     frame.columns = pd.Index(header)
-    return validate_span_frame(frame, source=str(path))
+    return frame
 
 
 def read_labels(path: Path | str) -> pd.DataFrame:
@@ -120,15 +127,38 @@ def read_labels(path: Path | str) -> pd.DataFrame:
     Raises:
         DataError: Unknown suffix, or the reader's errors.
     """
+    return read_labels_with_warnings(path)[0]
+
+
+def read_labels_with_warnings(path: Path | str) -> tuple[pd.DataFrame, list[DataWarning]]:
+    """Read a label file like :func:`read_labels`, with the data warnings of the file.
+
+    The one warning so far: timestamps with and without a UTC offset in one file (the
+    naive ones are read as UTC, which shifts them if they were meant as local time).
+
+    Args:
+        path: The label file (``.parquet`` or ``.csv``).
+
+    Returns:
+        The validated span frame and its warnings (empty when there are none).
+
+    Raises:
+        DataError: Unknown suffix, or the reader's errors.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        return read_labels_parquet(path)
-    if suffix == ".csv":
-        return read_labels_csv(path)
-    raise DataError(
-        f"{path}: unknown label file type {suffix or '(no suffix)'!r} (expected .parquet or .csv)"
-    )
+        raw = _raw_parquet(path)
+    elif suffix == ".csv":
+        raw = _raw_csv(path)
+    else:
+        raise DataError(
+            f"{path}: unknown label file type {suffix or '(no suffix)'!r} "
+            "(expected .parquet or .csv)"
+        )
+    spans = validate_span_frame(raw, source=str(path))
+    warning = time_zone_warning(raw, source=str(path))
+    return spans, [] if warning is None else [warning]
 
 
 # --------------------------------------------------------------------------- writing
