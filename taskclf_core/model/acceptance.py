@@ -30,6 +30,12 @@ def _check_min(
     name: str, value: float | None, threshold: float, what: str, na_reason: str = "", key: str = ""
 ) -> AcceptanceCheck:
     key = key or config_key(name)
+    if value is None and threshold <= 0:
+        # A threshold of 0 asks for nothing: even an undefined value meets it.
+        return AcceptanceCheck(
+            name=name, passed=True, value=None, threshold=f">= {threshold}", config_key=key,
+            detail=f"{what} is n/a ({na_reason or 'undefined on these rows'}); threshold {threshold} asks for nothing",
+        )
     if value is None:
         return AcceptanceCheck(
             name=name, passed=False, value=None, threshold=f">= {threshold}", config_key=key,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -75,7 +76,10 @@ def bundle_file_bytes(
         METADATA_FILE: dumps_json(final.model_dump(mode="json")).encode("utf-8"),
         METRICS_FILE: dumps_json(metrics.model_dump(mode="json")).encode("utf-8"),
         CONFUSION_FILE: confusion_csv(metrics).encode("utf-8"),
-        ENCODERS_FILE: dumps_json({k: list(v) for k, v in encoders.items()}).encode("utf-8"),
+        # Keys in the schema's categorical order, as taskclf writes them (not sorted).
+        ENCODERS_FILE: (
+            json.dumps({k: list(v) for k, v in encoders.items()}, indent=2, ensure_ascii=False) + "\n"
+        ).encode("utf-8"),
     }
 
 

@@ -86,6 +86,8 @@ def save_run(
         created_at=datetime.now(UTC).isoformat(),
         library_versions=bundle_mod.library_versions(),
         feature_names=challenger.feature_names,
+        unknown_category_freq_threshold=challenger.params.get("unknown_category_freq_threshold"),
+        unknown_category_mask_rate=challenger.params.get("unknown_category_mask_rate"),
     )
     metrics = bundle_mod.BundleMetrics(
         macro_f1=challenger_report.macro_f1,
