@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from taskclf_core.data.quality import DataWarning
 from taskclf_core.model.gates import RegressionGate, RegressionResult
 from taskclf_core.model.reports import BootstrapInterval
 
@@ -32,7 +33,7 @@ class DatasetSnapshot(BaseModel):
     holdout_users: list[str] = Field(default_factory=list)
     source: dict[str, Any] = Field(default_factory=dict)
     #: Values kept although outside their documented range (taskclf accepts them).
-    data_warnings: list[dict[str, Any]] = Field(default_factory=list)
+    data_warnings: list[DataWarning] = Field(default_factory=list)
 
 
 class RetrainResult(BaseModel):

@@ -25,6 +25,8 @@ import pandas as pd
 from taskclf_core import __version__
 from taskclf_core.data.hashing import dataset_hash
 from taskclf_core.data.labels import LabelSpan, spans_to_frame
+from taskclf_core.data.quality import DataWarning
+from taskclf_core.data.quality import data_warnings as found_warnings
 from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD
 from taskclf_core.errors import DataError
 from taskclf_core.model.gates import (
@@ -123,7 +125,7 @@ def run_retrain_pipeline(
     data_provenance: Literal["real", "synthetic", "mixed"] = "real",
     data_source: dict[str, Any] | None = None,
     progress: ProgressCallback | None = None,
-    data_warnings: Sequence[dict[str, Any]] | None = None,
+    data_warnings: Sequence[DataWarning] | None = None,
 ) -> RetrainResult:
     """Run the full retrain pipeline: train, evaluate, gate, save, maybe promote.
 
@@ -146,8 +148,8 @@ def run_retrain_pipeline(
         data_provenance: Origin of the training data.
         data_source: Where the data came from (recorded in ``snapshot.json``).
         progress: Called with (stage name, fraction done).
-        data_warnings: Values kept although outside their documented range, recorded in
-            the snapshot (the loader finds them).
+        data_warnings: Values kept although they look wrong (the loader's, label files
+            included), recorded in the snapshot; None: found here in ``features_df``.
 
     Returns:
         A :class:`RetrainResult`; ``promoted`` is true only when the new model is the
@@ -178,7 +180,8 @@ def run_retrain_pipeline(
     with retrain_lock(home.artifacts_dir):
         cleanup_stale_temp(home)
         data = prepare_data(features_df, spans, holdout_user_fraction=holdout_user_fraction,
-                            source=source, warnings=data_warnings or [], clock=clock)
+                            source=source, clock=clock,
+                            warnings=found_warnings(features_df) if data_warnings is None else data_warnings)
         challenger = train_challenger(data, config, clock)
         champion = load_champion(home)
         evaluation = evaluate_all(data, challenger, champion, features_df, config=config,

@@ -18,6 +18,7 @@ import pandas as pd
 
 from taskclf_core.data.hashing import dataset_hash
 from taskclf_core.data.projection import labelled_rows, project_codes
+from taskclf_core.data.quality import DataWarning
 from taskclf_core.data.schema import FEATURES, LABELS, SCHEMA_VERSIONS
 from taskclf_core.data.split import split_by_time
 from taskclf_core.errors import DataError, InsufficientDataError, TaskclfError
@@ -133,7 +134,7 @@ def prepare_data(
     *,
     holdout_user_fraction: float,
     source: dict[str, Any],
-    warnings: Sequence[dict[str, Any]],
+    warnings: Sequence[DataWarning],
     clock: Clock,
 ) -> PreparedData:
     """Hash, project and split the data; the snapshot records what the run trained on.
