@@ -38,20 +38,16 @@ def measure_training(users: int, days: int, rounds: int, repeats: int, num_threa
     from taskclf_core.data.schema import FEATURES
     from taskclf_core.data.split import split_by_time
     from taskclf_core.data.synthetic import generate_team
-    from taskclf_core.model.lgbm import (
-        build_encoders,
-        class_weights,
-        feature_matrix,
-        label_codes,
-        train_params,
-    )
+    from taskclf_core.model.encoding import fit_training_codes
+    from taskclf_core.model.lgbm import class_weights, label_codes, train_params
+    from taskclf_core.model.serving import categorical_columns, feature_matrix
 
     team = generate_team(SCENARIO, users=users, days=days, date_from=DATE_FROM, seed=SEED)
     labelled = project_spans(team.features, team.spans)
     train_df = labelled.iloc[split_by_time(labelled)["train"]]
     names = list(FEATURES["v1"])
-    encoders = build_encoders(train_df)
-    X = feature_matrix(train_df, names, encoders)
+    fitted = fit_training_codes(train_df, categorical_columns("v1"), seed=0)
+    X = feature_matrix(train_df, names, fitted.encoders, codes=fitted.codes)
     y = label_codes(train_df["label"])
     params = train_params(seed=0, num_threads=num_threads)
     runs = []
@@ -60,7 +56,7 @@ def measure_training(users: int, days: int, rounds: int, repeats: int, num_threa
         t0, c0 = time.perf_counter(), time.process_time()
         dataset = lgb.Dataset(
             X, label=y, weight=class_weights(y, "balanced"), feature_name=names,
-            categorical_feature=[i for i, n in enumerate(names) if n in encoders],
+            categorical_feature=[names.index(c) for c in categorical_columns("v1")],
             params={"max_bin": params["max_bin"], "verbosity": -1}, free_raw_data=True,
         )
         lgb.train(params, dataset, num_boost_round=rounds)

@@ -38,27 +38,14 @@ SCENARIO = "default"
 SEED = 0
 
 
-def _install_champion(home: Any, run_id: str) -> str:
-    """Make a run's model the champion when its gates did not promote it (bench only)."""
-    from taskclf_core.registry.bundle import BUNDLE_FILES
-    from taskclf_core.registry.promotion import rollback
-
-    target = home.models_dir / run_id
-    target.mkdir(parents=True, exist_ok=True)
-    for name in BUNDLE_FILES:
-        shutil.copyfile(home.runs_dir / run_id / name, target / name)
-    rollback(home, run_id, approver="bench", note="champion for the benchmark")
-    return run_id
-
-
 def _projection_helpers() -> tuple[Any, Any, Any]:
     """The pipeline's projection helpers; before they existed (to bench an older checkout
     with ``PYTHONPATH``), the old behaviour: every column copied, the frame used as is."""
     try:
         from taskclf_core.data.projection import labelled_rows
-        from taskclf_core.train.retrain import _pipeline_columns, _with_model_columns
+        from taskclf_core.train.stages import _champion_frame, _pipeline_columns
 
-        return labelled_rows, _pipeline_columns, _with_model_columns
+        return labelled_rows, _pipeline_columns, _champion_frame
     except ImportError:
         import numpy as np
         import pandas as pd
@@ -92,6 +79,7 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
     from taskclf_core.data.split import split_by_time
     from taskclf_core.data.synthetic import generate_team
     from taskclf_core.model.baseline import baseline_codes
+    from taskclf_core.model.encoding import fit_training_codes
     from taskclf_core.model.evaluation import apply_reject, evaluate_predictions, paired_bootstrap
     from taskclf_core.model.gates import (
         all_gates,
@@ -101,28 +89,27 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
         gates_summary,
         skipped_regression_gate,
     )
-    from taskclf_core.model.lgbm import (
-        TrainedModel,
-        build_encoders,
-        class_weights,
+    from taskclf_core.model.lgbm import TrainedModel, class_weights, label_codes, train_params
+    from taskclf_core.model.serving import (
+        categorical_columns,
+        categorical_indices,
         feature_matrix,
-        label_codes,
         predict_proba,
-        train_params,
     )
     from taskclf_core.paths import Home
     from taskclf_core.registry.bundle import load_bundle
     from taskclf_core.registry.promotion import promote
     from taskclf_core.train import runsave
+    from taskclf_core.train.champion import load_champion
     from taskclf_core.train.config import RetrainConfig, config_to_yaml
     from taskclf_core.train.retrain import (
         BOOTSTRAP_RESAMPLES,
         DatasetSnapshot,
-        _schema_version,
         compute_dataset_hash,
         decide_outcome,
         run_retrain_pipeline,
     )
+    from taskclf_core.train.stages import schema_version_of as _schema_version
 
     labelled_rows, _pipeline_columns, _with_model_columns = _projection_helpers()
 
@@ -167,6 +154,14 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
 
         home = Home.resolve(work / "home")
         config = RetrainConfig.model_validate({"train_params": {"num_boost_round": rounds}})
+        # The champion is installed by a real sign-off, so its run must pass its gates:
+        # judged with open thresholds (the headline dry run uses the reference ones).
+        champion_config = RetrainConfig.model_validate({
+            "train_params": {"num_boost_round": rounds}, "require_baseline_improvement": False,
+            "gates": {"macro_f1": 0.0, "weighted_f1": 0.0, "breakidle_precision": 0.0,
+                      "breakidle_recall": 0.0, "class_precision_floor": 0.0,
+                      "reject_rate_min": 0.0, "reject_rate_max": 1.0},
+        })
         threshold = DEFAULT_REJECT_THRESHOLD
         tp = config.train_params
 
@@ -201,12 +196,15 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
 
         # ------------------------------------------------------------ 3. the floor
         names = list(FEATURES[schema_version])
-        encoders = build_encoders(train_df)
-        X_train: Any = feature_matrix(train_df, names, encoders)
+        cat_columns = categorical_columns(schema_version)
+        fitted = fit_training_codes(train_df, cat_columns, seed=tp.seed)
+        encoders = fitted.encoders
+        X_train: Any = feature_matrix(train_df, names, encoders, codes=fitted.codes)
         y_train: Any = label_codes(train_df["label"])
         weight: Any = class_weights(y_train, tp.class_weight)
         params = train_params(seed=tp.seed)
-        categorical = [i for i, n in enumerate(names) if n in encoders]
+        categorical = categorical_indices(names, cat_columns)
+        fitted = None
         X_eval: Any = feature_matrix(eval_df, names, encoders)
         train_df = None
         floor = Stages()
@@ -228,39 +226,40 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
         # ------------------------------------------------------------ 4. it becomes the champion
         first: Any = TrainedModel(
             booster, names, encoders, schema_version,
-            {**params, "num_boost_round": tp.num_boost_round, "class_weight": tp.class_weight},
+            {**params, "num_boost_round": tp.num_boost_round, "class_weight": tp.class_weight,
+             "class_weight_method": tp.class_weight, "unknown_category_freq_threshold": 5,
+             "unknown_category_mask_rate": 0.05},
         )
         first_proba: Any = np.asarray(booster.predict(X_eval), dtype=np.float64)
         first_report = evaluate_predictions(
             "challenger", label_codes(eval_df["label"]), apply_reject(first_proba, threshold),
             eval_df["user_id"].astype("str").to_numpy(), proba=first_proba, reject_threshold=threshold,
+            thresholds=champion_config.gates,
         )
         first_base = evaluate_predictions(
             "baseline", label_codes(eval_df["label"]), baseline_codes(eval_df),
             eval_df["user_id"].astype("str").to_numpy(), reject_threshold=threshold,
         )
         first_gates = (
-            check_candidate_gates(first_report), check_baseline_gate(first_report, first_base, config),
+            check_candidate_gates(first_report), check_baseline_gate(first_report, first_base, champion_config),
             skipped_regression_gate("no champion"),
         )
         gate_list = all_gates(*first_gates)
         first_failed = [g.name for g in gate_list if g.status == "failed"]
         first_outcome, first_reason = decide_outcome(dry_run=False, failed=first_failed, auto_promote=False)
         first_id, first_outcome, _, _ = runsave.save_run(
-            home=home, challenger=first, snapshot=snapshot, config=config, config_yaml=config_to_yaml(config),
+            home=home, challenger=first, snapshot=snapshot, config=champion_config,
+            config_yaml=config_to_yaml(champion_config),
             reports={"challenger": first_report, "champion": None, "baseline": first_base}, bootstrap=None,
             gates=dict(zip(("candidate", "baseline", "comparative"), first_gates, strict=True)),
-            outcome=first_outcome, reason=first_reason, champion=runsave.load_champion(home),
+            outcome=first_outcome, reason=first_reason, champion=load_champion(home),
             started_at=datetime.now(UTC), reject_threshold=threshold, data_provenance="synthetic",
             gates_summary=gates_summary(gate_list), failed_gates=first_failed, version=__version__,
         )
-        if first_outcome == "awaiting_signoff":
-            promote(home, first_id, approver="bench", note="champion for the benchmark", auto_promote=False)
-            out["champion"] = {"run_id": first_id, "installed_by": "promote (sign-off)"}
-        else:
-            _install_champion(home, first_id)
-            out["champion"] = {"run_id": first_id, "installed_by": f"rollback ({first_outcome}: {first_failed})"}
-        champion = runsave.load_champion(home)
+        assert first_outcome == "awaiting_signoff", (first_outcome, first_failed)
+        promote(home, first_id, approver="bench", note="champion for the benchmark", auto_promote=False)
+        out["champion"] = {"run_id": first_id, "installed_by": "promote (sign-off, open gates)"}
+        champion = load_champion(home)
         assert champion.model is not None, champion.error
         champ_model = champion.model
         X_eval_champ: Any = feature_matrix(eval_df, champ_model.feature_names, champ_model.encoders)
@@ -321,7 +320,7 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
         stages.clock = unwrap.enter_context(lightgbm_clock())
         bundle = load_bundle(Path(result.run_dir))
         challenger = TrainedModel(
-            bundle.booster, list(bundle.metadata.feature_names), dict(bundle.encoders),
+            bundle.booster, list(bundle.booster.feature_name()), dict(bundle.encoders),
             bundle.metadata.schema_version, dict(bundle.metadata.params),
         )
 
@@ -333,7 +332,7 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
             return proba, apply_reject(proba, threshold)
 
         proba, pred = stages.measure("challenger scoring", lambda: score(challenger), repeats=repeats)
-        champion = stages.measure("champion load", lambda: runsave.load_champion(home), repeats=repeats)
+        champion = stages.measure("champion load", lambda: load_champion(home), repeats=repeats)
         assert champion.model is not None, champion.error
         champ_proba, champ_pred = stages.measure("champion scoring", lambda: score(champion.model), repeats=repeats)
         base_pred = stages.measure("baseline", lambda: baseline_codes(eval_df), repeats=repeats)
