@@ -304,16 +304,16 @@ def synthesize(
     days: Annotated[int, typer.Option("--days", min=1, max=3650)] = 30,
     seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
     date_to: Annotated[str | None, typer.Option("--to", help="Last day YYYY-MM-DD [default: today, UTC].")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the taskclf data already in --out.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Write a synthetic team as a taskclf data directory (features per day + labels)."""
-    from taskclf_core.data.datadir import write_data_dir
-    from taskclf_core.data.synthetic import generate_team
+    from taskclf_core.data.synthetic import synthesize_data_dir
 
     with _errors():
         last = _date(date_to, "--to")
-        team = generate_team(scenario, users=users, days=days, date_to=last, seed=seed)
-        write_data_dir(out_dir, team.features, team.spans, version="v1")
+        team = synthesize_data_dir(out_dir, scenario, users=users, days=days, date_to=last, seed=seed,
+                                   overwrite=overwrite)
     summary = {"out": str(out_dir), "scenario": scenario, "users": users, "rows": len(team.features),
                "spans": len(team.spans), "date_from": str(team.date_from), "date_to": str(team.date_to)}
     if as_json:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import Final
 
 import pandas as pd
 
+from taskclf_core.data.columns import name_list
 from taskclf_core.data.featurecheck import validate_features
 from taskclf_core.data.featurefiles import (
     FEATURE_FILE_NAME,
@@ -40,6 +43,7 @@ from taskclf_core.data.labelfiles import (
 from taskclf_core.data.labels import spans_to_frame
 from taskclf_core.data.quality import DataWarning, data_warnings
 from taskclf_core.errors import DataError
+from taskclf_core.fs.atomic import fsync_dir
 
 #: Versions in the order a day's files are tried: newest first.
 VERSION_PREFERENCE: Final[tuple[str, ...]] = ("v3", "v2", "v1")
@@ -263,3 +267,103 @@ def write_data_dir(
     write_labels_parquet(labels_parquet, spans)
     write_labels_csv(labels_csv, spans)
     return [*written, labels_parquet, labels_csv]
+
+
+#: What a taskclf data directory holds: everything else in a target folder is not ours.
+_DATA_ENTRY: Final = re.compile(r"^(features_v\d+|labels_v1|labels\.csv)$")
+
+
+def _describe_entry(path: Path) -> str:
+    if path.is_dir() and not path.is_symlink():
+        days = sum(1 for e in os.scandir(path) if _DATE_DIR.match(e.name))
+        return (
+            f"{path.name}/ ({days} day folder{'s' if days != 1 else ''})"
+            if days
+            else f"{path.name}/"
+        )
+    return path.name
+
+
+def check_data_dir_target(data_dir: Path | str, *, overwrite: bool) -> None:
+    """Refuse a target folder that already holds something, unless ``overwrite``.
+
+    Even with ``overwrite`` only a taskclf data directory (``features_v*/``,
+    ``labels_v1/``, ``labels.csv``) may be replaced: a folder holding anything else is
+    refused, so a mistyped ``--out`` never deletes other files.
+
+    Args:
+        data_dir: The folder to write.
+        overwrite: Replace the taskclf data already there.
+
+    Raises:
+        DataError: ``data_dir`` is a file, or is not empty and ``overwrite`` is false, or
+            holds entries that are not taskclf data.
+    """
+    target = Path(data_dir)
+    if not target.exists() and not target.is_symlink():
+        return
+    if not target.is_dir() or target.is_symlink():
+        raise DataError(f"{target} is not a folder (expected an empty or new data folder)")
+    entries = sorted(Path(e.path) for e in os.scandir(target))
+    if not entries:
+        return
+    foreign = [e.name for e in entries if not _DATA_ENTRY.match(e.name)]
+    if foreign:
+        raise DataError(
+            f"{target} is not empty and not a taskclf data folder (it holds "
+            f"{name_list(foreign, 5)}); choose an empty or new folder"
+        )
+    if not overwrite:
+        raise DataError(
+            f"{target} already holds taskclf data ({', '.join(map(_describe_entry, entries))}); "
+            "choose an empty or new folder, or pass --overwrite to replace it"
+        )
+
+
+def replace_data_dir(
+    data_dir: Path | str,
+    features_df: pd.DataFrame,
+    spans_frame: pd.DataFrame,
+    *,
+    version: str = "v1",
+    overwrite: bool = False,
+) -> list[Path]:
+    """Write a complete data directory as :func:`write_data_dir` does, all or nothing.
+
+    The files are written into a temporary sibling folder which is then renamed into
+    place; with ``overwrite`` the previous taskclf data moves aside first and is deleted
+    afterwards, so the folder never mixes old days or spans with new ones.
+
+    Args:
+        data_dir: The target folder (see :func:`check_data_dir_target`).
+        features_df: As for :func:`write_data_dir`.
+        spans_frame: As for :func:`write_data_dir`.
+        version: As for :func:`write_data_dir`.
+        overwrite: Replace the taskclf data already in ``data_dir``.
+
+    Returns:
+        The files written, under their final paths.
+
+    Raises:
+        DataError: The target is refused (see :func:`check_data_dir_target`), or the data
+            is invalid.
+    """
+    target = Path(data_dir)
+    check_data_dir_target(target, overwrite=overwrite)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tag = f"{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    tmp = target.parent / f".{target.name}.writing.{tag}"
+    try:
+        written = write_data_dir(tmp, features_df, spans_frame, version=version)
+        if target.exists():
+            old = target.parent / f".{target.name}.replaced.{tag}"
+            os.rename(target, old)
+            os.rename(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, target)
+        fsync_dir(target.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return [target / p.relative_to(tmp) for p in written]

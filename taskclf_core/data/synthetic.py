@@ -25,11 +25,14 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Final
 
 import numpy as np
 import pandas as pd
 
+from taskclf_core.data.datadir import check_data_dir_target, replace_data_dir
+from taskclf_core.data.labelcheck import validate_span_frame
 from taskclf_core.data.synthpeople import draw_blocks, draw_users
 from taskclf_core.data.synthrows import feature_frame, span_frame
 from taskclf_core.data.synthscenarios import SCENARIOS, Scenario
@@ -42,6 +45,7 @@ __all__ = [
     "Scenario",
     "SyntheticTeam",
     "generate_team",
+    "synthesize_data_dir",
 ]
 
 DEFAULT_USERS: Final = 5
@@ -126,5 +130,48 @@ def generate_team(
     people = draw_users(seed, users)
     blocks = draw_blocks(rng, cfg, people, first, (last - first).days + 1)
     features = feature_frame(rng, cfg, people, blocks, seed)
-    spans = span_frame(rng, cfg, people, blocks)
+    # Checked exactly like the spans of a label file: the generator cannot slip a span
+    # past the rules a file must follow.
+    spans = validate_span_frame(
+        span_frame(rng, cfg, people, blocks),
+        source=f"synthetic team (scenario {scenario}, seed {seed}, {users} users, {first}..{last})",
+    )
     return SyntheticTeam(features, spans, scenario, seed, users, first, last)
+
+
+def synthesize_data_dir(
+    out_dir: Path | str,
+    scenario: str = "default",
+    *,
+    users: int = DEFAULT_USERS,
+    days: int | None = None,
+    date_to: date | None = None,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> SyntheticTeam:
+    """Generate a synthetic team and write it as a taskclf data directory (schema v1).
+
+    The target is checked before anything is generated: a folder that is not empty is
+    refused unless ``overwrite`` (and even then only taskclf data is replaced). The
+    directory is written all or nothing (:func:`~taskclf_core.data.datadir.replace_data_dir`).
+
+    Args:
+        out_dir: The data directory to write.
+        scenario: As for :func:`generate_team`.
+        users: As for :func:`generate_team`.
+        days: As for :func:`generate_team`.
+        date_to: As for :func:`generate_team`.
+        seed: As for :func:`generate_team`.
+        overwrite: Replace the taskclf data already in ``out_dir``.
+
+    Returns:
+        The team written.
+
+    Raises:
+        DataError: The target folder is refused.
+        ConfigError: As for :func:`generate_team`.
+    """
+    check_data_dir_target(out_dir, overwrite=overwrite)
+    team = generate_team(scenario, users=users, days=days, date_to=date_to, seed=seed)
+    replace_data_dir(out_dir, team.features, team.spans, version="v1", overwrite=overwrite)
+    return team

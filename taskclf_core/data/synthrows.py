@@ -295,6 +295,11 @@ def span_frame(
     end = (blocks.start + blocks.minutes) * 60 - np.where(
         rng.random(nb) < 0.3, rng.integers(1, 60, nb), 0
     )
+    # A one-minute block (cut short at the end of the day) cannot lose a second at both
+    # edges: its span keeps the whole minute instead of ending before it starts.
+    crossed = end <= start
+    start = np.where(crossed, blocks.start * 60, start)
+    end = np.where(crossed, (blocks.start + blocks.minutes) * 60, end)
     confidence = np.where(rng.random(nb) < 0.8, 1.0, np.nan)  # some spans carry none
     chosen = np.flatnonzero(~blocks.away & (rng.random(nb) >= cfg.unlabelled_fraction))
     if cfg.max_labelled_spans is not None:
