@@ -202,14 +202,7 @@ def write_labels_csv(path: Path | str, frame: pd.DataFrame) -> None:
 
     Header ``start_ts,end_ts,label,provenance,user_id,confidence,extend_forward``, CRLF line ends;
     timestamps like ``str(datetime)``, missing values as empty fields, flags
-    ``True``/``False``.
-
-    Args:
-        path: Target file.
-        frame: A span frame (validated before writing).
-
-    Raises:
-        DataError: The frame is not a valid span frame.
+    ``True``/``False``. Arguments and errors as for :func:`write_labels_parquet`.
     """
     path = Path(path)
     spans = validate_span_frame(frame, source="span frame")

@@ -80,7 +80,7 @@ class TaskProfile:
 # lot, in documents vs chat and mail). BreakIdle is kept unmistakable because the gates
 # demand 0.95 precision and 0.90 recall on it.
 PROFILES: Final[dict[str, TaskProfile]] = {
-    #                 minutes  share keys  sc   bs    clk scr  mouse still sw
+    #                       minutes  share keys  sc   bs    clk scr  mouse still sw
     "Build": TaskProfile((20, 75), 1.1, 80, 2.6, 0.08, 5, 4, 800, 0.05, 0.25,
         {"com.microsoft.VSCode": 4, "com.jetbrains.intellij": 2, "com.apple.Terminal": 2.5,
          "com.googlecode.iterm2": 1, "com.google.Chrome": 0.6, "com.docker.docker": 0.5,
