@@ -43,7 +43,7 @@ def test_help_documents_commands_scenarios_and_exit_codes():
 
 def test_listings_as_json(home_copy, seeded_home):
     runs = json.loads(cli("train", "runs", "--json").stdout)
-    assert {r["run_id"]: r["outcome"] for r in runs} == seeded_home.outcomes
+    assert {r["run_id"]: r["recorded_outcome"] for r in runs} == seeded_home.outcomes
     rejected = json.loads(cli("train", "runs", "--outcome", "rejected", "--json").stdout)
     assert rejected and {r["outcome"] for r in rejected} == {"rejected"}
     models = json.loads(cli("train", "models", "--json").stdout)
@@ -122,7 +122,7 @@ def test_corrupt_bundle_is_flagged_in_models(home_copy, seeded_home):
     model = home_copy / "models" / seeded_home.champion / "model.txt"
     model.write_bytes(model.read_bytes() + b"\n# tampered\n")
     rows = json.loads(cli("train", "models", "--json").stdout)
-    assert "model.txt" in rows[0]["problem"] and "model_sha256" in rows[0]["problem"]
+    assert "model.txt" in rows[0]["problem"] and ("model_sha256" in rows[0]["problem"] or "SHA-256" in rows[0]["problem"])
 
 
 def test_bad_data_dir_and_dates_are_exit_2(home_copy, tmp_path):

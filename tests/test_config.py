@@ -81,6 +81,7 @@ def test_a_broken_or_dangling_config_is_still_an_error(tmp_path):
 def test_default_config_text_is_the_shipped_file_and_the_defaults():
     assert parse_retrain_yaml(DEFAULT_CONFIG_YAML) == RetrainConfig()
     assert load_retrain_config(SHIPPED) == parse_retrain_yaml(DEFAULT_CONFIG_YAML)
+    assert SHIPPED.read_text() == DEFAULT_CONFIG_YAML  # `taskclf init` writes the shipped file
     assert DEFAULT_CONFIG_YAML.count("\n# ") >= 8  # commented, one comment per key
 
 

@@ -13,42 +13,108 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+import typer.core
 from rich.console import Console
+from rich.markup import escape as escape_markup
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from taskclf_core.errors import TaskclfError
 from taskclf_core.paths import Home
 
+try:  # typer >= 0.20 parses with its own copy of click; older versions use click itself
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_errors  # type: ignore[no-redef]
+
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 EPILOG = "Exit codes: 0 completed (any outcome), 2 bad input or refused (one line on stderr), 1 internal failure."
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, epilog=EPILOG)
+# Piped output (scripts, CI logs) is never folded: one table row per line, whatever its width.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 100_000)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _help(text: str) -> str:
+    """Help text shown literally: typer renders help as Rich markup, which would swallow
+    ``[default: <home>/...]`` as a tag."""
+    return escape_markup(text) if typer.core.HAS_RICH else text
+
+
+def _literal(value: object) -> str:
+    """``value`` as text that has no effect on a terminal: control, format (bidi,
+    zero-width), line-separator and surrogate characters are shown as ``\\x1b``/``\\u202e``."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    shown = []
+    for ch in text:
+        if ch == " " or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            shown.append(ch)
+        else:
+            code = ord(ch)
+            shown.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(shown)
+
+
+class _OneLineErrors(typer.core.TyperGroup):
+    """Usage errors (unknown option, missing argument) as one ``error:`` line on stderr, exit 2,
+    instead of typer's boxed panel."""
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+        standalone_mode: bool = True, **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_errors.NoArgsIsHelpError as exc:  # bare `taskclf train`: the help, as before
+            shown = exc.format_message()
+            if shown.strip():
+                sys.stdout.write(shown + "\n")
+            sys.exit(EXIT_BAD_INPUT)
+        except click_errors.ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            message = " ".join(exc.format_message().split()).rstrip(".")
+            err.print(Text(_literal(f"error: {message}{where}")))
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            err.print("error: aborted", markup=False)
+            sys.exit(EXIT_INTERNAL)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+app = typer.Typer(cls=_OneLineErrors, no_args_is_help=True, add_completion=False, help=__doc__, epilog=EPILOG)
 train_app = typer.Typer(no_args_is_help=True, help="Retrain, review, promote and roll back models.", epilog=EPILOG)
 data_app = typer.Typer(no_args_is_help=True, help="Write data in taskclf's data-directory layout.", epilog=EPILOG)
 app.add_typer(train_app, name="train")
 app.add_typer(data_app, name="data")
 
-# Piped output (scripts, CI logs) gets wide tables instead of rich's 80-column default.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 240)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Retrain config YAML [default: <home>/configs/retrain.yaml].")]
-ModelsOpt = Annotated[Path | None, typer.Option("--models-dir", help="Folder of promoted models [default: <home>/models].")]
-OutOpt = Annotated[Path | None, typer.Option("--out-dir", help="Folder for runs [default: <home>/artifacts].")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help=_help("Retrain config YAML [default: <home>/configs/retrain.yaml; the reference defaults when it does not exist]."))]
+ModelsOpt = Annotated[Path | None, typer.Option("--models-dir", help=_help("Folder of promoted models [default: <home>/models]."))]
+OutOpt = Annotated[Path | None, typer.Option("--out-dir", help=_help("Folder for runs [default: <home>/artifacts]."))]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    err.print(f"error: {message}", markup=False)
+    err.print(Text(_literal(f"error: {message}")))
     raise typer.Exit(code)
+
+
+def _say(message: str) -> None:
+    """One line of output, shown literally (it may carry text from files or people)."""
+    out.print(Text(_literal(message)))
 
 
 @contextmanager
@@ -60,6 +126,9 @@ def _errors() -> Iterator[None]:
         _fail(str(exc).replace("\n", "; "))
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
+    except OSError as exc:  # the file system refused (not a folder, no permission): the path and why
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}")
     except Exception as exc:  # a bug: say so in one line, keep the traceback for debugging
         if os.environ.get("TASKCLF_DEBUG"):
             raise
@@ -67,7 +136,17 @@ def _errors() -> Iterator[None]:
 
 
 def _home(models_dir: Path | None = None, out_dir: Path | None = None) -> Home:
-    return Home.resolve(models_dir=models_dir, out_dir=out_dir)
+    from taskclf_core.console.service import resolve_home
+
+    return resolve_home(models_dir, out_dir)
+
+
+def _note_defaults(home: Home, config: Path | None) -> None:
+    from taskclf_core.console.service import default_config_notice
+
+    notice = default_config_notice(home, config)
+    if notice is not None:
+        err.print(Text(_literal(notice)))
 
 
 def _print_json(obj: Any) -> None:
@@ -79,7 +158,7 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     for column in columns:
         table.add_column(column, overflow="fold", no_wrap=column in ("run_id", "model_id", "gate", "new_champion"))
     for row in rows:
-        table.add_row(*["" if v is None else str(v) for v in row])
+        table.add_row(*[Text("" if v is None else _literal(v)) for v in row])
     out.print(table)
 
 
@@ -101,15 +180,17 @@ def check_retrain(
     from taskclf_core.console.service import cadence_report
 
     with _errors():
-        report = cadence_report(_home(models_dir), config_path=config, calibrator_store=calibrator_store)
+        home = _home(models_dir)
+        _note_defaults(home, config)
+        report = cadence_report(home, config_path=config, calibrator_store=calibrator_store)
     if as_json:
         _print_json(report)
         return
     retrain = report["retrain"]
-    out.print(f"Global retrain: {'DUE' if retrain['due'] else 'not due'} ({retrain['reason']})", markup=False)
+    _say(f"Global retrain: {'DUE' if retrain['due'] else 'not due'} ({retrain['reason']})")
     if report.get("calibrator") is not None:
         cal = report["calibrator"]
-        out.print(f"Calibrator update: {'DUE' if cal['due'] else 'not due'} ({cal['reason']})", markup=False)
+        _say(f"Calibrator update: {'DUE' if cal['due'] else 'not due'} ({cal['reason']})")
 
 
 def _progress_reporter(enabled: bool) -> tuple[Callable[[str, float], None] | None, Callable[[], None]]:
@@ -135,9 +216,9 @@ def retrain(
     scenario: Annotated[str, typer.Option("--scenario", help="Synthetic scenario: default (passes every gate), drift (regression gate fails), noisy (candidate gates fail), sparse (too few labels).")] = "default",
     users: Annotated[int, typer.Option("--users", min=1, max=500, help="Synthetic team size.")] = 5,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Synthetic data seed.")] = 0,
-    date_from: Annotated[str | None, typer.Option("--from", help="First day YYYY-MM-DD [default: lookback before --to].")] = None,
-    date_to: Annotated[str | None, typer.Option("--to", help="Last day YYYY-MM-DD [default: today, UTC].")] = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="taskclf data directory [default: <home>/data/processed].")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help=_help("First day YYYY-MM-DD [default: lookback before --to]."))] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help=_help("Last day YYYY-MM-DD [default: today, UTC]."))] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help=_help("taskclf data directory [default: <home>/data/processed]."))] = None,
     user_id: Annotated[str | None, typer.Option("--user-id", help="User id for schema v2 files (they carry none).")] = None,
     models_dir: ModelsOpt = None,
     out_dir: OutOpt = None,
@@ -146,16 +227,18 @@ def retrain(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the retrain pipeline and print the snapshot, every gate and the outcome."""
-    from taskclf_core.console.service import RetrainRequest, run_retrain
+    from taskclf_core.console.service import build_request, run_retrain
 
     with _errors():
-        request = _request(RetrainRequest, config_path=config, force=force, dry_run=dry_run, synthetic=synthetic,
-                           scenario=scenario, users=users, seed=seed, date_from=_date(date_from, "--from"),
-                           date_to=_date(date_to, "--to"), data_dir=data_dir, user_id=user_id,
-                           holdout_fraction=holdout_fraction, reject_threshold=reject_threshold)
+        request = build_request(config_path=config, force=force, dry_run=dry_run, synthetic=synthetic,
+                                scenario=scenario, users=users, seed=seed, date_from=_date(date_from, "--from"),
+                                date_to=_date(date_to, "--to"), data_dir=data_dir, user_id=user_id,
+                                holdout_fraction=holdout_fraction, reject_threshold=reject_threshold)
+        home = _home(models_dir, out_dir)
+        _note_defaults(home, config)
         report, stop = _progress_reporter(not as_json and err.is_terminal)
         try:
-            result = run_retrain(_home(models_dir, out_dir), request, progress=report)
+            result = run_retrain(home, request, progress=report)
         finally:
             stop()
     if as_json:
@@ -173,39 +256,27 @@ def _date(value: str | None, option: str) -> date | None:
         raise TaskclfError(f"{option} must be a date YYYY-MM-DD; got {value!r}") from None
 
 
-def _request(cls: Any, **fields: Any) -> Any:
-    from pydantic import ValidationError
-
-    try:
-        return cls(**fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise TaskclfError(f"{'.'.join(map(str, first['loc'])) or 'request'}: {first['msg']}") from None
-
-
 def _render_result(result: Any) -> None:
     snap = result.dataset_snapshot
     if result.outcome == "not_due":
-        out.print(f"Outcome: not_due. {result.reason}", markup=False)
+        _say(f"Outcome: not_due. {result.reason}")
         return
-    out.print(
+    _say(
         f"Snapshot: dataset {snap.dataset_hash}, {snap.row_count} labelled windows of {snap.feature_rows}, "
         f"{snap.user_count} users, {snap.date_from}..{snap.date_to}, schema {snap.schema_version}; "
         f"train {snap.train_rows} / val {snap.val_rows} / test {snap.test_rows}",
-        markup=False,
     )
     _table("Gates", ["gate", "kind", "status", "value", "threshold", "detail"],
            [[g.name, g.kind, g.status.upper(), _fmt(g.value), g.threshold, g.detail] for g in result.gates])
     champion = f"champion {result.champion_source} {_fmt(result.champion_macro_f1)}" if result.champion_source else "no champion"
-    out.print(
+    _say(
         f"macro-F1: challenger {_fmt(result.challenger_macro_f1)}, {champion}, baseline {_fmt(result.baseline_macro_f1)}",
-        markup=False,
     )
     if result.bootstrap is not None:
         b = result.bootstrap
-        out.print(f"macro-F1 difference {b.difference:+.4f} (95% CI {b.low:+.4f} .. {b.high:+.4f})", markup=False)
-    out.print(f"Outcome: {result.outcome}. {result.reason}", markup=False)
-    out.print(f"Run: {result.run_id} ({result.run_dir})", markup=False)
+        _say(f"macro-F1 difference {b.difference:+.4f} (95% CI {b.low:+.4f} .. {b.high:+.4f})")
+    _say(f"Outcome: {result.outcome}. {result.reason}")
+    _say(f"Run: {result.run_id} ({result.run_dir})")
 
 
 @train_app.command("promote", epilog=EPILOG)
@@ -222,11 +293,13 @@ def promote(
     from taskclf_core.console.service import promote_run
 
     with _errors():
-        entry = promote_run(_home(models_dir, out_dir), run_id, approver=approver, note=note, config_path=config)
+        home = _home(models_dir, out_dir)
+        _note_defaults(home, config)
+        entry = promote_run(home, run_id, approver=approver, note=note, config_path=config)
     if as_json:
         _print_json(entry.model_dump(mode="json"))
         return
-    out.print(f"Promoted {entry.new_champion} (was {entry.previous_champion or 'none'}) by {entry.approver}.", markup=False)
+    _say(f"Promoted {entry.new_champion} (was {entry.previous_champion or 'none'}) by {entry.approver}.")
 
 
 @train_app.command("rollback", epilog=EPILOG)
@@ -234,29 +307,31 @@ def rollback(
     run_id: Annotated[str, typer.Argument(help="A previously promoted model (see `taskclf train models`).")],
     approver: Annotated[str, typer.Option("--approver", help="Who signs off (required).")],
     note: Annotated[str, typer.Option("--note", help="Why (required).")],
+    expect_champion: Annotated[str | None, typer.Option("--expect-champion", help="Refuse unless this model (or 'none') is the champion now: the one you decided to replace.")] = None,
     models_dir: ModelsOpt = None,
     out_dir: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Make a previously promoted model the champion again."""
-    from taskclf_core.registry.listing import rollback as rollback_model
+    from taskclf_core.console.service import rollback_model
 
     with _errors():
-        entry = rollback_model(_home(models_dir, out_dir), run_id, approver=approver, note=note)
+        entry = rollback_model(_home(models_dir, out_dir), run_id, approver=approver, note=note,
+                               expect_champion=expect_champion)
     if as_json:
         _print_json(entry.model_dump(mode="json"))
         return
-    out.print(f"Rolled back to {entry.new_champion} (was {entry.previous_champion or 'none'}) by {entry.approver}.", markup=False)
+    _say(f"Rolled back to {entry.new_champion} (was {entry.previous_champion or 'none'}) by {entry.approver}.")
 
 
 @train_app.command("runs", epilog=EPILOG)
 def runs(
-    outcome: Annotated[str | None, typer.Option("--outcome", help="Only runs with this outcome.")] = None,
+    outcome: Annotated[str | None, typer.Option("--outcome", help="Only runs with this effective outcome: awaiting_signoff, promoted (signed off or automatic), rejected, dry_run or broken.")] = None,
     models_dir: ModelsOpt = None,
     out_dir: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first, with their effective state (a signed-off run is promoted)."""
     from taskclf_core.console.service import runs_table
 
     with _errors():
@@ -303,23 +378,35 @@ def synthesize(
     users: Annotated[int, typer.Option("--users", min=1, max=500)] = 5,
     days: Annotated[int, typer.Option("--days", min=1, max=3650)] = 30,
     seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
-    date_to: Annotated[str | None, typer.Option("--to", help="Last day YYYY-MM-DD [default: today, UTC].")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help=_help("Last day YYYY-MM-DD [default: today, UTC]."))] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the taskclf data already in --out.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Write a synthetic team as a taskclf data directory (features per day + labels)."""
-    from taskclf_core.data.synthetic import synthesize_data_dir
+    from taskclf_core.console.service import synthesize_data
 
     with _errors():
-        last = _date(date_to, "--to")
-        team = synthesize_data_dir(out_dir, scenario, users=users, days=days, date_to=last, seed=seed,
-                                   overwrite=overwrite)
-    summary = {"out": str(out_dir), "scenario": scenario, "users": users, "rows": len(team.features),
-               "spans": len(team.spans), "date_from": str(team.date_from), "date_to": str(team.date_to)}
+        summary = synthesize_data(out_dir, scenario=scenario, users=users, days=days,
+                                  date_to=_date(date_to, "--to"), seed=seed, overwrite=overwrite)
     if as_json:
         _print_json(summary)
         return
-    out.print(f"Wrote {summary['rows']} windows and {summary['spans']} spans ({summary['date_from']}..{summary['date_to']}) to {out_dir}", markup=False)
+    _say(f"Wrote {summary['rows']} windows and {summary['spans']} spans ({summary['date_from']}..{summary['date_to']}) to {out_dir}")
+
+
+# --------------------------------------------------------------------------- init
+
+
+@app.command("init", epilog=EPILOG)
+def init(
+    home: Annotated[Path | None, typer.Option("--home", help=_help("Home folder [default: $TASKCLF_HOME, else the current folder]."))] = None,
+) -> None:
+    """Write the commented default configs/retrain.yaml into a home (never over an existing one)."""
+    from taskclf_core.console.service import init_home
+
+    with _errors():
+        written = init_home(home)
+    _say(f"Wrote the default config to {written}; edit it to change cadence, gates and training.")
 
 
 def main() -> None:

@@ -7,65 +7,121 @@ ends stay thin and behave the same.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+import os
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD
-from taskclf_core.errors import ConfigError
+from taskclf_core.console.request import (
+    FIRST_DAY,
+    LAST_DAY,
+    RetrainRequest,
+    build_request,
+    check_synthetic_size,
+    date_range,
+    shift_day,
+    synthetic_size_problem,
+)
+from taskclf_core.errors import ConfigError, DataError, PromotionRefused
 from taskclf_core.paths import Home
 from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, retrain_cadence
-from taskclf_core.train.config import RetrainConfig, load_retrain_config
+from taskclf_core.train.config import (
+    RetrainConfig,
+    load_retrain_config,
+    load_retrain_config_or_defaults,
+    write_default_config,
+)
+
+__all__ = [  # the request helpers are re-exported: front ends import one module
+    "RetrainRequest", "build_request", "cadence_report", "check_synthetic_size", "date_range",
+    "default_config_notice", "history_table", "init_home", "models_table", "promote_run", "resolve_config",
+    "resolve_home", "rollback_model", "run_retrain", "runs_table", "synthesize_data", "synthetic_size_problem",
+]
 
 if TYPE_CHECKING:  # the pipeline imports LightGBM (slow): only the retrain call needs it
     from taskclf_core.train.retrain import ProgressCallback, RetrainResult
 
 
-class RetrainRequest(BaseModel):
-    """A retrain as asked for on the command line or in the app."""
+def resolve_home(models_dir: Path | None = None, out_dir: Path | None = None) -> Home:
+    """The home, with ``--models-dir``/``--out-dir`` checked to be folders when they exist.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    config_path: Path | None = None  # default: <home>/configs/retrain.yaml
-    force: bool = False
-    dry_run: bool = False
-    synthetic: bool = False
-    scenario: str = "default"
-    users: int = Field(5, ge=1, le=500)
-    days: int | None = Field(None, ge=1, le=3650)  # default: the config's data_lookback_days
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-    data_dir: Path | None = None  # default: <home>/data/processed
-    date_from: date | None = None
-    date_to: date | None = None
-    user_id: str | None = None  # for schema v2 files, which carry no user_id
-    holdout_fraction: float = Field(0.0, ge=0.0, lt=1.0)
-    reject_threshold: float = Field(DEFAULT_REJECT_THRESHOLD, gt=0.0, lt=1.0)
-
-    @model_validator(mode="after")
-    def _range_order(self) -> RetrainRequest:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError(f"--from {self.date_from} is after --to {self.date_to}")
-        return self
+    Raises:
+        ConfigError: one of them names something that is not a folder.
+    """
+    for option, given in (("--models-dir", models_dir), ("--out-dir", out_dir)):
+        if given is not None and Path(given).exists() and not Path(given).is_dir():
+            raise ConfigError(f"{option} {given} is not a folder")
+    return Home.resolve(models_dir=models_dir, out_dir=out_dir)
 
 
 def resolve_config(home: Home, config_path: Path | None) -> tuple[Path, RetrainConfig]:
-    """The config file in use and its validated content."""
-    path = Path(config_path) if config_path is not None else home.config_path
-    return path, load_retrain_config(path)
+    """The config file in use and its validated content.
+
+    Without ``config_path`` the home's ``configs/retrain.yaml`` is read, or the reference
+    defaults are used when the home has none (see :func:`default_config_notice`). A
+    ``config_path`` given explicitly must exist.
+    """
+    if config_path is not None:
+        return Path(config_path), load_retrain_config(Path(config_path))
+    config, _ = load_retrain_config_or_defaults(home.config_path)
+    return home.config_path, config
 
 
-def date_range(request: RetrainRequest, config: RetrainConfig, *, today: date | None = None) -> tuple[date, date]:
-    """The requested date range, defaulting to the lookback window ending today (UTC)."""
-    today = today or datetime.now(UTC).date()
-    days = request.days or config.data_lookback_days
-    date_to = request.date_to or (request.date_from + timedelta(days=days - 1) if request.date_from else today)
-    date_from = request.date_from or date_to - timedelta(days=days - 1)
-    if date_from > date_to:
-        raise ConfigError(f"date range is empty: from {date_from} to {date_to}")
-    return date_from, date_to
+def default_config_notice(home: Home, config_path: Path | None) -> str | None:
+    """One line saying the reference defaults are in use, or None when a config file is."""
+    if config_path is not None or os.path.lexists(home.config_path):
+        return None
+    return (
+        f"note: no config file at {home.config_path}; using the reference defaults "
+        f"(`taskclf init --home {home.root}` writes them there, commented)"
+    )
+
+
+def init_home(root: Path | None = None) -> Path:
+    """Write the commented default ``configs/retrain.yaml`` into a home; never overwrite.
+
+    Returns:
+        The file written.
+
+    Raises:
+        ConfigError: the file already exists, or cannot be written.
+    """
+    return write_default_config(Home.resolve(root).config_path)
+
+
+def synthesize_data(
+    out_dir: Path, *, scenario: str = "default", users: int = 5, days: int = 30, date_to: date | None = None,
+    seed: int = 0, overwrite: bool = False,
+) -> dict[str, Any]:
+    """Generate a synthetic team and write it as a taskclf data directory.
+
+    Returns:
+        A summary: folder, scenario, users, rows, spans and the date range.
+
+    Raises:
+        ConfigError: days out of the supported range, a team too large, bad scenario.
+        DataError: the folder cannot be written, or is not empty and ``overwrite`` is false.
+    """
+    from taskclf_core.data.synthetic import synthesize_data_dir
+
+    last = date_to or datetime.now(UTC).date()
+    if not FIRST_DAY <= last <= LAST_DAY:
+        raise ConfigError(f"--to {last} is outside the supported days {FIRST_DAY}..{LAST_DAY}")
+    shift_day(last, -(days - 1), "--to")  # the first day must be representable too
+    check_synthetic_size(users, days)
+    team = synthesize_data_dir(out_dir, scenario, users=users, days=days, date_to=last, seed=seed,
+                               overwrite=overwrite)
+    return {
+        "out": str(out_dir), "scenario": scenario, "users": users, "rows": len(team.features),
+        "spans": len(team.spans), "date_from": str(team.date_from), "date_to": str(team.date_to),
+    }
+
+
+#: What a data directory must hold for labels (taskclf's layout).
+_LABEL_FILES: Final = (
+    "expected labels_v1/labels.parquet or labels.csv (label spans: user_id, start_ts, end_ts, label)"
+)
 
 
 def run_retrain(
@@ -87,10 +143,12 @@ def run_retrain(
     if request.synthetic:
         from taskclf_core.data.synthetic import generate_team
 
+        check_synthetic_size(request.users, (date_to - date_from).days + 1)
         team = generate_team(
             request.scenario, users=request.users, date_from=date_from, date_to=date_to, seed=request.seed
         )
         features, spans = team.features, team.spans
+        warnings = None  # found by the pipeline
         source = {
             "kind": "synthetic", "scenario": request.scenario, "users": request.users,
             "seed": request.seed, "date_from": str(date_from), "date_to": str(date_to),
@@ -101,7 +159,10 @@ def run_retrain(
 
         data_dir = Path(request.data_dir) if request.data_dir is not None else home.default_data_dir
         loaded = load_data_dir(data_dir, date_from, date_to, user_id=request.user_id)
+        if loaded.labels_file is None:
+            raise DataError(f"no labels file in {data_dir}: {_LABEL_FILES}")
         features, spans = loaded.features, loaded.spans
+        warnings = list(loaded.warnings)  # the label files' too
         source = {
             "kind": "data_dir", "data_dir": str(data_dir), "date_from": str(date_from),
             "date_to": str(date_to), "days_missing": [str(d) for d in loaded.days_missing],
@@ -121,6 +182,7 @@ def run_retrain(
         data_provenance=provenance,
         data_source=source,
         progress=progress,
+        data_warnings=warnings,
     )
 
 
@@ -161,22 +223,74 @@ def promote_run(
     return promote(home, run_id, approver=approver, note=note, auto_promote=config.auto_promote)
 
 
-def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]]:
-    """Runs, newest first, as rows for a table or JSON (broken runs say why)."""
-    from taskclf_core.registry.runs import list_runs
+def rollback_model(
+    home: Home, model_id: str, *, approver: str, note: str, expect_champion: str | None = None
+) -> HistoryEntry:
+    """Roll back to a promoted model (see registry.rollback), refused before any file is touched
+    when the home has no models folder.
 
+    Args:
+        expect_champion: The champion the rollback must replace (compare-and-swap);
+            ``"none"`` for no champion; None for no check.
+    """
+    from taskclf_core.registry.promotion import rollback
+    from taskclf_core.registry.runids import validate_run_id
+    from taskclf_core.registry.verdict import ANY_CHAMPION
+
+    model_id = validate_run_id(model_id)
+    if not home.models_dir.is_dir():
+        raise PromotionRefused(
+            f"there is no models folder at {home.models_dir}, so no model to roll back to "
+            "(set TASKCLF_HOME or --models-dir to the home's models folder)"
+        )
+    expected: Any = ANY_CHAMPION
+    if expect_champion is not None:
+        expected = None if expect_champion == "none" else validate_run_id(expect_champion)
+    return rollback(home, model_id, approver=approver, note=note, expected_champion=expected)
+
+
+def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]]:
+    """Runs, newest first, with their effective state, as rows for a table or JSON.
+
+    ``state`` and ``outcome`` are effective (a run signed off since it finished is
+    ``promoted``; see :mod:`taskclf_core.console.runstate`); ``recorded_outcome`` is what
+    its ``decision.json`` recorded, kept as evidence; ``history`` says what happened to it
+    after it finished (by whom, when, with the note). Broken runs say why.
+
+    Args:
+        outcome: Only runs with this effective outcome (one of ``runstate.OUTCOMES``).
+
+    Raises:
+        ConfigError: ``outcome`` is not one of them.
+    """
+    from taskclf_core.console.runstate import OUTCOMES, RunState, run_states
+    from taskclf_core.registry import listing as registry
+
+    if outcome is not None and outcome not in OUTCOMES:
+        raise ConfigError(f"unknown outcome {outcome!r}; expected one of: {', '.join(OUTCOMES)}")
+    report = registry.inspect_history(home)
+    active = registry.inspect_active(home)
+    states = run_states(report.entries, active.pointer.model_id if active.pointer else None)
     rows = []
-    for run in list_runs(home):
-        if outcome is not None and run.outcome != outcome:
-            continue
+    for run in registry.list_runs(home):
         d = run.decision
+        base = states.get(run.run_id) or RunState(recorded=None)
+        state = RunState(
+            recorded=d.outcome if d else None, promotion=base.promotion, is_champion=base.is_champion,
+            ended=base.ended, restored=base.restored, broken=run.broken,
+        )
+        if outcome is not None and state.outcome != outcome:
+            continue
         rows.append({
             "run_id": run.run_id,
-            "outcome": run.outcome or "broken",
+            "state": state.label,
+            "outcome": state.outcome,
+            "recorded_outcome": state.recorded,
             "macro_f1": round(d.macro_f1, 4) if d else None,
             "gates": d.gates_summary if d else "",
             "champion_compared": d.champion_compared.run_id if d and d.champion_compared else None,
             "finished_at": d.finished_at if d else None,
+            "history": " ".join(f"{sentence}." for sentence in state.sentences()),
             "problem": run.broken,
         })
     return rows

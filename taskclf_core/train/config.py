@@ -237,7 +237,9 @@ def load_retrain_config_or_defaults(path: Path) -> tuple[RetrainConfig, bool]:
 #: (the same values as ``configs/retrain.yaml`` in the project folder).
 DEFAULT_CONFIG_YAML = """\
 # Retrain configuration for taskclf (read by `taskclf train ...` and the app).
-# Unknown keys, wrong types and out-of-range values are refused with a clear error.
+# Without this file every command uses these reference defaults and says so;
+# `taskclf init` writes this file. Unknown keys, keys given twice, wrong types and
+# out-of-range values are refused with a clear error.
 
 # Days between global retrains; a retrain is due when the newest promoted model is
 # at least this old (or there is none). 0 = always due.
