@@ -326,7 +326,7 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
 
         def score(model: Any) -> tuple[Any, Any]:
             frame = _with_model_columns(
-                eval_df, model.feature_names, features, lambda: np.flatnonzero(codes >= 0)[test_idx]
+                eval_df, model.feature_names, features, np.flatnonzero(codes >= 0)[test_idx]
             )
             proba = predict_proba(model.booster, frame, model.feature_names, model.encoders)
             return proba, apply_reject(proba, threshold)

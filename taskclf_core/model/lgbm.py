@@ -24,6 +24,7 @@ from taskclf_core.model.serving import (
     categorical_indices,
     feature_columns,
     feature_matrix,
+    require_columns,
 )
 
 ClassWeight = Literal["balanced", "none"]
@@ -103,17 +104,23 @@ def train_lgbm(
     seed: int = 0,
     num_threads: int = 0,
     on_iteration: Callable[[int, int], None] | None = None,
+    rows: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
 ) -> TrainedModel:
     """Train the multiclass model on labelled rows.
 
     Args:
-        train_df: Labelled rows (features of ``schema_version`` and ``label``).
+        train_df: Labelled rows (features of ``schema_version`` and ``label``), or, with
+            ``rows`` and ``labels``, any feature frame of which those rows are trained on.
         schema_version: ``v1``, ``v2`` or ``v3``: selects the feature list.
         num_boost_round: Boosting rounds.
         class_weight: ``balanced`` or ``none``.
         seed: Seed for every random choice LightGBM makes.
         num_threads: LightGBM threads (0: OpenMP default).
         on_iteration: Called with (iterations done, total) after each boosting round.
+        rows: Positions of the training rows in ``train_df`` (default: every row): the
+            matrix is built from the frame's columns with no copy of those rows.
+        labels: Class code of each of ``rows`` (required with ``rows``).
 
     Returns:
         The trained model with its encoders and parameters.
@@ -123,12 +130,16 @@ def train_lgbm(
         InsufficientDataError: no training rows.
     """
     feature_names = feature_columns(schema_version)
-    if len(train_df) == 0:
+    if (len(train_df) if rows is None else len(rows)) == 0:
         raise InsufficientDataError("no training rows: nothing to train on")
+    if rows is not None and (labels is None or len(labels) != len(rows)):
+        raise ValueError("train_lgbm: rows need one label code each")
+    require_columns(train_df, feature_names)
     categorical = categorical_columns(schema_version)
-    fitted = fit_training_codes(train_df, categorical, seed=seed)
-    X = feature_matrix(train_df, feature_names, fitted.encoders, codes=fitted.codes)
-    y = label_codes(train_df["label"])
+    cat_frame = train_df[categorical]
+    fitted = fit_training_codes(cat_frame if rows is None else cat_frame.iloc[rows], categorical, seed=seed)
+    X = feature_matrix(train_df, feature_names, fitted.encoders, codes=fitted.codes, rows=rows)
+    y = label_codes(train_df["label"]) if labels is None else np.asarray(labels, dtype=np.int64)
     params = train_params(seed=seed, num_threads=num_threads)
     dataset = lgb.Dataset(
         X,

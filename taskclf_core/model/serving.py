@@ -79,12 +79,23 @@ def _numeric(column: pd.Series, name: str) -> np.ndarray:
         ) from None
 
 
+def require_columns(df: pd.DataFrame, feature_names: list[str]) -> None:
+    """Raise a :class:`DataError` naming the feature columns ``df`` lacks."""
+    missing = [name for name in feature_names if name not in df.columns]
+    if missing:
+        raise DataError(
+            f"the model needs {len(missing)} feature column(s) the data lacks: "
+            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+        )
+
+
 def feature_matrix(
     df: pd.DataFrame,
     feature_names: list[str],
     encoders: Mapping[str, list[str]],
     *,
     codes: Mapping[str, np.ndarray] | None = None,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Rows of ``df`` as the C-contiguous float64 matrix taskclf feeds the model.
 
@@ -92,33 +103,36 @@ def feature_matrix(
         df: Feature frame with every column of ``feature_names``.
         feature_names: The model's columns, in order.
         encoders: Categorical column → vocabulary.
-        codes: Precomputed codes per categorical column (training uses its masked codes).
+        codes: Precomputed codes per categorical column, one per selected row (training
+            uses its masked codes).
+        rows: Positions of the rows to take (default: all). The matrix is filled straight
+            from the frame's columns, so no copy of the selected rows' frame is made.
 
     Raises:
         DataError: a feature column is missing from ``df`` or is not numeric.
     """
-    missing = [name for name in feature_names if name not in df.columns]
-    if missing:
-        raise DataError(
-            f"the model needs {len(missing)} feature column(s) the data lacks: "
-            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
-        )
+    require_columns(df, feature_names)
     given = codes or {}
-    values: list[np.ndarray] = []
+    n = len(df) if rows is None else len(rows)
+    # (values, whole): a whole column is gathered at ``rows`` block by block; a selected
+    # one (codes of the selected rows) is already in row order.
+    values: list[tuple[np.ndarray, bool]] = []
     for name in feature_names:
         if name in given:
-            values.append(given[name])
+            values.append((given[name], False))
         elif name in encoders:
-            values.append(category_codes(df[name], encoders[name]))
+            column = df[name] if rows is None else df[name].iloc[rows]
+            values.append((category_codes(column, encoders[name]), False))
         else:
-            values.append(_numeric(df[name], name))
-    out = np.empty((len(df), len(feature_names)), dtype=np.float64)
+            values.append((_numeric(df[name], name), rows is not None))
+    out = np.empty((n, len(feature_names)), dtype=np.float64)
     # A block of rows at a time stays in cache while its columns are written; missing
     # numbers become 0 there (taskclf's fillna(0)), so no second pass over the matrix.
-    for start in range(0, len(df), FILL_BLOCK_ROWS):
+    for start in range(0, n, FILL_BLOCK_ROWS):
         block = out[start : start + FILL_BLOCK_ROWS]
-        for j, column_values in enumerate(values):
-            block[:, j] = column_values[start : start + FILL_BLOCK_ROWS]
+        picked = None if rows is None else rows[start : start + FILL_BLOCK_ROWS]
+        for j, (column_values, whole) in enumerate(values):
+            block[:, j] = column_values[picked] if whole else column_values[start : start + FILL_BLOCK_ROWS]
         np.nan_to_num(block, copy=False, nan=0.0, posinf=np.inf, neginf=-np.inf)
     return out
 
@@ -137,7 +151,7 @@ def predict_proba(
         return np.zeros((0, len(LABELS)))
     parts = []
     for start in range(0, len(df), PREDICT_BLOCK_ROWS):
-        block = df.iloc[start : start + PREDICT_BLOCK_ROWS]
-        X = feature_matrix(block, feature_names, encoders)
+        rows = np.arange(start, min(start + PREDICT_BLOCK_ROWS, len(df)))
+        X = feature_matrix(df, feature_names, encoders, rows=rows)
         parts.append(np.asarray(booster.predict(X), dtype=np.float64))
     return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -111,15 +111,21 @@ def not_due_snapshot(features_df: pd.DataFrame, spans: pd.DataFrame, source: dic
 
 @dataclass
 class PreparedData:
-    """The labelled rows split for training and evaluation, and their snapshot."""
+    """Which rows train and evaluate, the evaluation rows themselves, and the snapshot.
+
+    Training rows are positions in the feature frame: the training matrix is filled
+    straight from its columns, so no copy of a wide frame's rows is ever made.
+    """
 
     schema_version: str
     snapshot: DatasetSnapshot
-    train_df: pd.DataFrame
+    features: pd.DataFrame
+    train_positions: np.ndarray
+    train_labels: np.ndarray
     eval_df: pd.DataFrame
     holdout_users: list[str]
     #: Positions in the feature frame of the evaluation rows (for a champion's extra columns).
-    eval_positions: Callable[[], np.ndarray]
+    eval_positions: np.ndarray
 
 
 def _pipeline_columns(features_df: pd.DataFrame, schema_version: str) -> list[str]:
@@ -149,8 +155,7 @@ def prepare_data(
 
     clock.stage("projecting", 0.08)
     codes = project_codes(features_df, spans)
-    # Only the columns training, scoring, the baseline and the snapshot read.
-    labelled = labelled_rows(features_df, codes, columns=_pipeline_columns(features_df, schema_version))
+    labelled = np.flatnonzero(codes >= 0)
     if len(labelled) < MIN_LABELLED_WINDOWS:
         raise InsufficientDataError(
             f"only {len(labelled)} labelled windows after projecting {len(spans)} spans onto "
@@ -159,17 +164,22 @@ def prepare_data(
         )
 
     clock.stage("splitting", 0.12)
-    parts = split_by_time(labelled, holdout_user_fraction=holdout_user_fraction)
+    # The split reads two columns of the labelled rows; nothing else is copied for it.
+    keys = labelled_rows(features_df, codes, columns=["user_id", "bucket_start_ts"])
+    parts = split_by_time(keys, holdout_user_fraction=holdout_user_fraction)
     test_idx = parts["test"] if len(parts["test"]) else parts["val"]
-    eval_df = labelled.iloc[test_idx].reset_index(drop=True)
-    counts = labelled["label"].value_counts()
+    eval_positions = labelled[test_idx]
+    eval_df = features_df[_pipeline_columns(features_df, schema_version)].iloc[eval_positions]
+    eval_df = eval_df.reset_index(drop=True)
+    eval_df["label"] = pd.array(np.asarray(LABELS, dtype=object)[codes[eval_positions]], dtype="str")
+    counts = np.bincount(codes[labelled].astype(np.int64), minlength=len(LABELS))
     snapshot = DatasetSnapshot(
         dataset_hash=digest,
         row_count=len(labelled),
-        date_from=day_of(labelled["bucket_start_ts"], "min"),
-        date_to=day_of(labelled["bucket_start_ts"], "max"),
-        user_count=int(labelled["user_id"].nunique()),
-        class_distribution={label: int(counts.get(label, 0)) for label in LABELS},
+        date_from=day_of(keys["bucket_start_ts"], "min"),
+        date_to=day_of(keys["bucket_start_ts"], "max"),
+        user_count=int(keys["user_id"].nunique()),
+        class_distribution={label: int(counts[i]) for i, label in enumerate(LABELS)},
         feature_rows=len(features_df),
         span_count=len(spans),
         schema_version=schema_version,
@@ -180,18 +190,21 @@ def prepare_data(
         source=source,
         data_warnings=list(warnings),
     )
+    train_positions = labelled[parts["train"]]
     return PreparedData(
         schema_version=schema_version,
         snapshot=snapshot,
-        train_df=labelled.iloc[parts["train"]],
+        features=features_df,
+        train_positions=train_positions,
+        train_labels=codes[train_positions].astype(np.int64),
         eval_df=eval_df,
         holdout_users=list(parts["holdout_users"]),
-        eval_positions=lambda: np.flatnonzero(codes >= 0)[test_idx],
+        eval_positions=eval_positions,
     )
 
 
 def train_challenger(data: PreparedData, config: RetrainConfig, clock: Clock) -> TrainedModel:
-    """Train the challenger on the training rows (then drop them: nothing else reads them)."""
+    """Train the challenger on the training rows, straight from the feature frame's columns."""
     clock.stage("training", 0.15)
     tp = config.train_params
     progress = clock.progress
@@ -200,12 +213,11 @@ def train_challenger(data: PreparedData, config: RetrainConfig, clock: Clock) ->
         if progress is not None and (done % 5 == 0 or done == total):
             progress("training", 0.15 + 0.6 * done / total)
 
-    model = train_lgbm(
-        data.train_df, schema_version=data.schema_version, num_boost_round=tp.num_boost_round,
+    return train_lgbm(
+        data.features, schema_version=data.schema_version, num_boost_round=tp.num_boost_round,
         class_weight=tp.class_weight, seed=tp.seed, on_iteration=on_iteration,
+        rows=data.train_positions, labels=data.train_labels,
     )
-    data.train_df = data.train_df.iloc[:0]
-    return model
 
 
 @dataclass(frozen=True)
@@ -221,12 +233,12 @@ class Evaluation:
 
 
 def _champion_frame(eval_df: pd.DataFrame, names: Sequence[str], features_df: pd.DataFrame,
-                    positions: Callable[[], np.ndarray]) -> pd.DataFrame:
+                    positions: np.ndarray) -> pd.DataFrame:
     """``eval_df`` plus any column the champion needs that projection did not copy."""
     extra = [n for n in names if n not in eval_df.columns and n in features_df.columns]
     if not extra:
         return eval_df
-    return pd.concat([eval_df, features_df[extra].iloc[positions()].reset_index(drop=True)], axis=1)
+    return pd.concat([eval_df, features_df[extra].iloc[positions].reset_index(drop=True)], axis=1)
 
 
 def evaluate_all(
