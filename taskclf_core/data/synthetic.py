@@ -1,4 +1,4 @@
-"""Synthetic taskclf teams: feature rows (schema v1) and label spans, in named scenarios.
+"""Synthetic taskclf teams: feature rows (schema v1, v2 or v3) and label spans, in named scenarios.
 
 The generator exercises the whole retrain workflow without a collector. A team is
 several users working every day of a date range: a few sessions a day separated by
@@ -31,6 +31,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from taskclf_core.data import schema
 from taskclf_core.data.datadir import check_data_dir_target, replace_data_dir
 from taskclf_core.data.labelcheck import validate_span_frame
 from taskclf_core.data.synthpeople import draw_blocks, draw_users
@@ -54,7 +55,7 @@ DEFAULT_DAYS: Final = 30
 
 @dataclass(frozen=True)
 class SyntheticTeam:
-    """A generated team: feature rows (schema v1, in-memory conventions) and label spans."""
+    """A generated team: feature rows (in-memory conventions of its schema version) and spans."""
 
     features: pd.DataFrame
     spans: pd.DataFrame
@@ -63,6 +64,7 @@ class SyntheticTeam:
     users: int
     date_from: date
     date_to: date
+    schema_version: str = "v1"
 
 
 def _resolve_range(
@@ -97,6 +99,7 @@ def generate_team(
     date_from: date | None = None,
     date_to: date | None = None,
     seed: int = 0,
+    schema_version: str = "v1",
 ) -> SyntheticTeam:
     """Generate a synthetic team's feature rows and label spans.
 
@@ -108,14 +111,17 @@ def generate_team(
         date_from: first day (inclusive).
         date_to: last day (inclusive).
         seed: random seed (>= 0); the same arguments give byte-identical frames.
+        schema_version: ``v1``, ``v2`` (the v1 columns, ``user_id`` kept in memory) or
+            ``v3`` (plus the title sketches and scalars of simulated window titles). For
+            one seed, every column but the version's own is the same at every version.
 
     Returns:
-        A :class:`SyntheticTeam`: ``features`` in the schema v1 layout sorted by
+        A :class:`SyntheticTeam`: ``features`` in the ``schema_version`` layout sorted by
         (user, time), ``spans`` a span frame with provenance ``synthetic``.
 
     Raises:
-        ConfigError: unknown scenario, ``users``, ``days`` or ``seed`` out of range, or
-            dates that contradict each other.
+        ConfigError: unknown scenario or schema version, ``users``, ``days`` or ``seed``
+            out of range, or dates that contradict each other.
     """
     if scenario not in SCENARIOS:
         raise ConfigError(f"unknown synthetic scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
@@ -123,20 +129,24 @@ def generate_team(
         raise ConfigError(f"users must be a whole number >= 1; got {users}")
     if seed < 0:
         raise ConfigError(f"seed must be a whole number >= 0; got {seed}")
+    if schema_version not in schema.SCHEMA_VERSIONS:
+        raise ConfigError(
+            f"unknown schema version {schema_version!r}; known: {', '.join(schema.SCHEMA_VERSIONS)}"
+        )
     first, last = _resolve_range(days, date_from, date_to)
     cfg = SCENARIOS[scenario]
     # Scenario-specific stream: scenarios differ in more than their knobs' targets.
     rng = np.random.default_rng([seed, zlib.crc32(scenario.encode())])
     people = draw_users(seed, users)
     blocks = draw_blocks(rng, cfg, people, first, (last - first).days + 1)
-    features = feature_frame(rng, cfg, people, blocks, seed)
+    features = feature_frame(rng, cfg, people, blocks, seed, schema_version)
     # Checked exactly like the spans of a label file: the generator cannot slip a span
     # past the rules a file must follow.
     spans = validate_span_frame(
         span_frame(rng, cfg, people, blocks),
         source=f"synthetic team (scenario {scenario}, seed {seed}, {users} users, {first}..{last})",
     )
-    return SyntheticTeam(features, spans, scenario, seed, users, first, last)
+    return SyntheticTeam(features, spans, scenario, seed, users, first, last, schema_version)
 
 
 def synthesize_data_dir(
@@ -148,8 +158,9 @@ def synthesize_data_dir(
     date_to: date | None = None,
     seed: int = 0,
     overwrite: bool = False,
+    schema_version: str = "v1",
 ) -> SyntheticTeam:
-    """Generate a synthetic team and write it as a taskclf data directory (schema v1).
+    """Generate a synthetic team and write it as a taskclf data directory.
 
     The target is checked before anything is generated: a folder that is not empty is
     refused unless ``overwrite`` (and even then only taskclf data is replaced). The
@@ -163,6 +174,7 @@ def synthesize_data_dir(
         date_to: As for :func:`generate_team`.
         seed: As for :func:`generate_team`.
         overwrite: Replace the taskclf data already in ``out_dir``.
+        schema_version: As for :func:`generate_team` (a v2 directory holds one user).
 
     Returns:
         The team written.
@@ -172,6 +184,10 @@ def synthesize_data_dir(
         ConfigError: As for :func:`generate_team`.
     """
     check_data_dir_target(out_dir, overwrite=overwrite)
-    team = generate_team(scenario, users=users, days=days, date_to=date_to, seed=seed)
-    replace_data_dir(out_dir, team.features, team.spans, version="v1", overwrite=overwrite)
+    team = generate_team(
+        scenario, users=users, days=days, date_to=date_to, seed=seed, schema_version=schema_version
+    )
+    replace_data_dir(
+        out_dir, team.features, team.spans, version=schema_version, overwrite=overwrite
+    )
     return team

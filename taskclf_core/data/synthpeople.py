@@ -8,6 +8,7 @@ plausible length). The task profiles here are the generator's difficulty dial.
 from __future__ import annotations
 
 import uuid
+import zlib
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
@@ -171,6 +172,19 @@ USER_SD: Final = 0.20
 BLOCK_SD: Final = 0.15
 MINUTE_SD: Final = 0.40
 SLOTS: Final = 48  # blocks drawn per user-day, more than a working day can hold
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser: a cheap, stable 64-bit hash of integer arrays."""
+    z = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def salted_hash(keys: np.ndarray, salt: str) -> np.ndarray:
+    """A stable 64-bit hash of integer keys, different for every ``salt``."""
+    return _mix64(keys.astype(np.uint64) ^ np.uint64(zlib.crc32(salt.encode()) << 20))
 
 
 def choose(rng: np.random.Generator, probs: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -7,7 +7,6 @@ caller's seeded generator.
 from __future__ import annotations
 
 import gc
-import zlib
 from typing import Final
 
 import numpy as np
@@ -34,26 +33,16 @@ from taskclf_core.data.synthpeople import (
     Users,
     choose,
     per_label,
+    salted_hash,
 )
 from taskclf_core.data.synthscenarios import Scenario
+from taskclf_core.data.synthtitles import title_columns
 
 PROVENANCE: Final = "synthetic"
 SOURCE_ID: Final = "aw-watcher-window"
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def _mix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser: a cheap, stable 64-bit hash of integer arrays."""
-    z = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-def _salted_hash(keys: np.ndarray, salt: str) -> np.ndarray:
-    return _mix64(keys.astype(np.uint64) ^ np.uint64(zlib.crc32(salt.encode()) << 20))
 
 
 def _hex12(hashes: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -109,9 +98,19 @@ def _one_element_lists(value: str, n: int) -> pd.Series:
 
 
 def feature_frame(
-    rng: np.random.Generator, cfg: Scenario, people: Users, blocks: Blocks, seed: int
+    rng: np.random.Generator,
+    cfg: Scenario,
+    people: Users,
+    blocks: Blocks,
+    seed: int,
+    version: str = "v1",
 ) -> pd.DataFrame:
-    """One feature row per minute of every task block (away gaps have no rows)."""
+    """One feature row per minute of every task block (away gaps have no rows).
+
+    ``version`` v1 and v2 rows differ only in ``schema_version`` / ``schema_hash`` (in
+    memory a v2 frame keeps ``user_id``); v3 adds the title columns. Every other column
+    is the same at every version for one seed.
+    """
     counts = np.where(blocks.away, 0, blocks.minutes)
     block = np.repeat(np.arange(counts.size), counts)
     n = block.size
@@ -225,22 +224,23 @@ def feature_frame(
 
     # A window title is a (block, app, variant) triple: the same file or page a while.
     title = (block * len(APP_IDS) + app) * 2 + rng.integers(0, 2, n)
-    title_hash = _salted_hash(title, f"title:{seed}")
+    title_hash = salted_hash(title, f"title:{seed}")
     order = np.lexsort((rows, title, session))
     head = np.r_[True, (np.diff(title[order]) != 0) | (np.diff(session[order]) != 0)]
     repeats = np.empty(n, dtype=np.int64)
     repeats[order] = rows - np.maximum.accumulate(np.where(head, rows, 0)) + 1
 
     start = _utc(minute * 60)
+    titles = title_columns(title, b_behaviour[block], app, seed) if version == "v3" else {}
     return pd.DataFrame(
         {
             "user_id": _text(people.ids, user),
             "device_id": pd.Series(pd.array(pa.nulls(n, pa.large_string()), dtype="str")),
-            "session_id": _text(*_hex12(_salted_hash(session, f"session:{seed}"))),
+            "session_id": _text(*_hex12(salted_hash(session, f"session:{seed}"))),
             "bucket_start_ts": start,
             "bucket_end_ts": start + pd.Timedelta(seconds=schema.BUCKET_SECONDS),
-            "schema_version": _text(["v1"], np.zeros(n, dtype=np.int64)),
-            "schema_hash": _text([schema.SCHEMA_HASHES["v1"]], np.zeros(n, dtype=np.int64)),
+            "schema_version": _text([version], np.zeros(n, dtype=np.int64)),
+            "schema_hash": _text([schema.SCHEMA_HASHES[version]], np.zeros(n, dtype=np.int64)),
             # One list per row, not one shared list: a caller may mutate a cell.
             "source_ids": _one_element_lists(SOURCE_ID, n),
             "app_id": _text(APP_IDS, app),
@@ -272,6 +272,7 @@ def feature_frame(
             "hour_of_day": (minute // 60) % 24,
             "day_of_week": (minute // 1440 + 3) % 7,  # 1970-01-01 was a Thursday (Monday = 0)
             "session_length_so_far": (minute - minute[session_start]).astype(np.float64),
+            **titles,
         }
     )
 
