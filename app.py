@@ -5,40 +5,42 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from taskclf_core.console import status
-from taskclf_core.paths import Home
+from page_frame import RETRAIN, REVIEW, page_frame, plain
+from taskclf_core.console import formatting, status
 
-st.set_page_config(page_title="Status · taskclf retrain console", layout="wide")
-with st.sidebar:
-    st.page_link("app.py", label="Status", icon=":material/monitor_heart:")
-    st.page_link("pages/1_Retrain.py", label="Retrain", icon=":material/model_training:")
-    st.page_link("pages/2_Review.py", label="Review", icon=":material/fact_check:")
-    st.page_link("pages/3_History.py", label="History", icon=":material/history:")
-
-st.title("Status")
-home = Home.resolve()
+home = page_frame("Status")
 summary = status.status_summary(home)
 st.caption(f"Home: `{home.root}`")
+if summary.config.defaults:
+    st.caption(
+        f"No configuration file at `{summary.config.path}`: the reference defaults are in use "
+        "(`taskclf init` writes the commented default file)."
+    )
 
 for problem in summary.problems:
-    st.error(f"**Problem:** {problem.what}\n\n**Fix:** {problem.fix}", icon=":material/error:")
+    st.error(f"**Problem:** {plain(problem.what)}\n\n**Fix:** {plain(problem.fix)}", icon=":material/error:")
 
 st.subheader("Champion")
 champion = summary.champion
 if champion is None:
-    st.info("No champion yet: no model has been promoted. Start a retrain on the Retrain page.")
+    st.info("No champion yet: no model has been promoted.")
+    st.page_link(RETRAIN, label="Start a retrain on the Retrain page", icon=":material/model_training:")
 else:
     cols = st.columns(4)
-    cols[0].metric("Macro-F1", "n/a" if champion.macro_f1 is None else f"{champion.macro_f1:.4f}")
-    cols[1].metric("Age", status.format_age(champion.age))
+    cols[0].metric(
+        "Macro-F1", "n/a" if champion.macro_f1 is None else f"{champion.macro_f1:.4f}",
+        help=f"The champion's macro-F1 {status.CHAMPION_F1_SOURCE}. A review re-evaluates it on that run's test rows.",
+    )
+    cols[1].metric("Age", formatting.format_age(champion.age))
     cols[2].metric("Trained from", champion.train_date_from)
     cols[3].metric("Trained to", champion.train_date_to)
+    st.caption(f"Macro-F1 measured {status.CHAMPION_F1_SOURCE}.")
     st.markdown(
-        f"Champion run **`{champion.run_id}`**, {champion.how} by **{champion.promoted_by}** "
-        f"on {status.format_time(champion.promoted_at)}."
+        f"Champion run **`{champion.run_id}`**, {champion.how} by **{plain(champion.promoted_by)}** "
+        f"on {formatting.format_time(champion.promoted_at)}."
     )
-    st.caption(f"Note: {champion.note}")
-    st.page_link("pages/2_Review.py", label="Open the champion's review", query_params={"run": champion.run_id})
+    st.caption(f"Note: {plain(champion.note)}")
+    st.page_link(REVIEW, label="Open the champion's review", query_params={"run": champion.run_id})
 
 st.subheader("Retrain cadence")
 cadence = summary.cadence
@@ -61,17 +63,19 @@ else:
 
 if summary.running_job_id:
     st.info("A retrain is running.", icon=":material/sync:")
-    st.page_link("pages/1_Retrain.py", label="Follow the running retrain", query_params={"job": summary.running_job_id})
+    st.page_link(RETRAIN, label="Follow the running retrain", query_params={"job": summary.running_job_id})
 
 st.subheader("Awaiting sign-off")
+if summary.auto_promote_note:
+    st.warning(summary.auto_promote_note, icon=":material/block:")
 if not summary.awaiting:
     st.caption("No run is waiting for sign-off.")
 for waiting in summary.awaiting:
     if waiting.promotable:
-        st.warning(f"Run **`{waiting.row.run_id}`** awaits sign-off: {waiting.why}.", icon=":material/pending_actions:")
+        st.warning(f"Run **`{waiting.row.run_id}`** awaits sign-off: {plain(waiting.why)}.", icon=":material/pending_actions:")
     else:
-        st.caption(f"Run `{waiting.row.run_id}` awaits sign-off but cannot be promoted: {waiting.why}.")
-    st.page_link("pages/2_Review.py", label=f"Review {waiting.row.run_id}", query_params={"run": waiting.row.run_id})
+        st.caption(f"Run `{waiting.row.run_id}` awaits sign-off but cannot be promoted: {plain(waiting.why)}.")
+    st.page_link(REVIEW, label=f"Review {waiting.row.run_id}", query_params={"run": waiting.row.run_id})
 
 st.subheader("Latest runs")
 if not summary.latest_runs:
@@ -81,11 +85,11 @@ else:
         [
             {
                 "run": r.run_id,
-                "review": status.review_link(r.run_id),
-                "outcome": r.shown_outcome,
+                "review": formatting.review_link(r.run_id),
+                "state": r.shown_outcome,
                 "macro-F1": r.macro_f1,
-                "finished": status.format_time(r.finished_at),
-                "reason": r.broken or r.reason,
+                "finished": formatting.format_time(r.finished_at),
+                "detail": r.detail,
             }
             for r in summary.latest_runs
         ]
@@ -94,7 +98,7 @@ else:
         table,
         hide_index=True,
         column_config={
-            "macro-F1": st.column_config.NumberColumn(format="%.4f"),
+            "macro-F1": st.column_config.NumberColumn(format="%.4f", help="The challenger's macro-F1 on the run's test rows"),
             "review": st.column_config.LinkColumn(display_text="open review"),
         },
         key="status_runs",

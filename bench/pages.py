@@ -137,7 +137,7 @@ def _render(page: str | None, query: dict[str, str]) -> tuple[float, list[str]]:
 
 def measure_pages(n_runs: int, n_models: int, repeats: int) -> dict[str, Any]:
     """Seed a temporary home and time the Status and Review pages (and their core calls)."""
-    from taskclf_core.console import charts, status
+    from taskclf_core.console import charts, review, status
     from taskclf_core.paths import Home
 
     root = Path(tempfile.mkdtemp(prefix="taskclf-bench-home-"))
@@ -174,13 +174,13 @@ def measure_pages(n_runs: int, n_models: int, repeats: int) -> dict[str, Any]:
                 samples.append(time.perf_counter() - t0)
             return round(statistics.median(samples), 4)
 
-        review = status.run_review(home, seeded["review_run"])
+        review_view = review.run_review(home, seeded["review_run"])
         out["core"] = {
             "status_summary": timed(lambda: status.status_summary(home)),
-            "run_review": timed(lambda: status.run_review(home, seeded["review_run"])),
+            "run_review": timed(lambda: review.run_review(home, seeded["review_run"])),
             "review_charts": timed(
                 lambda: charts.review_charts(
-                    review.reports, tolerance=review.tolerance, bootstrap=review.evidence.bootstrap
+                    review_view.reports, tolerance=review_view.tolerance, bootstrap=review_view.evidence.bootstrap
                 )
             ),
         }

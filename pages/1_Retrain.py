@@ -3,31 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import streamlit as st
 
-from taskclf_core.console import jobs, status
+from page_frame import RETRAIN, REVIEW, page_frame, plain
+from taskclf_core.console import jobs
 from taskclf_core.console.jobs import JobRunningError, JobStatus
+from taskclf_core.console.runstate import read_config
 from taskclf_core.data.synthetic import SCENARIOS
 from taskclf_core.errors import TaskclfError
-from taskclf_core.paths import Home
 
-st.set_page_config(page_title="Retrain · taskclf retrain console", layout="wide")
-with st.sidebar:
-    st.page_link("app.py", label="Status", icon=":material/monitor_heart:")
-    st.page_link("pages/1_Retrain.py", label="Retrain", icon=":material/model_training:")
-    st.page_link("pages/2_Review.py", label="Review", icon=":material/fact_check:")
-    st.page_link("pages/3_History.py", label="History", icon=":material/history:")
-
-st.title("Retrain")
-home = Home.resolve()
-config = status.read_config(home)
+home = page_frame("Retrain")
+config = read_config(home)
 
 
 def render_job(job: JobStatus) -> None:
-    """The job's state: progress while it runs, then its outcome or error."""
+    """The job's state: its options, progress while it runs, then its outcome or error."""
     if job.active:
-        st.info(f"Retrain `{job.job_id}` is running: {job.message}", icon=":material/sync:")
+        st.info(f"Retrain job `{job.job_id}` is running: {plain(job.message)}", icon=":material/sync:")
         st.progress(job.fraction, text=f"Stage: {job.stage} ({job.fraction:.0%})")
         if job.cancel_requested:
             st.caption("Cancel requested; the job stops at the next safe point (press again to force it).")
@@ -35,17 +29,20 @@ def render_job(job: JobStatus) -> None:
             try:
                 jobs.cancel_job(home, job.job_id)
             except TaskclfError as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
     elif job.state == "succeeded" and job.result is not None:
         result = job.result
         shown = st.success if result.outcome in ("awaiting_signoff", "promoted") else st.warning
-        shown(f"Retrain finished: **{result.outcome}**. {result.reason}")
+        produced = f" producing run `{result.run_id}`" if result.run_id else ""
+        shown(f"Retrain job `{job.job_id}` finished{produced}: **{result.outcome}**. {plain(result.reason)}")
         if result.run_id:
-            st.page_link("pages/2_Review.py", label=f"Open the review of run {result.run_id}", query_params={"run": result.run_id}, icon=":material/fact_check:")
+            st.page_link(REVIEW, label=f"Open the review of run {result.run_id}", query_params={"run": result.run_id}, icon=":material/fact_check:")
     elif job.state == "cancelled":
-        st.warning(f"Retrain `{job.job_id}` was cancelled. {job.message}")
+        st.warning(f"Retrain job `{job.job_id}` was cancelled. {plain(job.message)}")
     else:
-        st.error(f"Retrain `{job.job_id}` failed: {job.error}")
+        st.error(f"Retrain job `{job.job_id}` failed: {plain(job.error)}")
+    with st.expander("Options of this job", expanded=job.active):
+        st.json({k: v for k, v in job.request.items() if v is not None and v is not False})
 
 
 @st.fragment(run_every=1.0)
@@ -54,7 +51,7 @@ def live_job(job_id: str) -> None:
     try:
         job = jobs.read_job(home, job_id)
     except TaskclfError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     render_job(job)
     if not job.active:
@@ -69,7 +66,7 @@ if requested:
     try:
         shown_job = jobs.read_job(home, requested)
     except TaskclfError as exc:
-        st.error(f"Cannot show retrain job: {exc}")
+        st.error(f"Cannot show retrain job: {plain(exc)}")
 elif running is not None:
     shown_job = running
 else:
@@ -84,14 +81,22 @@ if shown_job is not None:
 
 # ----------------------------------------------------------------------------- the form
 st.subheader("Start a retrain")
-with st.expander(f"Configuration in use: {config.path}", expanded=config.error is not None):
-    if config.error:
-        st.error(f"The configuration is invalid, so a retrain cannot start: {config.error}")
-    st.code(config.text if config.text is not None else "(the file cannot be read)", language="yaml")
+if running is not None:
+    # While a job runs its options are shown above (read-only); a new one can start when it ends.
+    st.caption("A retrain is running; a new one can start when it ends. Its options are shown above.")
+    st.page_link(RETRAIN, label=f"Follow retrain job {running.job_id}", query_params={"job": running.job_id})
+    st.stop()
 
-lookback = config.config.data_lookback_days if config.config else 30
+with st.expander(f"Configuration in use: {config.path}", expanded=config.error is not None):
+    if config.defaults:
+        st.caption("No configuration file: the reference defaults are in use (`taskclf init` writes one).")
+    if config.error:
+        st.error(f"The configuration is invalid, so a retrain cannot start: {plain(config.error)}")
+    st.code(config.text if config.text is not None else "(no file: reference defaults)", language="yaml")
+
+cfg = config.effective
 synthetic = st.toggle("Synthetic data", value=not home.default_data_dir.is_dir(), key="retrain_synthetic")
-fields: dict[str, object] = {"synthetic": synthetic}
+fields: dict[str, Any] = {"synthetic": synthetic}
 if synthetic:
     names = list(SCENARIOS)
     scenario = st.selectbox(
@@ -102,14 +107,14 @@ if synthetic:
     fields.update(
         scenario=scenario,
         users=int(cols[0].number_input("Users", min_value=1, max_value=500, value=5, key="retrain_users")),
-        days=int(cols[1].number_input("Days", min_value=1, max_value=3650, value=lookback, key="retrain_days")),
+        days=int(cols[1].number_input("Days", min_value=1, max_value=3650, value=cfg.data_lookback_days, key="retrain_days")),
         seed=int(cols[2].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, key="retrain_seed")),
     )
 else:
     today = datetime.now(UTC).date()
     data_dir = st.text_input("Data directory", value=str(home.default_data_dir), key="retrain_data_dir")
     picked = st.date_input(
-        "Date range (UTC)", value=(today - timedelta(days=lookback - 1), today), key="retrain_dates"
+        "Date range (UTC)", value=(today - timedelta(days=cfg.data_lookback_days - 1), today), key="retrain_dates"
     )
     user_id = st.text_input("User id (only for schema v2 files, which carry none)", key="retrain_user_id")
     dates = list(picked) if isinstance(picked, tuple | list) else [picked]
@@ -123,18 +128,50 @@ left, right = st.columns(2)
 fields["force"] = left.toggle("Force (skip the cadence check)", key="retrain_force")
 fields["dry_run"] = right.toggle("Dry run (evaluate only; never promotable)", key="retrain_dry_run")
 
-if running is not None:
-    st.caption("A retrain is running; a new one can start when it ends.")
-    st.page_link("pages/1_Retrain.py", label=f"Follow retrain {running.job_id}", query_params={"job": running.job_id})
-if st.button("Start retrain", type="primary", key="retrain_start", disabled=running is not None):
+
+def start(request_fields: dict[str, Any]) -> None:
+    """Submit the job (the page's one core call) and follow it."""
     try:
-        started = jobs.submit(home, fields)
+        started = jobs.submit(home, request_fields)
     except JobRunningError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         if exc.job_id:
-            st.page_link("pages/1_Retrain.py", label=f"Follow retrain {exc.job_id}", query_params={"job": exc.job_id})
+            st.page_link(RETRAIN, label=f"Follow retrain job {exc.job_id}", query_params={"job": exc.job_id})
     except TaskclfError as exc:
-        st.error(f"Cannot start the retrain: {exc}")
+        st.error(f"Cannot start the retrain: {plain(exc)}")
     else:
+        st.session_state.pop("retrain_confirm_open", None)
         st.query_params["job"] = started.job_id
         st.rerun()
+
+
+def close_dialog() -> None:
+    st.session_state.pop("retrain_confirm_open", None)
+
+
+@st.dialog("Start a retrain that may replace the champion?", on_dismiss=close_dialog)
+def confirm_start(request_fields: dict[str, Any]) -> None:
+    st.markdown(
+        f"`auto_promote` is on in `{config.path}`: if every gate passes, this retrain **promotes its "
+        "model automatically**, replacing the champion without a sign-off."
+    )
+    yes, no = st.columns(2)
+    if yes.button("Yes, start", type="primary", key="retrain_confirm_start"):
+        start(request_fields)
+    if no.button("Cancel", key="retrain_cancel_start"):
+        close_dialog()
+        st.rerun()
+
+
+may_promote = cfg.auto_promote and not fields["dry_run"]
+if config.error:
+    st.caption("Start is disabled: the configuration is invalid (see above).")
+elif may_promote:
+    st.caption("auto_promote is on: you will be asked to confirm, because this retrain may replace the champion.")
+if st.button("Start retrain", type="primary", key="retrain_start", disabled=config.error is not None):
+    if may_promote:
+        st.session_state["retrain_confirm_open"] = True
+    else:
+        start(fields)
+if st.session_state.get("retrain_confirm_open"):
+    confirm_start(fields)

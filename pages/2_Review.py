@@ -2,91 +2,91 @@
 
 from __future__ import annotations
 
-import re
 from functools import partial
 
 import pandas as pd
 import streamlit as st
 
-from taskclf_core.console import charts, report, status
+from page_frame import HISTORY, RETRAIN, STATUS, hide_chart_toolbar, page_frame, plain, signoff
+from taskclf_core.console import charts, formatting, report, review
 from taskclf_core.errors import TaskclfError
-from taskclf_core.paths import Home
 
-st.set_page_config(page_title="Review · taskclf retrain console", layout="wide")
-with st.sidebar:
-    st.page_link("app.py", label="Status", icon=":material/monitor_heart:")
-    st.page_link("pages/1_Retrain.py", label="Retrain", icon=":material/model_training:")
-    st.page_link("pages/2_Review.py", label="Review", icon=":material/fact_check:")
-    st.page_link("pages/3_History.py", label="History", icon=":material/history:")
-
-st.title("Review")
-home = Home.resolve()
-OUTCOME_COLOURS = {"awaiting_signoff": "orange", "promoted": "green", "rejected": "red", "dry_run": "gray"}
-
-
-def plain(text: str) -> str:
-    """Escape markdown so text from a URL or a file shows as typed."""
-    return re.sub(r"([\\`*_\[\]<>#|~$])", r"\\\1", text)
-
+home = page_frame("Review")
+hide_chart_toolbar()
+STATE_COLOURS = {"awaiting_signoff": "orange", "promoted": "green", "rejected": "red", "dry_run": "gray", "broken": "red"}
 
 # ----------------------------------------------------------------------------- which run
 requested = st.query_params.get("run")
 if not requested:
-    choices = status.recent_run_ids(home)
+    choices = review.run_choices(home)
     if not choices:
-        st.info("No runs yet. Start one on the Retrain page.")
+        st.info("No runs yet.")
+        st.page_link(RETRAIN, label="Start one on the Retrain page", icon=":material/model_training:")
         st.stop()
-    picked = st.selectbox("Run to review", choices, index=None, placeholder="Pick a run", key="review_pick")
+    labels = {c.run_id: c.label for c in choices}
+    picked = st.selectbox(
+        "Run to review", list(labels), index=None, placeholder="Pick a run", key="review_pick",
+        format_func=labels.__getitem__,
+    )
     if picked:
         st.query_params["run"] = picked
         st.rerun()
     st.stop()
 
 try:
-    review = status.run_review(home, requested)
+    rv = review.run_review(home, requested)
 except TaskclfError as exc:
-    st.error(f"Cannot show this review: {plain(str(exc))}")
-    st.page_link("pages/3_History.py", label="See every run on the History page")
+    st.error(f"Cannot show this review: {plain(exc)}")
+    st.page_link(HISTORY, label="See every run on the History page")
     st.stop()
 
-run_id = review.run_id
-decision = review.decision
+run_id = rv.run_id
+decision = rv.decision
+state = rv.effective
 
 # ----------------------------------------------------------------------------- headline
 st.subheader(f"Run {run_id}")
-st.badge(decision.outcome, color=OUTCOME_COLOURS.get(decision.outcome, "gray"))  # type: ignore[arg-type]
-st.markdown(plain(decision.reason))
-for note in review.notes:
-    st.caption(note)
-if review.intact_problem:
-    st.error(f"This run's files are not intact: {review.intact_problem}")
-reports = review.reports
+st.badge(state.label, color=STATE_COLOURS.get(state.outcome, "gray"))  # type: ignore[arg-type]
+for sentence in state.sentences():
+    st.markdown(plain(sentence) + ".")
+if state.recorded_differs:
+    st.caption(f"Recorded outcome when the run finished (evidence): {decision.outcome}. {plain(decision.reason)}")
+else:
+    st.markdown(plain(decision.reason))
+for note in rv.notes:
+    st.caption(plain(note))
+if rv.intact_problem:
+    st.error(f"This run's files are not intact: {plain(rv.intact_problem)}")
+reports = rv.reports
 cols = st.columns(4)
 cols[0].metric("Challenger macro-F1", f"{reports['challenger'].macro_f1:.4f}" if reports["challenger"] else "n/a")
 champion_report = reports["champion"]
 cols[1].metric("Champion macro-F1", f"{champion_report.macro_f1:.4f}" if champion_report else "none")
 cols[2].metric("Rule baseline macro-F1", f"{reports['baseline'].macro_f1:.4f}" if reports["baseline"] else "n/a")
-cols[3].metric("Gates failed", sum(g.status == "failed" for g in review.gates), help=decision.gates_summary)
-compared = review.compared_against.run_id if review.compared_against else "none (no champion when it ran)"
+cols[3].metric("Gates failed", sum(g.status == "failed" for g in rv.gates), help=decision.gates_summary)
+st.caption(f"Macro-F1: {review.REVIEW_F1_SOURCE}.")
+compared = rv.compared_against.run_id if rv.compared_against else "none (no champion when it ran)"
 st.markdown(
-    f"Compared against champion **`{compared}`**; champion now **`{review.current_champion or 'none'}`**. "
-    f"Finished {status.format_time(decision.finished_at)}; regression tolerance {review.tolerance}."
+    f"Compared against champion **`{compared}`**; champion now **`{rv.current_champion or 'none'}`**. "
+    f"Finished {formatting.format_time(decision.finished_at)}; regression tolerance {rv.tolerance}."
 )
-snapshot = review.evidence.snapshot
+snapshot = rv.evidence.snapshot
 with st.expander(
     f"Dataset snapshot: {snapshot.get('row_count')} labelled windows, {snapshot.get('user_count')} users, "
     f"{snapshot.get('date_from')} to {snapshot.get('date_to')}, hash {snapshot.get('dataset_hash')}"
 ):
     st.json(snapshot, expanded=1)
 with st.expander("Configuration used by this run"):
-    st.code(review.evidence.config_yaml, language="yaml")
+    st.code(rv.evidence.config_yaml, language="yaml")
 
 # ----------------------------------------------------------------------------- charts
 st.subheader("Champion vs challenger vs rule baseline")
-built = charts.review_charts(reports, tolerance=review.tolerance, bootstrap=review.evidence.bootstrap)
-if "bootstrap" not in built:
+built = charts.review_charts(reports, tolerance=rv.tolerance, bootstrap=rv.evidence.bootstrap)
+if rv.interval_sentence is None:
     st.caption("No champion when this run was evaluated: the comparative gate was skipped, so there is no macro-F1 difference to show.")
 for name, chart in built.items():
+    if name == "bootstrap" and rv.interval_sentence:
+        st.markdown(rv.interval_sentence)
     st.altair_chart(chart, key=f"review_chart_{name}", theme=None, width="content")  # as exported
     png, svg, spec, _ = st.columns([1, 1, 2, 5])
     png.download_button(
@@ -110,9 +110,9 @@ gate_table = pd.DataFrame(
     [
         {
             "gate": g.name, "kind": g.kind, "result": g.status,
-            "value": "" if g.value is None else f"{g.value:.4f}", "threshold": plain(g.threshold), "detail": plain(g.detail),
+            "value": formatting.format_gate_value(g.value, g.threshold), "threshold": g.threshold, "detail": g.detail,
         }
-        for g in review.gates
+        for g in rv.gates
     ]
 ).set_index("gate")
 st.table(gate_table.style.map(lambda v: GATE_COLOURS.get(v, ""), subset=["result"]))
@@ -121,55 +121,30 @@ st.table(gate_table.style.map(lambda v: GATE_COLOURS.get(v, ""), subset=["result
 st.subheader("Sign-off")
 
 
-def close_dialog() -> None:
-    st.session_state.pop("review_confirm_open", None)
-
-
-@st.dialog("Promote this run?", on_dismiss=close_dialog)
-def confirm_promote(approver: str, note: str) -> None:
-    st.markdown(f"Run **`{run_id}`** becomes the champion, replacing `{review.current_champion or 'none'}`.")
-    st.markdown(f"Approver: **{plain(approver) or '(missing)'}**  \nNote: {plain(note) or '(missing)'}")
-    yes, no = st.columns(2)
-    if yes.button("Yes, promote", type="primary", key="review_confirm_promote"):
-        try:
-            entry = status.sign_off(home, run_id, approver=approver, note=note)
-        except TaskclfError as exc:
-            st.error(str(exc))
-        else:
-            st.session_state["review_promoted"] = (entry.new_champion, entry.previous_champion, entry.approver)
-            close_dialog()
-            st.rerun()
-    if no.button("Cancel", key="review_cancel_promote"):
-        close_dialog()
-        st.rerun()
-
-
-done = st.session_state.pop("review_promoted", None)
+done = st.session_state.pop("review_done", None)
 if done:
-    new, previous, who = done
-    st.success(f"Promoted by {who}: **`{new}`** is now the champion (replacing `{previous or 'none'}`). Recorded in the history.")
-    st.page_link("app.py", label="See the new champion on Status", icon=":material/monitor_heart:")
+    st.success(
+        f"Promoted by {plain(done.approver)}: **`{done.new_champion}`** is now the champion "
+        f"(replacing `{done.previous_champion or 'none'}`). Recorded in the history."
+    )
+    st.page_link(STATUS, label="See the new champion on Status", icon=":material/monitor_heart:")
 
-if review.can_promote:
-    st.info(f"Promote is available: {review.promote_reason}.")
+if rv.can_promote:
+    st.info(f"Promote is available: {plain(rv.promote_reason)}.")
 else:
-    st.warning(f"Promote is disabled: {review.promote_reason}.", icon=":material/block:")
-logged_in = status.approver_from_user(st.user.to_dict())
-if logged_in:
-    approver = st.text_input("Approver (signed in)", value=logged_in, disabled=True, key="review_approver_user")
-else:
-    approver = st.text_input("Approver (required)", key="review_approver", disabled=not review.can_promote)
-note = st.text_area("Note (required): why this model should serve", key="review_note", disabled=not review.can_promote)
-if st.button("Promote…", type="primary", disabled=not review.can_promote, key="review_promote"):
-    st.session_state["review_confirm_open"] = run_id
-if st.session_state.get("review_confirm_open") == run_id:
-    confirm_promote(approver, note)
+    st.warning(f"Promote is disabled: {plain(rv.promote_reason)}.", icon=":material/block:")
+signoff(
+    "review", verb="promote", subject=run_id, note_label="Note (required): why this model should serve",
+    enabled=rv.can_promote, title="Promote this run?",
+    summary=f"Run **`{run_id}`** becomes the champion, replacing `{rv.current_champion or 'none'}`.",
+    act=lambda approver, note: review.sign_off(home, run_id, approver=approver, note=note),
+)
 
 # ----------------------------------------------------------------------------- share
 st.subheader("Share")
 st.markdown(f"This page's address reproduces this view: `Review?run={run_id}`.")
 st.download_button(
-    "Download the whole review (self-contained HTML)", data=partial(report.render_report, review),
+    "Download the whole review (self-contained HTML)", data=partial(report.render_report, rv),
     file_name=report.report_file_name(run_id), mime="text/html", key="review_report", on_click="ignore",
     icon=":material/description:",
 )

@@ -1,30 +1,23 @@
-"""History: champion changes, promoted models, all runs (filterable by outcome), rollback."""
+"""History: champion changes, promoted models, all runs (filterable by effective state), rollback."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from taskclf_core.console import status
-from taskclf_core.errors import TaskclfError
-from taskclf_core.paths import Home
+from page_frame import page_frame, plain, signoff
+from taskclf_core.console import formatting, history
+from taskclf_core.console.runstate import OUTCOMES
 
-st.set_page_config(page_title="History · taskclf retrain console", layout="wide")
-with st.sidebar:
-    st.page_link("app.py", label="Status", icon=":material/monitor_heart:")
-    st.page_link("pages/1_Retrain.py", label="Retrain", icon=":material/model_training:")
-    st.page_link("pages/2_Review.py", label="Review", icon=":material/fact_check:")
-    st.page_link("pages/3_History.py", label="History", icon=":material/history:")
+home = page_frame("History")
 
-st.title("History")
-home = Home.resolve()
-
-requested, filter_error = status.parse_outcome_filter(st.query_params.get("outcome"))
+requested, filter_error = history.parse_outcome_filter(st.query_params.get("outcome"))
 if filter_error:
-    st.warning(filter_error)
-options = ["all", *status.OUTCOMES]
+    st.warning(plain(filter_error))
+options = ["all", *OUTCOMES]
 choice = st.selectbox(
-    "Show runs with outcome", options, index=options.index(requested or "all"), key="history_outcome"
+    "Show runs whose state is", options, index=options.index(requested or "all"), key="history_outcome",
+    help="A run signed off after it finished counts as promoted; its recorded outcome is kept as evidence.",
 )
 wanted = None if choice == "all" else choice
 if wanted != st.query_params.get("outcome"):
@@ -32,11 +25,14 @@ if wanted != st.query_params.get("outcome"):
         st.query_params.pop("outcome", None)
     else:
         st.query_params["outcome"] = wanted
-view = status.history_view(home, outcome=wanted)
+view = history.history_view(home, outcome=wanted)
 
-done = st.session_state.pop("history_rolled_back", None)
+done = st.session_state.pop("history_done", None)
 if done:
-    st.success(f"Rolled back by {done[1]}: **`{done[0]}`** is the champion again. Recorded in the history.")
+    st.success(f"Rolled back by {plain(done.approver)}: **`{done.new_champion}`** is the champion again. Recorded in the history.")
+
+# Long text columns get a fixed width so the tables fit the page (full text on hover).
+TEXT = st.column_config.TextColumn(width="medium")
 
 # ----------------------------------------------------------------------------- champion history
 st.subheader("Champion history")
@@ -47,9 +43,9 @@ else:
         pd.DataFrame(
             [
                 {
-                    "time": status.format_time(e.time), "action": e.action, "approver": e.approver, "note": e.note,
-                    "new champion": e.new_champion,
-                    "evidence": status.review_link(e.run_id) if e.run_id in view.run_ids else None,
+                    "time": formatting.format_time(e.time), "action": e.action, "new champion": e.new_champion,
+                    "approver": e.approver, "note": e.note,
+                    "evidence": formatting.review_link(e.run_id) if e.run_id in view.run_ids else None,
                     "previous": e.previous_champion or "none", "macro-F1": e.macro_f1, "gates": e.gates_summary,
                 }
                 for e in view.entries
@@ -57,12 +53,14 @@ else:
         ),
         hide_index=True,
         column_config={
+            "approver": st.column_config.TextColumn(width="small"), "note": TEXT, "gates": TEXT,
             "macro-F1": st.column_config.NumberColumn(format="%.4f"),
             "evidence": st.column_config.LinkColumn(display_text="open review"),
         },
+        key="history_changes",
     )
 for problem in view.problems:
-    st.caption(f"Note: {problem}")
+    st.caption(f"Note: {plain(problem)}")
 
 # ----------------------------------------------------------------------------- models
 st.subheader("Promoted models")
@@ -75,77 +73,53 @@ else:
                 {
                     "model": m.model_id, "champion": "★" if m.is_champion else "", "macro-F1": m.macro_f1,
                     "trained": f"{m.train_date_from} to {m.train_date_to}" if m.train_date_from else "",
-                    "created": status.format_time(m.created_at) if m.created_at else "", "state": m.broken or "ok",
+                    "created": formatting.format_time(m.created_at) if m.created_at else "", "state": m.broken or "ok",
                 }
                 for m in view.models
             ]
         ),
         hide_index=True,
-        column_config={"macro-F1": st.column_config.NumberColumn(format="%.4f")},
+        column_config={"macro-F1": st.column_config.NumberColumn(format="%.4f"), "state": TEXT},
+        key="history_models",
     )
 
 # ----------------------------------------------------------------------------- runs
-counts = ", ".join(f"{n} {o}" for o, n in view.outcome_counts.items())
-st.subheader(f"Runs ({counts})")
+st.subheader(f"Runs ({view.counts_text})")
 if not view.runs:
-    st.caption("No runs with this outcome.")
+    st.caption("No runs in this state.")
 else:
     st.dataframe(
         pd.DataFrame(
             [
                 {
-                    "run": r.run_id, "review": status.review_link(r.run_id), "outcome": r.shown_outcome,
-                    "macro-F1": r.macro_f1, "finished": status.format_time(r.finished_at),
-                    "reason": r.broken or r.signed_off or r.reason, "compared against": r.compared_against or "none",
+                    "run": r.run_id, "review": formatting.review_link(r.run_id), "state": r.shown_outcome,
+                    "macro-F1": r.macro_f1, "finished": formatting.format_time(r.finished_at),
+                    "detail": r.detail, "compared against": r.compared_against or "none",
                 }
                 for r in view.runs
             ]
         ),
         hide_index=True,
         column_config={
-            "macro-F1": st.column_config.NumberColumn(format="%.4f"),
+            "macro-F1": st.column_config.NumberColumn(format="%.4f"), "detail": TEXT,
             "review": st.column_config.LinkColumn(display_text="open review"),
         },
+        key="history_runs",
     )
 
 # ----------------------------------------------------------------------------- rollback
 st.subheader("Roll back")
 
 
-def close_dialog() -> None:
-    st.session_state.pop("history_confirm_open", None)
-
-
-@st.dialog("Roll back the champion?", on_dismiss=close_dialog)
-def confirm_rollback(target: str, approver: str, note: str) -> None:
-    st.markdown(f"**`{target}`** becomes the champion again, replacing `{view.pointer_id or 'none'}`.")
-    st.markdown(f"Approver: **{approver or '(missing)'}**  \nNote: {note or '(missing)'}")
-    yes, no = st.columns(2)
-    if yes.button("Yes, roll back", type="primary", key="history_confirm_rollback"):
-        try:
-            entry = status.roll_back(home, target, approver=approver, note=note, expected_champion=view.pointer_id)
-        except TaskclfError as exc:
-            st.error(str(exc))
-        else:
-            st.session_state["history_rolled_back"] = (entry.new_champion, entry.approver)
-            close_dialog()
-            st.rerun()
-    if no.button("Cancel", key="history_cancel_rollback"):
-        close_dialog()
-        st.rerun()
-
-
 if not view.rollback_targets:
     st.caption("No other good promoted model to roll back to.")
 else:
     target = st.selectbox("Make this promoted model the champion again", view.rollback_targets, key="history_target")
-    logged_in = status.approver_from_user(st.user.to_dict())
-    approver = st.text_input(
-        "Approver" + (" (signed in)" if logged_in else " (required)"), value=logged_in or "",
-        disabled=bool(logged_in), key="history_approver",
+    signoff(
+        "history", verb="rollback", subject=target, note_label="Note (required): why roll back",
+        title="Roll back the champion?",
+        summary=f"**`{target}`** becomes the champion again, replacing `{view.pointer_id or 'none'}`.",
+        act=lambda approver, note: history.roll_back(
+            home, target, approver=approver, note=note, expected_champion=view.pointer_id
+        ),
     )
-    note = st.text_area("Note (required): why roll back", key="history_note")
-    if st.button("Roll back…", key="history_rollback"):
-        st.session_state["history_confirm_open"] = target
-    if st.session_state.get("history_confirm_open") == target:
-        confirm_rollback(target, approver, note)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,8 +31,14 @@ def open_app(page: str | None = None, **query: str) -> AppTest:
     return at
 
 
+def shown(markdown: str) -> str:
+    """Markdown source as the reader sees it (backslash escapes removed)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def texts(elements: object) -> list[str]:
-    return [e.value for e in elements]  # type: ignore[attr-defined]
+    """The elements' text as shown (escapes removed)."""
+    return [shown(e.value) for e in elements]  # type: ignore[attr-defined]
 
 
 def active_json(root: Path) -> dict[str, object]:
@@ -49,7 +56,7 @@ def history_lines(root: Path) -> list[dict[str, object]]:
 def test_status_shows_champion_cadence_and_run_awaiting_signoff(home_copy: Path, seeded_home: SeededHome) -> None:
     at = open_app()
     assert at.title[0].value == "Status"
-    champion_line = next(m.value for m in at.markdown if "Champion run" in m.value)
+    champion_line = next(shown(m.value) for m in at.markdown if "Champion run" in m.value)
     assert seeded_home.champion in champion_line and "fixture-alice" in champion_line
     assert [m.label for m in at.metric][:2] == ["Macro-F1", "Age"]
     assert any(s.startswith("Retrain not due until") for s in texts(at.success))
@@ -58,7 +65,7 @@ def test_status_shows_champion_cadence_and_run_awaiting_signoff(home_copy: Path,
     assert not at.error
     runs = at.dataframe[0].value
     assert set(runs["run"]) >= {seeded_home.awaiting, seeded_home.rejected, seeded_home.dry_run}
-    assert runs.loc[runs["run"] == seeded_home.champion, "outcome"].item() == "awaiting_signoff (signed off)"
+    assert runs.loc[runs["run"] == seeded_home.champion, "state"].item() == "signed off · champion"
 
 
 def test_status_says_retrain_due_on_an_empty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -76,7 +83,11 @@ def test_status_explains_problems_with_the_fix(home_copy: Path) -> None:
     before = tree_state(home_copy)
     at = open_app()
     errors = texts(at.error)
-    assert any("models/active.json is not valid JSON" in e and "**Fix:** Roll back" in e for e in errors), errors
+    (pointer,) = [e for e in errors if "models/active.json is not valid JSON" in e]
+    # issue 12 item 8: one fix that applies, not "Roll back … Rollback is on the History page."
+    fix = pointer.split("**Fix:** ")[1]
+    assert fix.startswith(("Roll back on the History page to a former champion", "There is no good bundle in models/")), fix
+    assert "Rollback is on the History page" not in fix and fix.count("oll back") == 1
     assert any("regression_tolerance must be a number in [0.0, 1.0]" in e and "**Fix:** Correct" in e for e in errors), errors
     assert "No champion yet" in at.info[0].value
     assert tree_state(home_copy) == before  # reading never repairs
@@ -87,7 +98,7 @@ def test_status_reports_a_broken_champion_bundle(home_copy: Path, seeded_home: S
     model.write_text(model.read_text() + "\n# tampered\n")
     at = open_app()
     errors = texts(at.error)
-    assert any("does not match model_sha256" in e for e in errors), errors
+    assert any("model.txt" in e and "is broken" in e for e in errors), errors
 
 
 def test_status_shows_calibrator_cadence_when_a_store_is_configured(
@@ -131,13 +142,16 @@ def test_review_disables_promote_when_auto_promote_is_on(home_copy: Path, seeded
     write_config(home_copy, TEST_CONFIG + "auto_promote: true\n")
     at = open_app(REVIEW, run=seeded_home.awaiting)
     assert at.button(key="review_promote").disabled
-    assert "Promote is disabled: auto_promote is on in configs/retrain.yaml" in at.warning[0].value
+    warning = shown(at.warning[0].value)
+    assert "Promote is disabled: auto_promote is on in configs/retrain.yaml" in warning
+    # issue 12 item 3: say what to do, since nothing will ever promote it
+    assert "turn it off in" in warning and "to sign this run off here, or start a new retrain" in warning
 
 
 def test_review_shows_headline_and_every_chart_with_downloads(home_copy: Path, seeded_home: SeededHome) -> None:
     at = open_app(REVIEW, run=seeded_home.awaiting)
     assert at.markdown[0].value == ":orange-badge[awaiting_signoff]"
-    assert at.markdown[1].value.startswith("Awaiting sign-off: every gate passed")
+    assert shown(at.markdown[1].value).startswith("Awaiting sign-off: every gate passed")
     assert [m.label for m in at.metric] == [
         "Challenger macro-F1", "Champion macro-F1", "Rule baseline macro-F1", "Gates failed",
     ]
@@ -157,7 +171,7 @@ def test_review_shows_headline_and_every_chart_with_downloads(home_copy: Path, s
 def test_review_gate_table_lists_failed_gates_first(home_copy: Path, seeded_home: SeededHome) -> None:
     at = open_app(REVIEW, run=seeded_home.rejected)
     assert at.markdown[0].value == ":red-badge[rejected]"
-    assert "Rejected: gate(s)" in at.markdown[1].value
+    assert "Rejected: gate(s)" in shown(at.markdown[1].value)
     gates = at.table[0].value
     assert list(gates.columns) == ["kind", "result", "value", "threshold", "detail"]
     results = list(gates["result"])
@@ -170,10 +184,11 @@ def test_review_gate_table_lists_failed_gates_first(home_copy: Path, seeded_home
 def test_review_promotes_through_the_page(home_copy: Path, seeded_home: SeededHome) -> None:
     history_before = history_lines(home_copy)
     at = open_app(REVIEW, run=seeded_home.awaiting)
-    assert not at.button(key="review_promote").disabled
     assert at.info[0].value.startswith("Promote is available")
+    assert at.button(key="review_promote").disabled  # until approver and note are filled
     at.text_input(key="review_approver").input("bob")
-    at.text_area(key="review_note").input("same data, same quality; ship it")
+    at.text_area(key="review_note").input("same data, same quality; ship it").run()
+    assert not at.button(key="review_promote").disabled
     at.button(key="review_promote").click().run()
     (dialog,) = at.get("dialog")
     assert dialog.proto.dialog.title == "Promote this run?"
@@ -183,21 +198,34 @@ def test_review_promotes_through_the_page(home_copy: Path, seeded_home: SeededHo
     assert not at.get("dialog")
     pointer = active_json(home_copy)
     assert pointer["model_id"] == seeded_home.awaiting
-    assert pointer["reason"] == {"action": "promote", "approver": "bob", "note": "same data, same quality; ship it", "macro_f1": pointer["reason"]["macro_f1"]}  # type: ignore[index]
+    reason = pointer["reason"]
+    assert isinstance(reason, dict)
+    assert (reason["action"], reason["approver"], reason["note"]) == ("promote", "bob", "same data, same quality; ship it")
     history = history_lines(home_copy)
     assert len(history) == len(history_before) + 1
     assert history[-1]["new_champion"] == seeded_home.awaiting and history[-1]["approver"] == "bob"
     assert (home_copy / "models" / seeded_home.awaiting / "model.txt").is_file()
     assert at.button(key="review_promote").disabled  # now it is the champion
+    # issue 12 item 2: one effective state, the recorded outcome kept as evidence
+    assert at.markdown[0].value == ":green-badge[signed off · champion]"
+    signed = shown(at.markdown[1].value)
+    assert signed.startswith("Signed off by bob on ") and signed.endswith("; note: same data, same quality; ship it.")
+    assert any(c.startswith("Recorded outcome when the run finished (evidence): awaiting_signoff.") for c in texts(at.caption))
+    # issue 12 item 4: the form is empty after the action
+    assert at.text_input(key="review_approver").value == "" and at.text_area(key="review_note").value == ""
 
 
-def test_review_promote_without_note_is_refused_and_changes_nothing(home_copy: Path, seeded_home: SeededHome) -> None:
+def test_review_promote_stays_disabled_until_approver_and_note_are_filled(home_copy: Path, seeded_home: SeededHome) -> None:
     before = tree_state(home_copy / "models")
     at = open_app(REVIEW, run=seeded_home.awaiting)
-    at.text_input(key="review_approver").input("bob")
-    at.button(key="review_promote").click().run()
-    at.button(key="review_confirm_promote").click().run()
-    assert "a note is required to promote" in at.error[0].value
+    assert at.button(key="review_promote").disabled  # issue 12 item 11: nothing filled yet
+    assert any("Fill in an approver and a note first." in c for c in texts(at.caption))
+    at.text_input(key="review_approver").input("bob").run()
+    assert at.button(key="review_promote").disabled
+    assert any("Fill in a note first." in c for c in texts(at.caption))
+    at.text_area(key="review_note").input("   ").run()
+    assert at.button(key="review_promote").disabled  # blank is not a note
+    assert not at.get("dialog")
     assert tree_state(home_copy / "models") == before
 
 
@@ -216,7 +244,7 @@ def test_review_unknown_or_malicious_run_shows_a_message_and_touches_nothing(hom
     at = open_app(REVIEW, run=bad)
     (error,) = at.error
     assert error.value.startswith("Cannot show this review: ")
-    assert "invalid run id" in error.value or "no run 20991231T000000000000Z" in error.value
+    assert "invalid run id" in shown(error.value) or "no run 20991231T000000000000Z" in shown(error.value)
     assert not at.get("vega_lite_chart") and not at.button
     assert tree_state(home_copy) == before
 
@@ -224,7 +252,10 @@ def test_review_unknown_or_malicious_run_shows_a_message_and_touches_nothing(hom
 def test_review_without_a_run_offers_a_picker(home_copy: Path, seeded_home: SeededHome) -> None:
     at = open_app(REVIEW)
     picker = at.selectbox(key="review_pick")
-    assert seeded_home.awaiting in picker.options
+    # issue 12 item 13: state, date and macro-F1 beside each id
+    (label,) = [o for o in picker.options if o.endswith(seeded_home.awaiting)]
+    assert re.fullmatch(r"awaiting_signoff · \d{4}-\d\d-\d\d \d\d:\d\d UTC · macro-F1 0\.\d{4} · " + seeded_home.awaiting, label), label
+    assert any(o.startswith("signed off · champion · ") and o.endswith(seeded_home.champion) for o in picker.options)
     picker.select(seeded_home.rejected).run()
     assert at.query_params["run"] == seeded_home.rejected
     assert at.subheader[0].value == f"Run {seeded_home.rejected}"
@@ -239,7 +270,7 @@ def test_history_lists_models_runs_and_champion_changes(home_copy: Path, seeded_
     assert list(changes["approver"]) == ["fixture-alice"] and list(changes["action"]) == ["promote"]
     assert changes["evidence"].item() == f"Review?run={seeded_home.champion}"
     assert list(models["model"]) == [seeded_home.champion] and models["champion"].item() == "★"
-    assert set(runs["outcome"]) >= {"rejected", "dry_run", "awaiting_signoff", "awaiting_signoff (signed off)"}
+    assert set(runs["state"]) >= {"rejected", "dry_run", "awaiting_signoff", "signed off · champion"}
 
 
 def test_history_filters_runs_by_outcome_from_the_url(home_copy: Path, seeded_home: SeededHome) -> None:
@@ -248,14 +279,14 @@ def test_history_filters_runs_by_outcome_from_the_url(home_copy: Path, seeded_ho
     assert list(runs["run"]) == [seeded_home.dry_run]
     at.selectbox(key="history_outcome").select("rejected").run()
     assert at.query_params["outcome"] == "rejected"
-    assert set(at.dataframe[-1].value["outcome"]) == {"rejected"}
+    assert set(at.dataframe[-1].value["state"]) == {"rejected"}
     at.selectbox(key="history_outcome").select("all").run()
     assert "outcome" not in at.query_params
 
 
 def test_history_warns_about_an_unknown_outcome_filter(home_copy: Path) -> None:
     at = open_app(HISTORY, outcome="<b>nope</b>")
-    assert at.warning[0].value.startswith("unknown outcome filter")
+    assert texts(at.warning)[0].startswith("unknown outcome filter")
     assert at.selectbox(key="history_outcome").value == "all"
 
 
@@ -267,8 +298,9 @@ def test_history_rolls_back_through_the_page(home_copy: Path, seeded_home: Seede
     at = open_app(HISTORY)
     target = at.selectbox(key="history_target")
     assert target.options == [seeded_home.champion]
+    assert at.button(key="history_rollback").disabled  # issue 12 item 11: nothing filled yet
     at.text_input(key="history_approver").input("dave")
-    at.text_area(key="history_note").input("the new one misbehaves in production")
+    at.text_area(key="history_note").input("the new one misbehaves in production").run()
     at.button(key="history_rollback").click().run()
     at.button(key="history_confirm_rollback").click().run()
     assert not at.exception, at.exception
@@ -276,6 +308,18 @@ def test_history_rolls_back_through_the_page(home_copy: Path, seeded_home: Seede
     assert active_json(home_copy)["model_id"] == seeded_home.champion
     last = history_lines(home_copy)[-1]
     assert (last["action"], last["approver"], last["new_champion"]) == ("rollback", "dave", seeded_home.champion)
+    # issue 12 item 4: approver and note are cleared although the target switched to another model
+    assert at.selectbox(key="history_target").options == [seeded_home.awaiting]
+    assert at.text_input(key="history_approver").value == "" and at.text_area(key="history_note").value == ""
+    assert at.button(key="history_rollback").disabled
+    # issue 12 item 2: states after the rollback; History counts and filters by them
+    runs = at.dataframe[-1].value
+    state = dict(zip(runs["run"], runs["state"], strict=True))
+    assert state[seeded_home.champion] == "signed off · champion again"
+    assert state[seeded_home.awaiting] == "signed off · rolled back from"
+    assert "2 promoted" in at.subheader[-2].value
+    at.selectbox(key="history_outcome").select("promoted").run()
+    assert set(at.dataframe[-1].value["run"]) == {seeded_home.champion, seeded_home.awaiting}
 
 
 # ----------------------------------------------------------------------------- Retrain
@@ -284,9 +328,9 @@ def test_history_rolls_back_through_the_page(home_copy: Path, seeded_home: Seede
 def test_retrain_refuses_to_start_with_an_invalid_config(home_copy: Path) -> None:
     (home_copy / "configs" / "retrain.yaml").write_text("auto_promte: true\n")
     at = open_app(RETRAIN)
-    assert "did you mean 'auto_promote'?" in at.error[0].value
-    at.button(key="retrain_start").click().run()
-    assert at.error[-1].value.startswith("Cannot start the retrain:")
+    assert "did you mean 'auto_promote'?" in texts(at.error)[0]
+    assert at.button(key="retrain_start").disabled  # issue 12 item 12: disabled, with the reason
+    assert "Start is disabled: the configuration is invalid (see above)." in texts(at.caption)
     assert not (home_copy / "artifacts" / "jobs").exists()
 
 
@@ -295,7 +339,7 @@ def test_retrain_refuses_a_missing_data_directory(home_copy: Path) -> None:
     at.toggle(key="retrain_synthetic").set_value(False).run()
     at.text_input(key="retrain_data_dir").input(str(home_copy / "nope")).run()
     at.button(key="retrain_start").click().run()
-    assert "does not exist or is not a folder" in at.error[-1].value
+    assert "does not exist or is not a folder" in texts(at.error)[-1]
     assert not (home_copy / "artifacts" / "jobs").exists()
 
 
@@ -303,7 +347,7 @@ def test_retrain_refuses_a_missing_data_directory(home_copy: Path) -> None:
 def test_retrain_unknown_job_in_the_url_shows_a_message_and_touches_nothing(home_copy: Path, bad: str) -> None:
     before = tree_state(home_copy)
     at = open_app(RETRAIN, job=bad)
-    assert at.error[0].value.startswith("Cannot show retrain job: ")
+    assert texts(at.error)[0].startswith("Cannot show retrain job: invalid job id" if "/" in bad else "Cannot show retrain job: no retrain job")
     assert tree_state(home_copy) == before
 
 
@@ -321,7 +365,7 @@ def test_retrain_sparse_scenario_ends_with_a_clear_error(home_copy: Path) -> Non
     assert final.state == "failed" and final.error_kind == "InsufficientDataError"
     at.run()
     (error,) = at.error
-    assert error.value.startswith(f"Retrain `{job_id}` failed: only ")
+    assert shown(error.value).startswith(f"Retrain job `{job_id}` failed: only ")
     assert "labelled windows" in error.value and "Traceback" not in error.value
 
 
@@ -335,19 +379,22 @@ def test_retrain_page_follows_a_running_job_refuses_a_second_and_cancels(
     job = jobs.start_job(home, synthetic_request(seeded_home.seed))
     at = open_app(RETRAIN)
     assert at.subheader[0].value == "Current retrain"
-    assert at.info[0].value.startswith(f"Retrain `{job.job_id}` is running")
-    assert at.button(key="retrain_start").disabled
+    assert at.info[0].value.startswith(f"Retrain job `{job.job_id}` is running")
+    # issue 12 item 10: while it runs, its options are shown read-only and no second form is offered
+    assert not [b for b in at.button if b.key == "retrain_start"]
+    options = at.get("json")[0].proto.body
+    assert f'"seed": {seeded_home.seed}' in options and '"synthetic": true' in options
     at.button(key="retrain_cancel").click().run()
     final = jobs.wait_job(home, job.job_id, timeout=60)
     assert final.state == "cancelled"
     at.run()
-    assert at.warning[0].value.startswith(f"Retrain `{job.job_id}` was cancelled.")
+    assert at.warning[0].value.startswith(f"Retrain job `{job.job_id}` was cancelled.")
     assert not at.button(key="retrain_start").disabled
     assert sorted(p.name for p in home.runs_dir.iterdir()) == runs_before  # nothing half-written
 
 
 def test_approver_comes_from_the_signed_in_user_only_when_logged_in() -> None:
-    from taskclf_core.console.status import approver_from_user
+    from taskclf_core.console.formatting import approver_from_user
 
     assert approver_from_user({}) is None
     assert approver_from_user({"is_logged_in": False, "email": "x@example.com"}) is None

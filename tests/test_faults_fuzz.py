@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from taskclf_core.console import jobs, status
+from taskclf_core.console import jobs, review
 from taskclf_core.data.featurecheck import validate_features
 from taskclf_core.data.featurefiles import read_feature_file
 from taskclf_core.data.labelfiles import read_labels_csv
@@ -197,7 +197,7 @@ def test_hostile_run_ids_get_clear_errors_and_never_leave_the_home(registry: Any
             else:
                 _expect_run_id_error(lambda: validate_run_id(value), value)
             message = _expect_run_id_error(lambda: read_run(home, value), value)
-            _expect_run_id_error(lambda: status.run_review(home, value), value)
+            _expect_run_id_error(lambda: review.run_review(home, value), value)
             if not isinstance(value, str):
                 return
             assert promotability(home, value, auto_promote=False) == (False, message)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from taskclf_core.console import jobs
+from taskclf_core.console import jobfiles, jobrunner, jobs
 from taskclf_core.console.jobs import JobRunningError
-from taskclf_core.errors import ConfigError, DataError, RunIdError
+from taskclf_core.errors import BusyError, ConfigError, DataError, RunIdError
 from taskclf_core.paths import Home
 from taskclf_core.train.lock import retrain_running
 from tests.conftest import SeededHome, synthetic_request
@@ -102,8 +102,11 @@ def test_bad_input_is_refused_before_anything_is_written(home_copy: Path) -> Non
 
 def test_job_ids_from_outside_are_validated(home_copy: Path) -> None:
     home = Home.resolve(home_copy)
-    with pytest.raises(RunIdError, match="invalid run id '../../etc'"):
+    # issue 11 item 20: a job id is named as a job id
+    with pytest.raises(RunIdError, match="^invalid job id '../../etc': expected the form "):
         jobs.read_job(home, "../../etc")
+    with pytest.raises(RunIdError, match="^invalid job id "):
+        jobs.cancel_job(home, "x" * 300)
     with pytest.raises(Exception, match="no retrain job 20261126T000000000000Z-abcdef"):
         jobs.read_job(home, "20261126T000000000000Z-abcdef")
 
@@ -122,18 +125,30 @@ def test_process_liveness_uses_pid_and_start_time() -> None:
 def test_a_cancel_while_the_run_is_saved_waits_for_the_save(tmp_path: Path) -> None:
     now = "2026-11-26T00:00:00+00:00"
     status = jobs.JobStatus(job_id="20261126T000000000000Z-abcdef", state="running", started_at=now, updated_at=now)
-    reporter = jobs._Reporter(tmp_path, status)
+    reporter = jobrunner._Reporter(tmp_path, status)
     reporter.progress("training", 0.5)
-    with pytest.raises(jobs.JobCancelled):
+    with pytest.raises(jobrunner.JobCancelled):
         reporter.on_signal(signal.SIGTERM, None)
     reporter.cancel_requested = False
     reporter.progress("saving", 0.94)
     reporter.on_signal(signal.SIGTERM, None)  # deferred: the run folder is being written
     assert reporter.cancel_requested
     reporter.progress("saving", 0.96)  # still no interruption inside the save
-    assert json.loads((tmp_path / jobs.STATUS_FILE).read_text())["stage"] == "saving"
+    assert json.loads((tmp_path / jobfiles.STATUS_FILE).read_text())["stage"] == "saving"
 
 
 def test_job_entry_point_prints_usage() -> None:
-    assert jobs.main([]) == 2
-    assert jobs.main(["run"]) == 2
+    assert jobrunner.main([]) == 2
+    assert jobrunner.main(["run"]) == 2
+
+
+def test_the_start_lock_never_follows_a_planted_link(home_copy: Path, tmp_path: Path) -> None:
+    home = Home.resolve(home_copy)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    home.jobs_dir.mkdir(parents=True, exist_ok=True)
+    (home.jobs_dir / jobfiles.START_LOCK).symlink_to(victim)
+    with pytest.raises(BusyError, match="job start lock .* must be a regular file"):
+        jobs.start_job(home, synthetic_request(0))
+    assert victim.read_text() == "keep me"
+    assert [p.name for p in home.jobs_dir.iterdir()] == [jobfiles.START_LOCK]

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from taskclf_core.console import report, status
-from taskclf_core.console.status import RunReview
+from taskclf_core.console import report
+from taskclf_core.console import review as review_model
+from taskclf_core.console.review import RunReview
 from taskclf_core.paths import Home
 from tests.conftest import SeededHome
 
@@ -18,7 +19,7 @@ XMLNS = re.compile(r'xmlns(:\w+)?="http://www\.w3\.org/[^"]*"')
 
 @pytest.fixture(scope="module")
 def review(seeded_home: SeededHome) -> RunReview:
-    return status.run_review(Home.resolve(seeded_home.root), seeded_home.awaiting)
+    return review_model.run_review(Home.resolve(seeded_home.root), seeded_home.awaiting)
 
 
 @pytest.fixture(scope="module")

@@ -311,6 +311,10 @@ def confusion_chart(reports: Reports) -> alt.FacetChart:
 
 # --------------------------------------------------------------------------- bootstrap
 
+#: Plot height of the bootstrap chart: one row, but tall enough that the interval, the
+#: zero line and the -tolerance rule stay visible in the page as in the export.
+BOOTSTRAP_HEIGHT = 140
+
 
 def bootstrap_frame(bootstrap: BootstrapInterval, tolerance: float) -> pd.DataFrame:
     """The macro-F1 difference (challenger − champion), its interval and the gate's edge."""
@@ -355,7 +359,7 @@ def bootstrap_chart(bootstrap: BootstrapInterval, *, tolerance: float) -> alt.La
     return alt.LayerChart(layer=[edge, zero, interval, point]).properties(
         title=f"Macro-F1 difference with its {bootstrap.level:.0%} bootstrap interval (red: -tolerance)",
         width=620,
-        height=70,
+        height=BOOTSTRAP_HEIGHT,
     )
 
 
@@ -382,7 +386,7 @@ def per_user_chart(reports: Reports) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X(
-                "user:N", title="user (first 8 characters; full id in the tooltip)",
+                "user:N", title="user (first 8 characters of the id)",
                 axis=alt.Axis(labelAngle=0, labelExpr="substring(datum.label, 0, 8)"),
             ),
             xOffset=alt.XOffset("model:N", sort=list(MODEL_ORDER)),

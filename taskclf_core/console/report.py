@@ -16,9 +16,10 @@ from typing import Any
 
 from taskclf_core import __version__
 from taskclf_core.console import charts
-from taskclf_core.console.status import GateRow, RunReview
+from taskclf_core.console.formatting import format_gate_value
+from taskclf_core.console.review import GateRow, RunReview
 from taskclf_core.data.schema import LABELS
-from taskclf_core.model.evaluation import EvaluationReport
+from taskclf_core.model.reports import EvaluationReport
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto;
@@ -33,7 +34,8 @@ th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: ta
 .rejected { background: #f8d7da; } .dry_run { background: #e2e3e5; }
 .failed { color: #a71d2a; font-weight: 600; } .passed { color: #1e7e34; } .skipped { color: #666; }
 .chart { margin: 1rem 0; overflow-x: auto; } pre { background: #f7f7f7; padding: .6rem; overflow-x: auto; }
-.muted { color: #666; font-size: .85rem; }
+.muted { color: #666; font-size: .85rem; } table.keys th { width: 14rem; }
+.warning { background: #f8d7da; color: #a71d2a; font-weight: 600; padding: .5rem .8rem; border-radius: .3rem; }
 """
 
 
@@ -45,8 +47,12 @@ def _num(value: float | None, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def _table(header: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
+def _table(header: list[str] | None, rows: list[list[str]], numeric: set[int] | None = None) -> str:
+    """An HTML table; ``header`` None for a two-column key/value table (row headers, no header row)."""
     numeric = numeric or set()
+    if header is None:
+        body = "".join(f'<tr><th scope="row">{row[0]}</th><td>{row[1]}</td></tr>' for row in rows)
+        return f'<table class="keys"><tbody>{body}</tbody></table>'
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = "".join(
         "<tr>" + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(row)) + "</tr>"
@@ -57,18 +63,24 @@ def _table(header: list[str], rows: list[list[str]], numeric: set[int] | None = 
 
 def _headline(review: RunReview) -> str:
     d = review.decision
+    state = review.effective
     compared = review.compared_against.run_id if review.compared_against else "none (no champion when it ran)"
     rows = [
         ["Run", _e(review.run_id)],
-        ["Outcome", f'<span class="outcome {_e(d.outcome)}">{_e(d.outcome)}</span>'],
-        ["Reason", _e(d.reason)],
+        ["State", f'<span class="outcome {_e(state.outcome)}">{_e(state.label)}</span>'],
+    ]
+    rows += [["What happened", _e(sentence + ".")] for sentence in state.sentences()]
+    rows += [
+        ["Recorded outcome (evidence)" if state.recorded_differs else "Reason", _e(
+            f"{d.outcome}: {d.reason}" if state.recorded_differs else d.reason
+        )],
         ["Champion compared against", _e(compared)],
         ["Champion now", _e(review.current_champion or "none")],
         ["Promotable now", _e(("yes: " if review.can_promote else "no: ") + review.promote_reason)],
         ["Started / finished (UTC)", f"{_e(d.started_at)} / {_e(d.finished_at)}"],
         ["Gates", _e(d.gates_summary)],
     ]
-    return _table(["", ""], rows)
+    return _table(None, rows)
 
 
 def _snapshot(review: RunReview) -> str:
@@ -83,7 +95,7 @@ def _snapshot(review: RunReview) -> str:
         ["Data source", _e(json.dumps(source, sort_keys=True))],
         ["Class counts", _e(", ".join(f"{k} {v}" for k, v in (snap.get("class_distribution") or {}).items()))],
     ]
-    return _table(["", ""], rows)
+    return _table(None, rows)
 
 
 def _scores(reports: dict[str, EvaluationReport | None]) -> str:
@@ -110,7 +122,7 @@ def _gates(gates: list[GateRow]) -> str:
     rows = [
         [
             _e(g.name), _e(g.kind), f'<span class="{_e(g.status)}">{_e(g.status)}</span>',
-            _num(g.value), _e(g.threshold), _e(g.detail),
+            _e(format_gate_value(g.value, g.threshold) or "n/a"), _e(g.threshold), _e(g.detail),
         ]
         for g in gates
     ]
@@ -150,7 +162,7 @@ def render_report(review: RunReview, *, generated_at: datetime | None = None) ->
     """Render the review of one run as a self-contained HTML document.
 
     Args:
-        review: The run review (see :func:`taskclf_core.console.status.run_review`).
+        review: The run review (see :func:`taskclf_core.console.review.run_review`).
         generated_at: The time written in the footer (default: now, UTC).
 
     Returns:
@@ -164,15 +176,13 @@ def render_report(review: RunReview, *, generated_at: datetime | None = None) ->
         f'<div class="chart" id="chart-{_e(name)}">{_scope_ids(charts.to_svg(chart), name)}</div>'
         for name, chart in built.items()
     )
-    bootstrap = review.evidence.bootstrap
-    interval = (
-        f"<p>Macro-F1 difference (challenger - champion) {bootstrap.difference:+.4f}, "
-        f"{bootstrap.level:.0%} paired bootstrap interval [{bootstrap.low:+.4f}, {bootstrap.high:+.4f}] "
-        f"({bootstrap.resamples} resamples, seed {bootstrap.seed}); regression tolerance {review.tolerance}.</p>"
-        if bootstrap
-        else "<p>No champion when this run was evaluated: the comparative gate was skipped.</p>"
+    sentence = review.interval_sentence
+    interval = f"<p>{_e(sentence)}</p>" if sentence else (
+        "<p>No champion when this run was evaluated: the comparative gate was skipped.</p>"
     )
     notes = "".join(f'<p class="muted">{_e(n)}</p>' for n in review.notes)
+    if review.intact_problem:  # first thing a reader sees, as on the page
+        notes = f'<p class="warning">This run\'s files are not intact: {_e(review.intact_problem)}</p>' + notes
     title = f"taskclf review: run {review.run_id}"
     return (
         "<!DOCTYPE html>\n"

@@ -1,0 +1,290 @@
+"""One effective state per run, and the configuration in use: shared by every read model.
+
+A run's ``decision.json`` records the outcome it had when it finished (for example
+``awaiting_signoff``); what happened afterwards is in the champion history. The pages, the
+HTML report and the CLI show the *effective* state computed here once: promoted (signed
+off or automatically, by whom, when, with the note), champion now, rolled back from,
+superseded. The recorded outcome stays visible as evidence, labelled as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+
+from taskclf_core.console.formatting import format_time
+from taskclf_core.errors import ConfigError
+from taskclf_core.paths import Home
+from taskclf_core.registry import listing as registry
+from taskclf_core.registry.history import HistoryEntry, HistoryReport
+from taskclf_core.registry.runs import RunDecision, RunSummary, auto_promotion_interrupted
+from taskclf_core.train.cadence import parse_utc
+from taskclf_core.train.config import RetrainConfig, load_retrain_config_or_defaults
+
+#: Every effective outcome a listed run can have (filters and counts use these).
+OUTCOMES: Final[tuple[str, ...]] = ("awaiting_signoff", "promoted", "rejected", "dry_run", "broken")
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class ConfigState:
+    """The configuration file in use: its path, text, parsed value or error.
+
+    ``defaults`` is True when the home has no config file: the reference defaults are
+    used (``taskclf init`` writes the commented default file).
+    """
+
+    path: Path
+    text: str | None
+    config: RetrainConfig | None
+    error: str | None
+    defaults: bool = False
+
+    @property
+    def effective(self) -> RetrainConfig:
+        """The parsed config, or the reference defaults when it is missing or invalid."""
+        return self.config or RetrainConfig.model_validate({})
+
+
+def read_config(home: Home) -> ConfigState:
+    """Read ``configs/retrain.yaml`` without raising (the error is in ``error``).
+
+    A missing file is not an error: the reference defaults apply (``defaults`` is True).
+    """
+    path = home.config_path
+    try:
+        config, defaults = load_retrain_config_or_defaults(path)
+    except ConfigError as exc:
+        return ConfigState(path, _text(path), None, str(exc))
+    return ConfigState(path, None if defaults else _text(path), config, None, defaults=defaults)
+
+
+def _text(path: Path) -> str | None:
+    try:
+        if not path.is_file() or path.stat().st_size > 1 << 20:
+            return None
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------- run state
+
+
+def _signed(entry: HistoryEntry) -> str:
+    return "signed off" if entry.action == "promote" else "promoted automatically"
+
+
+@dataclass(frozen=True)
+class RunState:
+    """A run's effective state: the recorded outcome plus what the champion history says.
+
+    Attributes:
+        recorded: ``decision.json``'s outcome (None when unreadable), kept as evidence.
+        promotion: The change that made this run champion by promotion (oldest one).
+        is_champion: It is the champion now.
+        ended: When it is no longer champion: the change that replaced it.
+        restored: The latest rollback that made it champion again.
+        broken: Why its files cannot be used (None when intact).
+    """
+
+    recorded: str | None
+    promotion: HistoryEntry | None = None
+    is_champion: bool = False
+    ended: HistoryEntry | None = None
+    restored: HistoryEntry | None = None
+    broken: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        """The effective outcome: ``promoted`` once a promotion took effect; ``broken``."""
+        if self.promotion is not None:
+            return "promoted"
+        if self.recorded is None or self.broken:
+            return "broken"
+        return self.recorded
+
+    @property
+    def label(self) -> str:
+        """A short label for badges and tables: ``"signed off · champion"``."""
+        if self.recorded is None:
+            return "broken"
+        if self.promotion is None:
+            return f"broken (recorded: {self.recorded})" if self.broken else self.recorded
+        parts = [_signed(self.promotion)]
+        if self.is_champion:
+            parts.append("champion again" if self.restored else "champion")
+        elif self.ended is not None:
+            parts.append("rolled back from" if self.ended.action == "rollback" else "superseded")
+        return " · ".join(parts)
+
+    @property
+    def recorded_differs(self) -> bool:
+        """Whether the recorded outcome is no longer what the run's state is."""
+        return self.recorded is not None and self.recorded != self.outcome
+
+    def sentences(self) -> list[str]:
+        """What happened to the run after it finished, one sentence per change."""
+        out: list[str] = []
+        p = self.promotion
+        if p is not None:
+            who = f"Signed off by {p.approver}" if p.action == "promote" else "Promoted automatically"
+            out.append(f"{who} on {format_time(p.time)}; note: {p.note}")
+        e = self.ended
+        if e is not None and not self.is_champion:
+            if e.action == "rollback":
+                out.append(
+                    f"Rolled back from on {format_time(e.time)} by {e.approver} "
+                    f"(champion again: {e.new_champion}); note: {e.note}"
+                )
+            else:
+                out.append(f"Superseded on {format_time(e.time)} by {e.new_champion} ({e.action} by {e.approver})")
+        r = self.restored
+        if r is not None and self.is_champion:
+            out.append(f"Made champion again by rollback on {format_time(r.time)} by {r.approver}; note: {r.note}")
+        return out
+
+
+def run_states(entries: list[HistoryEntry], champion_id: str | None) -> dict[str, RunState]:
+    """The history part of every run's state, by run id (only runs the history names).
+
+    Args:
+        entries: The effective champion history, newest first.
+        champion_id: The champion now (``active.json``), or None.
+    """
+    oldest_first = list(reversed(entries))
+    states: dict[str, RunState] = {}
+    for run_id in {e.new_champion for e in entries}:
+        promotions = [e for e in oldest_first if e.new_champion == run_id and e.action != "rollback"]
+        restores = [e for e in oldest_first if e.new_champion == run_id and e.action == "rollback"]
+        ends = [e for e in oldest_first if e.previous_champion == run_id and e.new_champion != run_id]
+        states[run_id] = RunState(
+            recorded=None,
+            promotion=promotions[0] if promotions else None,
+            is_champion=run_id == champion_id,
+            ended=ends[-1] if ends else None,
+            restored=restores[-1] if restores else None,
+        )
+    return states
+
+
+# --------------------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run as listed on the pages, with its effective state."""
+
+    run_id: str
+    state: RunState
+    reason: str
+    macro_f1: float | None
+    finished_at: datetime | None
+    compared_against: str | None
+    broken: str | None
+    #: A run saved as ``promoted`` whose promotion never took effect, after the champion
+    #: has moved on: kept as evidence, no longer a problem.
+    stale_interrupted: bool = False
+
+    @property
+    def outcome(self) -> str:
+        """The effective outcome (see :attr:`RunState.outcome`)."""
+        return self.state.outcome
+
+    @property
+    def shown_outcome(self) -> str:
+        """The effective state's label (``"signed off · champion"``)."""
+        return self.state.label
+
+    @property
+    def detail(self) -> str:
+        """What the tables show beside the outcome: the problem, what happened, or the reason."""
+        if self.broken:
+            return self.broken
+        happened = self.state.sentences()
+        if happened:
+            return f"{'. '.join(happened)}. Recorded outcome (evidence): {self.state.recorded}: {self.reason}"
+        return self.reason
+
+
+def _finished(d: RunDecision | None) -> datetime | None:
+    try:
+        return parse_utc(d.finished_at) if d else None
+    except (ValueError, OverflowError):
+        return None
+
+
+def _row(summary: RunSummary, history: RunState | None, moved_on: bool) -> RunRow:
+    d = summary.decision
+    base = history or RunState(recorded=None)
+    state = RunState(
+        recorded=d.outcome if d else None, promotion=base.promotion, is_champion=base.is_champion,
+        ended=base.ended, restored=base.restored, broken=summary.broken,
+    )
+    return RunRow(
+        run_id=summary.run_id,
+        state=state,
+        reason=d.reason if d else "",
+        macro_f1=d.macro_f1 if d else None,
+        finished_at=_finished(d),
+        compared_against=d.champion_compared.run_id if d and d.champion_compared else None,
+        broken=summary.broken,
+        stale_interrupted=moved_on,
+    )
+
+
+def _champion_moved_on(home: Home, summary: RunSummary, report: HistoryReport) -> bool:
+    """A ``promoted`` run whose automatic promotion never took effect, with a later change."""
+    d = summary.decision
+    if d is None or d.outcome != "promoted" or not summary.broken or not report.entries:
+        return False
+    if not auto_promotion_interrupted(home, summary.run_id):
+        return False
+    newest = report.entries[0]
+    try:
+        return parse_utc(newest.time) > parse_utc(d.finished_at)  # type: ignore[operator]
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def run_rows(home: Home) -> tuple[list[RunRow], HistoryReport, str | None]:
+    """Every run with its effective state, newest first; the history; the champion id.
+
+    Never raises for a broken run: it is listed with its reason.
+    """
+    report = registry.inspect_history(home)
+    active = registry.inspect_active(home)
+    champion_id = active.pointer.model_id if active.pointer else None
+    states = run_states(report.entries, champion_id)
+    rows = [
+        _row(s, states.get(s.run_id), _champion_moved_on(home, s, report)) for s in registry.list_runs(home)
+    ]
+    return rows, report, champion_id
+
+
+def effective_state(home: Home, run_id: str, decision: RunDecision) -> RunState:
+    """One run's effective state (for its review)."""
+    report = registry.inspect_history(home)
+    active = registry.inspect_active(home)
+    base = run_states(report.entries, active.pointer.model_id if active.pointer else None).get(run_id)
+    if base is None:
+        return RunState(recorded=decision.outcome)
+    return RunState(
+        recorded=decision.outcome, promotion=base.promotion, is_champion=base.is_champion,
+        ended=base.ended, restored=base.restored,
+    )
+
+
+__all__ = [
+    "OUTCOMES",
+    "ConfigState",
+    "RunRow",
+    "RunState",
+    "effective_state",
+    "read_config",
+    "run_rows",
+    "run_states",
+]
