@@ -219,3 +219,12 @@ def test_rollback_without_a_home_refuses_before_touching_anything(tmp_path, monk
         "(set TASKCLF_HOME or --models-dir to the home's models folder)"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_promote_of_an_unknown_run_refuses_before_touching_the_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TASKCLF_HOME", str(tmp_path))
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "retrain.yaml").write_text("auto_promote: false\n")
+    result = cli("train", "promote", "20990101T000000000000Z-abcdef", "--approver", "a", "--note", "n")
+    assert the_error(result) == "error: no run 20990101T000000000000Z-abcdef in artifacts/runs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["configs"]

@@ -53,6 +53,17 @@ def test_fresh_home_retrain_and_promote_get_past_the_config(tmp_path, monkeypatc
     assert lines(promote.stderr)[0] == note and "no run" in lines(promote.stderr)[1]
 
 
+def test_fresh_home_listings_say_there_is_nothing_yet(tmp_path, monkeypatch):
+    monkeypatch.setenv("TASKCLF_HOME", str(tmp_path))
+    assert cli("train", "runs").stdout == f"No runs in {tmp_path}/artifacts/runs.\n"
+    assert cli("train", "runs", "--outcome", "promoted").stdout == (
+        f"No runs with outcome promoted in {tmp_path}/artifacts/runs.\n")
+    assert cli("train", "models").stdout == f"No promoted models in {tmp_path}/models.\n"
+    assert cli("train", "history").stdout == f"No champion changes yet in {tmp_path}/models.\n"
+    assert cli("train", "runs", "--json").stdout == "[]\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_explicit_missing_config_is_still_an_error(tmp_path, monkeypatch):
     monkeypatch.setenv("TASKCLF_HOME", str(tmp_path))
     result = cli("train", "check-retrain", "--config", str(tmp_path / "nope.yaml"))
@@ -128,3 +139,21 @@ def test_superseded_and_rolled_back_runs_say_so(home_copy, seeded_home):
     assert "by carol (champion again: " in rows[seeded_home.awaiting]["history"]
     assert rows[seeded_home.champion]["state"] == "signed off · champion again"
     assert sorted(_runs("--outcome", "promoted")) == sorted([seeded_home.champion, seeded_home.awaiting])
+
+
+def test_history_shows_a_change_that_never_took_effect(home_copy, seeded_home):
+    path = home_copy / "models" / "active_history.jsonl"
+    [line] = path.read_text().splitlines()
+    entry = json.loads(line)
+    orphan = {**entry, "change_id": "f" * 32, "previous_change_id": entry["change_id"], "approver": "mallory",
+              "new_champion": seeded_home.awaiting, "run_id": seeded_home.awaiting,
+              "previous_champion": seeded_home.champion}
+    path.write_text(line + "\n" + json.dumps(orphan) + "\n")
+    result = cli("train", "history")
+    assert result.exit_code == 0
+    left_out = [x for x in result.stdout.splitlines() if x.startswith("Left out: ")]
+    assert len(left_out) == 1
+    assert f"promote of {seeded_home.awaiting} by mallory" in left_out[0] and "never took effect" in left_out[0]
+    table = result.stdout.split("Left out: ")[0]
+    assert "fixture-alice" in table and "mallory" not in table
+    assert [h["approver"] for h in json.loads(cli("train", "history", "--json").stdout)] == ["fixture-alice"]

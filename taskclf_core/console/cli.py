@@ -335,11 +335,15 @@ def runs(
     from taskclf_core.console.service import runs_table
 
     with _errors():
-        rows = runs_table(_home(models_dir, out_dir), outcome=outcome)
+        home = _home(models_dir, out_dir)
+        rows = runs_table(home, outcome=outcome)
     if as_json:
         _print_json(rows)
         return
-    _table("Runs", list(rows[0]) if rows else ["run_id"], [list(r.values()) for r in rows])
+    if not rows:
+        _say(f"No runs{f' with outcome {outcome}' if outcome else ''} in {home.runs_dir}.")
+        return
+    _table("Runs", list(rows[0]), [list(r.values()) for r in rows])
 
 
 @train_app.command("models", epilog=EPILOG)
@@ -348,24 +352,35 @@ def models(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonOp
     from taskclf_core.console.service import models_table
 
     with _errors():
-        rows = models_table(_home(models_dir, out_dir))
+        home = _home(models_dir, out_dir)
+        rows = models_table(home)
     if as_json:
         _print_json(rows)
         return
-    _table("Models", list(rows[0]) if rows else ["model_id"], [list(r.values()) for r in rows])
+    if not rows:
+        _say(f"No promoted models in {home.models_dir}.")
+        return
+    _table("Models", list(rows[0]), [list(r.values()) for r in rows])
 
 
 @train_app.command("history", epilog=EPILOG)
 def history(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonOpt = False) -> None:
-    """The champion history (newest first): every promotion and rollback."""
-    from taskclf_core.console.service import history_table
+    """The champion history (newest first): every promotion and rollback that took effect,
+    then any line left out and why (a change that never took effect, a torn line)."""
+    from taskclf_core.console.service import history_report
 
     with _errors():
-        rows = history_table(_home(models_dir, out_dir))
+        home = _home(models_dir, out_dir)
+        rows, problems = history_report(home)
     if as_json:
         _print_json(rows)
         return
-    _table("Champion history", list(rows[0]) if rows else ["time"], [list(r.values()) for r in rows])
+    if rows:
+        _table("Champion history", list(rows[0]), [list(r.values()) for r in rows])
+    else:
+        _say(f"No champion changes yet in {home.models_dir}.")
+    for problem in problems:
+        _say(f"Left out: {problem}")
 
 
 # --------------------------------------------------------------------------- data

@@ -35,7 +35,7 @@ from taskclf_core.train.config import (
 
 __all__ = [  # the request helpers are re-exported: front ends import one module
     "RetrainRequest", "build_request", "cadence_report", "check_synthetic_size", "date_range",
-    "default_config_notice", "history_table", "init_home", "models_table", "promote_run", "resolve_config",
+    "default_config_notice", "history_report", "history_table", "init_home", "models_table", "promote_run", "resolve_config",
     "resolve_home", "rollback_model", "run_retrain", "runs_table", "synthesize_data", "synthetic_size_problem",
 ]
 
@@ -216,10 +216,16 @@ def cadence_report(
 def promote_run(
     home: Home, run_id: str, *, approver: str, note: str, config_path: Path | None = None
 ) -> HistoryEntry:
-    """Sign off a run with the effective config's ``auto_promote`` (see registry.promote)."""
+    """Sign off a run with the effective config's ``auto_promote`` (see registry.promote).
+
+    A run id that names no readable run is refused before the registry is touched (no
+    ``models/`` folder or lock file appears in a home that has none).
+    """
     from taskclf_core.registry.promotion import promote
+    from taskclf_core.registry.runs import read_run
 
     _, config = resolve_config(home, config_path)
+    read_run(home, run_id)
     return promote(home, run_id, approver=approver, note=note, auto_promote=config.auto_promote)
 
 
@@ -314,14 +320,22 @@ def models_table(home: Home) -> list[dict[str, Any]]:
 
 
 def history_table(home: Home) -> list[dict[str, Any]]:
-    """The champion history, newest first."""
-    from taskclf_core.registry.history import read_history
+    """The champion history that took effect, newest first."""
+    return history_report(home)[0]
 
-    return [
+
+def history_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
+    """The champion history that took effect (newest first) and what was left out and why:
+    entries whose pointer move never happened, torn or invalid lines, a broken chain."""
+    from taskclf_core.registry.history import inspect_history
+
+    report = inspect_history(home)
+    rows = [
         {
             "time": e.time, "action": e.action, "approver": e.approver, "note": e.note,
             "previous_champion": e.previous_champion, "new_champion": e.new_champion,
             "dataset_hash": e.dataset_hash, "gates": e.gates_summary, "macro_f1": e.macro_f1,
         }
-        for e in read_history(home)
+        for e in report.entries
     ]
+    return rows, list(report.problems)
