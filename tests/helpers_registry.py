@@ -8,6 +8,7 @@ with ``write_run``, exactly as the pipeline does. LightGBM is imported only insi
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -100,6 +101,22 @@ def bundle_files(*, macro_f1: float = 0.8, **metadata_overrides: Any) -> dict[st
     )
 
 
+GATE_NAMES = (
+    "breakidle_precision",
+    "no_class_below_50_precision",
+    "acceptance_checks",
+    "baseline_improvement",
+    "macro_f1_no_regression",
+)
+
+
+def gates_json(failed: tuple[str, ...] = ()) -> bytes:
+    """A ``gates.json`` in the pipeline's layout whose gates fail exactly as ``failed`` says."""
+    names = list(dict.fromkeys([*GATE_NAMES, *failed]))
+    gates = [{"name": n, "passed": n not in failed, "skipped": False} for n in names]
+    return json.dumps({"candidate": {"all_passed": not failed, "gates": gates}}).encode()
+
+
 def make_run(
     home: Home,
     *,
@@ -113,7 +130,7 @@ def make_run(
     """Write a complete run (bundle + evidence + decision) and return its id."""
     run_id = new_run_id()
     files = bundle_files(macro_f1=macro_f1)
-    files["gates.json"] = json.dumps({"failed": list(failed_gates)}).encode()
+    files["gates.json"] = gates_json(failed_gates)
     files["evaluation.json"] = b'{"challenger": {"macro_f1": %.2f}}\n' % macro_f1
     files.update(extra_files or {})
     passed = 7 - len(failed_gates)
@@ -139,7 +156,10 @@ def champion_of(home: Home) -> ChampionRef | None:
     if not path.exists():
         return None
     raw = json.loads(path.read_text())
-    return ChampionRef(run_id=raw["model_id"], model_sha256=raw["model_sha256"])
+    sha = raw.get("model_sha256") or hashlib.sha256(
+        (home.models_dir / raw["model_id"] / "model.txt").read_bytes()
+    ).hexdigest()
+    return ChampionRef(run_id=raw["model_id"], model_sha256=sha)
 
 
 def promoted_run(home: Home, *, note: str = "first champion") -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -41,7 +42,7 @@ from helpers_registry import bundle_files, champion_of, make_run, promoted_run, 
 
 from taskclf_core.paths import Home
 from taskclf_core.registry.cleanup import cleanup_stale_temp
-from taskclf_core.registry.listing import inspect_history, list_runs, read_active
+from taskclf_core.registry.listing import inspect_history, list_models, list_runs, read_active
 from taskclf_core.registry.runids import new_run_id
 from taskclf_core.train.lock import retrain_running
 
@@ -158,6 +159,50 @@ def _cleanup_and_recheck(root: Path, label: str, violations: Violations) -> None
 # --------------------------------------------------------------------------- promotion
 
 
+def _check_stopped_promotion(
+    zygote: Zygote, root: Path, ids: dict[str, str], scratch: Path, label: str, violations: Violations
+) -> None:
+    """Issue 11 items 3 and 4 after a promotion that stopped before the pointer moved.
+
+    4: a bundle it left in ``models/`` is listed as left over and is never a rollback
+    target. 3: on a copy whose pointer is then damaged, the repair (a rollback) links to
+    no orphan (it records a gap instead), and the stopped run can still be promoted (it
+    is not "already promoted").
+    """
+    home = Home(root)
+    awaiting = ids["awaiting"]
+    leftover = (root / "models" / awaiting).is_dir()
+    if leftover:
+        listed = {m.model_id: m for m in list_models(home)}
+        if awaiting in listed and listed[awaiting].rollback_target:
+            violations.add(label, [f"left-over bundle {awaiting} is listed as a rollback target"])
+        refused = zygote.run("rollback", root=str(root), model_id=awaiting)
+        if refused.status != "refused" or "never champion" not in str(refused.outcome.get("message")):  # type: ignore[union-attr]
+            violations.add(label, [f"rollback to the left-over {awaiting} was not refused: {refused.describe()}"])
+    copy = scratch / f"{label}-repair"
+    shutil.copytree(root, copy, symlinks=True)
+    orphans = {e.change_id for e in inspect_history(Home(copy)).orphaned}
+    (copy / "models" / "active.json").write_bytes(b'{"model_dir": "models/x", oops')
+    repaired = zygote.run("rollback", root=str(copy), model_id=ids["earlier"])
+    if repaired.status != "ok":
+        violations.add(label, [f"the repair rollback failed: {repaired.describe()}"])
+        return
+    report = inspect_history(Home(copy))
+    head = report.entries[0] if report.entries else None
+    if head is None or head.previous_change_id is not None or head.gap is None:
+        violations.add(label, [f"the repair did not record a gap: {head}"])
+    if any(e.change_id in orphans for e in report.entries):
+        violations.add(label, ["an orphan entry became part of the effective history"])
+    again = zygote.run("promote", root=str(copy), run_id=awaiting, expected=ids["earlier"])
+    if again.status != "ok":
+        violations.add(label, [f"the stopped run cannot be promoted after the repair: {again.describe()}"])
+    STOPPED_CHECKS[("leftover" if leftover else "clean")] += 1
+
+
+#: How many stopped promotions the item 3/4 checks ran on (reported by the suite).
+STOPPED_CHECKS: Counter[str] = Counter()
+
+
 def _promote_trial(
     zygote: Zygote, template: Template, ids: dict[str, str], scratch: Path, label: str,
     violations: Violations, *, fault: str | None = None, kill_after: float | None = None,
@@ -170,6 +215,8 @@ def _promote_trial(
         assert _ok(trial) == ids["awaiting"]
     reached = _after_crash(zygote, root, before, label, violations, targets={ids["awaiting"]})
     moved = reached.active != before.active
+    if not moved:
+        _check_stopped_promotion(zygote, root, ids, scratch, label, violations)
     # The next operation works without repair: retry the promotion, or roll back over it.
     if not moved:
         assert _ok(zygote.run("promote", root=str(root), run_id=ids["awaiting"])) == ids["awaiting"]
@@ -198,6 +245,9 @@ def test_promotion_killed_at_every_fault_point_keeps_the_invariants(
     assert sum(outcomes.values()) == 16
     # Up to the pointer rename the old champion stays; from the rename on, the new one.
     assert outcomes == {"killed, pointer not moved": 14, "killed, pointer moved": 2}
+    # Items 3 and 4 checked after each of the 14 stops (left-over bundle in 9 of them).
+    print(f"stopped-promotion checks: {dict(STOPPED_CHECKS)}")
+    assert sum(STOPPED_CHECKS.values()) >= 14 and STOPPED_CHECKS["leftover"] >= 1
 
 
 def test_promotion_killed_at_random_instants_keeps_the_invariants(

@@ -45,7 +45,7 @@ from taskclf_core.errors import (
 )
 from taskclf_core.paths import Home
 from taskclf_core.registry.promotion import promote, rollback
-from taskclf_core.registry.runids import RUN_ID_PATTERN, validate_run_id
+from taskclf_core.registry.runids import RUN_ID_PATTERN, is_model_id, validate_run_id
 from taskclf_core.registry.runs import read_run, verify_run
 from taskclf_core.registry.verdict import promotability
 from taskclf_core.train.config import RetrainConfig, load_retrain_config, parse_retrain_config
@@ -212,9 +212,17 @@ def test_hostile_run_ids_get_clear_errors_and_never_leave_the_home(registry: Any
                 with pytest.raises(RegistryError) as job_err:
                     jobs.read_job(home, value)
                 assert str(job_err.value) == f"no retrain job {value} in artifacts/jobs"
+            elif is_model_id(value):  # a taskclf bundle name: a valid model id, but no such model
+                with pytest.raises(PromotionRefused, match="there is no promoted model"):
+                    rollback(home, value, approver="mallory", note="x")
             else:
-                _expect_run_id_error(lambda: rollback(home, value, approver="mallory", note="x"), value)
-                _expect_run_id_error(lambda: jobs.read_job(home, value), value)
+                with pytest.raises(RunIdError) as rollback_err:
+                    rollback(home, value, approver="mallory", note="x")
+                assert str(rollback_err.value).startswith("invalid model id "), rollback_err.value
+                assert "\n" not in str(rollback_err.value) and len(str(rollback_err.value)) < 250
+                with pytest.raises(RunIdError) as job_id_err:  # a job id is named as one
+                    jobs.read_job(home, value)
+                assert str(job_id_err.value).startswith("invalid job id "), job_id_err.value
 
     check()
     assert sum(seen.values()) >= LIBRARY_EXAMPLES * 0.9, seen

@@ -97,8 +97,8 @@ def test_promoted_bundle_with_an_altered_model_is_flagged_and_cannot_be_rolled_b
 
     models = {m.model_id: (m.is_champion, m.broken) for m in list_models(home)}
     problem = (
-        f"bundle models/{earlier}: model.txt does not match model_sha256 in metadata.json "
-        "(file altered after the run?)"
+        f"bundle models/{earlier}: model.txt does not match its SHA-256 in the manifest of "
+        f"artifacts/runs/{earlier}/decision.json (file altered after the run?)"
     )
     assert models == {champion: (True, None), earlier: (False, problem)}
     with pytest.raises(PromotionRefused) as err:
@@ -117,8 +117,9 @@ def test_altered_champion_is_reported_blocks_promotion_and_a_rollback_fixes_it(h
     problem = champion_problem(home)
     assert problem is not None and problem.startswith(
         f"models/active.json points to models/{champion}, which is broken: bundle models/{champion}: "
-        "model.txt does not match model_sha256 in metadata.json (file altered after the run?). "
-        f"Fix: roll back to a listed good bundle (for example {earlier})"
+        f"model.txt does not match its SHA-256 in the manifest of artifacts/runs/{champion}/"
+        "decision.json (file altered after the run?). "
+        f"Fix: roll back to a former champion whose bundle is good (for example {earlier})"
     )
     assert {m.model_id: m.broken is None for m in list_models(home)} == {champion: False, earlier: True}
     assert _refused(home, waiting).startswith("the champion pointer is broken (models/active.json points to ")

@@ -17,6 +17,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,6 +68,29 @@ def _fsync_dir_after_rename(path: Path) -> None:
         fsync_dir(path)
 
 
+def open_lock_file(path: Path) -> int:
+    """Open (creating if needed) a lock file without following links; never truncates it.
+
+    Returns:
+        A read-write file descriptor on a regular file (close-on-exec).
+
+    Raises:
+        OSError: ``path`` is a symbolic link (``ELOOP``), not a regular file, or cannot be
+            opened.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"{path} is not a regular file")
+    return fd
+
+
+def _create_exclusive(path: Path) -> int:
+    # O_EXCL + O_NOFOLLOW: a temporary name planted as a link (or any existing file) is
+    # never written through; the random suffix makes a collision a refusal, not a write.
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically (temp file, fsync, rename).
 
@@ -77,7 +101,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     path = Path(path)
     tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
     try:
-        with open(tmp, "wb") as fh:
+        with os.fdopen(_create_exclusive(tmp), "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -122,7 +146,7 @@ def append_line_durable(path: Path, line: str) -> None:
         raise ValueError("a log line must not contain a newline")
     data = (line + "\n").encode("utf-8")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     except OSError as exc:
         raise storage_error(exc, path) from exc
     try:

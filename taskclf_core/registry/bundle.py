@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from taskclf_core.errors import BundleError, describe_validation_error
+from taskclf_core.fs.jsonfile import MAX_JSON_BYTES, loads_json, read_json
 from taskclf_core.registry.bundle_write import bundle_file_bytes, confusion_csv, write_bundle_files
 from taskclf_core.registry.metadata import (
     BUNDLE_FILES,
@@ -31,6 +32,8 @@ from taskclf_core.registry.metadata import (
     METADATA_FILE,
     METRICS_FILE,
     MODEL_FILE,
+    ORIGIN_CONSOLE,
+    ORIGIN_TASKCLF,
     BundleMetadata,
     BundleMetrics,
     check_encoders,
@@ -56,7 +59,12 @@ __all__ = [
     "ENCODERS_FILE",
     "METADATA_FILE",
     "METRICS_FILE",
+    "INTEGRITY_MANIFEST",
+    "INTEGRITY_MODEL_HASH",
+    "INTEGRITY_UNVERIFIABLE",
     "MODEL_FILE",
+    "ORIGIN_CONSOLE",
+    "ORIGIN_TASKCLF",
     "BundleMetadata",
     "BundleMetrics",
     "LoadedBundle",
@@ -79,9 +87,15 @@ __all__ = [
 # --------------------------------------------------------------------------- loading
 
 
+#: ``LoadedBundle.integrity``: how much of the bundle could be checked against a record.
+INTEGRITY_MANIFEST = "verified: every file matches the run's manifest"
+INTEGRITY_MODEL_HASH = "model.txt matches model_sha256 (no run manifest to check the other files)"
+INTEGRITY_UNVERIFIABLE = "no recorded hash: integrity not verifiable"
+
+
 @dataclass(frozen=True)
 class LoadedBundle:
-    """A bundle read from disk and checked (files present, parsed, hash matches)."""
+    """A bundle read from disk and checked (files present, parsed, hashes match)."""
 
     path: Path
     metadata: BundleMetadata
@@ -90,6 +104,18 @@ class LoadedBundle:
     model_text: str
     #: How the bundle is named in messages, e.g. ``models/<run_id>``.
     label: str = field(default="", compare=False)
+    #: One of the ``INTEGRITY_*`` sentences: what the load could verify.
+    integrity: str = field(default=INTEGRITY_UNVERIFIABLE, compare=False)
+
+    @property
+    def origin(self) -> str:
+        """Who trained the model (``"trained by taskclf"`` or this console)."""
+        return self.metadata.origin
+
+    @property
+    def verifiable(self) -> bool:
+        """Whether a recorded hash vouches for the model (False for taskclf's bundles)."""
+        return self.integrity != INTEGRITY_UNVERIFIABLE
 
     @functools.cached_property
     def booster(self) -> lightgbm.Booster:
@@ -124,7 +150,7 @@ def _parse_booster(model_text: str, label: str, metadata: BundleMetadata) -> lig
             f"has {len(metadata.label_set)} labels"
         )
     names = booster.feature_name()
-    if names != metadata.feature_names:
+    if metadata.feature_names is not None and names != metadata.feature_names:
         raise BundleError(
             f"bundle {label}: {MODEL_FILE} has {len(names)} features that differ from the "
             f"{len(metadata.feature_names)} feature_names in {METADATA_FILE} "
@@ -133,16 +159,21 @@ def _parse_booster(model_text: str, label: str, metadata: BundleMetadata) -> lig
     return booster
 
 
-def _read_json(folder: Path, name: str, label: str) -> Any:
+def _read_bytes(folder: Path, name: str, label: str) -> bytes:
+    path = folder / name
     try:
-        text = (folder / name).read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise BundleError(f"bundle {label}: {name} is not UTF-8 text") from exc
+        if path.is_symlink():
+            raise BundleError(f"bundle {label}: {name} is a symbolic link; refused")
+        with open(path, "rb") as fh:
+            return fh.read(MAX_JSON_BYTES * 8 + 1)
     except OSError as exc:
         raise BundleError(f"bundle {label}: {name} cannot be read ({exc.strerror})") from exc
+
+
+def _parse_json(data: bytes, name: str, label: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return loads_json(data)
+    except ValueError as exc:
         raise BundleError(f"bundle {label}: {name} is not valid JSON ({exc})") from exc
 
 
@@ -162,22 +193,51 @@ def _parse_confusion_csv(text: str, metrics: BundleMetrics) -> str | None:
     return None
 
 
+def _check_manifest(
+    files: Mapping[str, bytes], manifest: Mapping[str, str], label: str, manifest_label: str
+) -> None:
+    for file_name in BUNDLE_FILES:
+        expected = manifest.get(file_name)
+        if expected is None:
+            raise BundleError(
+                f"bundle {label}: {manifest_label} lists no {file_name}; the bundle cannot be "
+                "checked against its run"
+            )
+        if sha256_bytes(files[file_name]) != expected:
+            raise BundleError(
+                f"bundle {label}: {file_name} does not match its SHA-256 in {manifest_label} "
+                "(file altered after the run?)"
+            )
+
+
 def load_bundle(
-    folder: Path, *, parse_model: bool = True, label: str | None = None
+    folder: Path,
+    *,
+    parse_model: bool = True,
+    label: str | None = None,
+    manifest: Mapping[str, str] | None = None,
+    manifest_label: str = "the run's manifest",
 ) -> LoadedBundle:
     """Read a bundle and check it; each failure is its own :class:`BundleError`.
 
-    Checks, in order: every file exists; ``metadata.json`` parses and validates; the
-    schema version is known and its hash matches; the label set is the core set;
-    ``metrics.json``, ``categorical_encoders.json`` and ``confusion_matrix.csv`` parse
-    and agree; ``model.txt`` matches ``model_sha256``; and, when ``parse_model``, LightGBM
-    parses ``model.txt`` with the expected classes and features.
+    Checks, in order: the folder and its files are real (no symbolic links) and exist;
+    with ``manifest``, every file matches its SHA-256 there; ``metadata.json`` parses and
+    validates; the schema version is known and its hash matches; the label set is the
+    core set; ``metrics.json``, ``categorical_encoders.json`` and ``confusion_matrix.csv``
+    parse and agree; ``model.txt`` matches ``model_sha256``; and, when ``parse_model``,
+    LightGBM parses ``model.txt`` with the expected classes and features.
+
+    A bundle taskclf wrote has no ``model_sha256`` (and no run): it loads, with
+    ``integrity`` saying it cannot be verified. A bundle of ours without it is broken.
 
     Args:
         folder: The bundle folder.
         parse_model: Also parse ``model.txt`` with LightGBM (slow: imports LightGBM).
         label: How to name the bundle in messages (default: the folder relative to the
             current directory), e.g. ``models/<run_id>``.
+        manifest: File name -> SHA-256 of the run that produced the bundle (its
+            ``decision.json`` manifest), when there is one.
+        manifest_label: How to name the manifest in messages.
 
     Returns:
         The loaded bundle; with ``parse_model`` its ``booster`` is already parsed.
@@ -188,48 +248,52 @@ def load_bundle(
     """
     folder = Path(folder)
     name = label or _display(folder)
+    if folder.is_symlink():
+        raise BundleError(f"bundle {name}: the folder is a symbolic link; refused")
     if not folder.is_dir():
         raise BundleError(f"bundle {name}: the folder does not exist")
     for file_name in BUNDLE_FILES:
         if not (folder / file_name).is_file():
             raise BundleError(f"bundle {name}: {file_name} is missing (incomplete bundle)")
+    files = {file_name: _read_bytes(folder, file_name, name) for file_name in BUNDLE_FILES}
+    if manifest is not None:
+        _check_manifest(files, manifest, name, manifest_label)
 
-    raw_metadata = _read_json(folder, METADATA_FILE, name)
+    raw_metadata = _parse_json(files[METADATA_FILE], METADATA_FILE, name)
     try:
         metadata = BundleMetadata.model_validate(raw_metadata)
     except ValidationError as exc:
         raise BundleError(
-            f"bundle {name}: {METADATA_FILE} is invalid: {describe_validation_error(exc, model=BundleMetadata)}"
+            f"bundle {name}: {METADATA_FILE} is invalid: "
+            f"{describe_validation_error(exc, model=BundleMetadata)}"
         ) from exc
     problem = check_semantics(metadata)
     if problem:
         raise BundleError(f"bundle {name}: {problem}")
-    if not metadata.model_sha256:
+    if not metadata.model_sha256 and metadata.origin == ORIGIN_CONSOLE:
         raise BundleError(f"bundle {name}: {METADATA_FILE} has no model_sha256")
 
     try:
-        metrics = BundleMetrics.model_validate(_read_json(folder, METRICS_FILE, name))
+        metrics = BundleMetrics.model_validate(_parse_json(files[METRICS_FILE], METRICS_FILE, name))
     except ValidationError as exc:
         raise BundleError(
-            f"bundle {name}: {METRICS_FILE} is invalid: {describe_validation_error(exc, model=BundleMetrics)}"
+            f"bundle {name}: {METRICS_FILE} is invalid: "
+            f"{describe_validation_error(exc, model=BundleMetrics)}"
         ) from exc
-    encoders = _read_json(folder, ENCODERS_FILE, name)
+    encoders = _parse_json(files[ENCODERS_FILE], ENCODERS_FILE, name)
     problem = check_encoders(encoders)
     if problem:
         raise BundleError(f"bundle {name}: {problem}")
     try:
-        csv_text = (folder / CONFUSION_FILE).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BundleError(f"bundle {name}: {CONFUSION_FILE} cannot be read ({exc})") from exc
+        csv_text = files[CONFUSION_FILE].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"bundle {name}: {CONFUSION_FILE} is not UTF-8 text") from exc
     problem = _parse_confusion_csv(csv_text, metrics)
     if problem:
         raise BundleError(f"bundle {name}: {problem}")
 
-    try:
-        model_bytes = (folder / MODEL_FILE).read_bytes()
-    except OSError as exc:
-        raise BundleError(f"bundle {name}: {MODEL_FILE} cannot be read ({exc.strerror})") from exc
-    if sha256_bytes(model_bytes) != metadata.model_sha256:
+    model_bytes = files[MODEL_FILE]
+    if metadata.model_sha256 and sha256_bytes(model_bytes) != metadata.model_sha256:
         raise BundleError(
             f"bundle {name}: {MODEL_FILE} does not match model_sha256 in {METADATA_FILE} "
             "(file altered after the run?)"
@@ -239,6 +303,12 @@ def load_bundle(
     except UnicodeDecodeError as exc:
         raise BundleError(f"bundle {name}: {MODEL_FILE} is not UTF-8 text") from exc
 
+    if manifest is not None:
+        integrity = INTEGRITY_MANIFEST
+    elif metadata.model_sha256:
+        integrity = INTEGRITY_MODEL_HASH
+    else:
+        integrity = INTEGRITY_UNVERIFIABLE
     bundle = LoadedBundle(
         path=folder,
         metadata=metadata,
@@ -246,6 +316,7 @@ def load_bundle(
         encoders=encoders,
         model_text=model_text,
         label=name,
+        integrity=integrity,
     )
     if parse_model:
         _ = bundle.booster
@@ -253,7 +324,11 @@ def load_bundle(
 
 
 def verify_bundle(
-    folder: Path, *, parse_model: bool = False, label: str | None = None
+    folder: Path,
+    *,
+    parse_model: bool = False,
+    label: str | None = None,
+    manifest: Mapping[str, str] | None = None,
 ) -> str | None:
     """Why a bundle is broken, or None when it is fine.
 
@@ -262,12 +337,13 @@ def verify_bundle(
         parse_model: Also parse ``model.txt`` with LightGBM (slow; off by default: the
             hash check already proves the file is the one that was written).
         label: How to name the bundle in the reason.
+        manifest: The run's manifest to check every file against (see :func:`load_bundle`).
 
     Returns:
         None when every check of :func:`load_bundle` passes, else its message.
     """
     try:
-        load_bundle(folder, parse_model=parse_model, label=label)
+        load_bundle(folder, parse_model=parse_model, label=label, manifest=manifest)
     except BundleError as exc:
         return str(exc)
     return None
@@ -286,11 +362,11 @@ def bundle_created_at(folder: Path) -> datetime | None:
         The aware UTC time, or None.
     """
     try:
-        raw = json.loads((Path(folder) / METADATA_FILE).read_text(encoding="utf-8"))
+        raw = read_json(Path(folder) / METADATA_FILE)
         value = raw["created_at"]
         parsed = datetime.fromisoformat(value)
-    except (OSError, ValueError, TypeError, KeyError, UnicodeDecodeError):
+        if parsed.tzinfo is None or parsed.utcoffset() is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (OSError, ValueError, TypeError, KeyError, OverflowError):
         return None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from taskclf_core.errors import BundleError
 from taskclf_core.paths import Home
-from taskclf_core.registry.bundle import LoadedBundle, bundle_created_at, load_bundle
+from taskclf_core.registry.bundle import LoadedBundle, bundle_created_at
 from taskclf_core.registry.cleanup import cleanup_stale_temp
 from taskclf_core.registry.history import (
     HistoryEntry,
@@ -29,7 +29,8 @@ from taskclf_core.registry.history import (
     inspect_history,
     read_history,
 )
-from taskclf_core.registry.metadata import BundleMetadata, BundleMetrics
+from taskclf_core.registry.installed import load_installed
+from taskclf_core.registry.metadata import MODEL_FILE, BundleMetadata, BundleMetrics
 from taskclf_core.registry.pointer import (
     ActivePointer,
     ActiveState,
@@ -39,7 +40,7 @@ from taskclf_core.registry.pointer import (
     registry_lock,
 )
 from taskclf_core.registry.promotion import promote, promote_auto, rollback
-from taskclf_core.registry.runids import RUN_ID_PATTERN, run_id_time
+from taskclf_core.registry.runids import is_model_id, model_id_time
 from taskclf_core.registry.runs import (
     ChampionRef,
     RunDecision,
@@ -51,6 +52,7 @@ from taskclf_core.registry.runs import (
     verify_run,
     write_run,
 )
+from taskclf_core.registry.stamps import sha256_file
 from taskclf_core.registry.verdict import ANY_CHAMPION, FROM_RUN, promotability
 
 __all__ = [
@@ -62,6 +64,7 @@ __all__ = [
     "HistoryEntry",
     "HistoryReport",
     "ModelSummary",
+    "ModelsReport",
     "PointerReason",
     "RunDecision",
     "RunRecord",
@@ -72,6 +75,7 @@ __all__ = [
     "find_latest_promoted",
     "inspect_active",
     "inspect_history",
+    "inspect_models",
     "list_models",
     "list_runs",
     "load_champion",
@@ -88,6 +92,13 @@ __all__ = [
 ]
 
 
+#: ``ModelSummary.leftover``: a bundle that was never champion in the applied history.
+LEFTOVER = (
+    "left over: never champion in the applied history (a promotion that did not take "
+    "effect, or a bundle copied in by hand); not a rollback target"
+)
+
+
 @dataclass(frozen=True)
 class ModelSummary:
     """One promoted bundle in ``models/``; ``broken`` says why it cannot be used."""
@@ -98,35 +109,81 @@ class ModelSummary:
     broken: str | None
     metadata: BundleMetadata | None
     metrics: BundleMetrics | None
+    #: ``"trained by taskclf"`` or this console's; None when the bundle is broken.
+    origin: str | None = None
+    #: What could be verified (``INTEGRITY_*`` of ``registry.bundle``); None when broken.
+    integrity: str | None = None
+    #: :data:`LEFTOVER` when the model was never champion in the applied history.
+    leftover: str | None = None
+
+    @property
+    def rollback_target(self) -> bool:
+        """Whether a rollback may make this model champion again."""
+        return self.broken is None and self.leftover is None and not self.is_champion
 
 
-def list_models(home: Home, *, parse_model: bool = False) -> list[ModelSummary]:
-    """Every bundle in ``models/``, newest first, broken ones flagged, champion marked.
+@dataclass(frozen=True)
+class ModelsReport:
+    """:func:`inspect_models`: the models, plus the registry files that could not be read."""
+
+    models: list[ModelSummary]
+    #: One sentence per problem, each naming the file (pointer, history lines, bundles).
+    problems: list[str]
+
+
+def inspect_models(home: Home, *, parse_model: bool = False) -> ModelsReport:
+    """Every bundle in ``models/`` (newest first) and every problem met reading the registry.
+
+    Each bundle is loaded and checked file by file against its run's manifest (taskclf's
+    bundles, which have no run, read as "no recorded hash"). Symbolic links are refused
+    and listed as broken. A bundle that was never champion in the applied history is
+    marked as left over.
 
     Args:
         home: The registry home.
         parse_model: Also parse each ``model.txt`` with LightGBM (slow).
 
     Returns:
-        One summary per folder (hidden and ``.tmp-*`` folders ignored); never raises for
-        a broken bundle.
+        The report; never raises for a broken bundle, pointer or history line.
     """
-    champion = inspect_active(home).pointer
+    state = inspect_active(home)
+    history = inspect_history(home)
+    problems = ([state.problem] if state.problem else []) + list(history.problems)
+    champion = state.pointer
     models: list[ModelSummary] = []
     for name in folder_names_newest_first(home.models_dir):
         path = home.models_dir / name
+        shown = f"{home.models_dir.name}/{name}"
         is_champion = champion is not None and champion.model_id == name
-        if not RUN_ID_PATTERN.match(name):
-            broken = f"folder name {name!r} is not a run id"
-            models.append(ModelSummary(name, path, False, broken, None, None))
-            continue
-        try:
-            bundle = load_bundle(path, parse_model=parse_model, label=f"models/{name}")
-        except BundleError as exc:
-            models.append(ModelSummary(name, path, is_champion, str(exc), None, None))
-            continue
-        models.append(ModelSummary(name, path, is_champion, None, bundle.metadata, bundle.metrics))
-    return models
+        if path.is_symlink():
+            broken = f"{shown} is a symbolic link; refused (never loaded, promoted or rolled back to)"
+        elif not is_model_id(name):
+            broken = f"folder name {name!r} is not a model id"
+        else:
+            try:
+                bundle = load_installed(home, name, parse_model=parse_model)
+            except BundleError as exc:
+                broken = str(exc)
+            else:
+                leftover = None if name in history.applied else LEFTOVER
+                models.append(
+                    ModelSummary(
+                        name, path, is_champion, None, bundle.metadata, bundle.metrics,
+                        origin=bundle.origin, integrity=bundle.integrity, leftover=leftover,
+                    )
+                )
+                continue
+        models.append(ModelSummary(name, path, is_champion, broken, None, None))
+        problems.append(broken)
+    return ModelsReport(models=models, problems=problems)
+
+
+def list_models(home: Home, *, parse_model: bool = False) -> list[ModelSummary]:
+    """Every bundle in ``models/``, newest first, broken ones flagged, champion marked.
+
+    See :func:`inspect_models`, which also returns the problems met.
+    """
+    return inspect_models(home, parse_model=parse_model).models
 
 
 def find_latest_promoted(models_dir: Path) -> Path | None:
@@ -148,13 +205,11 @@ def find_latest_promoted(models_dir: Path) -> Path | None:
         folder = Path(models_dir) / name
         if not (folder / "metadata.json").is_file():
             continue
+        if folder.is_symlink():
+            continue
         when = bundle_created_at(folder)
         if when is None:
-            when = (
-                run_id_time(name)
-                if RUN_ID_PATTERN.match(name)
-                else datetime.min.replace(tzinfo=UTC)
-            )
+            when = model_id_time(name) if is_model_id(name) else datetime.min.replace(tzinfo=UTC)
         if best is None or (when, name) > best:
             best = (when, name)
     return Path(models_dir) / best[1] if best else None
@@ -175,7 +230,10 @@ def champion_ref(home: Home) -> ChampionRef | None:
     pointer = read_active(home)
     if pointer is None:
         return None
-    return ChampionRef(run_id=pointer.model_id, model_sha256=pointer.model_sha256)
+    # A pointer taskclf wrote records no hash: use the model file's (the bundle just passed
+    # its checks in read_active).
+    sha = pointer.model_sha256 or sha256_file(home.models_dir / pointer.model_id / MODEL_FILE)
+    return ChampionRef(run_id=pointer.model_id, model_sha256=sha)
 
 
 def load_champion(home: Home, *, parse_model: bool = True) -> LoadedBundle | None:
@@ -194,9 +252,7 @@ def load_champion(home: Home, *, parse_model: bool = True) -> LoadedBundle | Non
     pointer = read_active(home)
     if pointer is None:
         return None
-    return load_bundle(
-        home.models_dir / pointer.model_id, parse_model=parse_model, label=pointer.model_dir
-    )
+    return load_installed(home, pointer.model_id, parse_model=parse_model)
 
 
 def champion_problem(home: Home) -> str | None:
@@ -212,11 +268,11 @@ def champion_problem(home: Home) -> str | None:
     state = inspect_active(home)
     if state.problem is None:
         return None
-    good = [m.model_id for m in list_models(home) if m.broken is None]
+    good = [m.model_id for m in list_models(home) if m.rollback_target]
     if good:
         return (
-            f"{state.problem}. Fix: roll back to a listed good bundle (for example {good[0]}); "
-            "active.json is never replaced automatically."
+            f"{state.problem}. Fix: roll back to a former champion whose bundle is good (for "
+            f"example {good[0]}); active.json is never replaced automatically."
         )
     return (
         f"{state.problem}. There is no good bundle in models/ to roll back to: move "

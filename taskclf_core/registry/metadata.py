@@ -43,10 +43,21 @@ _LIBRARIES: tuple[str, ...] = ("lightgbm", "pandas", "numpy", "scikit-learn")
 # --------------------------------------------------------------------------- records
 
 
-class BundleMetadata(BaseModel):
-    """``metadata.json``: where a model came from and what it expects."""
+#: ``BundleMetadata.origin`` of a bundle this console wrote, and of one taskclf wrote.
+ORIGIN_CONSOLE = "trained by the retrain console"
+ORIGIN_TASKCLF = "trained by taskclf"
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class BundleMetadata(BaseModel):
+    """``metadata.json``: where a model came from and what it expects.
+
+    A superset of taskclf's ``ModelMetadata`` (every field its loader requires, with its
+    types) so that taskclf serves our bundles; our own fields (``model_sha256``,
+    ``library_versions``, ``feature_names``) are optional so that we read taskclf's.
+    Unknown keys are kept, as taskclf ignores them.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     schema_version: str
     schema_hash: str
@@ -56,13 +67,23 @@ class BundleMetadata(BaseModel):
     params: dict[str, Any]
     git_commit: str
     dataset_hash: str
-    reject_threshold: float = Field(ge=0.0, le=1.0)
-    data_provenance: Literal["real", "synthetic", "mixed"]
+    #: Deprecated in taskclf (ignored by its inference); null in taskclf's bundles.
+    reject_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    data_provenance: Literal["real", "synthetic", "mixed"] = "real"
     created_at: UtcTimestamp
-    #: SHA-256 of ``model.txt``; filled in by :func:`write_bundle_files`.
+    unknown_category_freq_threshold: int | None = None
+    unknown_category_mask_rate: float | None = None
+    #: SHA-256 of ``model.txt``; filled in by ``bundle_write``; absent in taskclf's bundles.
     model_sha256: str = ""
-    library_versions: dict[str, str]
-    feature_names: list[str]
+    #: Library versions; ours always has ``taskclf_core``; absent in taskclf's bundles.
+    library_versions: dict[str, str] = Field(default_factory=dict)
+    #: The model's feature names in order; absent in taskclf's bundles (see ``model.txt``).
+    feature_names: list[str] | None = None
+
+    @property
+    def origin(self) -> str:
+        """Who trained the model: :data:`ORIGIN_CONSOLE` or :data:`ORIGIN_TASKCLF`."""
+        return ORIGIN_CONSOLE if "taskclf_core" in self.library_versions else ORIGIN_TASKCLF
 
     @field_validator("label_set")
     @classmethod
@@ -91,7 +112,9 @@ class BundleMetadata(BaseModel):
 
     @field_validator("feature_names")
     @classmethod
-    def _features_unique(cls, value: list[str]) -> list[str]:
+    def _features_unique(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
         if not value:
             raise ValueError("at least one feature is required")
         if len(set(value)) != len(value):
@@ -108,9 +131,12 @@ class BundleMetadata(BaseModel):
 
 
 class BundleMetrics(BaseModel):
-    """``metrics.json``: headline scores and the confusion matrix (rows true, columns predicted)."""
+    """``metrics.json``: headline scores and the confusion matrix (rows true, columns predicted).
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Exactly what taskclf's registry requires; unknown keys are kept.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     macro_f1: float = Field(ge=0.0, le=1.0)
     weighted_f1: float = Field(ge=0.0, le=1.0)

@@ -17,17 +17,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from taskclf_core.errors import BundleError, BusyError, RegistryError, describe_validation_error
-from taskclf_core.fs.atomic import storage_error, write_json_atomic
+from taskclf_core.fs.atomic import open_lock_file, storage_error, write_text_atomic
+from taskclf_core.fs.jsonfile import read_json
 from taskclf_core.paths import Home
-from taskclf_core.registry.bundle import load_bundle
+from taskclf_core.registry.installed import load_installed
 from taskclf_core.registry.metadata import METADATA_FILE
-from taskclf_core.registry.runids import RUN_ID_PATTERN
+from taskclf_core.registry.runids import MODEL_ID_REGEX, is_model_id, validate_model_id
 from taskclf_core.registry.stamps import UtcTimestamp
 
 ACTIVE_FILE = "active.json"
@@ -36,42 +37,64 @@ LOCK_FILE = ".registry.lock"
 POLICY_VERSION = 1
 DEFAULT_LOCK_TIMEOUT = 10.0
 
-Action = Literal["auto_promote", "promote", "rollback"]
+#: What made a champion: our three actions, or ``set_active`` for a pointer taskclf wrote
+#: (``taskclf model set-active``, its auto-repair or its retrain promotion).
+Action = Literal["auto_promote", "promote", "rollback", "set_active"]
 
 
 class PointerReason(BaseModel):
-    """Why the champion is the champion: the change that made it so."""
+    """Why the champion is the champion: the change that made it so.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    taskclf reads ``reason`` as a free object; ours carries taskclf's keys (``metric``,
+    ``macro_f1``, ``weighted_f1``, ``note``) and our own (``action``, ``approver``). A
+    pointer taskclf wrote reads with action ``set_active`` and approver ``taskclf``.
+    """
 
-    action: Action
-    approver: str
-    note: str
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    action: Action = "set_active"
+    approver: str = "taskclf"
+    note: str = ""
     macro_f1: float | None = None
 
 
 class ActivePointer(BaseModel):
-    """``models/active.json``: which promoted bundle is the champion."""
+    """``models/active.json``: which promoted bundle is the champion.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    taskclf's ``ActivePointer`` fields first (``model_dir``, ``selected_at``,
+    ``policy_version``, ``model_id``, ``reason``), then ours (``change_id`` links the
+    pointer to its history entry, ``model_sha256`` to its model); both optional so that a
+    pointer taskclf wrote reads. ``model_dir`` is resolved as taskclf does, against the
+    folder that contains the models folder (see :func:`resolve_model_dir`).
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     model_dir: str
-    model_id: str
     selected_at: UtcTimestamp
     policy_version: int = POLICY_VERSION
-    reason: PointerReason
-    #: The history entry that made this change; links the pointer to its history.
-    change_id: str = Field(pattern=r"^[0-9a-f]{32}$")
-    model_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    model_id: str = Field(pattern=MODEL_ID_REGEX)
+    reason: PointerReason = Field(default_factory=PointerReason)
+    #: The history entry that made this change; None in a pointer taskclf wrote.
+    change_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
+    model_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
-    @model_validator(mode="after")
-    def _dir_matches_id(self) -> ActivePointer:
-        # active.json comes from disk: never let it steer a path outside models/.
-        if not RUN_ID_PATTERN.match(self.model_id):
-            raise ValueError(f"model_id {self.model_id!r} is not a run id")
-        if self.model_dir != f"models/{self.model_id}":
-            raise ValueError(f"model_dir must be 'models/{self.model_id}'; got {self.model_dir!r}")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _taskclf_defaults(cls, data: Any) -> Any:
+        # taskclf allows model_id and reason to be null: the folder named by model_dir is
+        # the model (taskclf ignores model_id), and a null reason says nothing.
+        if isinstance(data, dict):
+            data = dict(data)
+            if data.get("model_id") is None and isinstance(data.get("model_dir"), str):
+                data["model_id"] = PurePosixPath(data["model_dir"].replace("\\", "/")).name
+            if data.get("reason") is None:
+                data.pop("reason", None)
+        return data
+
+    def taskclf_fields(self) -> dict[str, Any]:
+        """The pointer as JSON, taskclf's keys first (the order taskclf writes them)."""
+        return self.model_dump(mode="json")
 
 
 @dataclass(frozen=True)
@@ -86,10 +109,51 @@ class ActiveState:
     pointer: ActivePointer | None
     problem: str | None
 
+    @property
+    def champion_id(self) -> str | None:
+        """The usable champion's model id; None when there is none or it has a problem."""
+        return self.pointer.model_id if self.pointer is not None and self.problem is None else None
+
 
 def active_path(home: Home) -> Path:
     """``models/active.json`` under ``home``."""
     return home.models_dir / ACTIVE_FILE
+
+
+def pointer_model_dir(home: Home, model_id: str) -> str:
+    """``model_dir`` as we write it: ``<models folder name>/<model_id>``.
+
+    taskclf resolves ``model_dir`` against the parent of the models folder, so this
+    resolves for any models-folder name, in taskclf and here.
+    """
+    return f"{home.models_dir.name}/{validate_model_id(model_id)}"
+
+
+def resolve_model_dir(home: Home, model_dir: str) -> tuple[str | None, str | None]:
+    """Resolve a pointer's ``model_dir`` as taskclf does; refuse anything but a bundle folder.
+
+    taskclf joins ``model_dir`` onto the parent of the models folder (an absolute path
+    stays absolute). Here the result must be a folder directly inside the models folder
+    whose name is a model id: no ``..``, no other folder, no path tricks.
+
+    Args:
+        home: The registry home.
+        model_dir: The pointer's ``model_dir``.
+
+    Returns:
+        ``(model_id, None)`` when it names ``models/<model_id>``, else ``(None, problem)``.
+    """
+    models = os.path.normpath(os.path.abspath(home.models_dir))
+    text = model_dir.replace("\\", "/") if os.sep == "/" else model_dir
+    joined = os.path.normpath(os.path.join(os.path.dirname(models), text))
+    parent, name = os.path.split(joined)
+    if parent != models or not is_model_id(name):
+        return None, (
+            f"model_dir {model_dir!r} does not name a bundle folder in "
+            f"{home.models_dir.name}/ (taskclf resolves it against {os.path.dirname(models)}; "
+            f"expected {home.models_dir.name}/<model id>)"
+        )
+    return name, None
 
 
 def inspect_active(home: Home) -> ActiveState:
@@ -102,38 +166,44 @@ def inspect_active(home: Home) -> ActiveState:
         The state: no file, a usable pointer, or a pointer (or garbage) with a problem.
     """
     path = active_path(home)
-    shown = f"models/{ACTIVE_FILE}"
+    shown = f"{home.models_dir.name}/{ACTIVE_FILE}"
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.is_symlink():
+            return ActiveState(True, None, f"{shown} is a symbolic link; refused")
+        raw = read_json(path)
     except FileNotFoundError:
         return ActiveState(exists=False, pointer=None, problem=None)
-    except (OSError, UnicodeDecodeError) as exc:
-        return ActiveState(True, None, f"{shown} cannot be read ({exc})")
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except OSError as exc:
+        return ActiveState(True, None, f"{shown} cannot be read ({exc.strerror or exc})")
+    except ValueError as exc:
         return ActiveState(True, None, f"{shown} is not valid JSON ({exc})")
     try:
         pointer = ActivePointer.model_validate(raw)
     except ValidationError as exc:
+        reason = describe_validation_error(exc, model=ActivePointer)
+        return ActiveState(True, None, f"{shown} is not a valid champion pointer: {reason}")
+    folder_id, problem = resolve_model_dir(home, pointer.model_dir)
+    if problem:
+        return ActiveState(True, pointer, f"{shown}: {problem}")
+    if folder_id != pointer.model_id:
         return ActiveState(
             True,
-            None,
-            f"{shown} is not a valid champion pointer: {describe_validation_error(exc, model=ActivePointer)}",
+            pointer,
+            f"{shown} has model_id {pointer.model_id!r} but model_dir {pointer.model_dir!r} "
+            f"(taskclf serves the folder model_dir names)",
         )
-    # models_dir, not root / model_dir: the CLI may place the models folder elsewhere.
     folder = home.models_dir / pointer.model_id
-    if not folder.is_dir():
+    if not folder.is_dir() and not folder.is_symlink():
         return ActiveState(
             True, pointer, f"{shown} points to {pointer.model_dir}, which does not exist"
         )
     try:
-        bundle = load_bundle(folder, parse_model=False, label=pointer.model_dir)
+        bundle = load_installed(home, pointer.model_id, parse_model=False)
     except BundleError as exc:
         return ActiveState(
             True, pointer, f"{shown} points to {pointer.model_dir}, which is broken: {exc}"
         )
-    if bundle.metadata.model_sha256 != pointer.model_sha256:
+    if pointer.model_sha256 and bundle.metadata.model_sha256 != pointer.model_sha256:
         return ActiveState(
             True,
             pointer,
@@ -170,7 +240,8 @@ def write_active(home: Home, pointer: ActivePointer) -> None:
         home: The registry home.
         pointer: The new pointer.
     """
-    write_json_atomic(active_path(home), pointer.model_dump(mode="json"))
+    text = json.dumps(pointer.taskclf_fields(), indent=2, ensure_ascii=False, allow_nan=False)
+    write_text_atomic(active_path(home), text + "\n")
 
 
 # --------------------------------------------------------------------------- lock
@@ -188,7 +259,7 @@ def registry_change_in_progress(home: Home) -> bool:
     if (getattr(_held, "depth", None) or {}).get(str(path), 0) > 0:
         return False  # this thread is the change
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return False
     try:
@@ -218,7 +289,8 @@ def registry_lock(home: Home, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Itera
     Raises:
         BusyError: Another process or thread held the lock for ``timeout`` seconds.
         RegistryError: The lock file cannot be created or opened (a read-only or full
-            disk); the message names the path.
+            disk, or it is a symbolic link or not a regular file); the message names the
+            path.
     """
     path = home.models_dir / LOCK_FILE
     key = str(path)
@@ -234,7 +306,7 @@ def registry_lock(home: Home, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Itera
 
     try:
         home.models_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_lock_file(path)
     except OSError as exc:
         raise storage_error(exc, path, "lock") from exc
     try:

@@ -21,14 +21,15 @@ from taskclf_core.errors import (
 from taskclf_core.fs.atomic import atomic_folder
 from taskclf_core.fs.faultpoints import faultpoint
 from taskclf_core.paths import Home
-from taskclf_core.registry.bundle import LoadedBundle, load_bundle
+from taskclf_core.registry.bundle import LoadedBundle
 from taskclf_core.registry.history import (
     HistoryEntry,
     append_history,
-    last_change_id_in_file,
+    inspect_history,
     new_change_id,
 )
-from taskclf_core.registry.metadata import BUNDLE_FILES, MODEL_FILE
+from taskclf_core.registry.installed import load_installed
+from taskclf_core.registry.metadata import BUNDLE_FILES
 from taskclf_core.registry.pointer import (
     POLICY_VERSION,
     Action,
@@ -36,13 +37,15 @@ from taskclf_core.registry.pointer import (
     ActiveState,
     PointerReason,
     inspect_active,
+    pointer_model_dir,
     registry_lock,
     write_active,
 )
-from taskclf_core.registry.runids import validate_run_id
+from taskclf_core.registry.runids import validate_model_id, validate_run_id
 from taskclf_core.registry.runs import (
     read_run,
 )
+from taskclf_core.registry.signoff import validate_signoff
 from taskclf_core.registry.stamps import sha256_file, utc_now_iso
 from taskclf_core.registry.verdict import (
     ANY_CHAMPION,
@@ -53,14 +56,6 @@ from taskclf_core.registry.verdict import (
     judge,
     raise_refusal,
 )
-
-
-def _require_signoff(approver: object, note: object, verb: str) -> tuple[str, str]:
-    if not isinstance(approver, str) or not approver.strip():
-        raise PromotionRefused(f"an approver is required to {verb}; got {approver!r}")
-    if not isinstance(note, str) or not note.strip():
-        raise PromotionRefused(f"a note is required to {verb} (say why); got {note!r}")
-    return approver.strip(), note.strip()
 
 
 def _commit(
@@ -75,21 +70,43 @@ def _commit(
     dataset_hash: str,
     gates_summary: str,
 ) -> HistoryEntry:
-    """Append the history entry, then move the pointer (the caller holds the lock)."""
+    """Append the history entry, then move the pointer (the caller holds the lock).
+
+    The entry links to the pointer it replaces, and only to that: when ``active.json``
+    is unreadable (a rollback repairing it) it links to nothing and records the gap,
+    since the last line on file may be a change that never took effect.
+    """
     before = state.pointer
-    previous_change_id: str | None
-    if before is not None:
-        previous_change_id = before.change_id
-    elif state.exists:
-        # active.json is unreadable (a rollback repairing it): link to the last entry on
-        # file, the best available guess at the chain head, so older history stays reachable.
-        previous_change_id = last_change_id_in_file(home)
-    else:
-        previous_change_id = None  # no pointer: nothing took effect before
+    gap = None
+    if before is None and state.exists:
+        gap = (
+            f"{home.models_dir.name}/active.json was unreadable when this change was made "
+            f"({state.problem}); the changes before it cannot be confirmed"
+        )
+    change_id = new_change_id()
+    reason = PointerReason.model_validate(
+        {
+            "action": action,
+            "approver": approver,
+            "note": note,
+            "metric": "macro_f1",
+            "macro_f1": bundle.metrics.macro_f1,
+            "weighted_f1": bundle.metrics.weighted_f1,
+        }
+    )
+    pointer = ActivePointer(
+        model_dir=pointer_model_dir(home, model_id),
+        selected_at=utc_now_iso(),
+        policy_version=POLICY_VERSION,
+        model_id=model_id,
+        reason=reason,
+        change_id=change_id,
+        model_sha256=bundle.metadata.model_sha256 or None,
+    )
     entry = HistoryEntry(
-        change_id=new_change_id(),
-        previous_change_id=previous_change_id,
-        time=utc_now_iso(),
+        change_id=change_id,
+        previous_change_id=before.change_id if before is not None else None,
+        time=pointer.selected_at,
         action=action,
         approver=approver,
         note=note,
@@ -99,18 +116,13 @@ def _commit(
         dataset_hash=dataset_hash,
         gates_summary=gates_summary,
         macro_f1=bundle.metrics.macro_f1,
+        gap=gap,
+        at=pointer.selected_at,
+        old=before,
+        new=pointer,
     )
     append_history(home, entry)
     faultpoint("commit.appended")
-    pointer = ActivePointer(
-        model_dir=f"models/{model_id}",
-        model_id=model_id,
-        selected_at=entry.time,
-        policy_version=POLICY_VERSION,
-        reason=PointerReason(action=action, approver=approver, note=note, macro_f1=entry.macro_f1),
-        change_id=entry.change_id,
-        model_sha256=bundle.metadata.model_sha256,
-    )
     write_active(home, pointer)
     faultpoint("commit.done")
     return entry
@@ -123,24 +135,27 @@ def _install_and_commit(
     record = verdict.record
     rid = record.run_id
     target = home.models_dir / rid
-    label = f"models/{rid}"
+    label = f"{home.models_dir.name}/{rid}"
+    if target.is_symlink():
+        raise PromotionRefused(f"{label} is a symbolic link; refused (move it aside)")
     if not target.exists():
         with atomic_folder(target) as tmp:
             for name in BUNDLE_FILES:
                 faultpoint("promote.copy")
-                shutil.copyfile(record.path / name, tmp / name)
+                shutil.copyfile(record.path / name, tmp / name, follow_symlinks=False)
                 if sha256_file(tmp / name) != record.decision.manifest[name]:
                     raise PromotionRefused(
                         f"run {rid}: {name} changed while it was copied to {label}; promote again"
                     )
     faultpoint("promote.installed")
     # Either just copied, or left complete by a promotion that stopped before the pointer.
-    bundle = load_bundle(target, parse_model=False, label=label)
-    if bundle.metadata.model_sha256 != record.decision.manifest[MODEL_FILE]:
+    try:
+        bundle = load_installed(home, rid, parse_model=False)
+    except BundleError as exc:
         raise PromotionRefused(
-            f"{label} already exists with another model.txt than run {rid}; "
+            f"{label} already exists and differs from run {rid} ({exc}); "
             "move it aside, then promote again"
-        )
+        ) from exc
     return _commit(
         home,
         action=action,
@@ -188,7 +203,7 @@ def promote(
         BusyError: Another change held the registry lock too long.
     """
     run_id = validate_run_id(run_id)
-    approver, note = _require_signoff(approver, note, "promote")
+    approver, note = validate_signoff(approver, note, "promote")
     with registry_lock(home):
         faultpoint("promote.locked")
         verdict = judge(
@@ -240,16 +255,20 @@ def rollback(
     note: str,
     expected_champion: str | None | AnyChampion = ANY_CHAMPION,
 ) -> HistoryEntry:
-    """Make a previously promoted model the champion again.
+    """Make a former champion the champion again.
 
-    Works when ``active.json`` is invalid or names a broken bundle: rolling back to a good
-    bundle is the fix for that.
+    Only models that were champion in the applied history are targets: a bundle left in
+    ``models/`` by a promotion that never took effect is not (its gates and sign-off
+    were never completed). A pointer taskclf wrote counts as applied. Works when
+    ``active.json`` is invalid or names a broken bundle: rolling back to a good former
+    champion is the fix for that.
 
     Args:
         home: The registry home.
-        model_id: A bundle under ``models/`` (validated as a run id).
-        approver: Who decides (required, non-blank).
-        note: Why (required, non-blank).
+        model_id: A bundle under ``models/`` (validated: one of our run ids or a
+            taskclf bundle name).
+        approver: Who decides (required; see ``registry.signoff``).
+        note: Why (required; see ``registry.signoff``).
         expected_champion: If given, the champion the rollback must replace
             (compare-and-swap, as shown to the person deciding); default: no check.
 
@@ -258,25 +277,24 @@ def rollback(
 
     Raises:
         RunIdError: ``model_id`` is malformed.
-        PromotionRefused: No such promoted model, its bundle is broken, or it is already
-            the champion.
+        PromotionRefused: No such model, it was never champion, its bundle is broken,
+            it is already the champion, or the approver or note is not allowed.
         ChampionChanged: The champion is no longer ``expected_champion``.
         BusyError: Another change held the registry lock too long.
     """
-    model_id = validate_run_id(model_id)
-    approver, note = _require_signoff(approver, note, "roll back")
+    model_id = validate_model_id(model_id)
+    approver, note = validate_signoff(approver, note, "roll back")
+    label = f"{home.models_dir.name}/{model_id}"
     with registry_lock(home):
         faultpoint("rollback.locked")
         target = home.models_dir / model_id
+        if target.is_symlink():
+            raise PromotionRefused(f"cannot roll back to {model_id}: {label} is a symbolic link; refused")
         if not target.is_dir():
             raise PromotionRefused(
-                f"there is no promoted model {model_id} in models/; roll back only to a "
-                "model listed there"
+                f"there is no promoted model {model_id} in {home.models_dir.name}/; roll back "
+                "only to a model listed there"
             )
-        try:
-            bundle = load_bundle(target, parse_model=False, label=f"models/{model_id}")
-        except BundleError as exc:
-            raise PromotionRefused(f"cannot roll back to {model_id}: {exc}") from exc
         state = inspect_active(home)
         current = state.pointer
         if current is not None and current.model_id == model_id and state.problem is None:
@@ -289,10 +307,20 @@ def rollback(
                     f"{expected_champion or 'none'}, now {now_id or 'none'}); "
                     "review the history and try again"
                 )
+        if model_id not in inspect_history(home).applied:
+            raise PromotionRefused(
+                f"cannot roll back to {model_id}: it was never champion in the applied history "
+                f"({label} is left over from a promotion that never took effect); roll back "
+                "only to a former champion, or promote its run"
+            )
+        try:
+            bundle = load_installed(home, model_id, parse_model=False)
+        except BundleError as exc:
+            raise PromotionRefused(f"cannot roll back to {model_id}: {exc}") from exc
         try:
             gates_summary = read_run(home, model_id).decision.gates_summary
         except RegistryError:
-            gates_summary = "n/a (run record not found)"
+            gates_summary = f"n/a ({bundle.origin}; no run record)"
         return _commit(
             home,
             action="rollback",

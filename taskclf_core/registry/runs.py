@@ -19,12 +19,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from taskclf_core.errors import RegistryError, RunIdError, describe_validation_error
 from taskclf_core.fs.atomic import atomic_folder, dumps_json
 from taskclf_core.fs.faultpoints import faultpoint
+from taskclf_core.fs.jsonfile import read_json
 from taskclf_core.paths import Home
 from taskclf_core.registry.bundle import LoadedBundle, load_bundle, verify_bundle
 from taskclf_core.registry.history import inspect_history
 from taskclf_core.registry.metadata import BUNDLE_FILES
 from taskclf_core.registry.pointer import inspect_active, registry_change_in_progress
-from taskclf_core.registry.runids import RUN_ID_PATTERN, validate_run_id
+from taskclf_core.registry.runids import (
+    MODEL_ID_REGEX,
+    RUN_ID_PATTERN,
+    is_model_id,
+    model_id_time,
+    validate_run_id,
+)
 from taskclf_core.registry.stamps import UtcTimestamp, sha256_bytes, sha256_file
 
 DECISION_FILE = "decision.json"
@@ -38,11 +45,11 @@ _FILE_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 
 
 class ChampionRef(BaseModel):
-    """The champion a run was compared against."""
+    """The champion a run was compared against (``run_id``: its model id, ours or taskclf's)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    run_id: str = Field(pattern=_RUN_ID)
+    run_id: str = Field(pattern=MODEL_ID_REGEX)
     model_sha256: str = Field(pattern=_SHA256)
 
 
@@ -113,7 +120,13 @@ class RunRecord:
 
     def load_bundle(self, *, parse_model: bool = True) -> LoadedBundle:
         """The run's bundle (see :func:`taskclf_core.registry.bundle.load_bundle`)."""
-        return load_bundle(self.path, parse_model=parse_model, label=self.label)
+        return load_bundle(
+            self.path,
+            parse_model=parse_model,
+            label=self.label,
+            manifest=self.decision.manifest,
+            manifest_label=f"the manifest of {self.label}/{DECISION_FILE}",
+        )
 
 
 @dataclass(frozen=True)
@@ -190,13 +203,17 @@ def write_run(
 def _read_decision(folder: Path, run_id: str) -> RunDecision:
     path = folder / DECISION_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.is_symlink():
+            raise RegistryError(f"run {run_id}: {DECISION_FILE} is a symbolic link; refused")
+        raw = read_json(path)
     except FileNotFoundError:
         raise RegistryError(f"run {run_id}: {DECISION_FILE} is missing (incomplete run)") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise RegistryError(f"run {run_id}: {DECISION_FILE} cannot be read ({exc})") from exc
+    except ValueError as exc:
+        raise RegistryError(f"run {run_id}: {DECISION_FILE} is not valid JSON ({exc})") from exc
     try:
-        decision = RunDecision.model_validate_json(text)
+        decision = RunDecision.model_validate(raw)
     except ValidationError as exc:
         raise RegistryError(
             f"run {run_id}: {DECISION_FILE} is invalid: {describe_validation_error(exc, model=RunDecision)}"
@@ -226,6 +243,11 @@ def read_run(home: Home, run_id: str) -> RunRecord:
     folder = home.runs_dir / run_id
     if not folder.is_dir():
         raise RunIdError(f"no run {run_id} in artifacts/runs")
+    if folder.is_symlink():
+        raise RegistryError(
+            f"run {run_id}: artifacts/runs/{run_id} is a symbolic link; refused (runs are "
+            "real folders in the home)"
+        )
     return RunRecord(run_id=run_id, path=folder, decision=_read_decision(folder, run_id))
 
 
@@ -247,7 +269,9 @@ def verify_record(
         return f"run {record.run_id}: its manifest lists no {absent[0]}; the run has no complete bundle"
     if not hashes:
         return None
-    return verify_bundle(record.path, parse_model=parse_model, label=record.label)
+    return verify_bundle(
+        record.path, parse_model=parse_model, label=record.label, manifest=manifest
+    )
 
 
 def verify_run(home: Home, run_id: str, *, parse_model: bool = False) -> str | None:
@@ -270,12 +294,20 @@ def verify_run(home: Home, run_id: str, *, parse_model: bool = False) -> str | N
 
 
 def folder_names_newest_first(folder: Path) -> list[str]:
-    """Sub-folder names of ``folder``, newest run id first, ignoring hidden/temporary ones."""
+    """Entry names of ``folder`` that are folders or links, newest model id first.
+
+    Hidden and temporary (``.tmp-*``) names are ignored. Symbolic links are included
+    (listings report them as refused) without being followed.
+    """
     if not folder.is_dir():
         return []
-    names = [p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    valid = sorted((n for n in names if RUN_ID_PATTERN.match(n)), reverse=True)
-    return valid + sorted(n for n in names if not RUN_ID_PATTERN.match(n))
+    names = [
+        p.name
+        for p in folder.iterdir()
+        if (p.is_symlink() or p.is_dir()) and not p.name.startswith(".")
+    ]
+    valid = sorted((n for n in names if is_model_id(n)), key=model_id_time, reverse=True)
+    return valid + sorted(n for n in names if not is_model_id(n))
 
 
 def _effective_promotions(home: Home) -> tuple[set[str], str | None] | None:
@@ -290,10 +322,10 @@ def _effective_promotions(home: Home) -> tuple[set[str], str | None] | None:
     state = inspect_active(home)
     if state.exists and state.pointer is None:
         return None
-    entries = inspect_history(home).entries
-    if entries and entries[-1].previous_change_id is not None:
+    report = inspect_history(home)
+    if not report.complete:
         return None
-    return {e.run_id for e in entries}, state.pointer.model_id if state.pointer else None
+    return {e.run_id for e in report.entries}, state.pointer.model_id if state.pointer else None
 
 
 def _interrupted_promotion(run_id: str, champion: str | None) -> str:

@@ -35,7 +35,14 @@ def parse_utc(value: str) -> datetime:
         ) from exc
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError(f"expected an aware time with a UTC offset (e.g. +00:00); got {value!r}")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:00+01:00 is a valid ISO text whose UTC time is not representable.
+        raise ValueError(
+            f"expected a time within the representable range (years 1 to 9999 in UTC); "
+            f"got {value!r}"
+        ) from None
 
 
 def _normalise_utc(value: str) -> str:

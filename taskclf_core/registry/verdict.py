@@ -7,21 +7,23 @@ and say why); ``promotion.promote`` and ``promotion.promote_auto`` re-apply the 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Final
 
 from taskclf_core.errors import ChampionChanged, PromotionRefused, RegistryError, RunIdError
+from taskclf_core.fs.jsonfile import read_json
 from taskclf_core.paths import Home
-from taskclf_core.registry.bundle import verify_bundle
 from taskclf_core.registry.history import inspect_history
-from taskclf_core.registry.pointer import ActiveState, inspect_active
+from taskclf_core.registry.installed import verify_installed
+from taskclf_core.registry.metadata import MODEL_FILE
+from taskclf_core.registry.pointer import ActivePointer, ActiveState, inspect_active
 from taskclf_core.registry.runs import (
     RunRecord,
     auto_promotion_interrupted,
     read_run,
     verify_record,
 )
+from taskclf_core.registry.stamps import sha256_file
 
 
 class FromRun:
@@ -53,24 +55,76 @@ def _refuse(reason: str) -> Verdict:
     return Verdict(ok=False, reason=reason)
 
 
-def _failed_gates_on_file(record: RunRecord) -> list[str]:
-    """Names of failed gates found in ``gates.json`` (best effort, for the message only)."""
+def gates_on_file(record: RunRecord) -> tuple[list[str], str | None]:
+    """The failed gates recorded in the run's ``gates.json``, recomputed from each gate.
+
+    ``gates.json`` maps a gate group to ``{"all_passed": ..., "gates": [{"name", "passed",
+    "skipped", ...}]}``. A gate failed when it neither passed nor was skipped.
+
+    Returns:
+        ``(failed gate names, None)``, or ``([], problem)`` when the file is missing,
+        unreadable or not a gates record.
+    """
     try:
-        raw = json.loads(record.file("gates.json").read_text(encoding="utf-8"))
-    except (RegistryError, OSError, ValueError):
-        return []
-    names: list[str] = []
-    stack: list[object] = [raw]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            name = item.get("name")
-            if isinstance(name, str) and item.get("passed") is False and not item.get("skipped"):
-                names.append(name)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return sorted(set(names))
+        raw = read_json(record.file("gates.json"))
+    except RegistryError:
+        return [], f"run {record.run_id} has no gates.json in its manifest"
+    except (OSError, ValueError) as exc:
+        return [], f"run {record.run_id}: gates.json is not valid JSON ({exc})"
+    failed: list[str] = []
+    problem = f"run {record.run_id}: gates.json is not a record of gates"
+    if not isinstance(raw, dict) or not raw:
+        return [], problem
+    for group in raw.values():
+        gates = group.get("gates") if isinstance(group, dict) else None
+        if not isinstance(gates, list):
+            return [], problem
+        for gate in gates:
+            if not (
+                isinstance(gate, dict)
+                and isinstance(gate.get("name"), str)
+                and isinstance(gate.get("passed"), bool)
+                and isinstance(gate.get("skipped", False), bool)
+            ):
+                return [], problem
+            if not gate["passed"] and not gate.get("skipped", False):
+                failed.append(gate["name"])
+        if group.get("all_passed") is True and any(
+            not g["passed"] and not g.get("skipped", False) for g in gates
+        ):
+            return [], f"{problem}: group all_passed contradicts its gates"
+    return sorted(set(failed)), None
+
+
+def _decision_disagrees(record: RunRecord) -> str | None:
+    """Why ``decision.json`` contradicts ``gates.json``, or None when they agree."""
+    decision = record.decision
+    failed, problem = gates_on_file(record)
+    if problem:
+        return f"{problem}; the verdict cannot be recomputed"
+    if failed:
+        return (
+            f"run {record.run_id}: decision.json says {decision.outcome!r} but gates.json "
+            f"records failed gate(s) {', '.join(failed)}; the files disagree (edited?)"
+        )
+    if decision.failed_gates:
+        return (
+            f"run {record.run_id}: decision.json lists failed gate(s) "
+            f"{', '.join(decision.failed_gates)} with outcome {decision.outcome!r}; the files "
+            "disagree (edited?)"
+        )
+    return None
+
+
+def _champion_sha(home: Home, pointer: ActivePointer | None) -> str | None:
+    if pointer is None:
+        return None
+    if pointer.model_sha256:
+        return pointer.model_sha256
+    try:  # a pointer taskclf wrote records no hash: the model file's
+        return sha256_file(home.models_dir / pointer.model_id / MODEL_FILE)
+    except OSError:
+        return None
 
 
 def judge(
@@ -92,9 +146,7 @@ def judge(
     if decision.outcome == "dry_run":
         return _refuse(f"run {rid} is a dry run: dry runs are never promotable; start a real run")
     if decision.outcome == "rejected":
-        gates = (
-            ", ".join(decision.failed_gates or _failed_gates_on_file(record)) or "(see gates.json)"
-        )
+        gates = ", ".join(decision.failed_gates or gates_on_file(record)[0]) or "(see gates.json)"
         return _refuse(f"run {rid} was rejected by gate(s) {gates}; it can never be promoted")
     if automatic:
         if decision.outcome != "promoted" or not decision.auto_promote:
@@ -120,6 +172,9 @@ def judge(
     problem = verify_record(record)
     if problem:
         return _refuse(f"run {rid} cannot be promoted because its files are not intact: {problem}")
+    problem = _decision_disagrees(record)
+    if problem:
+        return _refuse(f"{problem}; it cannot be promoted")
 
     state = inspect_active(home)
     current = state.pointer
@@ -132,8 +187,10 @@ def judge(
             "use rollback to make it champion again"
         )
     installed = home.models_dir / rid
+    if installed.is_symlink():
+        return _refuse(f"models/{rid} is a symbolic link; refused (move it aside)")
     if installed.exists():
-        broken = verify_bundle(installed, label=f"models/{rid}")
+        broken = verify_installed(home, rid)
         if broken:
             return _refuse(
                 f"models/{rid} already exists and is broken ({broken}); "
@@ -152,7 +209,7 @@ def judge(
     else:
         expected_id, expected_sha = expected, None
     now_id = current.model_id if current else None
-    now_sha = current.model_sha256 if current else None
+    now_sha = _champion_sha(home, current)
     if expected_id != now_id or (expected_sha and now_sha and expected_sha != now_sha):
         was, now = expected_id or "none", now_id or "none"
         if was == now:  # same id, different bytes: only possible if a bundle was replaced
