@@ -157,3 +157,23 @@ def test_history_shows_a_change_that_never_took_effect(home_copy, seeded_home):
     table = result.stdout.split("Left out: ")[0]
     assert "fixture-alice" in table and "mallory" not in table
     assert [h["approver"] for h in json.loads(cli("train", "history", "--json").stdout)] == ["fixture-alice"]
+
+
+def test_rollback_with_expect_champion_is_a_compare_and_swap(home_copy, seeded_home):
+    assert cli("train", "promote", seeded_home.awaiting, "--approver", "bob", "--note", "newer").exit_code == 0
+    before = tree_state(home_copy)
+    stale = cli("train", "rollback", seeded_home.champion, "--approver", "carol", "--note", "back",
+                "--expect-champion", seeded_home.champion)
+    assert stale.exit_code == 2
+    assert lines(stale.stderr) == [
+        f"error: the champion changed since the rollback was chosen (was {seeded_home.champion}, now "
+        f"{seeded_home.awaiting}); review the history and try again"
+    ]
+    assert tree_state(home_copy) == before
+    bad = cli("train", "rollback", seeded_home.champion, "--approver", "carol", "--note", "back",
+              "--expect-champion", "latest")
+    assert bad.exit_code == 2 and "invalid run id 'latest'" in lines(bad.stderr)[0]
+    done = cli("train", "rollback", seeded_home.champion, "--approver", "carol", "--note", "back",
+               "--expect-champion", seeded_home.awaiting)
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout == f"Rolled back to {seeded_home.champion} (was {seeded_home.awaiting}) by carol.\n"
