@@ -152,3 +152,44 @@ def signoff(
             prefix, verb=verb, title=title, summary=summary, approver=approver, note=note,
             act=lambda: act(approver, note),
         )
+
+
+# ----------------------------------------------------------------------------- serving
+
+#: Response headers that forbid framing by any other site (clickjacking: one click on
+#: Retrain starts a job). Streamlit has no configuration option for response headers,
+#: so the serving layer adds them: ``uvicorn --factory page_frame:secure_app``.
+FRAME_HEADERS: Final[tuple[tuple[bytes, bytes], ...]] = (
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+)
+
+
+class FrameDenyMiddleware:
+    """ASGI middleware adding :data:`FRAME_HEADERS` to every HTTP response."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message.get("type") == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in FRAME_HEADERS if n not in names]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def secure_app() -> Any:
+    """The app as an ASGI application that cannot be framed (for ``uvicorn --factory``)."""
+    from pathlib import Path
+
+    from starlette.middleware import Middleware
+
+    return st.App(Path(__file__).with_name("app.py"), middleware=[Middleware(FrameDenyMiddleware)])
