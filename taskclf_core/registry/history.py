@@ -24,6 +24,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from taskclf_core.access.approvals import Approval
+from taskclf_core.access.identity import Identity
 from taskclf_core.errors import describe_validation_error
 from taskclf_core.fs.atomic import append_line_durable
 from taskclf_core.paths import Home
@@ -72,6 +74,10 @@ class HistoryEntry(BaseModel):
     at: str | None = None
     old: ActivePointer | None = None
     new: ActivePointer | None = None
+    #: Audit (issue 14): who acted and how that was established (None on older lines and
+    #: taskclf's), and the sign-offs that led to the change (two under the two-person rule).
+    actor: Identity | None = None
+    approvals: tuple[Approval, ...] = ()
     origin: Literal["console", "taskclf"] = "console"
 
     @model_validator(mode="before")

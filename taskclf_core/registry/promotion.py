@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import shutil
 
+from taskclf_core.access.approvals import Approval
+from taskclf_core.access.identity import AUTO, Identity
 from taskclf_core.errors import (
     BundleError,
     ChampionChanged,
@@ -69,6 +71,8 @@ def _commit(
     note: str,
     dataset_hash: str,
     gates_summary: str,
+    actor: Identity | None = None,
+    approvals: tuple[Approval, ...] = (),
 ) -> HistoryEntry:
     """Append the history entry, then move the pointer (the caller holds the lock).
 
@@ -120,6 +124,8 @@ def _commit(
         at=pointer.selected_at,
         old=before,
         new=pointer,
+        actor=actor,
+        approvals=approvals,
     )
     append_history(home, entry)
     faultpoint("commit.appended")
@@ -129,7 +135,8 @@ def _commit(
 
 
 def _install_and_commit(
-    home: Home, verdict: Verdict, *, action: Action, approver: str, note: str
+    home: Home, verdict: Verdict, *, action: Action, approver: str, note: str,
+    actor: Identity | None = None, approvals: tuple[Approval, ...] = (),
 ) -> HistoryEntry:
     assert verdict.record is not None and verdict.state is not None
     record = verdict.record
@@ -166,6 +173,8 @@ def _install_and_commit(
         note=note,
         dataset_hash=record.decision.dataset_hash,
         gates_summary=record.decision.gates_summary,
+        actor=actor,
+        approvals=approvals,
     )
 
 
@@ -177,6 +186,8 @@ def promote(
     note: str,
     auto_promote: bool,
     expected_champion: str | None | FromRun = FROM_RUN,
+    actor: Identity | None = None,
+    approvals: tuple[Approval, ...] = (),
 ) -> HistoryEntry:
     """Sign off a run awaiting sign-off and make its model the champion.
 
@@ -210,7 +221,9 @@ def promote(
             home, run_id, auto_promote=auto_promote, automatic=False, expected=expected_champion
         )
         raise_refusal(verdict)
-        return _install_and_commit(home, verdict, action="promote", approver=approver, note=note)
+        return _install_and_commit(
+            home, verdict, action="promote", approver=approver, note=note, actor=actor, approvals=approvals
+        )
 
 
 def promote_auto(
@@ -244,7 +257,7 @@ def promote_auto(
         raise_refusal(verdict)
         assert verdict.record is not None
         note = verdict.record.decision.reason or "all gates passed with auto_promote on"
-        return _install_and_commit(home, verdict, action="auto_promote", approver="auto", note=note)
+        return _install_and_commit(home, verdict, action="auto_promote", approver="auto", note=note, actor=AUTO)
 
 
 def rollback(
@@ -254,6 +267,7 @@ def rollback(
     approver: str,
     note: str,
     expected_champion: str | None | AnyChampion = ANY_CHAMPION,
+    actor: Identity | None = None,
 ) -> HistoryEntry:
     """Make a former champion the champion again.
 
@@ -331,4 +345,5 @@ def rollback(
             note=note,
             dataset_hash=bundle.metadata.dataset_hash,
             gates_summary=gates_summary,
+            actor=actor,
         )

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from taskclf_core.access.policy import AccessPolicy
 from taskclf_core.errors import ConfigError, RegistryError
 from taskclf_core.fs.atomic import write_text_atomic
 from taskclf_core.model.thresholds import GateThresholds
@@ -48,6 +49,8 @@ class RetrainConfig(BaseModel):
     train_params: TrainParams = Field(default_factory=lambda: TrainParams.model_validate({}))
     #: Acceptance-check and candidate-gate thresholds; the reference values by default.
     gates: GateThresholds = Field(default_factory=lambda: GateThresholds())
+    #: Roles and the two-person rule for a team deployment (issue 14); none by default.
+    access: AccessPolicy = Field(default_factory=lambda: AccessPolicy())
 
 
 #: Shows a value in a message, shortened: a hostile file (deep nesting, YAML aliases that
@@ -71,6 +74,8 @@ def _describe_error(err: Any, source: str) -> str:
         fields = dict(TrainParams.model_fields)
     if err["loc"] and err["loc"][0] == "gates" and len(err["loc"]) > 1:
         fields = dict(GateThresholds.model_fields)
+    if err["loc"] and err["loc"][0] == "access" and len(err["loc"]) > 1:
+        fields = dict(AccessPolicy.model_fields)
     if kind == "value_error":  # a cross-field rule (e.g. reject_rate_min <= reject_rate_max)
         reason = str(err.get("ctx", {}).get("error") or err["msg"])
         return f"{source}: {loc}: {reason}"
@@ -273,6 +278,17 @@ train_params:
   class_weight: balanced
   # Seed for LightGBM; the same data and config give a byte-identical model.txt.
   seed: 0
+
+# Who may do what when the console is served to a team (sign-in configured, `make serve`;
+# see README "Serving the console to a team"): emails or @domain patterns. Signed-in
+# people listed in neither are viewers. Local mode (`make run`) and the CLI check no roles.
+access:
+  # May promote and roll back.
+  approvers: []
+  # May start and cancel retrains.
+  operators: []
+  # Sign-offs from different approvers a promotion needs (2 = the two-person rule).
+  required_approvals: 1
 """
 
 
