@@ -72,11 +72,14 @@ def test_04_fresh_champion_without_force_is_not_due(flow):
     assert tree_digest(flow["root"]) == before
 
 
-def test_05_drift_run_is_rejected_by_the_regression_gate(flow):
+def test_05_drift_run_is_rejected_by_the_regression_gate_alone(flow):
     result = retrain(flow["home"], scenario="drift")
     flow["drift"] = result
     gate = {g.name: g for g in result.gates}["macro_f1_no_regression"]
     assert result.outcome == "rejected" and gate.status == "failed", gate.detail
+    # every candidate gate and the baseline gate pass: drift shows the regression gate on its own
+    assert [g.name for g in result.gates if g.status == "failed"] == ["macro_f1_no_regression"]
+    assert result.candidate_gates is not None and result.candidate_gates.all_passed
     assert result.champion_source == flow["first"].run_id and result.bootstrap is not None
     assert result.bootstrap.low <= result.bootstrap.difference <= result.bootstrap.high
     assert "macro_f1_no_regression" in result.reason

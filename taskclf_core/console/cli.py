@@ -348,12 +348,15 @@ def runs(
 
 @train_app.command("models", epilog=EPILOG)
 def models(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonOpt = False) -> None:
-    """List promoted models; the champion is marked, broken bundles say why."""
-    from taskclf_core.console.service import models_table
+    """List promoted models; the champion is marked, broken bundles say why; files that
+    could not be read are named on stderr."""
+    from taskclf_core.console.service import models_report
 
     with _errors():
         home = _home(models_dir, out_dir)
-        rows = models_table(home)
+        rows, problems = models_report(home)
+    for problem in problems:
+        err.print(Text(_literal(f"Problem: {problem}")))
     if as_json:
         _print_json(rows)
         return

@@ -240,10 +240,10 @@ def rollback_model(
             ``"none"`` for no champion; None for no check.
     """
     from taskclf_core.registry.promotion import rollback
-    from taskclf_core.registry.runids import validate_run_id
+    from taskclf_core.registry.runids import validate_model_id
     from taskclf_core.registry.verdict import ANY_CHAMPION
 
-    model_id = validate_run_id(model_id)
+    model_id = validate_model_id(model_id)
     if not home.models_dir.is_dir():
         raise PromotionRefused(
             f"there is no models folder at {home.models_dir}, so no model to roll back to "
@@ -251,7 +251,7 @@ def rollback_model(
         )
     expected: Any = ANY_CHAMPION
     if expect_champion is not None:
-        expected = None if expect_champion == "none" else validate_run_id(expect_champion)
+        expected = None if expect_champion == "none" else validate_model_id(expect_champion)
     return rollback(home, model_id, approver=approver, note=note, expected_champion=expected)
 
 
@@ -304,9 +304,16 @@ def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]
 
 def models_table(home: Home) -> list[dict[str, Any]]:
     """Promoted models (champion marked, broken bundles with the reason)."""
-    from taskclf_core.registry.listing import list_models
+    return models_report(home)[0]
 
-    return [
+
+def models_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
+    """Promoted models as rows, and every registry file that could not be read and why
+    (pointer, history lines, bundles), so an empty or short table is never silent."""
+    from taskclf_core.registry.listing import inspect_models
+
+    report = inspect_models(home)
+    rows = [
         {
             "model_id": m.model_id,
             "champion": m.is_champion,

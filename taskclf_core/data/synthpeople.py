@@ -283,10 +283,12 @@ def draw_blocks(
     b_label = label[ud, slot]
     behaviour = b_label
     if cfg.drift:
-        # Neighbours swap habits early on; the swap fades out between 50 % and 80 % of
-        # the range, so the last days (the evaluation rows) look like ``default``.
+        # Neighbours swap habits in a share of the early blocks; the swap fades out between
+        # 50 % and 80 % of the range, so the last days (the evaluation rows) look like
+        # ``default``: the challenger is still good, but worse than a default champion.
         position = (ud_day[ud] + 0.5) / n_days
-        swapped = rng.random(b_label.size) < np.clip((0.8 - position) / 0.3, 0.0, 1.0)
+        fade = np.clip((0.8 - position) / 0.3, 0.0, 1.0)
+        swapped = rng.random(b_label.size) < cfg.drift_share * fade
         behaviour = np.where(swapped, DRIFT_SWAP[b_label], b_label)
     return Blocks(
         user=ud_user[ud],
