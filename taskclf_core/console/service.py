@@ -320,10 +320,14 @@ def models_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
             "macro_f1": round(m.metrics.macro_f1, 4) if m.metrics else None,
             "trained": f"{m.metadata.train_date_from}..{m.metadata.train_date_to}" if m.metadata else None,
             "created_at": m.metadata.created_at if m.metadata else None,
-            "problem": m.broken,
+            "origin": m.origin,
+            "integrity": m.integrity,
+            "rollback_target": m.rollback_target,
+            "problem": m.broken or m.leftover,
         }
-        for m in list_models(home)
+        for m in report.models
     ]
+    return rows, report.problems
 
 
 def history_table(home: Home) -> list[dict[str, Any]]:
