@@ -266,6 +266,8 @@ def _render_result(result: Any) -> None:
         f"{snap.user_count} users, {snap.date_from}..{snap.date_to}, schema {snap.schema_version}; "
         f"train {snap.train_rows} / val {snap.val_rows} / test {snap.test_rows}",
     )
+    for warning in snap.data_warnings:
+        _say(f"Data warning: {warning.message}")
     _table("Gates", ["gate", "kind", "status", "value", "threshold", "detail"],
            [[g.name, g.kind, g.status.upper(), _fmt(g.value), g.threshold, g.detail] for g in result.gates])
     champion = f"champion {result.champion_source} {_fmt(result.champion_macro_f1)}" if result.champion_source else "no champion"
