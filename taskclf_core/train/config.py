@@ -279,6 +279,29 @@ train_params:
   # Seed for LightGBM; the same data and config give a byte-identical model.txt.
   seed: 0
 
+# Thresholds of the acceptance checks and candidate gates (inclusive); the reference
+# values are shown. A run records the thresholds it was judged by.
+gates:
+  # Challenger macro-F1 at least (acceptance check macro_f1).
+  macro_f1: 0.65
+  # Challenger weighted-F1 at least (acceptance check weighted_f1).
+  weighted_f1: 0.7
+  # BreakIdle precision at least (gate breakidle_precision); 0 asks for nothing.
+  breakidle_precision: 0.95
+  # BreakIdle recall at least (acceptance check breakidle_recall).
+  breakidle_recall: 0.9
+  # Every class's precision at least (gate no_class_below_50_precision).
+  class_precision_floor: 0.5
+  # Share of windows rejected as Mixed/Unknown (top probability below 0.55) at least
+  # this (check reject_rate_bounds) ...
+  reject_rate_min: 0.05
+  # ... and at most this.
+  reject_rate_max: 0.3
+  # Macro-F1 on users seen in training (only when users are held out).
+  seen_user_f1: 0.7
+  # Macro-F1 on held-out users (only when users are held out).
+  unseen_user_f1: 0.6
+
 # Who may do what when the console is served to a team (sign-in configured, `make serve`;
 # see README "Serving the console to a team"): emails or @domain patterns. Signed-in
 # people listed in neither are viewers. Local mode (`make run`) and the CLI check no roles.
