@@ -230,7 +230,8 @@ def test_out_of_range_arguments_are_refused_with_the_value(kwargs: dict, message
     assert str(err.value) == message
 
 
-def test_default_team_trains_a_challenger_that_passes_every_acceptance_check() -> None:
+@pytest.mark.parametrize("version", ["v1", "v3"])
+def test_default_team_trains_a_challenger_that_passes_every_acceptance_check(version: str) -> None:
     from taskclf_core.data.projection import project_spans
     from taskclf_core.data.split import split_by_time
     from taskclf_core.model.baseline import baseline_codes
@@ -238,11 +239,11 @@ def test_default_team_trains_a_challenger_that_passes_every_acceptance_check() -
     from taskclf_core.model.lgbm import label_codes, train_lgbm
     from taskclf_core.model.serving import predict_proba
 
-    team = generate_team(users=3, days=14, date_to=LAST_DAY, seed=0)
+    team = generate_team(users=3, days=14, date_to=LAST_DAY, seed=0, schema_version=version)
     labelled = project_spans(team.features, team.spans)
     parts = split_by_time(labelled)
     model = train_lgbm(
-        labelled.iloc[parts["train"]], schema_version="v1", num_boost_round=30, num_threads=1
+        labelled.iloc[parts["train"]], schema_version=version, num_boost_round=30, num_threads=1
     )
     test = labelled.iloc[parts["test"]]
     y, users = label_codes(test["label"]), test["user_id"].to_numpy()

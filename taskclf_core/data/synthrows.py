@@ -36,7 +36,7 @@ from taskclf_core.data.synthpeople import (
     salted_hash,
 )
 from taskclf_core.data.synthscenarios import Scenario
-from taskclf_core.data.synthtitles import title_columns
+from taskclf_core.data.synthtitles import title_columns, title_tasks
 
 PROVENANCE: Final = "synthetic"
 SOURCE_ID: Final = "aw-watcher-window"
@@ -231,7 +231,10 @@ def feature_frame(
     repeats[order] = rows - np.maximum.accumulate(np.where(head, rows, 0)) + 1
 
     start = _utc(minute * 60)
-    titles = title_columns(title, b_behaviour[block], app, seed) if version == "v3" else {}
+    titles: dict[str, np.ndarray] = {}
+    if version == "v3":
+        task = title_tasks(blocks.label, b_behaviour, seed)[block]
+        titles = title_columns(title, task, app, seed)
     return pd.DataFrame(
         {
             "user_id": _text(people.ids, user),

@@ -37,6 +37,15 @@ _RARE_BASE: Final = _COMMON_BASE + _COMMON_TOKENS
 #: The rest come from the rare pool.
 _SOURCE_SHARES: Final = np.cumsum([0.40, 0.08, 0.22, 0.15])
 _EMPTY_TITLE_APP: Final = APP_IDS.index("com.apple.loginwindow")
+#: A title shows the work, not the habits: where a block's habits are another task's
+#: (``drift``), only this share of its titles follow the habits, the rest its own task.
+TITLE_DRIFT_SHARE: Final = 0.3
+
+
+def title_tasks(label: np.ndarray, behaviour: np.ndarray, seed: int) -> np.ndarray:
+    """Per block, the task whose vocabulary its titles use (see ``TITLE_DRIFT_SHARE``)."""
+    rng = np.random.default_rng([seed, zlib.crc32(b"title-drift")])
+    return np.where(rng.random(label.size) < TITLE_DRIFT_SHARE, behaviour, label)
 
 
 def _draw_tokens(
