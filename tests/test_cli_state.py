@@ -172,7 +172,7 @@ def test_rollback_with_expect_champion_is_a_compare_and_swap(home_copy, seeded_h
     assert tree_state(home_copy) == before
     bad = cli("train", "rollback", seeded_home.champion, "--approver", "carol", "--note", "back",
               "--expect-champion", "latest")
-    assert bad.exit_code == 2 and "invalid run id 'latest'" in lines(bad.stderr)[0]
+    assert bad.exit_code == 2 and "invalid model id 'latest'" in lines(bad.stderr)[0]
     done = cli("train", "rollback", seeded_home.champion, "--approver", "carol", "--note", "back",
                "--expect-champion", seeded_home.awaiting)
     assert done.exit_code == 0, done.stderr

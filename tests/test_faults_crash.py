@@ -179,24 +179,34 @@ def _check_stopped_promotion(
         refused = zygote.run("rollback", root=str(root), model_id=awaiting)
         if refused.status != "refused" or "never champion" not in str(refused.outcome.get("message")):  # type: ignore[union-attr]
             violations.add(label, [f"rollback to the left-over {awaiting} was not refused: {refused.describe()}"])
+    copy = _repair_damaged_pointer(zygote, root, ids["earlier"], scratch, label, violations)
+    if copy is None:
+        return
+    again = zygote.run("promote", root=str(copy), run_id=awaiting, expected=ids["earlier"])
+    if again.status != "ok":
+        violations.add(label, [f"the stopped run cannot be promoted after the repair: {again.describe()}"])
+    STOPPED_CHECKS[("leftover" if leftover else "clean")] += 1
+
+
+def _repair_damaged_pointer(
+    zygote: Zygote, root: Path, target: str, scratch: Path, label: str, violations: Violations
+) -> Path | None:
+    """Item 3 on a copy: damage the pointer, repair by rollback; no orphan may be linked."""
     copy = scratch / f"{label}-repair"
     shutil.copytree(root, copy, symlinks=True)
     orphans = {e.change_id for e in inspect_history(Home(copy)).orphaned}
     (copy / "models" / "active.json").write_bytes(b'{"model_dir": "models/x", oops')
-    repaired = zygote.run("rollback", root=str(copy), model_id=ids["earlier"])
+    repaired = zygote.run("rollback", root=str(copy), model_id=target)
     if repaired.status != "ok":
         violations.add(label, [f"the repair rollback failed: {repaired.describe()}"])
-        return
+        return None
     report = inspect_history(Home(copy))
     head = report.entries[0] if report.entries else None
     if head is None or head.previous_change_id is not None or head.gap is None:
         violations.add(label, [f"the repair did not record a gap: {head}"])
     if any(e.change_id in orphans for e in report.entries):
         violations.add(label, ["an orphan entry became part of the effective history"])
-    again = zygote.run("promote", root=str(copy), run_id=awaiting, expected=ids["earlier"])
-    if again.status != "ok":
-        violations.add(label, [f"the stopped run cannot be promoted after the repair: {again.describe()}"])
-    STOPPED_CHECKS[("leftover" if leftover else "clean")] += 1
+    return copy
 
 
 #: How many stopped promotions the item 3/4 checks ran on (reported by the suite).
@@ -288,6 +298,8 @@ def _rollback_trial(
         assert _ok(trial) == target
     reached = _after_crash(zygote, root, before, label, violations, targets={target})
     moved = reached.active != before.active
+    if not moved and _repair_damaged_pointer(zygote, root, ids["champion"], scratch, label, violations):
+        STOPPED_CHECKS["rollback"] += 1
     if not moved:
         assert _ok(zygote.run("rollback", root=str(root), model_id=target)) == target
         violations.add(label + " retry", check_invariants(root, reached, targets={target}))
@@ -308,6 +320,7 @@ def test_rollback_killed_at_every_fault_point_and_at_random_instants(
         for fault in iter_faults(ROLLBACK_POINTS)
     )
     assert named == {"not moved": 5, "moved": 2}
+    assert STOPPED_CHECKS["rollback"] >= 5  # item 3 checked after every stopped rollback
 
     root, _ = _trial_home(tpl, scratch, "measure")
     started = time.perf_counter()
@@ -319,6 +332,7 @@ def test_rollback_killed_at_every_fault_point_and_at_random_instants(
             zygote, tpl, ids, scratch, f"rollback@{i}", violations,
             kill_after=rng.uniform(0.0, 1.1 * duration),
         )
+    print(f"stopped-change checks: {dict(STOPPED_CHECKS)}")
     assert not violations.items, violations.report()
 
 

@@ -339,3 +339,25 @@ def test_deeply_nested_json_is_an_invalid_file_not_a_recursion_error(home: Home,
         with (home.models_dir / "active_history.jsonl").open("a") as fh:
             fh.write(deep + "\n")
         assert any("line 2 is not a valid entry" in p for p in inspect_history(home).problems)
+
+
+def test_a_created_at_in_the_future_is_reported_as_a_problem(home: Home) -> None:
+    first = promoted_run(home)
+    path = home.models_dir / first / "metadata.json"
+    raw = json.loads(path.read_text())
+    raw["created_at"] = "2999-01-01T00:00:00+00:00"
+    path.write_text(json.dumps(raw))
+    # The run's manifest vouches for the original file: the edit is also caught there.
+    problems = inspect_models(home).problems
+    assert any("metadata.json does not match its SHA-256" in p for p in problems)
+    # Without a run (e.g. a taskclf bundle), the future time itself is the problem.
+    shutil.rmtree(home.runs_dir / first)
+    raw["model_sha256"] = ""
+    raw["library_versions"] = {}
+    path.write_text(json.dumps(raw))
+    problems = inspect_models(home).problems
+    assert any(
+        p == f"models/{first}/metadata.json: created_at 2999-01-01T00:00:00+00:00 is in the future; "
+        "the retrain cadence cannot count from it (clock wrong, or the file was edited)"
+        for p in problems
+    ), problems

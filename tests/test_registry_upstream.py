@@ -195,3 +195,35 @@ def test_our_old_pointer_in_a_models_folder_not_named_models_is_reported_not_rep
     assert state.problem is not None and "expected champions/<model id>" in state.problem
     with pytest.raises(AssertionError, match="does not resolve"):
         taskclf_resolve_active(home.models_dir)
+
+
+def test_a_taskclf_set_active_after_our_promotion_keeps_one_readable_history(tmp_path: Path) -> None:
+    """taskclf drops our extra keys when it records ``old``; the chain still links up."""
+    home, upstream = _upstream_home(tmp_path, "v1")
+    ours = make_run(home, champion=champion_of(home))
+    promote(home, ours, approver="alice", note="ours", auto_promote=False)
+    ours_pointer = json.loads((home.models_dir / "active.json").read_text())
+    keys = list(FACTS["active_json_fields"])
+    old = {k: ours_pointer[k] for k in keys}  # what taskclf's ActivePointer keeps
+    new = {
+        "model_dir": f"models/{upstream}",
+        "selected_at": "2026-11-30T08:00:00.000001+00:00",
+        "policy_version": 1,
+        "model_id": upstream,
+        "reason": {"metric": "macro_f1", "macro_f1": 0.2595, "weighted_f1": 0.4658, "note": "manual set-active"},
+    }
+    (home.models_dir / "active.json").write_text(json.dumps(new, indent=2) + "\n")
+    with (home.models_dir / "active_history.jsonl").open("a") as fh:
+        fh.write(json.dumps({"at": new["selected_at"], "old": old, "new": new}, separators=(",", ":")) + "\n")
+
+    report = inspect_history(home)
+    assert report.problems == [] and report.complete
+    assert [(e.action, e.new_champion) for e in report.entries] == [
+        ("set_active", upstream),
+        ("promote", ours),
+        ("set_active", upstream),
+    ]
+    assert report.applied == {ours, upstream}
+    back = rollback(home, ours, approver="ops", note="ours again", expected_champion=upstream)
+    assert back.previous_champion == upstream
+    assert taskclf_resolve_active(home.models_dir).name == ours

@@ -16,7 +16,7 @@ before it touches a path; listings never raise for a broken bundle or run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from taskclf_core.errors import BundleError
@@ -52,7 +52,7 @@ from taskclf_core.registry.runs import (
     verify_run,
     write_run,
 )
-from taskclf_core.registry.stamps import sha256_file
+from taskclf_core.registry.stamps import parse_utc, sha256_file
 from taskclf_core.registry.verdict import ANY_CHAMPION, FROM_RUN, promotability
 
 __all__ = [
@@ -91,6 +91,9 @@ __all__ = [
     "write_run",
 ]
 
+
+#: A ``created_at`` further ahead of this machine's clock than this is reported.
+FUTURE_TOLERANCE = timedelta(minutes=5)
 
 #: ``ModelSummary.leftover``: a bundle that was never champion in the applied history.
 LEFTOVER = (
@@ -166,6 +169,13 @@ def inspect_models(home: Home, *, parse_model: bool = False) -> ModelsReport:
                 broken = str(exc)
             else:
                 leftover = None if name in history.applied else LEFTOVER
+                created = parse_utc(bundle.metadata.created_at)
+                if created > datetime.now(UTC) + FUTURE_TOLERANCE:
+                    problems.append(
+                        f"{shown}/metadata.json: created_at {bundle.metadata.created_at} is in "
+                        "the future; the retrain cadence cannot count from it (clock wrong, or "
+                        "the file was edited)"
+                    )
                 models.append(
                     ModelSummary(
                         name, path, is_champion, None, bundle.metadata, bundle.metrics,
