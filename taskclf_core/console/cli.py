@@ -224,6 +224,8 @@ def retrain(
     out_dir: OutOpt = None,
     holdout_fraction: Annotated[float, typer.Option("--holdout-fraction", min=0.0, max=0.99, help="Fraction of users held out for test.")] = 0.0,
     reject_threshold: Annotated[float, typer.Option("--reject-threshold", min=0.01, max=0.99, help="Reject threshold.")] = 0.55,
+    engine: Annotated[str | None, typer.Option("--engine", help=_help("Where to run: local (this process) or dask (a Dask cluster) [default: the config's compute.engine]."))] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help=_help("Dask scheduler: local (a cluster on this machine) or an address like tcp://host:8786; implies --engine dask [default: the config's compute.scheduler]."))] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the retrain pipeline and print the snapshot, every gate and the outcome."""
@@ -233,7 +235,8 @@ def retrain(
         request = build_request(config_path=config, force=force, dry_run=dry_run, synthetic=synthetic,
                                 scenario=scenario, users=users, seed=seed, date_from=_date(date_from, "--from"),
                                 date_to=_date(date_to, "--to"), data_dir=data_dir, user_id=user_id,
-                                holdout_fraction=holdout_fraction, reject_threshold=reject_threshold)
+                                holdout_fraction=holdout_fraction, reject_threshold=reject_threshold,
+                                engine=engine, scheduler=scheduler)
         home = _home(models_dir, out_dir)
         _note_defaults(home, config)
         report, stop = _progress_reporter(not as_json and err.is_terminal)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -59,6 +59,8 @@ class RetrainRequest(BaseModel):
     user_id: str | None = None  # for schema v2 files, which carry no user_id
     holdout_fraction: float = Field(0.0, ge=0.0, lt=1.0)
     reject_threshold: float = Field(DEFAULT_REJECT_THRESHOLD, gt=0.0, lt=1.0)
+    engine: Literal["local", "dask"] | None = None  # default: the config's compute.engine
+    scheduler: str | None = None  # default: the config's compute.scheduler (implies engine dask)
 
     @model_validator(mode="after")
     def _range_order(self) -> RetrainRequest:

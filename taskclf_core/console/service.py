@@ -136,6 +136,8 @@ def run_retrain(
 
     _, config = resolve_config(home, request.config_path)
     date_from, date_to = date_range(request, config)
+    if _effective_engine(config, request) == "dask":
+        return _run_retrain_on_dask(home, request, config, date_from, date_to, progress)
     source: dict[str, object]
     provenance: Literal["real", "synthetic"]
     if progress is not None:
@@ -183,6 +185,40 @@ def run_retrain(
         data_source=source,
         progress=progress,
         data_warnings=warnings,
+    )
+
+
+def _effective_engine(config: RetrainConfig, request: RetrainRequest) -> str:
+    if request.engine is None and request.scheduler is None:
+        return config.compute.engine
+    from taskclf_core.train.distributed_config import effective_compute
+
+    return effective_compute(config.compute, engine=request.engine, scheduler=request.scheduler).engine
+
+
+def _run_retrain_on_dask(
+    home: Home, request: RetrainRequest, config: RetrainConfig, date_from: date, date_to: date,
+    progress: ProgressCallback | None,
+) -> RetrainResult:
+    """The same retrain on a Dask cluster (compute.engine dask, or --engine/--scheduler)."""
+    from taskclf_core.train.distributed_config import effective_compute
+    from taskclf_core.train.distributed_pipeline import run_dask_retrain_pipeline
+
+    compute = effective_compute(config.compute, engine=request.engine, scheduler=request.scheduler)
+    if request.synthetic:
+        raise ConfigError(
+            "the Dask engine reads a data directory, not a synthetic team in memory: write the team with "
+            "`taskclf data synthesize --out DIR` and pass --data-dir DIR, or use --engine local"
+        )
+    if progress is not None:
+        progress("loading", 0.0)
+    return run_dask_retrain_pipeline(
+        config, compute,
+        data_dir=Path(request.data_dir) if request.data_dir is not None else home.default_data_dir,
+        date_from=date_from, date_to=date_to, user_id=request.user_id,
+        models_dir=home.models_dir, out_dir=home.artifacts_dir, force=request.force, dry_run=request.dry_run,
+        holdout_user_fraction=request.holdout_fraction, reject_threshold=request.reject_threshold,
+        progress=progress,
     )
 
 

@@ -15,6 +15,7 @@ from taskclf_core.access.policy import AccessPolicy
 from taskclf_core.errors import ConfigError, RegistryError
 from taskclf_core.fs.atomic import write_text_atomic
 from taskclf_core.model.thresholds import GateThresholds
+from taskclf_core.train.distributed_config import ComputeConfig
 
 DEFAULT_RETRAIN_CADENCE_DAYS = 7
 DEFAULT_CALIBRATOR_UPDATE_CADENCE_DAYS = 7
@@ -49,6 +50,8 @@ class RetrainConfig(BaseModel):
     train_params: TrainParams = Field(default_factory=lambda: TrainParams.model_validate({}))
     #: Acceptance-check and candidate-gate thresholds; the reference values by default.
     gates: GateThresholds = Field(default_factory=lambda: GateThresholds())
+    #: Where the retrain runs: this process (``local``) or a Dask cluster (``dask``).
+    compute: ComputeConfig = Field(default_factory=lambda: ComputeConfig.model_validate({}))
     #: Roles and the two-person rule for a team deployment (issue 14); none by default.
     access: AccessPolicy = Field(default_factory=lambda: AccessPolicy())
 
@@ -74,6 +77,8 @@ def _describe_error(err: Any, source: str) -> str:
         fields = dict(TrainParams.model_fields)
     if err["loc"] and err["loc"][0] == "gates" and len(err["loc"]) > 1:
         fields = dict(GateThresholds.model_fields)
+    if err["loc"] and err["loc"][0] == "compute" and len(err["loc"]) > 1:
+        fields = dict(ComputeConfig.model_fields)
     if err["loc"] and err["loc"][0] == "access" and len(err["loc"]) > 1:
         fields = dict(AccessPolicy.model_fields)
     if kind == "value_error":  # a cross-field rule (e.g. reject_rate_min <= reject_rate_max)
@@ -301,6 +306,25 @@ gates:
   seen_user_f1: 0.7
   # Macro-F1 on held-out users (only when users are held out).
   unseen_user_f1: 0.6
+
+# Where a retrain runs (README "Running on a Dask cluster"); `taskclf train retrain
+# --engine/--scheduler` override engine and scheduler for one run.
+compute:
+  # local: this process; dask: the same retrain on a Dask cluster.
+  engine: local
+  # For dask: local (a cluster started on this machine) or a scheduler address
+  # (tcp://host:8786) whose workers see the data directory at the same path.
+  scheduler: local
+  # Worker processes of a local cluster; 0 = one per core.
+  workers: 0
+  # Memory limit per worker of a local cluster (e.g. 4GB); auto shares the machine.
+  worker_memory: auto
+  # Seconds to wait for the scheduler (and a first worker) to answer.
+  connect_timeout_s: 10
+  # Minutes a LightGBM worker waits for a lost one before the fit fails.
+  fit_timeout_minutes: 5
+  # Seconds a task waits for a lost worker before the run fails.
+  no_workers_timeout_s: 30
 
 # Who may do what when the console is served to a team (sign-in configured, `make serve`;
 # see README "Serving the console to a team"): emails or @domain patterns. Signed-in
