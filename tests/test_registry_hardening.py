@@ -361,3 +361,12 @@ def test_a_created_at_in_the_future_is_reported_as_a_problem(home: Home) -> None
         "the retrain cadence cannot count from it (clock wrong, or the file was edited)"
         for p in problems
     ), problems
+
+
+def test_model_folders_with_impossible_dates_are_listed_not_raised(home: Home) -> None:
+    first = promoted_run(home)
+    for name in ("2026-13-45_999999_run-0000", "99999999T999999999999Z-abcdef"):
+        shutil.copytree(home.models_dir / first, home.models_dir / name)
+    models = {m.model_id: m for m in list_models(home)}
+    assert set(models) == {first, "2026-13-45_999999_run-0000", "99999999T999999999999Z-abcdef"}
+    assert models["2026-13-45_999999_run-0000"].leftover == LEFTOVER

@@ -219,7 +219,10 @@ def find_latest_promoted(models_dir: Path) -> Path | None:
             continue
         when = bundle_created_at(folder)
         if when is None:
-            when = model_id_time(name) if is_model_id(name) else datetime.min.replace(tzinfo=UTC)
+            try:
+                when = model_id_time(name)
+            except ValueError:  # not a model id, or one whose date does not exist
+                when = datetime.min.replace(tzinfo=UTC)
         if best is None or (when, name) > best:
             best = (when, name)
     return Path(models_dir) / best[1] if best else None

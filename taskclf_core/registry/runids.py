@@ -78,6 +78,17 @@ def model_id_time(model_id: str) -> datetime:
     return run_id_time(model_id)
 
 
+def model_id_sort_key(model_id: str) -> str:
+    """A text that sorts model ids (ours and taskclf's) by their time, without parsing it.
+
+    ``20261126T052430123456Z-a1b2c3`` and ``2026-11-29_211443_run-5212`` both become
+    ``YYYYMMDDTHHMMSSffffff`` plus the id; a nonsense date still sorts (never raises).
+    """
+    if TASKCLF_MODEL_ID_PATTERN.match(model_id):
+        return f"{model_id[0:4]}{model_id[5:7]}{model_id[8:10]}T{model_id[11:17]}000000{model_id}"
+    return f"{model_id[:21]}{model_id}"
+
+
 def run_id_time(run_id: str) -> datetime:
     """The UTC time encoded in a (valid) run id."""
     validate_run_id(run_id)

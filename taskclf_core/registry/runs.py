@@ -29,7 +29,7 @@ from taskclf_core.registry.runids import (
     MODEL_ID_REGEX,
     RUN_ID_PATTERN,
     is_model_id,
-    model_id_time,
+    model_id_sort_key,
     validate_run_id,
 )
 from taskclf_core.registry.stamps import UtcTimestamp, sha256_bytes, sha256_file
@@ -306,7 +306,7 @@ def folder_names_newest_first(folder: Path) -> list[str]:
         for p in folder.iterdir()
         if (p.is_symlink() or p.is_dir()) and not p.name.startswith(".")
     ]
-    valid = sorted((n for n in names if is_model_id(n)), key=model_id_time, reverse=True)
+    valid = sorted((n for n in names if is_model_id(n)), key=model_id_sort_key, reverse=True)
     return valid + sorted(n for n in names if not is_model_id(n))
 
 
