@@ -7,6 +7,11 @@ Usage::
     python -m bench.run --sizes 1,10,50 --no-pages
     python -m bench.run --omp 3 --omp-burners 0,1,2   # also OpenMP wait policies, 3 users,
                                                       # with 0, 1, 2 busy processes alongside
+    python -m bench.run --dask 12 --no-pages --sizes 1  # the Dask engine beside the local one
+
+A full run also measures the Dask engine (LocalCluster, 2 worker processes) beside the
+local engine on the 12- and 60-user teams written as data directories (``--dask``;
+``--dask ''`` skips it; see ``bench/dask_engine.py``).
 
 Every size runs in its own subprocess, smallest first, so each reports its own peak
 RSS; the pages run in another. The table is printed and written as JSON to
@@ -58,7 +63,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="re-measure a size when the machine's speed drifted between the floor's training "
                              "and the pipeline's (their lightgbm.train times differ by more than 15%%; default 1)")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="folder for the JSON results")
-    parser.add_argument("--child", choices=("size", "pages", "omp"), help=argparse.SUPPRESS)
+    parser.add_argument("--dask", default=None, metavar="SIZES",
+                        help="team sizes (users) for the Dask engine beside the local engine "
+                             "(default 12,60; none with --quick; '' to skip)")
+    parser.add_argument("--child", choices=("size", "pages", "omp", "dask-data", "dask-local", "dask-engine"),
+                        help=argparse.SUPPRESS)
     parser.add_argument("--child-args", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -74,10 +83,16 @@ def _child(args: argparse.Namespace) -> None:
         from bench.pages import measure_pages
 
         result = measure_pages(**params)
-    else:
+    elif args.child == "omp":
         from bench.omp import measure_training
 
         result = measure_training(**params)
+    else:
+        from bench import dask_engine
+
+        run = {"dask-data": dask_engine.write_team, "dask-local": dask_engine.run_local,
+               "dask-engine": dask_engine.run_dask}[args.child]
+        result = run(**params)
     args.child_out.write_text(json.dumps(result, indent=2), encoding="utf-8")
 
 
@@ -114,6 +129,25 @@ def _omp_check(args: argparse.Namespace, rounds: int) -> dict[str, Any]:
         by_burners[str(burners)] = by_policy
     return {"users": args.omp, "train_rows": info["train_rows"], "num_threads": args.omp_threads,
             "by_burners": by_burners}
+
+
+def _dask_check(sizes: list[int], days: int, rounds: int) -> list[dict[str, Any]]:
+    """Each size written as a data directory, then the local and the Dask engine on it."""
+    from bench.dask_engine import sizing
+
+    rows = []
+    for users in sizes:
+        with tempfile.TemporaryDirectory(prefix="taskclf-bench-data-") as tmp:
+            _say(f"dask: writing {users} user(s) x {days} days as a data directory")
+            data = _spawn("dask-data", {"users": users, "days": days, "out": tmp})
+            span = {"data_dir": tmp, "date_from": data["date_from"], "date_to": data["date_to"], "rounds": rounds}
+            _say(f"dask: local engine on {data['windows']:,} windows")
+            local = _spawn("dask-local", span)
+            _say("dask: Dask engine (LocalCluster, 2 workers x 1 thread)")
+            dask_run = _spawn("dask-engine", span)
+        rows.append({"users": users, "days": days, "data": data, "local": local, "dask": dask_run,
+                     "sizing": sizing(local, dask_run)})
+    return rows
 
 
 def _say(text: str) -> None:
@@ -166,9 +200,16 @@ def main(argv: list[str] | None = None) -> int:
         result["pages"] = _spawn("pages", {"n_runs": n_runs, "n_models": n_models, "repeats": 1 if quick else 3})
     if args.omp:
         result["omp"] = _omp_check(args, rounds)
+    dask_sizes = args.dask if args.dask is not None else ("" if quick else "12,60")
+    if dask_sizes.strip():
+        result["dask"] = _dask_check(sorted({int(s) for s in dask_sizes.split(",")}), args.days, rounds)
     result["wall_s"] = round(time.perf_counter() - started, 1)
     result["targets"] = targets(result)
     text = table(result)
+    if result.get("dask"):
+        from bench.dask_engine import table as dask_table
+
+        text += "\n\n" + dask_table(result["dask"])
     print(text)
     print(f"(bench wall time {result['wall_s']:.0f} s)")
     args.out.mkdir(parents=True, exist_ok=True)
