@@ -227,3 +227,16 @@ def test_a_taskclf_set_active_after_our_promotion_keeps_one_readable_history(tmp
     back = rollback(home, ours, approver="ops", note="ours again", expected_champion=upstream)
     assert back.previous_champion == upstream
     assert taskclf_resolve_active(home.models_dir).name == ours
+
+
+def test_a_taskclf_bundle_with_free_text_train_dates_loads_as_taskclf_does(tmp_path: Path) -> None:
+    home, upstream = _upstream_home(tmp_path, "v1")
+    path = home.models_dir / upstream / "metadata.json"
+    raw = json.loads(path.read_text())
+    raw["train_date_from"], raw["train_date_to"] = "whenever", "2025-07-03"
+    raw["future_field"] = {"added": "by a later taskclf"}
+    path.write_text(json.dumps(raw, indent=2))
+    assert inspect_active(home).problem is None
+    [model] = inspect_models(home).models
+    assert model.broken is None and model.metadata is not None
+    assert model.metadata.train_date_from == "whenever"

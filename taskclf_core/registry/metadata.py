@@ -14,7 +14,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from taskclf_core import __version__
 from taskclf_core.data.schema import LABELS, SCHEMA_HASHES, SCHEMA_VERSIONS
@@ -62,6 +69,9 @@ class BundleMetadata(BaseModel):
     schema_version: str
     schema_hash: str
     label_set: list[str]
+    #: Library versions; ours always has ``taskclf_core``; absent in taskclf's bundles.
+    #: (Declared before the dates: their check depends on who wrote the bundle.)
+    library_versions: dict[str, str] = Field(default_factory=dict)
     train_date_from: str
     train_date_to: str
     params: dict[str, Any]
@@ -75,8 +85,6 @@ class BundleMetadata(BaseModel):
     unknown_category_mask_rate: float | None = None
     #: SHA-256 of ``model.txt``; filled in by ``bundle_write``; absent in taskclf's bundles.
     model_sha256: str = ""
-    #: Library versions; ours always has ``taskclf_core``; absent in taskclf's bundles.
-    library_versions: dict[str, str] = Field(default_factory=dict)
     #: The model's feature names in order; absent in taskclf's bundles (see ``model.txt``).
     feature_names: list[str] | None = None
 
@@ -94,7 +102,10 @@ class BundleMetadata(BaseModel):
 
     @field_validator("train_date_from", "train_date_to")
     @classmethod
-    def _iso_date(cls, value: str) -> str:
+    def _iso_date(cls, value: str, info: ValidationInfo) -> str:
+        # taskclf does not parse these ("whenever" loads); ours are real calendar dates.
+        if "taskclf_core" not in (info.data.get("library_versions") or {}):
+            return value
         if not _DATE_RE.match(value):
             raise ValueError(f"expected a date YYYY-MM-DD; got {value!r}")
         try:
@@ -123,7 +134,7 @@ class BundleMetadata(BaseModel):
 
     @model_validator(mode="after")
     def _date_order(self) -> BundleMetadata:
-        if self.train_date_from > self.train_date_to:
+        if self.origin == ORIGIN_CONSOLE and self.train_date_from > self.train_date_to:
             raise ValueError(
                 f"train_date_from {self.train_date_from} is after train_date_to {self.train_date_to}"
             )
