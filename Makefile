@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: run test lint typecheck imports bench install browser clean
+.PHONY: run serve test lint typecheck imports bench install browser clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,16 @@ run: install
 	mkdir -p models artifacts
 	TASKCLF_HOME=$(CURDIR) $(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
 	  --server.headless true --browser.gatherUsageStats false
+
+# The console for a team (README "Serving the console to a team"): sign-in required. Refuses
+# with one line unless .streamlit/secrets.toml (SECRETS=...) configures it; binds ADDRESS.
+ADDRESS ?= 0.0.0.0
+SECRETS ?= .streamlit/secrets.toml
+HOME_DIR ?= $(CURDIR)
+serve: install
+	@mkdir -p $(HOME_DIR)/models $(HOME_DIR)/artifacts
+	@TASKCLF_HOME=$(HOME_DIR) $(BIN)/python -m taskclf_core.console.serve --address $(ADDRESS) --port $(PORT) \
+	  --secrets $(SECRETS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from page_frame import RETRAIN, REVIEW, page_frame, plain
-from taskclf_core.console import formatting, status
+from taskclf_core.console import access, formatting, status
 
 home = page_frame("Status")
 summary = status.status_summary(home)
@@ -70,6 +70,8 @@ if summary.auto_promote_note:
     st.warning(summary.auto_promote_note, icon=":material/block:")
 if not summary.awaiting:
     st.caption("No run is waiting for sign-off.")
+for sentence in access.pending_sentences(home):  # the two-person rule's first sign-offs
+    st.warning(f"Pending approval: {plain(sentence)}", icon=":material/pending_actions:")
 for waiting in summary.awaiting:
     if waiting.promotable:
         st.warning(f"Run **`{waiting.row.run_id}`** awaits sign-off: {plain(waiting.why)}.", icon=":material/pending_actions:")

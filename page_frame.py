@@ -13,6 +13,7 @@ from typing import Any, Final
 
 import streamlit as st
 
+from access_frame import gate
 from taskclf_core.console.formatting import approver_from_user, signoff_missing
 from taskclf_core.errors import TaskclfError
 from taskclf_core.paths import Home
@@ -44,8 +45,10 @@ def page_frame(title: str) -> Home:
     with st.sidebar:
         for script, label, icon in PAGES:
             st.page_link(script, label=label, icon=icon)
+    home = Home.resolve()
+    gate(title, home)  # team mode: sign-in first, deep link kept (access_frame.py)
     st.title(title)
-    return Home.resolve()
+    return home
 
 
 def plain(text: object) -> str:

@@ -7,8 +7,9 @@ from typing import Any
 
 import streamlit as st
 
+from access_frame import actor, current_access
 from page_frame import RETRAIN, REVIEW, page_frame, plain
-from taskclf_core.console import jobs
+from taskclf_core.console import access, jobs
 from taskclf_core.console.jobs import JobRunningError, JobStatus
 from taskclf_core.console.runstate import read_config
 from taskclf_core.data.synthetic import SCENARIOS
@@ -25,9 +26,12 @@ def render_job(job: JobStatus) -> None:
         st.progress(job.fraction, text=f"Stage: {job.stage} ({job.fraction:.0%})")
         if job.cancel_requested:
             st.caption("Cancel requested; the job stops at the next safe point (press again to force it).")
-        if st.button("Cancel retrain", key="retrain_cancel"):
+        cancel_block = current_access().needs("operator")  # the core refuses the same
+        if cancel_block:
+            st.caption(f"Cancel is disabled: {plain(cancel_block)}.")
+        if st.button("Cancel retrain", key="retrain_cancel", disabled=cancel_block is not None):
             try:
-                jobs.cancel_job(home, job.job_id)
+                access.cancel_retrain(home, job.job_id, actor=actor())
             except TaskclfError as exc:
                 st.error(plain(exc))
     elif job.state == "succeeded" and job.result is not None:
@@ -132,7 +136,7 @@ fields["dry_run"] = right.toggle("Dry run (evaluate only; never promotable)", ke
 def start(request_fields: dict[str, Any]) -> None:
     """Submit the job (the page's one core call) and follow it."""
     try:
-        started = jobs.submit(home, request_fields)
+        started = access.start_retrain(home, request_fields, actor=actor())
     except JobRunningError as exc:
         st.error(plain(exc))
         if exc.job_id:
@@ -164,11 +168,14 @@ def confirm_start(request_fields: dict[str, Any]) -> None:
 
 
 may_promote = cfg.auto_promote and not fields["dry_run"]
+start_block = current_access().needs("operator")  # the core refuses the same (console.access)
 if config.error:
     st.caption("Start is disabled: the configuration is invalid (see above).")
+elif start_block:
+    st.warning(f"Start is disabled: {plain(start_block)}.", icon=":material/block:")
 elif may_promote:
     st.caption("auto_promote is on: you will be asked to confirm, because this retrain may replace the champion.")
-if st.button("Start retrain", type="primary", key="retrain_start", disabled=config.error is not None):
+if st.button("Start retrain", type="primary", key="retrain_start", disabled=config.error is not None or start_block is not None):
     if may_promote:
         st.session_state["retrain_confirm_open"] = True
     else:

@@ -7,9 +7,12 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
+from access_frame import actor, current_access
 from page_frame import HISTORY, RETRAIN, STATUS, hide_chart_toolbar, page_frame, plain, signoff
 from taskclf_core.console import charts, formatting, report, review
+from taskclf_core.console.access import audit_rows
 from taskclf_core.errors import TaskclfError
+from taskclf_core.registry.pending import PendingApproval
 
 home = page_frame("Review")
 hide_chart_toolbar()
@@ -110,11 +113,12 @@ gate_table = pd.DataFrame(
     [
         {
             "gate": g.name, "kind": g.kind, "result": g.status,
-            "value": formatting.format_gate_value(g.value, g.threshold), "threshold": g.threshold, "detail": g.detail,
+            "value": formatting.format_gate_value(g.value, g.threshold), "threshold": plain(g.threshold), "detail": plain(g.detail),
         }
         for g in rv.gates
     ]
 ).set_index("gate")
+# st.table renders its cells as Markdown (">= 0.95" would become a quote): cells are escaped.
 st.table(gate_table.style.map(lambda v: GATE_COLOURS.get(v, ""), subset=["result"]))
 
 # ----------------------------------------------------------------------------- sign-off
@@ -122,22 +126,29 @@ st.subheader("Sign-off")
 
 
 done = st.session_state.pop("review_done", None)
-if done:
+if isinstance(done, PendingApproval):  # access.required_approvals: another approver completes it
+    st.info(plain(done.describe()) + ".", icon=":material/pending_actions:")
+elif done:
     st.success(
         f"Promoted by {plain(done.approver)}: **`{done.new_champion}`** is now the champion "
         f"(replacing `{done.previous_champion or 'none'}`). Recorded in the history."
     )
     st.page_link(STATUS, label="See the new champion on Status", icon=":material/monitor_heart:")
 
-if rv.can_promote:
+for label, text in audit_rows(rv.effective.promotion, rv.pending):  # who, how, approvals (issue 14)
+    st.caption(f"{plain(label)}: {plain(text)}")
+role_block = current_access().needs("approver")  # the core refuses the same (registry.pending)
+if rv.can_promote and role_block is None:
     st.info(f"Promote is available: {plain(rv.promote_reason)}.")
+elif rv.can_promote:
+    st.warning(f"Promote is disabled: {plain(role_block)}.", icon=":material/block:")
 else:
     st.warning(f"Promote is disabled: {plain(rv.promote_reason)}.", icon=":material/block:")
 signoff(
     "review", verb="promote", subject=run_id, note_label="Note (required): why this model should serve",
-    enabled=rv.can_promote, title="Promote this run?",
+    enabled=rv.can_promote and role_block is None, title="Promote this run?",
     summary=f"Run **`{run_id}`** becomes the champion, replacing `{rv.current_champion or 'none'}`.",
-    act=lambda approver, note: review.sign_off(home, run_id, approver=approver, note=note),
+    act=lambda approver, note: review.sign_off(home, run_id, approver=approver, note=note, actor=actor()),
 )
 
 # ----------------------------------------------------------------------------- share

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from access_frame import actor, current_access
 from page_frame import page_frame, plain, signoff
-from taskclf_core.console import formatting, history
+from taskclf_core.console import access, formatting, history
 from taskclf_core.console.runstate import OUTCOMES
 
 home = page_frame("History")
@@ -45,6 +46,7 @@ else:
                 {
                     "time": formatting.format_time(e.time), "action": e.action, "new champion": e.new_champion,
                     "approver": e.approver, "note": e.note,
+                    "identity": access.who(e), "approvals": access.approvals_of(e),
                     "evidence": formatting.review_link(e.run_id) if e.run_id in view.run_ids else None,
                     "previous": e.previous_champion or "none", "macro-F1": e.macro_f1, "gates": e.gates_summary,
                 }
@@ -54,6 +56,7 @@ else:
         hide_index=True,
         column_config={
             "approver": st.column_config.TextColumn(width="small"), "note": TEXT, "gates": TEXT,
+            "identity": TEXT, "approvals": TEXT,
             "macro-F1": st.column_config.NumberColumn(format="%.4f"),
             "evidence": st.column_config.LinkColumn(display_text="open review"),
         },
@@ -61,6 +64,8 @@ else:
     )
 for problem in view.problems:
     st.caption(f"Note: {plain(problem)}")
+for sentence in access.pending_sentences(home):  # the two-person rule's first sign-offs
+    st.warning(f"Pending approval: {plain(sentence)}", icon=":material/pending_actions:")
 
 # ----------------------------------------------------------------------------- models
 st.subheader("Promoted models")
@@ -115,11 +120,14 @@ if not view.rollback_targets:
     st.caption("No other good promoted model to roll back to.")
 else:
     target = st.selectbox("Make this promoted model the champion again", view.rollback_targets, key="history_target")
+    role_block = current_access().needs("approver")  # the core refuses the same
+    if role_block:
+        st.warning(f"Roll back is disabled: {plain(role_block)}.", icon=":material/block:")
     signoff(
         "history", verb="rollback", subject=target, note_label="Note (required): why roll back",
-        title="Roll back the champion?",
+        title="Roll back the champion?", enabled=role_block is None,
         summary=f"**`{target}`** becomes the champion again, replacing `{view.pointer_id or 'none'}`.",
         act=lambda approver, note: history.roll_back(
-            home, target, approver=approver, note=note, expected_champion=view.pointer_id
+            home, target, approver=approver, note=note, expected_champion=view.pointer_id, actor=actor()
         ),
     )

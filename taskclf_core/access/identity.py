@@ -29,7 +29,7 @@ LOCAL_MARK = "local, not authenticated"
 
 
 class IdentityError(TaskclfError):
-    """A signed-in user's claims lack what an identity needs (issuer, subject)."""
+    """An identity cannot be established: no issuer or subject claim, or a blank name."""
 
 
 class Identity(BaseModel):
@@ -80,13 +80,21 @@ class Identity(BaseModel):
         return f"{self.name} ({self.how()})"
 
 
+def _required(value: str, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise IdentityError(f"{what} is required; got {show_value(value)}")
+    return value.strip()[:200]
+
+
 def local_identity(name: str) -> Identity:
     """A name typed into the app in local mode (not authenticated).
 
-    The name itself is checked where it is used (``registry.signoff``); here it is only
-    stripped, so an empty name still reaches that check and its message.
+    The name's characters are checked where it is used (``registry.signoff``).
+
+    Raises:
+        IdentityError: the name is blank.
     """
-    return Identity(name=name.strip() or "?", method="local")
+    return Identity(name=_required(name, "an approver name"), method="local")
 
 
 def os_user() -> str:
@@ -103,8 +111,11 @@ def cli_identity(approver: str, *, user: str | None = None) -> Identity:
     Args:
         approver: The ``--approver`` value.
         user: The OS user; by default the one running this process.
+
+    Raises:
+        IdentityError: ``approver`` is blank.
     """
-    return Identity(name=approver.strip() or "?", method="cli", os_user=user or os_user())
+    return Identity(name=_required(approver, "--approver"), method="cli", os_user=user or os_user())
 
 
 AUTO = Identity(name="auto", method="auto")

@@ -51,7 +51,7 @@ class AccessPolicy(BaseModel):
     #: Who may start and cancel retrains (emails or ``@domain``).
     operators: list[str] = Field(default_factory=list)
     #: Sign-offs from different approvers a promotion needs (1 = today's single sign-off).
-    required_approvals: int = Field(1, ge=1, le=MAX_REQUIRED_APPROVALS)
+    required_approvals: int = Field(default=1, ge=1, le=MAX_REQUIRED_APPROVALS)
 
     @field_validator("approvers", "operators")
     @classmethod

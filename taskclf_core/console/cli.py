@@ -296,11 +296,19 @@ def promote(
 ) -> None:
     """Sign off a run awaiting sign-off and make it the champion."""
     from taskclf_core.console.service import promote_run
+    from taskclf_core.registry.pending import PendingApproval
 
     with _errors():
         home = _home(models_dir, out_dir)
         _note_defaults(home, config)
-        entry = promote_run(home, run_id, approver=approver, note=note, config_path=config)
+        entry = promote_run(home, run_id, approver=approver, note=note, config_path=config, origin="cli")
+    if isinstance(entry, PendingApproval):  # access.required_approvals: another approver completes it
+        if as_json:
+            _print_json({"pending": True, "run_id": entry.run_id, "approval": entry.approval.model_dump(mode="json"),
+                         "approvals": len(entry.state.valid), "required": entry.state.required})
+            return
+        _say(entry.describe() + ".")
+        return
     if as_json:
         _print_json(entry.model_dump(mode="json"))
         return
@@ -322,7 +330,7 @@ def rollback(
 
     with _errors():
         entry = rollback_model(_home(models_dir, out_dir), run_id, approver=approver, note=note,
-                               expect_champion=expect_champion)
+                               expect_champion=expect_champion, origin="cli")
     if as_json:
         _print_json(entry.model_dump(mode="json"))
         return

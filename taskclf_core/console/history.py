@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from taskclf_core.access.identity import Identity
 from taskclf_core.console.runstate import OUTCOMES, RunRow, run_rows
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
@@ -104,7 +105,8 @@ def history_view(home: Home, *, outcome: str | None = None) -> HistoryView:
 
 
 def roll_back(
-    home: Home, model_id: str, *, approver: str, note: str, expected_champion: str | None
+    home: Home, model_id: str, *, approver: str, note: str, expected_champion: str | None,
+    actor: Identity | None = None,
 ) -> HistoryEntry:
     """Make a previously promoted model the champion again (the History page's one call).
 
@@ -114,7 +116,12 @@ def roll_back(
     Raises:
         RunIdError, PromotionRefused, ChampionChanged, BusyError: see ``registry.rollback``.
     """
-    return registry.rollback(home, model_id, approver=approver, note=note, expected_champion=expected_champion)
+    from taskclf_core.console.access import roll_back_as
+
+    # The signed-in person (approvers only) or, with actor None, the typed approver (local).
+    return roll_back_as(
+        home, model_id, approver=approver, note=note, expected_champion=expected_champion, actor=actor
+    )
 
 
 __all__ = ["HistoryView", "ModelRow", "history_view", "parse_outcome_filter", "roll_back"]

@@ -16,6 +16,7 @@ from typing import Any
 
 from taskclf_core import __version__
 from taskclf_core.console import charts
+from taskclf_core.console.access import audit_rows
 from taskclf_core.console.formatting import format_gate_value
 from taskclf_core.console.review import GateRow, RunReview
 from taskclf_core.data.schema import LABELS
@@ -81,6 +82,14 @@ def _headline(review: RunReview) -> str:
         ["Gates", _e(d.gates_summary)],
     ]
     return _table(None, rows)
+
+
+def _signoff(review: RunReview) -> str:
+    """Who signed the run off and how that was established, its approvals, pending ones."""
+    rows = audit_rows(review.effective.promotion, review.pending)
+    if not rows:
+        return "<p>Not signed off.</p>"
+    return _table(None, [[_e(k), _e(v)] for k, v in rows])
 
 
 def _snapshot(review: RunReview) -> str:
@@ -191,6 +200,7 @@ def render_report(review: RunReview, *, generated_at: datetime | None = None) ->
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{_e(title)}</h1>{notes}"
         f"<h2>Headline</h2>{_headline(review)}{_scores(review.reports)}"
+        f"<h2>Sign-off</h2>{_signoff(review)}"
         f"<h2>Gates</h2>{_gates(review.gates)}"
         f"<h2>Champion vs challenger</h2>{interval}{svgs}"
         f"<h2>Challenger per class</h2>{_per_class(review.evidence.challenger)}"

@@ -12,6 +12,8 @@ from typing import Final
 
 import yaml
 
+from taskclf_core.access.identity import Identity
+from taskclf_core.console.access import pending_sentences
 from taskclf_core.console.formatting import format_time
 from taskclf_core.console.runstate import RunState, effective_state, read_config, run_rows
 from taskclf_core.errors import ConfigError, RegistryError
@@ -20,6 +22,7 @@ from taskclf_core.model.gates import RegressionGate
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from taskclf_core.registry.history import HistoryEntry
+from taskclf_core.registry.pending import PendingApproval
 from taskclf_core.registry.runids import validate_run_id
 from taskclf_core.registry.runs import ChampionRef, RunDecision
 from taskclf_core.train.config import RetrainConfig, parse_retrain_config
@@ -74,6 +77,8 @@ class RunReview:
     intact_problem: str | None = None
     notes: list[str] = field(default_factory=list)
     state: RunState | None = None
+    #: Approvals given so far under the two-person rule (and void ones), in words.
+    pending: list[str] = field(default_factory=list)
 
     @property
     def reports(self) -> dict[str, EvaluationReport | None]:
@@ -187,6 +192,7 @@ def run_review(home: Home, run_id: object) -> RunReview:
         intact_problem=registry.verify_run(home, run_id),
         notes=notes,
         state=effective_state(home, run_id, record.decision),
+        pending=pending_sentences(home, run_id),
     )
 
 
@@ -217,8 +223,13 @@ def recent_run_ids(home: Home, *, limit: int = 50) -> list[str]:
     return [c.run_id for c in run_choices(home, limit=limit)]
 
 
-def sign_off(home: Home, run_id: str, *, approver: str, note: str) -> HistoryEntry:
+def sign_off(
+    home: Home, run_id: str, *, approver: str, note: str, actor: Identity | None = None
+) -> HistoryEntry | PendingApproval:
     """Promote a run awaiting sign-off (the Review page's one call).
+
+    ``actor`` is the signed-in person in team mode (None: ``approver`` typed in local mode);
+    with ``access.required_approvals: 2`` a first sign-off returns a :class:`PendingApproval`.
 
     The same call as ``taskclf train promote``: :func:`service.promote_run` reads
     ``auto_promote`` from the config and :func:`registry.promote` re-checks everything
@@ -230,7 +241,7 @@ def sign_off(home: Home, run_id: str, *, approver: str, note: str) -> HistoryEnt
     """
     from taskclf_core.console.service import promote_run
 
-    return promote_run(home, run_id, approver=approver, note=note)
+    return promote_run(home, run_id, approver=approver, note=note, actor=actor)
 
 
 __all__ = [

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from taskclf_core.access.identity import Identity, cli_identity, local_identity
 from taskclf_core.console.request import (
     FIRST_DAY,
     LAST_DAY,
@@ -25,6 +26,7 @@ from taskclf_core.console.request import (
 from taskclf_core.errors import ConfigError, DataError, PromotionRefused
 from taskclf_core.paths import Home
 from taskclf_core.registry.history import HistoryEntry
+from taskclf_core.registry.pending import PendingApproval
 from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, retrain_cadence
 from taskclf_core.train.config import (
     RetrainConfig,
@@ -250,23 +252,38 @@ def cadence_report(
 
 
 def promote_run(
-    home: Home, run_id: str, *, approver: str, note: str, config_path: Path | None = None
-) -> HistoryEntry:
+    home: Home, run_id: str, *, approver: str, note: str, config_path: Path | None = None,
+    actor: Identity | None = None, origin: Literal["local", "cli"] = "local",
+) -> HistoryEntry | PendingApproval:
     """Sign off a run with the effective config's ``auto_promote`` (see registry.promote).
 
     A run id that names no readable run is refused before the registry is touched (no
-    ``models/`` folder or lock file appears in a home that has none).
+    ``models/`` folder or lock file appears in a home that has none). The config's
+    ``access:`` section applies (``registry.pending.approve``): the actor must be an
+    approver, and with ``required_approvals: 2`` the first sign-off is returned as a
+    :class:`PendingApproval` and the second completes the promotion.
+
+    Args:
+        actor: Who signs off when signed in (team mode); None: ``approver`` as typed, from
+            ``origin``: the local app ("local, not authenticated") or the CLI (with the OS user).
     """
-    from taskclf_core.registry.promotion import promote
+    from taskclf_core.registry.pending import approve
     from taskclf_core.registry.runs import read_run
+    from taskclf_core.registry.signoff import validate_signoff
 
     _, config = resolve_config(home, config_path)
     read_run(home, run_id)
-    return promote(home, run_id, approver=approver, note=note, auto_promote=config.auto_promote)
+    if actor is None:
+        approver, note = validate_signoff(approver, note, "promote")
+        actor = cli_identity(approver) if origin == "cli" else local_identity(approver)
+    return approve(
+        home, run_id, actor=actor, note=note, auto_promote=config.auto_promote, policy=config.access
+    )
 
 
 def rollback_model(
-    home: Home, model_id: str, *, approver: str, note: str, expect_champion: str | None = None
+    home: Home, model_id: str, *, approver: str, note: str, expect_champion: str | None = None,
+    actor: Identity | None = None, origin: Literal["local", "cli"] = "local",
 ) -> HistoryEntry:
     """Roll back to a promoted model (see registry.rollback), refused before any file is touched
     when the home has no models folder.
@@ -274,9 +291,12 @@ def rollback_model(
     Args:
         expect_champion: The champion the rollback must replace (compare-and-swap);
             ``"none"`` for no champion; None for no check.
+        actor: Who decides, as for :func:`promote_run` (approvers only when signed in).
     """
-    from taskclf_core.registry.promotion import rollback
+    from taskclf_core.access.policy import AccessPolicy
+    from taskclf_core.registry.pending import rollback_as
     from taskclf_core.registry.runids import validate_model_id
+    from taskclf_core.registry.signoff import validate_signoff
     from taskclf_core.registry.verdict import ANY_CHAMPION
 
     model_id = validate_model_id(model_id)
@@ -288,7 +308,12 @@ def rollback_model(
     expected: Any = ANY_CHAMPION
     if expect_champion is not None:
         expected = None if expect_champion == "none" else validate_model_id(expect_champion)
-    return rollback(home, model_id, approver=approver, note=note, expected_champion=expected)
+    if actor is None:
+        approver, note = validate_signoff(approver, note, "roll back")
+        actor = cli_identity(approver) if origin == "cli" else local_identity(approver)
+    # Roles bind signed-in people only: a repair from the CLI works even with a broken config.
+    policy = resolve_config(home, None)[1].access if actor.verified else AccessPolicy()
+    return rollback_as(home, model_id, actor=actor, note=note, policy=policy, expected_champion=expected)
 
 
 def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]]:

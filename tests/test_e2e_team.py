@@ -1,0 +1,225 @@
+"""Team mode in a real browser: a real ``streamlit run`` with sign-in, a real OIDC provider.
+
+The provider is ``oidc-provider-mock`` (a real OpenID Connect provider, in a thread on
+127.0.0.1); the app reads only the secrets file the test writes (``--secrets.files``).
+Two servers on copies of the seeded home: one with ``required_approvals: 1``, one with 2.
+People: Alice and Bob are approvers, Vic (another domain) is a viewer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import APP, ROOT, TEST_CONFIG, SeededHome, _free_port, _wait_healthy
+from tests.test_e2e import expect, fill, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+PEOPLE = {  # name -> (the provider's subject, email)
+    "alice": ("alice-sub", "alice@example.com"),
+    "bob": ("bob-sub", "bob@example.com"),
+    "vic": ("vic-sub", "vic@elsewhere.net"),
+}
+NOTE = "Note (required): why this model should serve"
+
+
+def access_yaml(required: int) -> str:
+    return (
+        "access:\n  approvers: [alice@example.com, bob@example.com]\n  operators: ['@example.com']\n"
+        f"  required_approvals: {required}\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def oidc() -> Iterator[str]:
+    """A real OpenID Connect provider on 127.0.0.1 with our three people."""
+    import oidc_provider_mock
+
+    users = [
+        oidc_provider_mock.User(sub=sub, claims={"email": email, "name": name.title()})
+        for name, (sub, email) in PEOPLE.items()
+    ]
+    with oidc_provider_mock.run_server_in_thread(user_claims=users) as server:
+        yield f"http://127.0.0.1:{server.server_port}"
+
+
+@dataclass
+class TeamServer:
+    base: str
+    home: Path
+
+    def history(self) -> list[dict[str, Any]]:
+        text = (self.home / "models" / "active_history.jsonl").read_text()
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def team_server(
+    oidc: str, seeded_home: SeededHome, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[int], TeamServer]]:
+    """Start ``streamlit run app.py`` in team mode on a copy of the seeded home (one per setting)."""
+    started: dict[int, TeamServer] = {}
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(required: int) -> TeamServer:
+        if required in started:
+            return started[required]
+        folder = tmp_path_factory.mktemp(f"team-{required}")
+        home = folder / "home"
+        shutil.copytree(seeded_home.root, home)
+        (home / "configs" / "retrain.yaml").write_text(TEST_CONFIG + access_yaml(required))
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        secrets_file = folder / "secrets.toml"
+        secrets_file.write_text(
+            f'[auth]\nredirect_uri = "{base}/oauth2callback"\ncookie_secret = "{secrets.token_hex(32)}"\n'
+            f'client_id = "taskclf-test"\nclient_secret = "not-a-secret"\n'
+            f'server_metadata_url = "{oidc}/.well-known/openid-configuration"\n'
+        )
+        log = folder / "server.log"
+        env = {**os.environ, "TASKCLF_HOME": str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+        env.pop("TASKCLF_CALIBRATOR_STORE", None)
+        cmd = [
+            sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+            "--server.fileWatcherType", "none", "--secrets.files", str(secrets_file),
+        ]
+        with open(log, "wb") as fh:
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        procs.append(proc)
+        _wait_healthy(f"{base}/_stcore/health", proc, log)
+        started[required] = TeamServer(base, home)
+        return started[required]
+
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+@pytest.fixture
+def people(browser: Any) -> Iterator[Callable[[], Any]]:
+    """New browser contexts (each its own cookies: its own person); closed after the test."""
+    contexts: list[Any] = []
+
+    def new_page() -> Any:
+        ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(20_000)
+        return page
+
+    yield new_page
+    for ctx in contexts:
+        ctx.close()
+
+
+def open_review_signed_in(page: Any, server: TeamServer, oidc: str, run_id: str, who: str) -> None:
+    """Open ``Review?run=…`` signed out, sign in at the provider, land on that same review."""
+    page.goto(f"{server.base}/Review?run={run_id}")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{oidc}/oauth2/authorize?*")
+    page.get_by_placeholder("sub").fill(PEOPLE[who][0])
+    page.get_by_role("button", name="Authorize").click()
+    expect(page.get_by_role("heading", name=f"Run {run_id}")).to_be_visible()
+    expect(page).to_have_url(re.compile(rf"/Review\?run={run_id}$"))
+    page.wait_for_function("() => !document.cookie.includes('taskclf_next=')")  # deep link used up
+    expect(page.get_by_test_id("stSidebar").get_by_text("Signed in as")).to_contain_text(PEOPLE[who][1])
+    wait_idle(page)
+
+
+def promote(page: Any, note: str) -> Any:
+    """Fill the note, press Promote…, confirm; return the dialog (still open on a refusal)."""
+    fill(page, NOTE, note)
+    page.get_by_role("button", name="Promote…").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Yes, promote").click()
+    return dialog
+
+
+def test_deep_link_survives_sign_in_and_a_viewer_cannot_promote(
+    team_server: Callable[[int], TeamServer], oidc: str, people: Callable[[], Any], seeded_home: SeededHome
+) -> None:
+    server = team_server(1)
+    page = people()
+    page.goto(f"{server.base}/Review?run={seeded_home.awaiting}")
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.get_by_text("sign in to continue")).to_be_visible()
+    expect(page.get_by_role("heading", name=f"Run {seeded_home.awaiting}")).to_have_count(0)  # nothing shown
+    open_review_signed_in(page, server, oidc, seeded_home.awaiting, "vic")
+    expect(page.get_by_test_id("stSidebar").get_by_text("Signed in as")).to_contain_text("viewer")
+    expect(page.get_by_text("Promote is disabled: approvers only")).to_be_visible()
+    expect(page.get_by_role("button", name="Promote…")).to_be_disabled()
+
+
+def test_an_approver_signs_off_with_the_providers_identity(
+    team_server: Callable[[int], TeamServer], oidc: str, people: Callable[[], Any], seeded_home: SeededHome
+) -> None:
+    server = team_server(1)
+    page = people()
+    open_review_signed_in(page, server, oidc, seeded_home.awaiting, "alice")
+    expect(page.get_by_label("Approver (signed in)")).to_have_value("alice@example.com")  # never typed
+    dialog = promote(page, "all gates passed")
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_text("Promoted by alice@example.com")).to_be_visible()
+    last = server.history()[-1]
+    assert (last["action"], last["new_champion"], last["approver"]) == ("promote", seeded_home.awaiting, "alice@example.com")
+    assert last["actor"]["method"] == "oidc" and last["actor"]["subject"] == "alice-sub"
+    assert last["actor"]["issuer"].rstrip("/") == oidc and last["actor"]["email"] == "alice@example.com"
+    assert [a["actor"]["subject"] for a in last["approvals"]] == ["alice-sub"]
+    expect(page.get_by_text(f"signed in with OpenID Connect: issuer {last['actor']['issuer']}, subject alice-sub").first).to_be_visible()
+
+
+def test_two_person_rule_in_the_browser(
+    team_server: Callable[[int], TeamServer], oidc: str, people: Callable[[], Any], seeded_home: SeededHome
+) -> None:
+    server = team_server(2)
+    run_id = seeded_home.awaiting
+    alice = people()
+    open_review_signed_in(alice, server, oidc, run_id, "alice")
+    dialog = promote(alice, "looks good")
+    expect(dialog).to_be_hidden()
+    expect(alice.get_by_text(f"Approval 1 of 2 recorded for run {run_id} by alice@example.com")).to_be_visible()
+    expect(alice.get_by_text(f"Run {run_id}: 1 of 2 approvals given (alice@example.com").first).to_be_visible()
+    assert server.history()[-1]["new_champion"] == seeded_home.champion  # not promoted yet
+
+    # The same person cannot approve twice.
+    dialog = promote(alice, "me again")
+    expect(dialog).to_contain_text("alice@example.com already approved run")
+    expect(dialog).to_contain_text("the same person cannot approve twice")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+
+    # Status shows the pending approval too.
+    alice.goto(server.base)
+    expect(alice.get_by_text(f"Pending approval: Run {run_id}: 1 of 2 approvals given")).to_be_visible()
+
+    bob = people()
+    open_review_signed_in(bob, server, oidc, run_id, "bob")
+    expect(bob.get_by_text(f"Run {run_id}: 1 of 2 approvals given (alice@example.com").first).to_be_visible()
+    dialog = promote(bob, "agreed")
+    expect(dialog).to_be_hidden()
+    expect(bob.get_by_text("Promoted by bob@example.com")).to_be_visible()
+    last = server.history()[-1]
+    assert (last["new_champion"], last["actor"]["subject"]) == (run_id, "bob-sub")
+    assert [(a["actor"]["subject"], a["note"]) for a in last["approvals"]] == [("alice-sub", "looks good"), ("bob-sub", "agreed")]
