@@ -38,6 +38,7 @@ from taskclf_core.registry.listing import (
     read_history,
     read_run,
     rollback,
+    rollback_targets,
 )
 from taskclf_core.registry.stamps import utc_now_iso
 
@@ -370,3 +371,14 @@ def test_model_folders_with_impossible_dates_are_listed_not_raised(home: Home) -
     models = {m.model_id: m for m in list_models(home)}
     assert set(models) == {first, "2026-13-45_999999_run-0000", "99999999T999999999999Z-abcdef"}
     assert models["2026-13-45_999999_run-0000"].leftover == LEFTOVER
+
+
+def test_rollback_targets_are_former_champions_with_good_bundles(home: Home) -> None:
+    first = promoted_run(home)
+    second = promoted_run(home, note="second")
+    third = promoted_run(home, note="third")
+    stopped = make_run(home, champion=champion_of(home))
+    shutil.copytree(home.runs_dir / stopped, home.models_dir / stopped)
+    (home.models_dir / first / "metrics.json").write_text("{}")
+    assert rollback_targets(home) == [second]
+    assert third not in rollback_targets(home)  # the champion

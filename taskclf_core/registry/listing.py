@@ -87,6 +87,7 @@ __all__ = [
     "read_run",
     "registry_lock",
     "rollback",
+    "rollback_targets",
     "verify_run",
     "write_run",
 ]
@@ -194,6 +195,19 @@ def list_models(home: Home, *, parse_model: bool = False) -> list[ModelSummary]:
     See :func:`inspect_models`, which also returns the problems met.
     """
     return inspect_models(home, parse_model=parse_model).models
+
+
+def rollback_targets(home: Home) -> list[str]:
+    """Models a rollback may make champion now: former champions with a good bundle, newest first.
+
+    Args:
+        home: The registry home.
+
+    Returns:
+        Model ids (never the current champion, a broken or symlinked bundle, or a
+        left-over bundle that was never champion in the applied history).
+    """
+    return [m.model_id for m in list_models(home) if m.rollback_target]
 
 
 def find_latest_promoted(models_dir: Path) -> Path | None:
