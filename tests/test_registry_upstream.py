@@ -240,3 +240,22 @@ def test_a_taskclf_bundle_with_free_text_train_dates_loads_as_taskclf_does(tmp_p
     [model] = inspect_models(home).models
     assert model.broken is None and model.metadata is not None
     assert model.metadata.train_date_from == "whenever"
+
+
+@pytest.mark.parametrize("schema", SCHEMAS)
+def test_a_taskclf_champion_is_identified_by_its_model_bytes_for_the_run_record(
+    tmp_path: Path, schema: str
+) -> None:
+    import hashlib
+
+    from taskclf_core.registry.runs import ChampionRef
+    from taskclf_core.train.champion import load_champion as pipeline_champion
+
+    home, upstream = _upstream_home(tmp_path, schema)
+    state = pipeline_champion(home)
+    assert state.error is None and state.model_id == upstream
+    sha = hashlib.sha256((home.models_dir / upstream / "model.txt").read_bytes()).hexdigest()
+    assert state.model_sha256 == sha
+    assert ChampionRef(run_id=upstream, model_sha256=sha) == champion_ref(home)
+    # The file itself is untouched: no hash is written into taskclf's metadata.
+    assert "model_sha256" not in json.loads((home.models_dir / upstream / "metadata.json").read_text())

@@ -309,6 +309,11 @@ def load_bundle(
         integrity = INTEGRITY_MODEL_HASH
     else:
         integrity = INTEGRITY_UNVERIFIABLE
+    if not metadata.model_sha256:
+        # A taskclf bundle records no hash: identify its model by the bytes just read, so a
+        # run can record the champion it was compared against (``integrity`` still says
+        # that nothing vouched for those bytes).
+        metadata = metadata.model_copy(update={"model_sha256": sha256_bytes(model_bytes)})
     bundle = LoadedBundle(
         path=folder,
         metadata=metadata,
