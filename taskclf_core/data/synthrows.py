@@ -233,7 +233,9 @@ def feature_frame(
     start = _utc(minute * 60)
     titles: dict[str, np.ndarray] = {}
     if version == "v3":
-        task = title_tasks(blocks.label, b_behaviour, seed)[block]
+        # Mixed work shows the windows of several tasks: each of its titles takes the
+        # task of the minute it first appears in.
+        task = np.where(mixed, behaviour, title_tasks(blocks.label, b_behaviour, seed)[block])
         titles = title_columns(title, task, app, seed)
     return pd.DataFrame(
         {
