@@ -261,6 +261,12 @@ def test_hostile_run_ids_on_the_cli_exit_2_with_one_line(
                 else f"there is no promoted model {value} in models/; roll back only to a model listed there"
             )
             assert lines[0] == f"error: {expected}"
+        elif command == "rollback" and is_model_id(value):  # a taskclf bundle name, no such model
+            assert lines[0] == (
+                f"error: there is no promoted model {value} in models/; roll back only to a model listed there"
+            )
+        elif command == "rollback":  # rollback takes model ids (ours or taskclf bundle names)
+            assert lines[0].startswith("error: invalid model id ") and "taskclf bundle name" in lines[0], lines[0]
         else:
             assert lines[0].startswith("error: invalid run id ") and lines[0].endswith(INVALID_TAIL), lines[0]
 
