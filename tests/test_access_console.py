@@ -1,0 +1,191 @@
+"""Issue 14 through the console: the pages under AppTest (local and team mode), start and
+cancel as someone, the CLI's audit record, the report, and local mode unchanged.
+
+Team mode under AppTest: ``at.secrets["auth"]`` is what makes the console a team console
+and ``at.user`` is the signed-in person (the real sign-in is in ``test_e2e_team.py``).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from typer.testing import CliRunner
+
+from taskclf_core.access.identity import oidc_identity
+from taskclf_core.access.policy import AccessDenied
+from taskclf_core.console import access, jobs, report, review
+from taskclf_core.console.cli import app as cli_app
+from taskclf_core.paths import Home
+from tests.conftest import APP, TEST_CONFIG, SeededHome, synthetic_request, write_config
+
+REVIEW, RETRAIN, HISTORY = "pages/2_Review.py", "pages/1_Retrain.py", "pages/3_History.py"
+ISSUER = "http://127.0.0.1:5556"
+AUTH = {
+    "redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "0" * 64, "client_id": "c",
+    "client_secret": "s", "server_metadata_url": f"{ISSUER}/.well-known/openid-configuration",
+}
+ROLES = "access:\n  approvers: [alice@example.com, bob@example.com]\n  operators: ['@example.com']\n"
+
+
+def user(email: str) -> dict[str, Any]:
+    return {"is_logged_in": True, "iss": ISSUER, "sub": f"sub-{email}", "email": email, "name": email}
+
+
+def open_page(page: str | None, *, signed_in: dict[str, Any] | None = None, team: bool = True, **query: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    if team:
+        at.secrets["auth"] = AUTH
+    at.user = signed_in or {"is_logged_in": False}  # type: ignore[assignment]
+    at.run()
+    assert not at.exception, at.exception
+    if page is not None:
+        at.query_params.update(query)
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def plain_texts(elements: Any) -> list[str]:
+    return [re.sub(r"\\(.)", r"\1", e.value) for e in elements]
+
+
+def history_lines(root: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in (root / "models" / "active_history.jsonl").read_text().splitlines() if x]
+
+
+@pytest.fixture
+def team_home(home_copy: Path) -> Path:
+    write_config(home_copy, TEST_CONFIG + ROLES)
+    return home_copy
+
+
+# ----------------------------------------------------------------------------- pages, team mode
+
+
+def test_signed_out_sees_only_the_sign_in_screen(team_home: Path, seeded_home: SeededHome) -> None:
+    at = open_page(REVIEW, run=seeded_home.awaiting)
+    assert at.title[0].value == "Review"
+    assert at.button(key="access_sign_in").label == "Sign in"
+    assert "sign in to continue" in at.info[0].value
+    assert not at.subheader  # nothing of the review is shown
+
+
+def test_a_viewer_reads_the_review_but_promote_and_start_are_disabled(team_home: Path, seeded_home: SeededHome) -> None:
+    viewer = user("vic@elsewhere.net")
+    at = open_page(REVIEW, signed_in=viewer, run=seeded_home.awaiting)
+    assert at.subheader[0].value == f"Run {seeded_home.awaiting}"
+    assert "Promote is disabled: approvers only: you are signed in as viewer." in plain_texts(at.warning)
+    assert at.button(key="review_promote").disabled
+    assert at.text_input(key="review_approver_user").value == "vic@elsewhere.net"  # never typed
+    assert any(c.startswith("Signed in as **vic@elsewhere.net** (viewer)") for c in (e.value for e in at.sidebar.caption))
+    at = open_page(RETRAIN, signed_in=viewer)
+    assert "Start is disabled: operators only: you are signed in as viewer." in plain_texts(at.warning)
+    assert at.button(key="retrain_start").disabled
+
+
+def test_an_approver_promotes_from_the_page_as_the_signed_in_person(team_home: Path, seeded_home: SeededHome) -> None:
+    at = open_page(REVIEW, signed_in=user("alice@example.com"), run=seeded_home.awaiting)
+    assert at.info[0].value.startswith("Promote is available")
+    at.text_area(key="review_note").input("ship it").run()
+    at.button(key="review_promote").click().run()
+    at.button(key="review_confirm_promote").click().run()
+    assert not at.exception, at.exception
+    assert "Promoted by alice@example.com" in plain_texts(at.success)[0]
+    last = history_lines(team_home)[-1]
+    assert last["actor"] == {
+        "name": "alice@example.com", "method": "oidc", "email": "alice@example.com", "issuer": ISSUER,
+        "subject": "sub-alice@example.com", "os_user": None,
+    }
+    who = f"promote by: alice@example.com (signed in with OpenID Connect: issuer {ISSUER}, subject sub-alice@example.com)"
+    assert who in plain_texts(at.caption)
+
+
+def test_two_person_rule_on_the_pages(team_home: Path, seeded_home: SeededHome) -> None:
+    write_config(team_home, TEST_CONFIG + ROLES + "  required_approvals: 2\n")
+    at = open_page(REVIEW, signed_in=user("alice@example.com"), run=seeded_home.awaiting)
+    at.text_area(key="review_note").input("looks right").run()
+    at.button(key="review_promote").click().run()
+    at.button(key="review_confirm_promote").click().run()
+    assert not at.exception, at.exception
+    assert plain_texts(at.info)[0].startswith(f"Approval 1 of 2 recorded for run {seeded_home.awaiting} by alice@example.com (")
+    pending = f"Run {seeded_home.awaiting}: 1 of 2 approvals given (alice@example.com ("
+    assert any(c.startswith(f"Pending approval: {pending}") for c in plain_texts(at.caption))
+    for page in (None, HISTORY):  # Status and History show it too
+        at = open_page(page, signed_in=user("bob@example.com"))
+        assert any(w.startswith(f"Pending approval: {pending}") for w in plain_texts(at.warning)), page
+    assert history_lines(team_home)[-1]["new_champion"] == seeded_home.champion  # not yet promoted
+
+
+# ----------------------------------------------------------------------------- local mode unchanged
+
+
+def test_local_mode_types_the_approver_and_marks_it_not_authenticated(home_copy: Path, seeded_home: SeededHome) -> None:
+    at = open_page(REVIEW, team=False, run=seeded_home.awaiting)
+    assert any("Local mode: no sign-in" in c.value for c in at.sidebar.caption)
+    at.text_input(key="review_approver").input("dana")
+    at.text_area(key="review_note").input("ship it").run()
+    at.button(key="review_promote").click().run()
+    at.button(key="review_confirm_promote").click().run()
+    assert not at.exception, at.exception
+    last = history_lines(home_copy)[-1]
+    assert (last["approver"], last["actor"]["method"]) == ("dana", "local")
+    assert "promote by: dana (local, not authenticated)" in plain_texts(at.caption)
+    html = report.render_report(review.run_review(Home.resolve(home_copy), seeded_home.awaiting))
+    assert "<h2>Sign-off</h2>" in html and "dana (local, not authenticated)" in html
+
+
+# ----------------------------------------------------------------------------- start and cancel
+
+
+def test_start_and_cancel_need_the_operator_role(team_home: Path, seeded_home: SeededHome) -> None:
+    home = Home.resolve(team_home)
+    fields = synthetic_request(seeded_home.seed).model_dump()
+    viewer = oidc_identity(user("vic@elsewhere.net"))
+    operator = oidc_identity(user("olga@example.com"))
+    assert viewer is not None and operator is not None
+    with pytest.raises(AccessDenied) as err:
+        access.start_retrain(home, fields, actor=viewer)
+    assert str(err.value) == (
+        "vic@elsewhere.net may not start a retrain: operators only (operators may start and cancel retrains; "
+        "signed in as viewer). Ask to be listed under access.operators in configs/retrain.yaml"
+    )
+    assert jobs.latest_job(home) is None  # nothing started, nothing written
+    job = access.start_retrain(home, fields, actor=operator)
+    try:
+        with pytest.raises(AccessDenied, match=f"^vic@elsewhere.net may not cancel retrain job {job.job_id}: operators only"):
+            access.cancel_retrain(home, job.job_id, actor=viewer)
+        access.cancel_retrain(home, job.job_id, actor=operator)
+    finally:
+        final = jobs.wait_job(home, job.job_id, timeout=120)
+    assert final.state in ("cancelled", "succeeded"), final
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_cli_promote_records_the_os_user_and_the_two_person_rule(home_copy: Path, seeded_home: SeededHome) -> None:
+    write_config(home_copy, TEST_CONFIG + "access:\n  required_approvals: 2\n")
+    runner = CliRunner()
+    args = ["train", "promote", seeded_home.awaiting, "--note", "ok"]
+    first = runner.invoke(cli_app, [*args, "--approver", "erin"], catch_exceptions=False)
+    assert first.exit_code == 0, first.stderr
+    os_user = getpass.getuser()
+    assert first.stdout == (
+        f"Approval 1 of 2 recorded for run {seeded_home.awaiting} by erin (cli, OS user {os_user}, approver "
+        "as typed) at " + first.stdout.split(" at ", 1)[1]
+    )
+    assert first.stdout.endswith("; 1 more from a different approver completes the promotion.\n")
+    again = runner.invoke(cli_app, [*args, "--approver", "Erin"])
+    assert again.exit_code == 2 and "the same person cannot approve twice" in again.stderr
+    second = runner.invoke(cli_app, [*args, "--approver", "frank"], catch_exceptions=False)
+    assert second.exit_code == 0, second.stderr
+    assert second.stdout.startswith(f"Promoted {seeded_home.awaiting} (was {seeded_home.champion}) by frank.")
+    last = history_lines(home_copy)[-1]
+    assert last["actor"] == {"name": "frank", "method": "cli", "email": None, "issuer": None, "subject": None, "os_user": os_user}
+    assert [a["actor"]["name"] for a in last["approvals"]] == ["erin", "frank"]
