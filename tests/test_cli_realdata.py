@@ -30,7 +30,8 @@ def test_retrain_on_taskclf_v3_data_completes_with_data_warnings_and_no_refusal(
     ]
     assert "active_seconds_any: 59 rows outside the documented range [0, 60] (max 60.34)" in warnings[2]
     assert any(line.startswith("Outcome: ") for line in lines)
-    run_dir = next((tmp_path / "artifacts" / "runs").iterdir())
+    run_line = next(line for line in lines if line.startswith("Run: "))
+    run_dir = tmp_path / "artifacts" / "runs" / run_line.split()[1]
     snapshot = json.loads((run_dir / "snapshot.json").read_text())
     assert [(w["column"], w["rows"], w["max_value"]) for w in snapshot["data_warnings"]] == [
         ("active_seconds_keyboard", 20, 60.1), ("active_seconds_mouse", 51, 60.34), ("active_seconds_any", 59, 60.34),
