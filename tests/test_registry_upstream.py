@@ -259,3 +259,33 @@ def test_a_taskclf_champion_is_identified_by_its_model_bytes_for_the_run_record(
     assert ChampionRef(run_id=upstream, model_sha256=sha) == champion_ref(home)
     # The file itself is untouched: no hash is written into taskclf's metadata.
     assert "model_sha256" not in json.loads((home.models_dir / upstream / "metadata.json").read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("schema", SCHEMAS)
+def test_a_forced_retrain_evaluates_the_taskclf_champion_and_records_it(
+    tmp_path: Path, schema: str
+) -> None:
+    from datetime import date
+
+    from conftest import SEED_DAYS, SEED_USERS, write_config
+
+    from taskclf_core.console.request import RetrainRequest
+    from taskclf_core.console.service import run_retrain
+    from taskclf_core.data.synthetic import synthesize_data_dir
+
+    home, upstream = _upstream_home(tmp_path, schema)
+    write_config(home.root)
+    last = date(2026, 11, 20)
+    users = 1 if schema == "v2" else SEED_USERS  # v2 files hold one user each
+    team = synthesize_data_dir(
+        tmp_path / "data", users=users, days=SEED_DAYS, date_to=last, seed=0, schema_version=schema
+    )
+    user = str(team.spans["user_id"].iloc[0]) if schema == "v2" else None
+    request = RetrainRequest(data_dir=tmp_path / "data", force=True, date_to=last, user_id=user)
+    result = run_retrain(home, request)
+    decision = json.loads((home.runs_dir / result.run_id / "decision.json").read_text())
+    assert decision["champion_error"] is None, decision["champion_error"]
+    assert decision["champion_compared"]["run_id"] == upstream
+    evaluation = json.loads((home.runs_dir / result.run_id / "evaluation.json").read_text())
+    assert evaluation["champion"] is not None
