@@ -83,6 +83,11 @@ def signoff_form(prefix: str, *, verb: str, note_label: str, enabled: bool = Tru
     Returns:
         ``(approver, note, clicked)``.
     """
+    if st.session_state.pop(f"{prefix}_clear", False):
+        # Set before the widgets exist, so the browser gets the empty values too (popping
+        # the keys only resets the server side; the browser would send the old text back).
+        st.session_state[f"{prefix}_approver"] = ""
+        st.session_state[f"{prefix}_note"] = ""
     logged_in = approver_from_user(st.user.to_dict())
     if logged_in:
         approver = st.text_input("Approver (signed in)", value=logged_in, disabled=True, key=f"{prefix}_approver_user")
@@ -128,8 +133,7 @@ def signoff_dialog(
             else:
                 st.session_state[f"{prefix}_done"] = result
                 close()
-                st.session_state.pop(f"{prefix}_approver", None)
-                st.session_state.pop(f"{prefix}_note", None)
+                st.session_state[f"{prefix}_clear"] = True
                 st.rerun()
         if no.button("Cancel", key=f"{prefix}_cancel_{verb}"):
             close()

@@ -90,7 +90,7 @@ def test_retrain_review_signoff_and_new_champion_on_status(e2e_server: E2EServer
     expect(page.get_by_text(re.compile(r"Stage: \w+"))).to_be_visible()
     link = page.get_by_role("link", name=re.compile("Open the review of run"))
     expect(link).to_be_visible(timeout=120_000)
-    expect(page.get_by_text("Retrain finished: awaiting_signoff.")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Retrain job \S+ finished producing run \S+: awaiting_signoff\."))).to_be_visible()
     screenshot(page, "retrain.png")
     match = re.search(r"run (\S+)$", link.inner_text().strip())
     assert match, link.inner_text()
@@ -157,3 +157,151 @@ def test_review_opened_by_url_downloads_the_report_and_a_png(e2e_server: E2EServ
 def test_unknown_run_in_the_url_shows_a_message(e2e_server: E2EServer, page: Any) -> None:
     page.goto(f"{e2e_server.base}/Review?run=..%2F..%2Fetc%2Fpasswd")
     expect(page.get_by_text(re.compile("^Cannot show this review: invalid run id"))).to_be_visible()
+
+
+# ----------------------------------------------------------------------------- issue 12 / 11 on a real server
+
+
+def _second_champion(server: E2EServer) -> tuple[str, str]:
+    """Retrain on the same data and sign it off (in this process): ``(former champion, new champion)``."""
+    from taskclf_core.console.service import run_retrain
+    from taskclf_core.paths import Home
+    from taskclf_core.registry import listing as registry
+    from tests.conftest import synthetic_request
+
+    home = Home.resolve(server.home)
+    before = registry.inspect_active(home).pointer
+    assert before is not None, "runs after the sign-off test, which makes the first champion"
+    result = run_retrain(home, synthetic_request(server.seeded.seed))
+    assert result.outcome == "awaiting_signoff", result.reason
+    registry.promote(home, result.run_id, approver="e2e-frank", note="second champion", auto_promote=False)
+    return before.model_id, result.run_id
+
+
+def test_signed_off_review_bootstrap_chart_and_rollback_form(e2e_server: E2EServer, page: Any) -> None:
+    """Issue 12 items 1, 2, 4 and 11 in Chromium."""
+    errors = console_errors(page)
+    first, second = _second_champion(e2e_server)
+
+    # Item 2: the signed-off run reads as signed off, by whom, when, with the note.
+    page.goto(f"{e2e_server.base}/Review?run={first}")
+    expect(page.get_by_role("heading", name=f"Run {first}")).to_be_visible()
+    expect(page.get_by_text("signed off · superseded", exact=True)).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Signed off by e2e-erin on .*; note: first champion, every gate passed\.$"))).to_be_visible()
+    expect(page.get_by_text(re.compile(rf"^Superseded on .* by {second} \(promote by e2e-frank\)\.$"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Recorded outcome when the run finished \(evidence\): awaiting_signoff\."))).to_be_visible()
+    screenshot(page, "review-signed-off.png")
+    with page.expect_download() as report_download:
+        page.get_by_test_id("stDownloadButton").filter(has_text="Download the whole review").click()
+    html = Path(report_download.value.path()).read_text(encoding="utf-8")
+    assert '<span class="outcome promoted">signed off · superseded</span>' in html and "Signed off by e2e-erin" in html
+
+    # Item 1: the bootstrap chart has a real height in the page, and the interval in words.
+    page.goto(f"{e2e_server.base}/Review?run={second}")
+    expect(page.get_by_role("heading", name=f"Run {second}")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Macro-F1 difference \(challenger - champion\) .* bootstrap interval \["))).to_be_visible()
+    charts = page.get_by_test_id("stVegaLiteChart")
+    expect(charts).to_have_count(5)
+    boot = charts.nth(3)
+    boot.scroll_into_view_if_needed()
+    expect(boot.locator("canvas, svg").first).to_be_visible()
+    box = boot.locator("canvas, svg").first.bounding_box()  # plot, axes and title as drawn
+    assert box is not None and box["height"] >= 180, box
+    boot.hover()  # item 16: no second (Streamlit's own) PNG button on the chart
+    expect(page.get_by_role("button", name="Download as PNG")).to_have_count(0)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    wait_idle(page)
+    boot.screenshot(path=str(SCREENSHOTS / "review-bootstrap.png"))
+
+    # Items 11 and 4: the rollback form validates before the dialog and is empty afterwards.
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{e2e_server.base}/History")
+    expect(page.get_by_role("heading", name="Roll back")).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile(r"^Runs \(.*2 promoted"))).to_be_visible()
+    rollback = page.get_by_role("button", name="Roll back…")
+    expect(rollback).to_be_disabled()
+    expect(page.get_by_text(re.compile("Fill in an approver and a note first"))).to_be_visible()
+    fill(page, "Approver (required)", "e2e-gina")
+    fill(page, "Note (required): why roll back", "the second one misbehaves")
+    expect(rollback).to_be_enabled()
+    rollback.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Roll back the champion?")
+    expect(dialog).to_contain_text("e2e-gina")
+    expect(dialog.get_by_role("button", name="Yes, roll back")).to_be_enabled()
+    dialog.get_by_role("button", name="Yes, roll back").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_text(re.compile(f"Rolled back by e2e-gina: {first} is the champion again"))).to_be_visible()
+    wait_idle(page)
+    expect(page.get_by_label("Approver (required)", exact=True)).to_have_value("")
+    expect(page.get_by_label("Note (required): why roll back", exact=True)).to_have_value("")
+    expect(page.get_by_role("button", name="Roll back…")).to_be_disabled()
+    expect(page.get_by_role("combobox", name="Make this promoted model the champion again")).to_have_value(second)
+    # Item 16: the champion-history table fits the page at 1400 px.
+    table = page.get_by_test_id("stDataFrame").first
+    main = page.get_by_test_id("stMainBlockContainer")
+    table_box, main_box = table.bounding_box(), main.bounding_box()
+    assert table_box and main_box and table_box["x"] + table_box["width"] <= main_box["x"] + main_box["width"] + 1
+    screenshot(page, "history-rollback.png")
+    assert real_errors(errors) == [], "\n".join(errors)
+
+
+@pytest.fixture(scope="module")
+def fresh_secure_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The app served as ``uvicorn --factory page_frame:secure_app`` on an empty home."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import APP, _free_port, _wait_healthy
+
+    home = tmp_path_factory.mktemp("fresh-home")
+    log = tmp_path_factory.mktemp("uvicorn-log") / "server.log"
+    port = _free_port()
+    env = {**os.environ, "TASKCLF_HOME": str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    env.pop("TASKCLF_CALIBRATOR_STORE", None)
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "page_frame:secure_app", "--host", "127.0.0.1", "--port", str(port)]
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(cmd, cwd=APP.parent, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(f"{base}/_stcore/health", proc, log)
+        yield base, home
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def test_fresh_home_status_and_no_framing(fresh_secure_server: Any, page: Any) -> None:
+    """Issue 12 item 7 (Status caption) and issue 11 item 12 (framing refused) on the secure server."""
+    import urllib.request
+
+    base, home = fresh_secure_server
+    for path in ("/", "/Review", "/_stcore/health"):
+        with urllib.request.urlopen(base + path) as response:
+            assert response.headers["X-Frame-Options"] == "DENY"
+            assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+    errors = console_errors(page)
+    page.goto(base)
+    expect(page.get_by_role("heading", name="Status")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^No configuration file at .*: the reference defaults are in use"))).to_be_visible()
+    expect(page.get_by_text("Retrain due: no promoted model exists yet.")).to_be_visible()
+    link = page.get_by_role("link", name="Start a retrain on the Retrain page")
+    expect(link).to_be_visible()
+    screenshot(page, "status-fresh-home.png")
+    link.click()
+    expect(page.get_by_role("heading", name="Retrain", exact=True)).to_be_visible()
+    assert not any(home.iterdir())  # reading a fresh home writes nothing
+    assert real_errors(errors) == [], "\n".join(errors)
+    # A page of another origin that frames the app gets nothing rendered inside the frame.
+    framed = page.context.new_page()
+    framed.set_content(f'<iframe id="f" src="{base}/" width="800" height="600"></iframe>')
+    framed.wait_for_timeout(2000)
+    frame = framed.frame_locator("#f")
+    expect(frame.get_by_role("heading", name="Status")).to_have_count(0)

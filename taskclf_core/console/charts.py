@@ -360,6 +360,9 @@ def bootstrap_chart(bootstrap: BootstrapInterval, *, tolerance: float) -> alt.La
         title=f"Macro-F1 difference with its {bootstrap.level:.0%} bootstrap interval (red: -tolerance)",
         width=620,
         height=BOOTSTRAP_HEIGHT,
+        # The plot gets the height; title and axes come on top, as in the export. (Streamlit
+        # otherwise fits title, axes and plot into the height, which squashed the plot.)
+        autosize=alt.AutoSizeParams(type="pad"),
     )
 
 
