@@ -61,7 +61,9 @@ def synthetic_request(seed: int, **extra: Any) -> Any:
     """A forced synthetic retrain request of the seeded size."""
     from taskclf_core.console.service import RetrainRequest
 
-    fields: dict[str, Any] = {"synthetic": True, "force": True, "users": SEED_USERS, "days": SEED_DAYS, "seed": seed}
+    # v1: the narrow layout keeps the session's seeded registry quick (v3 has its own tests).
+    fields: dict[str, Any] = {"synthetic": True, "force": True, "users": SEED_USERS, "days": SEED_DAYS, "seed": seed,
+                              "schema_version": "v1"}
     return RetrainRequest(**{**fields, **extra})
 
 

@@ -49,7 +49,7 @@ OS_FAIL_ENV = "TASKCLF_TEST_OS_FAIL"
 #: Config of every home in these tests: 5 boosting rounds keep a real retrain around a second.
 TINY_CONFIG = "# fault tests: tiny and fast\ntrain_params:\n  num_boost_round: 5\n"
 #: The synthetic team of a real retrain in these tests.
-TINY_TEAM = {"users": 2, "days": 2, "seed": 0}
+TINY_TEAM = {"users": 2, "days": 2, "seed": 0, "schema_version": "v1"}
 BUNDLE_FILES = (
     "model.txt",
     "metadata.json",

@@ -27,8 +27,8 @@ def write_config(root: Path, **config: Any) -> None:
 
 
 def retrain(home: Home, **request: Any) -> RetrainResult:
-    """A synthetic retrain (3 users, 30 days unless given) through the service layer."""
-    fields = {"synthetic": True, "force": True, "users": 3, "days": 30, **request}
+    """A synthetic retrain (3 users, 30 days, schema v1 unless given) through the service layer."""
+    fields = {"synthetic": True, "force": True, "users": 3, "days": 30, "schema_version": "v1", **request}
     return run_retrain(home, RetrainRequest(**fields))
 
 

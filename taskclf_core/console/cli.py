@@ -105,6 +105,7 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help=_help("Retrain 
 ModelsOpt = Annotated[Path | None, typer.Option("--models-dir", help=_help("Folder of promoted models [default: <home>/models]."))]
 OutOpt = Annotated[Path | None, typer.Option("--out-dir", help=_help("Folder for runs [default: <home>/artifacts]."))]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+SchemaOpt = Annotated[str, typer.Option("--schema", help="Schema version of the synthetic team: v1, v2 or v3 (taskclf's current layout, 299 model features).")]
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -216,6 +217,7 @@ def retrain(
     scenario: Annotated[str, typer.Option("--scenario", help="Synthetic scenario: default (passes every gate), drift (regression gate fails), noisy (candidate gates fail), sparse (too few labels).")] = "default",
     users: Annotated[int, typer.Option("--users", min=1, max=500, help="Synthetic team size.")] = 5,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Synthetic data seed.")] = 0,
+    schema_version: SchemaOpt = "v3",
     date_from: Annotated[str | None, typer.Option("--from", help=_help("First day YYYY-MM-DD [default: lookback before --to]."))] = None,
     date_to: Annotated[str | None, typer.Option("--to", help=_help("Last day YYYY-MM-DD [default: today, UTC]."))] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help=_help("taskclf data directory [default: <home>/data/processed]."))] = None,
@@ -233,7 +235,8 @@ def retrain(
 
     with _errors():
         request = build_request(config_path=config, force=force, dry_run=dry_run, synthetic=synthetic,
-                                scenario=scenario, users=users, seed=seed, date_from=_date(date_from, "--from"),
+                                scenario=scenario, schema_version=schema_version, users=users, seed=seed,
+                                date_from=_date(date_from, "--from"),
                                 date_to=_date(date_to, "--to"), data_dir=data_dir, user_id=user_id,
                                 holdout_fraction=holdout_fraction, reject_threshold=reject_threshold,
                                 engine=engine, scheduler=scheduler)
@@ -411,6 +414,7 @@ def synthesize(
     seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
     date_to: Annotated[str | None, typer.Option("--to", help=_help("Last day YYYY-MM-DD [default: today, UTC]."))] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the taskclf data already in --out.")] = False,
+    schema_version: SchemaOpt = "v3",
     as_json: JsonOpt = False,
 ) -> None:
     """Write a synthetic team as a taskclf data directory (features per day + labels)."""
@@ -418,7 +422,8 @@ def synthesize(
 
     with _errors():
         summary = synthesize_data(out_dir, scenario=scenario, users=users, days=days,
-                                  date_to=_date(date_to, "--to"), seed=seed, overwrite=overwrite)
+                                  date_to=_date(date_to, "--to"), seed=seed, overwrite=overwrite,
+                                  schema_version=schema_version)
     if as_json:
         _print_json(summary)
         return

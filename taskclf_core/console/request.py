@@ -29,10 +29,16 @@ LAST_DAY: Final = date(2261, 12, 31)
 #: the pipeline's copies and matrices add the rest). Teams above the cap are refused.
 SYNTHETIC_WINDOWS_PER_USER_DAY: Final = 450
 BYTES_PER_WINDOW: Final = 3_000
+#: A v3 window has 308 columns instead of 46: its frame and matrices cost about 4x more.
+BYTES_PER_WINDOW_BY_SCHEMA: Final = {"v1": BYTES_PER_WINDOW, "v2": BYTES_PER_WINDOW, "v3": 12_000}
+#: Synthetic teams are written in today's taskclf schema unless asked otherwise.
+DEFAULT_SYNTHETIC_SCHEMA: Final = "v3"
+SchemaVersion = Literal["v1", "v2", "v3"]
 MAX_SYNTHETIC_WINDOWS: Final = 10_000_000
 
 #: How the command line names each request field (messages name what the person typed).
-_OPTION_NAMES: Final = {"date_from": "--from", "date_to": "--to", "config_path": "--config", "data_dir": "--data-dir"}
+_OPTION_NAMES: Final = {"date_from": "--from", "date_to": "--to", "config_path": "--config", "data_dir": "--data-dir",
+                        "schema_version": "--schema"}
 
 
 def _day_in_range(day: date | None, name: str) -> None:
@@ -50,6 +56,8 @@ class RetrainRequest(BaseModel):
     dry_run: bool = False
     synthetic: bool = False
     scenario: str = "default"
+    #: Schema version of the synthetic team (taskclf writes v3 today).
+    schema_version: SchemaVersion = DEFAULT_SYNTHETIC_SCHEMA
     users: int = Field(5, ge=1, le=500)
     days: int | None = Field(None, ge=1, le=3650)  # default: the config's data_lookback_days
     seed: int = Field(0, ge=0, le=2**31 - 1)
@@ -147,33 +155,34 @@ def _memory_available() -> int | None:
     return None
 
 
-def synthetic_size_problem(users: int, days: int) -> str | None:
+def synthetic_size_problem(users: int, days: int, schema_version: str = DEFAULT_SYNTHETIC_SCHEMA) -> str | None:
     """Why a synthetic team of ``users`` x ``days`` cannot be made here, or None when it fits.
 
     The estimate is users x days x :data:`SYNTHETIC_WINDOWS_PER_USER_DAY` windows at
-    :data:`BYTES_PER_WINDOW` each; the limit is :data:`MAX_SYNTHETIC_WINDOWS` or what the
-    available memory holds, whichever is smaller.
+    :data:`BYTES_PER_WINDOW_BY_SCHEMA` each; the limit is :data:`MAX_SYNTHETIC_WINDOWS` or
+    what the available memory holds, whichever is smaller.
     """
     windows = users * days * SYNTHETIC_WINDOWS_PER_USER_DAY
+    per_window = BYTES_PER_WINDOW_BY_SCHEMA.get(schema_version, BYTES_PER_WINDOW_BY_SCHEMA["v3"])
     limit = MAX_SYNTHETIC_WINDOWS
     available = _memory_available()
     if available is not None:
-        limit = min(limit, available // BYTES_PER_WINDOW)
+        limit = min(limit, available // per_window)
     if windows <= limit:
         return None
     return (
-        f"a synthetic team of {users:,} users x {days:,} days is about {windows:,} one-minute windows "
-        f"(~{windows * BYTES_PER_WINDOW / 1e9:,.1f} GB of memory); at most {limit:,} windows fit here: "
-        "use fewer users or days"
+        f"a synthetic {schema_version} team of {users:,} users x {days:,} days is about {windows:,} "
+        f"one-minute windows (~{windows * per_window / 1e9:,.1f} GB of memory); at most {limit:,} "
+        "windows fit here: use fewer users or days"
     )
 
 
-def check_synthetic_size(users: int, days: int) -> None:
+def check_synthetic_size(users: int, days: int, schema_version: str = DEFAULT_SYNTHETIC_SCHEMA) -> None:
     """Refuse a synthetic team too large to generate (see :func:`synthetic_size_problem`).
 
     Raises:
         ConfigError: the estimate does not fit; the message has the estimate.
     """
-    problem = synthetic_size_problem(users, days)
+    problem = synthetic_size_problem(users, days, schema_version)
     if problem is not None:
         raise ConfigError(problem)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from taskclf_core.access.identity import Identity, cli_identity, local_identity
 from taskclf_core.console.request import (
+    DEFAULT_SYNTHETIC_SCHEMA,
     FIRST_DAY,
     LAST_DAY,
     RetrainRequest,
@@ -94,7 +95,7 @@ def init_home(root: Path | None = None) -> Path:
 
 def synthesize_data(
     out_dir: Path, *, scenario: str = "default", users: int = 5, days: int = 30, date_to: date | None = None,
-    seed: int = 0, overwrite: bool = False,
+    seed: int = 0, overwrite: bool = False, schema_version: str = DEFAULT_SYNTHETIC_SCHEMA,
 ) -> dict[str, Any]:
     """Generate a synthetic team and write it as a taskclf data directory.
 
@@ -111,11 +112,12 @@ def synthesize_data(
     if not FIRST_DAY <= last <= LAST_DAY:
         raise ConfigError(f"--to {last} is outside the supported days {FIRST_DAY}..{LAST_DAY}")
     shift_day(last, -(days - 1), "--to")  # the first day must be representable too
-    check_synthetic_size(users, days)
+    check_synthetic_size(users, days, schema_version)
     team = synthesize_data_dir(out_dir, scenario, users=users, days=days, date_to=last, seed=seed,
-                               overwrite=overwrite)
+                               overwrite=overwrite, schema_version=schema_version)
     return {
-        "out": str(out_dir), "scenario": scenario, "users": users, "rows": len(team.features),
+        "out": str(out_dir), "scenario": scenario, "schema": schema_version, "users": users,
+        "rows": len(team.features),
         "spans": len(team.spans), "date_from": str(team.date_from), "date_to": str(team.date_to),
     }
 
@@ -147,14 +149,16 @@ def run_retrain(
     if request.synthetic:
         from taskclf_core.data.synthetic import generate_team
 
-        check_synthetic_size(request.users, (date_to - date_from).days + 1)
+        check_synthetic_size(request.users, (date_to - date_from).days + 1, request.schema_version)
         team = generate_team(
-            request.scenario, users=request.users, date_from=date_from, date_to=date_to, seed=request.seed
+            request.scenario, users=request.users, date_from=date_from, date_to=date_to, seed=request.seed,
+            schema_version=request.schema_version,
         )
         features, spans = team.features, team.spans
         warnings = None  # found by the pipeline
         source = {
-            "kind": "synthetic", "scenario": request.scenario, "users": request.users,
+            "kind": "synthetic", "scenario": request.scenario, "schema": request.schema_version,
+            "users": request.users,
             "seed": request.seed, "date_from": str(date_from), "date_to": str(date_to),
         }
         provenance = "synthetic"
