@@ -46,8 +46,9 @@ st.subheader("Retrain cadence")
 cadence = summary.cadence
 (st.warning if cadence.due else st.success)(cadence.sentence("Retrain"))
 st.caption(
-    f"Cadence: every {cadence.cadence_days} day(s) "
-    f"(`global_retrain_cadence_days` in `{summary.config.path}`)."
+    f"Cadence: every {cadence.cadence_days} day(s) ("
+    + ("the reference default of `global_retrain_cadence_days`)." if summary.config.defaults
+       else f"`global_retrain_cadence_days` in `{summary.config.path}`).")
 )
 if summary.calibrator is not None:
     (st.warning if summary.calibrator.due else st.success)(summary.calibrator.sentence("Calibrator store update"))

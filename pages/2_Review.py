@@ -113,13 +113,46 @@ gate_table = pd.DataFrame(
     [
         {
             "gate": g.name, "kind": g.kind, "result": g.status,
-            "value": formatting.format_gate_value(g.value, g.threshold), "threshold": plain(g.threshold), "detail": plain(g.detail),
+            "value": formatting.format_gate_value(g.value, g.threshold), "threshold": plain(g.threshold),
+            "config key": plain(g.config_key), "detail": plain(g.detail),
         }
         for g in rv.gates
     ]
 ).set_index("gate")
 # st.table renders its cells as Markdown (">= 0.95" would become a quote): cells are escaped.
 st.table(gate_table.style.map(lambda v: GATE_COLOURS.get(v, ""), subset=["result"]))
+
+challenger_report = reports["challenger"]
+if challenger_report is not None and challenger_report.acceptance:
+    with st.expander("Acceptance checks of the challenger: each threshold and where it is set"):
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {"check": c.name, "result": "passed" if c.passed else "failed",
+                     "value": formatting.format_gate_value(c.value, c.threshold), "threshold": c.threshold,
+                     "config key": c.config_key}
+                    for c in challenger_report.acceptance
+                ]
+            ),
+            hide_index=True, key="review_acceptance",
+        )
+        st.caption("Thresholds are set in the `gates:` section of the configuration; the run records those it was judged by.")
+if rv.data_warnings:
+    st.warning(
+        f"{len(rv.data_warnings)} data warning(s): rows taskclf accepts but that look wrong were kept in this run's data.",
+        icon=":material/warning:",
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"kind": w.get("kind"), "column": w.get("column"), "rows": w.get("rows"),
+                 "min": w.get("min_value"), "max": w.get("max_value"), "allowed": w.get("allowed"),
+                 "source": w.get("source")}
+                for w in rv.data_warnings
+            ]
+        ),
+        hide_index=True, key="review_data_warnings",
+    )
 
 # ----------------------------------------------------------------------------- sign-off
 st.subheader("Sign-off")

@@ -173,7 +173,7 @@ def test_review_gate_table_lists_failed_gates_first(home_copy: Path, seeded_home
     assert at.markdown[0].value == ":red-badge[rejected]"
     assert "Rejected: gate(s)" in shown(at.markdown[1].value)
     gates = at.table[0].value
-    assert list(gates.columns) == ["kind", "result", "value", "threshold", "detail"]
+    assert list(gates.columns) == ["kind", "result", "value", "threshold", "config key", "detail"]
     results = list(gates["result"])
     assert results[0] == "failed"
     order = {"failed": 0, "passed": 1, "skipped": 2}

@@ -88,7 +88,7 @@ def test_status_on_a_fresh_home_uses_the_reference_defaults(tmp_path: Path, monk
     assert not at.error, texts(at.error)
     (caption,) = [c for c in texts(at.caption) if c.startswith("No configuration file at ")]
     assert caption.endswith("the reference defaults are in use (`taskclf init` writes the commented default file).")
-    assert "Cadence: every 7 day(s)" in " ".join(texts(at.caption))
+    assert "Cadence: every 7 day(s) (the reference default of `global_retrain_cadence_days`)." in texts(at.caption)
     # Item 16: the way to a first retrain is a link, not plain text.
     links = [p.proto.label for p in at.get("page_link")]
     assert "Start a retrain on the Retrain page" in links
@@ -193,3 +193,26 @@ def test_report_puts_the_files_not_intact_warning_first(home_copy: Path, seeded_
     html = report.render_report(review.run_review(Home.resolve(home_copy), seeded_home.awaiting))
     warning = html.index("<p class=\"warning\">This run's files are not intact: ")
     assert warning < html.index("<h2>Headline</h2>")
+
+
+# ----------------------------------------------------------------------------- thresholds and data warnings (issue 10)
+
+
+def test_review_names_each_threshold_with_its_config_key_and_the_data_warnings(
+    home_copy: Path, seeded_home: SeededHome
+) -> None:
+    snapshot = home_copy / "artifacts" / "runs" / seeded_home.awaiting / "snapshot.json"
+    data = json.loads(snapshot.read_text())
+    data["data_warnings"] = [
+        {"kind": "out_of_range", "column": "keys_per_min", "rows": 12, "max_value": 9999.0, "allowed": "[0, 600]",
+         "detail": "kept"}
+    ]
+    snapshot.write_text(json.dumps(data))
+    at = open_app(REVIEW, run=seeded_home.awaiting)
+    gates = at.table[0].value
+    assert shown(gates.loc["breakidle_precision", "config key"]) == "gates.breakidle_precision"
+    checks = next(d.value for d in at.dataframe if "check" in d.value.columns)
+    assert set(checks["config key"]) >= {"gates.macro_f1", "gates.weighted_f1"}
+    assert any(w.startswith("1 data warning(s)") for w in texts(at.warning))
+    warnings = next(d.value for d in at.dataframe if "column" in d.value.columns)
+    assert (warnings["column"].item(), warnings["rows"].item(), warnings["max"].item()) == ("keys_per_min", 12, 9999.0)

@@ -131,11 +131,11 @@ def _gates(gates: list[GateRow]) -> str:
     rows = [
         [
             _e(g.name), _e(g.kind), f'<span class="{_e(g.status)}">{_e(g.status)}</span>',
-            _e(format_gate_value(g.value, g.threshold) or "n/a"), _e(g.threshold), _e(g.detail),
+            _e(format_gate_value(g.value, g.threshold) or "n/a"), _e(g.threshold), _e(g.config_key), _e(g.detail),
         ]
         for g in gates
     ]
-    return _table(["gate", "kind", "result", "value", "threshold", "detail"], rows, numeric={3})
+    return _table(["gate", "kind", "result", "value", "threshold", "config key", "detail"], rows, numeric={3})
 
 
 def _per_class(report: EvaluationReport) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import yaml
 
@@ -45,6 +45,8 @@ class GateRow:
     value: float | None
     threshold: str
     detail: str
+    #: Where the threshold is set in ``configs/retrain.yaml`` (empty when it is not configurable).
+    config_key: str = ""
 
 
 #: Gate table order: failed first, then passed, then skipped.
@@ -56,7 +58,7 @@ def gate_rows(evidence: RunEvidence) -> list[GateRow]:
     gates: list[RegressionGate] = [
         g for kind in ("candidate", "baseline", "comparative") if (group := evidence.gates.get(kind)) for g in group.gates
     ]
-    rows = [GateRow(g.name, g.kind, g.status, g.value, g.threshold, g.detail) for g in gates]
+    rows = [GateRow(g.name, g.kind, g.status, g.value, g.threshold, g.detail, g.config_key) for g in gates]
     return sorted(rows, key=lambda r: _STATUS_ORDER.get(r.status, 3))
 
 
@@ -93,6 +95,12 @@ class RunReview:
     def effective(self) -> RunState:
         """The run's effective state (the recorded outcome when the history says nothing)."""
         return self.state or RunState(recorded=self.decision.outcome)
+
+    @property
+    def data_warnings(self) -> list[dict[str, Any]]:
+        """The snapshot's data warnings (rows taskclf accepts that look wrong; they were kept)."""
+        found = self.evidence.snapshot.get("data_warnings") or []
+        return [w for w in found if isinstance(w, dict)] if isinstance(found, list) else []
 
     @property
     def interval_sentence(self) -> str | None:
