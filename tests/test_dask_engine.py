@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from taskclf_core.console.service import RetrainRequest, run_retrain
 from taskclf_core.data.datadir import load_data_dir, write_data_dir
 from taskclf_core.data.synthetic import generate_team
 from taskclf_core.errors import DataError
@@ -41,6 +42,7 @@ from taskclf_core.train.distributed_config import ClusterError, ComputeConfig
 from taskclf_core.train.distributed_pipeline import run_dask_retrain_pipeline
 from taskclf_core.train.retrain import run_retrain_pipeline
 from taskclf_core.train.stages import Clock, prepare_data
+from tests.helpers_retrain import make_home
 
 DATE_FROM, DATE_TO = date(2026, 3, 2), date(2026, 3, 15)
 CONFIG = RetrainConfig.model_validate({"train_params": {"num_boost_round": 30, "seed": 3}})
@@ -156,10 +158,13 @@ def test_a_worker_that_cannot_see_a_day_file_is_named_and_nothing_is_saved(team:
             day.rename(day.with_name("away.parquet"))
             hidden.append(day)
 
+    # Through the service, as the CLI and the app run it: the config's compute section picks the engine.
+    home = make_home(tmp_path, compute={"engine": "dask", "scheduler": team.scheduler})
+    request = RetrainRequest(force=True, data_dir=team.data_dir, date_from=DATE_FROM, date_to=DATE_TO)
     try:
         with pytest.raises(DataError, match=r"Dask worker tcp://127\.0\.0\.1:\d+ cannot read .*date=2026-03-06"
                                             r"/features\.parquet: the file is not there\. Every worker must see"):
-            _dask_run(team, tmp_path, progress=hide_a_day)
+            run_retrain(home, request, progress=hide_a_day)
     finally:
         for day in hidden:
             day.with_name("away.parquet").rename(day)

@@ -56,7 +56,7 @@ class ComputeConfig(BaseModel):
             return value
         if "://" not in value and ":" not in value:
             raise ValueError(
-                f"scheduler must be 'local' or a scheduler address like tcp://host:8786; got {value!r}"
+                f"must be 'local' or a scheduler address like tcp://host:8786; got {value!r}"
             )
         return value
 
