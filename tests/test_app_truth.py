@@ -216,3 +216,14 @@ def test_review_names_each_threshold_with_its_config_key_and_the_data_warnings(
     assert any(w.startswith("1 data warning(s)") for w in texts(at.warning))
     warnings = next(d.value for d in at.dataframe if "column" in d.value.columns)
     assert (warnings["column"].item(), warnings["rows"].item(), warnings["max"].item()) == ("keys_per_min", 12, 9999.0)
+
+
+def test_streamlit_config_keeps_internal_errors_off_the_pages() -> None:
+    """Issue 11 item 14: no type, message or traceback of an internal error reaches a page."""
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["client"]["showErrorDetails"] == "none"
+    assert config["server"]["address"] == "127.0.0.1"
