@@ -67,8 +67,8 @@ def _projection_helpers() -> tuple[Any, Any, Any]:
         return every_column, no_columns, as_is
 
 
-def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, Any]:
-    """Measure one team size; returns a JSON-ready dict."""
+def measure_size(users: int, days: int, rounds: int, repeats: int, schema_version: str = "v1") -> dict[str, Any]:
+    """Measure one team size at one schema version; returns a JSON-ready dict."""
     import lightgbm as lgb
     import numpy as np
 
@@ -113,7 +113,8 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
 
     labelled_rows, _pipeline_columns, _with_model_columns = _projection_helpers()
 
-    out: dict[str, Any] = {"users": users, "days": days, "rounds": rounds, "machine_start": machine()}
+    out: dict[str, Any] = {"users": users, "days": days, "rounds": rounds, "schema": schema_version,
+                           "machine_start": machine()}
     sampler = RssSampler()
     stages = Stages()
     work = Path(tempfile.mkdtemp(prefix="taskclf-bench-"))
@@ -124,7 +125,8 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
         sampler.reset()
         team = stages.measure(
             "generate",
-            lambda: generate_team(SCENARIO, users=users, days=days, date_from=DATE_FROM, seed=SEED),
+            lambda: generate_team(SCENARIO, users=users, days=days, date_from=DATE_FROM, seed=SEED,
+                                  schema_version=schema_version),
             repeats=repeats,
         )
         out["windows"] = len(team.features)
@@ -138,7 +140,7 @@ def measure_size(users: int, days: int, rounds: int, repeats: int) -> dict[str, 
             spans_out = spans_out.loc[~empty].reset_index(drop=True)
         data_dir = work / "data"
         t0 = time.perf_counter()
-        write_data_dir(data_dir, team.features, spans_out)
+        write_data_dir(data_dir, team.features, spans_out, version=schema_version)
         out["setup_write_data_dir_s"] = round(time.perf_counter() - t0, 3)
         memory["generate_and_write_peak_mb"] = sampler.peak_mb()
         del team, spans_out

@@ -15,6 +15,19 @@ PIPELINE_VS_FLOOR = 1.2
 NON_LGBM_SHARE = 0.10
 SCALING_FACTOR = 1.5
 PEAK_RSS_MB = 3 * 1024
+#: v3 (issue 13): peak RSS <= 2 x (windows x 299 features x 8 bytes) + 1 GB.
+V3_FEATURES = 299
+
+
+def peak_limit_mb(size: dict[str, Any]) -> float:
+    """The peak-RSS target of one size: 3 GB at v1/v2, the width-dependent bound at v3."""
+    if size.get("schema", "v1") != "v3":
+        return PEAK_RSS_MB
+    return 2 * size["windows"] * V3_FEATURES * 8 / 2**20 + 1024
+
+
+def _key(size: dict[str, Any]) -> tuple[str, int]:
+    return (size.get("schema", "v1"), size["windows"])
 GENERATE_S = 10.0
 PAGE_S = 1.0
 #: How far the pipeline's own lightgbm.train time may be from the floor's (same work)
@@ -48,35 +61,49 @@ def derived(size: dict[str, Any]) -> dict[str, Any]:
 
 def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target of the issue: value, limit, pass/fail, in words."""
-    sizes = sorted(result.get("sizes", []), key=lambda s: s["windows"])
+    every = sorted(result.get("sizes", []), key=_key)
     checks: list[dict[str, Any]] = []
 
     def check(name: str, value: float | None, limit: float, text: str) -> None:
         passed = value is not None and value <= limit
         checks.append({"target": name, "value": value, "limit": limit, "passed": passed, "text": text})
 
+    for schema in dict.fromkeys(s.get("schema", "v1") for s in every):
+        sizes = [s for s in every if s.get("schema", "v1") == schema]
+        _size_targets(schema, sizes, check)
+    _page_targets(result, check)
+    return checks
+
+
+def _size_targets(schema: str, sizes: list[dict[str, Any]], check: Any) -> None:
     if sizes:
         big = sizes[-1]
         d = derived(big)
-        where = f"{big['windows']:,} windows ({big['users']} users)"
+        where = f"{schema}, {big['windows']:,} windows ({big['users']} users)"
         if big["windows"] < 500_000:
             where += "; the targets are set for ~700k windows"
-        check("pipeline_over_floor", d["pipeline_over_floor"], PIPELINE_VS_FLOOR,
+        check(f"{schema} pipeline_over_floor", d["pipeline_over_floor"], PIPELINE_VS_FLOOR,
               f"whole dry-run pipeline / LightGBM floor at {where}")
-        check("non_lgbm_share", d["non_lgbm_share"], NON_LGBM_SHARE,
+        check(f"{schema} non_lgbm_share", d["non_lgbm_share"], NON_LGBM_SHARE,
               f"time outside LightGBM calls / pipeline at {where} "
               f"((pipeline - floor) / pipeline: {d['floor_difference_share']:.1%})")
         peak = big["memory"].get("process_max_rss_mb", 0)
-        check("peak_rss_mb", peak, PEAK_RSS_MB, f"peak RSS (whole bench process of that size) at {where}")
-        check("generate_s", big["stages"]["generate"]["s"], GENERATE_S, f"synthetic generation at {where}")
+        bound = "2 x windows x 299 x 8 B + 1 GB" if schema == "v3" else "3 GB"
+        check(f"{schema} peak_rss_mb", peak, round(peak_limit_mb(big)),
+              f"peak RSS (whole bench process of that size; {bound}) at {where}")
+        check(f"{schema} generate_s", big["stages"]["generate"]["s"], GENERATE_S, f"synthetic generation at {where}")
         if len(sizes) > 1:
             small = sizes[0]
             for name in SCALING:
                 a = derived(small)["per_window_us"].get(name)
                 b = d["per_window_us"].get(name)
                 ratio = b / a if a and b is not None else None
-                check(f"scaling_{name}", ratio, SCALING_FACTOR,
+                check(f"{schema} scaling_{name}", ratio, SCALING_FACTOR,
                       f"{name} time per window, {big['windows']:,} vs {small['windows']:,} windows")
+
+
+
+def _page_targets(result: dict[str, Any], check: Any) -> None:
     pages = result.get("pages")
     if pages:
         for name in ("status", "review"):
@@ -84,7 +111,6 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             check(f"{name}_page_s", value, PAGE_S,
                   f"{name} page render (warm median; cold {pages[name]['cold_s']:.2f} s) with "
                   f"{pages['seeded']['runs']} runs, {pages['seeded']['models']} models")
-    return checks
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -93,9 +119,28 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+def _cost_ratios(sizes: list[dict[str, Any]], row: Any, lines: list[str]) -> None:
+    """v3 over v1 for the team sizes measured at both: the price of the title columns."""
+    v1 = {s["users"]: s for s in sizes if s.get("schema", "v1") == "v1"}
+    pairs = [(v1[s["users"]], s) for s in sizes if s.get("schema") == "v3" and s["users"] in v1]
+    if not pairs:
+        return
+    lines.append("v3 / v1 cost (same team size)")
+    row("", [f"{b['users']} user{'s' if b['users'] > 1 else ''}" for _, b in pairs])
+
+    def ratio(get: Any) -> list[str]:
+        return [_fmt(get(b) / get(a), 2) if get(a) else "-" for a, b in pairs]
+
+    row("  whole pipeline", ratio(lambda s: s["pipeline"]["s"]))
+    row("  LightGBM floor", ratio(lambda s: s["floor"]["s"]))
+    for name in ("load", "hash", "projection"):
+        row(f"  {name}", ratio(lambda s, n=name: s["stages"][n]["s"]))
+    row("  peak RSS", ratio(lambda s: s["memory"]["process_max_rss_mb"]))
+
+
 def table(result: dict[str, Any]) -> str:
     """The one table: stages × sizes, pipeline vs floor, memory, pages, targets."""
-    sizes = sorted(result.get("sizes", []), key=lambda s: s["windows"])
+    sizes = sorted(result.get("sizes", []), key=_key)
     lines: list[str] = []
     m = result["machine"]
     lines.append(
@@ -110,7 +155,7 @@ def table(result: dict[str, Any]) -> str:
         lines.append(f"{label:<{width}}" + "".join(f"{v:>{col}}" for v in values))
 
     if sizes:
-        row("", [f"{s['users']} user{'s' if s['users'] > 1 else ''}" for s in sizes])
+        row("", [f"{s.get('schema', 'v1')} {s['users']} user{'s' if s['users'] > 1 else ''}" for s in sizes])
         row("windows", [f"{s['windows']:,}" for s in sizes])
         row("labelled windows", [f"{s['pipeline']['labelled']:,}" for s in sizes])
         row("load avg (start/end)", [f"{s['machine_start']['load_1m']:.1f}/{s['machine_end']['load_1m']:.1f}" for s in sizes])
@@ -162,6 +207,8 @@ def table(result: dict[str, Any]) -> str:
         row("  peak RSS during load", [_fmt(s["memory"].get("load_peak_mb"), 0) for s in sizes])
         row("  process max RSS (all steps)", [_fmt(s["memory"].get("process_max_rss_mb"), 0) for s in sizes])
         row("  generate + write peak", [_fmt(s["memory"].get("generate_and_write_peak_mb"), 0) for s in sizes])
+        row("  target for peak", [_fmt(peak_limit_mb(s), 0) for s in sizes])
+        _cost_ratios(sizes, row, lines)
     pages = result.get("pages")
     if pages:
         seeded = pages["seeded"]

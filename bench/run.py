@@ -46,6 +46,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default=None, help="team sizes in users, e.g. 1,10,50 (default 1,12,60)")
     parser.add_argument("--days", type=int, default=30, help="days per team (default 30)")
+    parser.add_argument("--schemas", default=None,
+                        help="schema versions of the teams, e.g. v1,v3 (default v1,v3; v1 with --quick)")
     parser.add_argument("--rounds", type=int, default=None, help="boosting rounds (default: the config's 100)")
     parser.add_argument("--repeats", type=int, default=None, help="repeats of the cheap stages (best kept; default 3)")
     parser.add_argument("--quick", action="store_true", help="fast smoke run")
@@ -177,11 +179,15 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "sizes": [],
     }
-    for users in sizes:
+    schemas = [s.strip() for s in (args.schemas or ("v1" if quick else "v1,v3")).split(",") if s.strip()]
+    result["settings"]["schemas"] = schemas
+    for schema, users in ((schema, users) for schema in schemas for users in sizes):
         attempts = []
         for attempt in range(1 + max(0, args.retries)):
-            _say(f"size {users} user(s) x {args.days} days, {rounds} rounds" + (f" (retry {attempt})" if attempt else ""))
-            size = _spawn("size", {"users": users, "days": args.days, "rounds": rounds, "repeats": repeats})
+            _say(f"size {users} user(s) x {args.days} days, schema {schema}, {rounds} rounds"
+                 + (f" (retry {attempt})" if attempt else ""))
+            size = _spawn("size", {"users": users, "days": args.days, "rounds": rounds, "repeats": repeats,
+                                   "schema_version": schema})
             attempts.append(size)
             drift = speed_drift(size)
             if abs(drift - 1) <= DRIFT_LIMIT:
