@@ -250,6 +250,9 @@ def cut_times(plan: SplitPlan, found: pd.DataFrame) -> dict[str, tuple[int, int]
     }
     cuts: dict[str, tuple[int, int]] = {}
     for user in plan.users:
+        if user in plan.holdout_users:  # every row is test (assign_split)
+            cuts[user] = (never, never)
+            continue
         days = plan.days[user]
         starts = np.cumsum([0] + [n for _, n in days])
         times = []
@@ -266,11 +269,13 @@ def cut_times(plan: SplitPlan, found: pd.DataFrame) -> dict[str, tuple[int, int]
 def assign_split(
     frame: pd.DataFrame, cuts: dict[str, tuple[int, int]], holdout: Sequence[str]
 ) -> pd.DataFrame:
-    """Add the split code per row: train before the user's first cut, then val, then test."""
-    out = frame.copy()
+    """Add the split code per row: train before the user's first cut, then val, then test.
+
+    ``assign`` under pandas' copy-on-write shares the other columns with ``frame``: the
+    partition is not copied (the input, which the cluster may still hold, is not changed).
+    """
     if len(frame) == 0:
-        out[SPLIT] = np.zeros(0, dtype=np.int8)
-        return out
+        return frame.assign(**{SPLIT: np.zeros(0, dtype=np.int8)})
     users = frame["user_id"].astype("str").to_numpy(dtype=object)
     ts = _ts_us(frame["bucket_start_ts"])
     uniques, codes = np.unique(users, return_inverse=True)
@@ -279,5 +284,4 @@ def assign_split(
     split = np.where(ts < t_val, TRAIN, np.where(ts < t_test, VAL, TEST)).astype(np.int8)
     if holdout:
         split[np.isin(users, list(holdout))] = TEST
-    out[SPLIT] = split
-    return out
+    return frame.assign(**{SPLIT: split})
