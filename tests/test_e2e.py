@@ -172,7 +172,10 @@ def _second_champion(server: E2EServer) -> tuple[str, str]:
     home = Home.resolve(server.home)
     before = registry.inspect_active(home).pointer
     assert before is not None, "runs after the sign-off test, which makes the first champion"
-    result = run_retrain(home, synthetic_request(server.seeded.seed))
+    # The same data as the Retrain page's default (schema included), so the regression gate passes.
+    from taskclf_core.console.request import DEFAULT_SYNTHETIC_SCHEMA
+
+    result = run_retrain(home, synthetic_request(server.seeded.seed, schema_version=DEFAULT_SYNTHETIC_SCHEMA))
     assert result.outcome == "awaiting_signoff", result.reason
     registry.promote(home, result.run_id, approver="e2e-frank", note="second champion", auto_promote=False)
     return before.model_id, result.run_id
