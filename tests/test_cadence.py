@@ -51,3 +51,28 @@ def test_calibrator_store(tmp_path):
     assert not check_calibrator_update_due(store, 7)
     (store / "store.json").write_text(json.dumps({"created_at": "2020-01-01T00:00:00"}))
     assert check_calibrator_update_due(store, 7)
+
+
+def test_a_created_at_in_the_future_or_at_the_calendar_edge_never_suppresses_the_cadence(tmp_path):
+    """A bundle dated 2999 would keep a retrain from ever being due: it is not believed."""
+    import json as _json
+
+    from taskclf_core.train.cadence import calibrator_cadence, retrain_cadence
+
+    models = tmp_path / "models"
+    (models / "a").mkdir(parents=True)
+    (models / "a" / "metadata.json").write_text(_json.dumps({"created_at": "2999-01-01T00:00:00+00:00"}))
+    status = retrain_cadence(models, 7)
+    assert status.due and status.due_at is None
+    assert status.reason == "a/metadata.json created_at 2999-01-01T00:00:00+00:00 is in the future"
+    (models / "b").mkdir()
+    (models / "b" / "metadata.json").write_text(_json.dumps({"created_at": "0001-01-01T00:00:00+01:00"}))
+    status = retrain_cadence(models, 7)  # no OverflowError; both unreadable, the later name wins
+    assert status.due and status.reason == "b/metadata.json has no readable created_at"
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "store.json").write_text(_json.dumps({"created_at": "9999-12-31T23:59:59-01:00"}))
+    calibrator = calibrator_cadence(store, 7)
+    assert calibrator.due and calibrator.reason.endswith("has no readable created_at")
+    (store / "store.json").write_text(_json.dumps({"created_at": "2999-06-01T00:00:00+00:00"}))
+    assert calibrator_cadence(store, 7).reason.endswith("created_at 2999-06-01T00:00:00+00:00 is in the future")

@@ -20,19 +20,32 @@ def parse_utc(value: object) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        # Converting a time at the edge of the calendar (0001-01-01T00:00+01:00) overflows.
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
-def _created_at(folder: Path) -> datetime | None:
+#: A created_at later than now by more than this (clock skew between machines sharing a
+#: registry) is not believed: it would keep a retrain from ever being due.
+FUTURE_TOLERANCE = timedelta(minutes=10)
+
+
+def _believable(created: datetime | None, now: datetime) -> datetime | None:
+    return created if created is not None and created <= now + FUTURE_TOLERANCE else None
+
+
+def _raw_created_at(folder: Path) -> object:
     try:
         raw = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
-    return parse_utc(raw.get("created_at")) if isinstance(raw, dict) else None
+    return raw.get("created_at") if isinstance(raw, dict) else None
+
+
+def _created_at(folder: Path, now: datetime | None = None) -> datetime | None:
+    """The bundle's creation time; None when missing, unreadable or in the future."""
+    return _believable(parse_utc(_raw_created_at(folder)), now or datetime.now(UTC))
 
 
 def find_latest_model(models_dir: Path) -> Path | None:
@@ -40,7 +53,7 @@ def find_latest_model(models_dir: Path) -> Path | None:
 
     Scans ``models_dir`` for subfolders holding ``metadata.json`` and picks the latest
     ``created_at`` (compared as times, not strings). Folders whose ``created_at`` is
-    missing or unreadable count as oldest.
+    missing, unreadable or in the future count as oldest.
 
     Args:
         models_dir: Base folder of promoted model bundles.
@@ -83,11 +96,11 @@ def retrain_cadence(
     latest = find_latest_model(models_dir)
     if latest is None:
         return CadenceStatus(True, "no promoted model exists yet", None, None, cadence_days, None)
-    created = _created_at(latest)
+    created = _created_at(latest, now)
     if created is None:
-        return CadenceStatus(
-            True, f"{latest.name}/metadata.json has no readable created_at", None, None, cadence_days, latest
-        )
+        raw = parse_utc(_raw_created_at(latest))
+        what = f"created_at {raw.isoformat()} is in the future" if raw else "has no readable created_at"
+        return CadenceStatus(True, f"{latest.name}/metadata.json {what}", None, None, cadence_days, latest)
     due_at = created + timedelta(days=cadence_days)
     if now >= due_at:
         reason = f"latest model {latest.name} is {(now - created).days} day(s) old (cadence {cadence_days})"
@@ -125,11 +138,13 @@ def calibrator_cadence(
         return CadenceStatus(True, f"{store} does not exist", None, None, cadence_days, None)
     try:
         raw = json.loads(store.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         raw = None
-    created = parse_utc(raw.get("created_at")) if isinstance(raw, dict) else None
+    stated = parse_utc(raw.get("created_at")) if isinstance(raw, dict) else None
+    created = _believable(stated, now)
     if created is None:
-        return CadenceStatus(True, f"{store} has no readable created_at", None, None, cadence_days, None)
+        what = f"created_at {stated.isoformat()} is in the future" if stated else "has no readable created_at"
+        return CadenceStatus(True, f"{store} {what}", None, None, cadence_days, None)
     due_at = created + timedelta(days=cadence_days)
     due = now >= due_at
     reason = f"calibrator store updated {created:%Y-%m-%d %H:%M} UTC; {'due since' if due else 'due at'} {due_at:%Y-%m-%d %H:%M} UTC"

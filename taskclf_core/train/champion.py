@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from taskclf_core.errors import TaskclfError
 from taskclf_core.model.lgbm import TrainedModel
 from taskclf_core.paths import Home
-from taskclf_core.registry import bundle as bundle_mod
+from taskclf_core.registry.installed import load_installed
 from taskclf_core.registry.pointer import read_active
+from taskclf_core.registry.stamps import sha256_bytes
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ def load_champion(home: Home) -> ChampionState:
     if pointer is None:
         return ChampionState()
     try:
-        loaded = bundle_mod.load_bundle(home.models_dir / pointer.model_id)
+        # Every file checked against the run's manifest, the same check listings make.
+        loaded = load_installed(home, pointer.model_id)
         model = TrainedModel(
             booster=loaded.booster,
             # The model's own columns (taskclf's bundles carry no feature_names in metadata).
@@ -41,7 +43,9 @@ def load_champion(home: Home) -> ChampionState:
         )
     except TaskclfError as exc:
         return ChampionState(model_id=pointer.model_id, error=str(exc))
-    return ChampionState(pointer.model_id, loaded.metadata.model_sha256, model)
+    # taskclf's bundles record no hash: the evidence names the hash of the model.txt read.
+    digest = loaded.metadata.model_sha256 or sha256_bytes(loaded.model_text.encode("utf-8"))
+    return ChampionState(pointer.model_id, digest, model)
 
 
 def current_champion_id(home: Home) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import reprlib
 from pathlib import Path
@@ -12,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from taskclf_core.access.policy import AccessPolicy
-from taskclf_core.errors import ConfigError, RegistryError
+from taskclf_core.errors import ConfigError, RegistryError, describe_validation_error
 from taskclf_core.fs.atomic import write_text_atomic
 from taskclf_core.model.thresholds import GateThresholds
 from taskclf_core.train.distributed_config import ComputeConfig
@@ -68,51 +67,6 @@ _ALLOWED: dict[str, str] = {
 }
 
 
-def _describe_error(err: Any, source: str) -> str:
-    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    value = err.get("input")
-    kind = err["type"]
-    fields: dict[str, Any] = dict(RetrainConfig.model_fields)
-    if err["loc"] and err["loc"][0] == "train_params" and len(err["loc"]) > 1:
-        fields = dict(TrainParams.model_fields)
-    if err["loc"] and err["loc"][0] == "gates" and len(err["loc"]) > 1:
-        fields = dict(GateThresholds.model_fields)
-    if err["loc"] and err["loc"][0] == "compute" and len(err["loc"]) > 1:
-        fields = dict(ComputeConfig.model_fields)
-    if err["loc"] and err["loc"][0] == "access" and len(err["loc"]) > 1:
-        fields = dict(AccessPolicy.model_fields)
-    if kind == "value_error":  # a cross-field rule (e.g. reject_rate_min <= reject_rate_max)
-        reason = str(err.get("ctx", {}).get("error") or err["msg"])
-        return f"{source}: {loc}: {reason}"
-    if kind == "invalid_key":
-        return (
-            f"{source}: key {_SHOW.repr(value)} is not a name (keys are text); allowed keys: "
-            f"{', '.join(fields)}"
-        )
-    if kind == "extra_forbidden":
-        name = str(err["loc"][-1])
-        close = difflib.get_close_matches(name, list(fields), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return f"{source}: unknown key {loc!r}{hint}; allowed keys: {', '.join(fields)}"
-    field = fields.get(str(err["loc"][-1])) if err["loc"] else None
-    expected = ""
-    if field is not None:
-        ann = getattr(field.annotation, "__name__", str(field.annotation))
-        expected = _ALLOWED.get(ann, ann)
-        bounds = [m for m in field.metadata if hasattr(m, "ge") or hasattr(m, "le")]
-        ge = next((m.ge for m in bounds if hasattr(m, "ge")), None)
-        le = next((m.le for m in bounds if hasattr(m, "le")), None)
-        if ge is not None and le is not None:
-            expected += f" in [{ge}, {le}]"
-        elif ge is not None:
-            expected += f" >= {ge}"
-    if "literal" in kind:
-        expected = err["msg"].replace("Input should be ", "one of ")
-    if kind == "model_type" or kind == "dict_type":
-        expected = "a mapping of keys to values"
-    return f"{source}: {loc} must be {expected or err['msg']}; got {_SHOW.repr(value)}"
-
-
 def parse_retrain_config(raw: Any, *, source: str = "config") -> RetrainConfig:
     """Validate a mapping (e.g. parsed YAML) into a :class:`RetrainConfig`.
 
@@ -129,8 +83,7 @@ def parse_retrain_config(raw: Any, *, source: str = "config") -> RetrainConfig:
     try:
         return RetrainConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = [_describe_error(e, source) for e in exc.errors()]
-        raise ConfigError("; ".join(problems)) from None
+        raise ConfigError(describe_validation_error(exc, model=RetrainConfig, source=source)) from None
 
 
 #: A config file larger than this is refused before it is read (``--config /dev/zero``).

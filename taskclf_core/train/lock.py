@@ -10,11 +10,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from taskclf_core.errors import BusyError
-from taskclf_core.fs.atomic import storage_error
+from taskclf_core.errors import BusyError, RegistryError
+from taskclf_core.fs.atomic import open_lock_file, storage_error
 from taskclf_core.fs.faultpoints import faultpoint
 
 RETRAIN_LOCK = ".retrain.lock"
+#: The holder record's fixed width (the lock file is never longer).
+HOLDER_BYTES = 120
 
 
 @contextmanager
@@ -33,10 +35,18 @@ def retrain_lock(out_dir: Path) -> Iterator[None]:
     path = runs_dir / RETRAIN_LOCK
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        # No link is followed and a file that is not ours is never written: a symlink (or
+        # a hard link to another file) at the lock's name is refused, not truncated.
+        fd = open_lock_file(path)
     except OSError as exc:
         raise storage_error(exc, path, "lock") from exc
     try:
+        info = os.fstat(fd)
+        if info.st_nlink != 1 or info.st_size > HOLDER_BYTES:
+            raise RegistryError(
+                f"{path} is not a retrain lock file ({info.st_nlink} links, {info.st_size} bytes); "
+                "remove it (it may be a link to another file) and retry"
+            )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -45,8 +55,8 @@ def retrain_lock(out_dir: Path) -> Iterator[None]:
             ) from None
         holder = f"pid {os.getpid()}, started {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"
         try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, holder.encode(), 0)
+            # A fixed-width record overwrites the last one in place: never a truncation.
+            os.pwrite(fd, holder.encode().ljust(HOLDER_BYTES), 0)
         except OSError:
             pass  # only for messages: a full disk must not fail here, the save step says so
         faultpoint("retrain.locked")
@@ -58,7 +68,7 @@ def retrain_lock(out_dir: Path) -> Iterator[None]:
 def _lock_holder(fd: int) -> str:
     """The holder record of a held retrain lock (it may take the holder a moment to write it)."""
     for _ in range(20):
-        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+        holder = os.pread(fd, HOLDER_BYTES, 0).decode("utf-8", "replace").strip()
         if holder:
             return holder
         time.sleep(0.005)
@@ -70,12 +80,15 @@ def retrain_running(out_dir: Path) -> str | None:
     path = Path(out_dir) / "runs" / RETRAIN_LOCK
     if not path.exists():
         return None
-    fd = os.open(path, os.O_RDONLY)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None  # a link or an unreadable file: no retrain holds it (retrain_lock says why)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
+            return os.pread(fd, HOLDER_BYTES, 0).decode("utf-8", "replace").strip() or "unknown"
         fcntl.flock(fd, fcntl.LOCK_UN)
         return None
     finally:
