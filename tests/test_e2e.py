@@ -118,6 +118,11 @@ def test_retrain_review_signoff_and_new_champion_on_status(e2e_server: E2EServer
     expect(dialog).to_be_hidden()
     expect(page.get_by_text("is now the champion")).to_be_visible()
     wait_idle(page)
+    # Issue 12 item 2: the badge and the reason line now tell the effective state.
+    expect(page.get_by_text("signed off · champion", exact=True)).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Signed off by e2e-erin on "))).to_be_visible()
+    expect(page.get_by_label("Approver (required)", exact=True)).to_have_value("")  # item 4
+    screenshot(page, "review-after-signoff.png")
 
     page.get_by_role("link", name="See the new champion on Status").click()
     expect(page.get_by_role("heading", name="Status")).to_be_visible()
