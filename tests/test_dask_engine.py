@@ -135,6 +135,7 @@ def test_dask_engine_matches_the_local_engine_and_its_model_serves_locally(team:
 
 def test_unreachable_scheduler_is_one_line_exit_2_and_saves_nothing(team: Team, tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("taskclf")
+    make_home(tmp_path, compute={"connect_timeout_s": 2})  # the home's config bounds the wait
     proc = subprocess.run(
         [str(exe), "train", "retrain", "--force", "--data-dir", str(team.data_dir), "--from", str(DATE_FROM),
          "--to", str(DATE_TO), "--models-dir", str(tmp_path / "models"), "--out-dir", str(tmp_path / "artifacts"),
@@ -144,7 +145,7 @@ def test_unreachable_scheduler_is_one_line_exit_2_and_saves_nothing(team: Team, 
     assert proc.returncode == 2, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert errors == [line for line in proc.stderr.splitlines() if not line.startswith("note:")]
-    assert errors[0].startswith("error: cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 10 s")
+    assert errors[0].startswith("error: cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 2 s")
     assert "no run was saved and the registry was not touched" in errors[0]
     _nothing_saved(tmp_path)
 
