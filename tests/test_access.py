@@ -71,6 +71,8 @@ def test_identity_from_signed_in_claims() -> None:
     assert who.describe() == f"Alice@Example.com (signed in with OpenID Connect: issuer {ISSUER}, subject 248289761001)"
     with pytest.raises(IdentityError, match=r"no issuer \(iss\) or subject \(sub\) claim; got iss=None"):
         oidc_identity({"is_logged_in": True, "email": "a@b.c", "sub": "1"})
+    with pytest.raises(IdentityError, match=r"^the sign-in's iss claim is too long to record; got 'xxx"):
+        oidc_identity({"is_logged_in": True, "iss": "x" * 3000, "sub": "1"})
     assert local_identity(" bob ").describe() == f"bob ({LOCAL_MARK})"
     assert cli_identity("carol", user="ci-runner").describe() == "carol (cli, OS user ci-runner, approver as typed)"
     # Same person: issuer + subject when signed in (not the email); the name otherwise.

@@ -18,7 +18,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from taskclf_core.errors import TaskclfError, show_value
 
@@ -151,7 +151,13 @@ def oidc_identity(info: Mapping[str, Any]) -> Identity | None:
         )
     email = _claim(info, "email")
     name = email or _claim(info, "name") or subject
-    return Identity(name=name[:200], method="oidc", email=email, issuer=issuer, subject=subject)
+    try:
+        return Identity(name=name[:200], method="oidc", email=email, issuer=issuer, subject=subject)
+    except ValidationError as exc:  # a claim longer than any real one
+        claim = {"issuer": "iss", "subject": "sub"}.get(str(exc.errors()[0]["loc"][0]), "email")
+        raise IdentityError(
+            f"the sign-in's {claim} claim is too long to record; got {show_value(info.get(claim))}"
+        ) from None
 
 
 __all__ = [
