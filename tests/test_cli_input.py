@@ -146,18 +146,19 @@ def test_synthetic_team_too_large_is_refused_up_front_with_the_estimate(fresh_ho
     synth = the_error(cli("data", "synthesize", "--out", str(tmp_path / "d"), "--users", "500", "--days", "3650"))
     assert time.monotonic() - started < 10  # refused before generating anything
     assert retrain.startswith(
-        "error: a synthetic team of 500 users x 3,653 days is about 821,925,000 one-minute windows "
-        "(~2,465.8 GB of memory); at most "
+        "error: a synthetic v3 team of 500 users x 3,653 days is about 821,925,000 one-minute windows "
+        "(~9,863.1 GB of memory); at most "
     ) and retrain.endswith(" windows fit here: use fewer users or days")
     assert synth.startswith(
-        "error: a synthetic team of 500 users x 3,650 days is about 821,250,000 one-minute windows"
+        "error: a synthetic v3 team of 500 users x 3,650 days is about 821,250,000 one-minute windows"
     )
     assert tree_state(fresh_home) == before and not (tmp_path / "d").exists()
 
 
 def test_synthetic_size_estimate_lets_the_usual_teams_through():
     assert synthetic_size_problem(5, 30) is None
-    assert synthetic_size_problem(20, 365) is None  # 3.3 million windows
+    assert synthetic_size_problem(60, 30) is None  # v3 (the default): 810,000 windows
+    assert synthetic_size_problem(20, 365, "v1") is None  # 3.3 million narrow windows
     assert synthetic_size_problem(500, 3650) is not None
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import reprlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from taskclf_core.access.policy import AccessPolicy
-from taskclf_core.errors import ConfigError, RegistryError, describe_validation_error
+from taskclf_core.errors import ConfigError, RegistryError, describe_validation_error, show_value
 from taskclf_core.fs.atomic import write_text_atomic
 from taskclf_core.model.thresholds import GateThresholds
 from taskclf_core.train.distributed_config import ComputeConfig
@@ -55,18 +54,6 @@ class RetrainConfig(BaseModel):
     access: AccessPolicy = Field(default_factory=lambda: AccessPolicy())
 
 
-#: Shows a value in a message, shortened: a hostile file (deep nesting, YAML aliases that
-#: expand to billions of items) must not make the message itself huge or slow.
-_SHOW = reprlib.Repr()
-_SHOW.maxlevel, _SHOW.maxlist, _SHOW.maxdict, _SHOW.maxstring, _SHOW.maxother = 2, 4, 4, 60, 60
-
-_ALLOWED: dict[str, str] = {
-    "int": "a whole number",
-    "float": "a number",
-    "bool": "true or false",
-}
-
-
 def parse_retrain_config(raw: Any, *, source: str = "config") -> RetrainConfig:
     """Validate a mapping (e.g. parsed YAML) into a :class:`RetrainConfig`.
 
@@ -78,7 +65,7 @@ def parse_retrain_config(raw: Any, *, source: str = "config") -> RetrainConfig:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(
-            f"{source}: expected a mapping of keys to values; got {type(raw).__name__} {_SHOW.repr(raw)}"
+            f"{source}: expected a mapping of keys to values; got {type(raw).__name__} {show_value(raw)}"
         )
     try:
         return RetrainConfig.model_validate(raw)
@@ -110,7 +97,7 @@ class _StrictLoader(yaml.SafeLoader):
                 continue
             if first is not None:
                 raise _DuplicateKey(
-                    f"key {_SHOW.repr(key)} appears twice, at line {first} and line {line}; keep one of them"
+                    f"key {show_value(key)} appears twice, at line {first} and line {line}; keep one of them"
                 )
             seen[key] = line
         return super().construct_mapping(node, deep=deep)
