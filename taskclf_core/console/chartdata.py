@@ -1,0 +1,184 @@
+"""The data behind each review chart: pandas frames built from evaluation records.
+
+Pure functions (no altair), so tests can check what a chart shows without a renderer;
+:mod:`taskclf_core.console.charts` draws them. Also the display order, titles and colours
+of the three models, shared by the charts and the HTML report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from taskclf_core.data.schema import LABELS, REJECT_LABEL
+from taskclf_core.model.evaluation import (
+    ACCEPT_BREAKIDLE_PRECISION,
+    ACCEPT_BREAKIDLE_RECALL,
+    ACCEPT_MACRO_F1,
+    ACCEPT_REJECT_RATE,
+    ACCEPT_WEIGHTED_F1,
+)
+from taskclf_core.model.reports import BootstrapInterval, EvaluationReport
+
+#: Display order and colours of the three models (the same on every chart).
+MODEL_ORDER: tuple[str, ...] = ("champion", "challenger", "baseline")
+MODEL_TITLES: dict[str, str] = {"champion": "champion", "challenger": "challenger", "baseline": "rule baseline"}
+MODEL_COLOURS: dict[str, str] = {"champion": "#4c78a8", "challenger": "#f58518", "baseline": "#9d9d9d"}
+
+#: Headline metrics: (label, how to read it from a report).
+METRICS: tuple[str, ...] = (
+    "macro-F1",
+    "weighted-F1",
+    "reject rate",
+    "BreakIdle precision",
+    "BreakIdle recall",
+)
+#: Acceptance thresholds drawn as rules: (metric, threshold, label).
+THRESHOLDS: tuple[tuple[str, float, str], ...] = (
+    ("macro-F1", ACCEPT_MACRO_F1, f">= {ACCEPT_MACRO_F1}"),
+    ("weighted-F1", ACCEPT_WEIGHTED_F1, f">= {ACCEPT_WEIGHTED_F1}"),
+    ("reject rate", ACCEPT_REJECT_RATE[0], f">= {ACCEPT_REJECT_RATE[0]}"),
+    ("reject rate", ACCEPT_REJECT_RATE[1], f"<= {ACCEPT_REJECT_RATE[1]}"),
+    ("BreakIdle precision", ACCEPT_BREAKIDLE_PRECISION, f">= {ACCEPT_BREAKIDLE_PRECISION}"),
+    ("BreakIdle recall", ACCEPT_BREAKIDLE_RECALL, f">= {ACCEPT_BREAKIDLE_RECALL}"),
+)
+PREDICTED_COLUMNS: tuple[str, ...] = (*LABELS, REJECT_LABEL)
+
+Reports = Mapping[str, EvaluationReport | None]
+
+
+def _models(reports: Reports) -> list[str]:
+    return [m for m in MODEL_ORDER if reports.get(m) is not None]
+
+
+def _metric_value(report: EvaluationReport, metric: str) -> float | None:
+    breakidle = report.per_class.get("BreakIdle")
+    values: dict[str, float | None] = {
+        "macro-F1": report.macro_f1,
+        "weighted-F1": report.weighted_f1,
+        "reject rate": report.reject_rate,
+        "BreakIdle precision": breakidle.precision if breakidle else None,
+        "BreakIdle recall": breakidle.recall if breakidle else None,
+    }
+    return values[metric]
+
+
+def metrics_frame(reports: Reports) -> pd.DataFrame:
+    """One row per (metric, model) with its value; undefined values are left out."""
+    rows = []
+    for model in _models(reports):
+        report = reports[model]
+        assert report is not None
+        for metric in METRICS:
+            value = _metric_value(report, metric)
+            if value is not None:
+                rows.append({"metric": metric, "model": model, "value": float(value)})
+    return pd.DataFrame(rows, columns=["metric", "model", "value"])
+
+
+def thresholds_frame() -> pd.DataFrame:
+    """The acceptance thresholds of the headline metrics (one row per rule)."""
+    return pd.DataFrame(THRESHOLDS, columns=["metric", "threshold", "rule"])
+
+
+def tolerance_frame(champion_macro_f1: float | None, tolerance: float) -> pd.DataFrame:
+    """The tolerance band around the champion's macro-F1 (empty without a champion)."""
+    columns = ["metric", "low", "high", "champion", "tolerance"]
+    if champion_macro_f1 is None:
+        return pd.DataFrame([], columns=columns)
+    row = {
+        "metric": "macro-F1",
+        "low": max(0.0, champion_macro_f1 - tolerance),
+        "high": min(1.0, champion_macro_f1 + tolerance),
+        "champion": champion_macro_f1,
+        "tolerance": tolerance,
+    }
+    return pd.DataFrame([row], columns=columns)
+
+
+def per_class_frame(reports: Reports) -> pd.DataFrame:
+    """One row per (measure, class, model): precision or recall, rows behind it, CI.
+
+    A precision that is undefined (no support, never predicted) is left out, never 0.
+    """
+    rows = []
+    for model in _models(reports):
+        report = reports[model]
+        assert report is not None
+        for label in LABELS:
+            cm = report.per_class.get(label)
+            if cm is None:
+                continue
+            if cm.precision is not None:
+                rows.append(
+                    {
+                        "measure": "precision", "class": label, "model": model,
+                        "value": float(cm.precision), "n": cm.predicted,
+                        "ci_low": cm.precision_ci_low, "ci_high": cm.precision_ci_high,
+                    }
+                )
+            if cm.recall is not None:
+                rows.append(
+                    {
+                        "measure": "recall", "class": label, "model": model,
+                        "value": float(cm.recall), "n": cm.support,
+                        "ci_low": None, "ci_high": None,
+                    }
+                )
+    return pd.DataFrame(rows, columns=["measure", "class", "model", "value", "n", "ci_low", "ci_high"])
+
+
+def confusion_frame(reports: Reports) -> pd.DataFrame:
+    """Row-normalised confusion cells per model, with a ``Mixed/Unknown`` (reject) column.
+
+    ``share`` is the count divided by the true class's rows (rejects included), so each
+    row sums to 1; rows of absent classes have share 0.
+    """
+    rows = []
+    for model in _models(reports):
+        report = reports[model]
+        assert report is not None
+        for i, true in enumerate(LABELS):
+            counts = [int(v) for v in report.confusion_matrix[i]]
+            cm = report.per_class.get(true)
+            counts.append(cm.rejected if cm else 0)
+            total = sum(counts)
+            for predicted, count in zip(PREDICTED_COLUMNS, counts, strict=True):
+                rows.append(
+                    {
+                        "model": model, "true": true, "predicted": predicted, "count": count,
+                        "share": count / total if total else 0.0,
+                    }
+                )
+    return pd.DataFrame(rows, columns=["model", "true", "predicted", "count", "share"])
+
+
+def bootstrap_frame(bootstrap: BootstrapInterval, tolerance: float) -> pd.DataFrame:
+    """The macro-F1 difference (challenger − champion), its interval and the gate's edge."""
+    return pd.DataFrame(
+        [
+            {
+                "comparison": "challenger - champion",
+                "difference": bootstrap.difference,
+                "low": bootstrap.low,
+                "high": bootstrap.high,
+                "level": bootstrap.level,
+                "resamples": bootstrap.resamples,
+                "tolerance_edge": -tolerance,
+            }
+        ]
+    )
+
+
+def per_user_frame(reports: Reports) -> pd.DataFrame:
+    """One row per (user, model) with macro-F1, rows and whether the user was held out."""
+    rows = []
+    for model in _models(reports):
+        report = reports[model]
+        assert report is not None
+        for user, um in report.per_user.items():
+            rows.append(
+                {"user": user, "model": model, "macro_f1": um.macro_f1, "rows": um.rows, "held_out": um.held_out}
+            )
+    return pd.DataFrame(rows, columns=["user", "model", "macro_f1", "rows", "held_out"])
