@@ -158,3 +158,20 @@ def test_export_renders_png_svg_and_vegalite_offline(reports: dict[str, Evaluati
     spec_ = json.loads(charts.to_vegalite_json(chart))
     assert spec_["$schema"].startswith("https://vega.github.io/schema/vega-lite/v6")
     assert len(spec_["layer"]) == 4
+
+
+def test_metrics_chart_draws_the_thresholds_the_run_was_judged_by(reports: dict[str, EvaluationReport | None]) -> None:
+    """Issue 10: a team's own ``gates:`` thresholds are the rules drawn, not the reference values."""
+    from taskclf_core.model.thresholds import GateThresholds
+
+    challenger = reports["challenger"]
+    assert challenger is not None
+    own = GateThresholds(macro_f1=0.5, breakidle_recall=0.8, reject_rate_max=0.4)
+    judged = {**reports, "challenger": challenger.model_copy(update={"thresholds": own})}
+    s = spec(charts.metrics_chart(judged, tolerance=0.02))
+    rules = s["layer"][3]
+    thresholds = {(r["metric"], r["threshold"]) for r in dataset(s, rules)}
+    assert thresholds == {
+        ("macro-F1", 0.5), ("weighted-F1", 0.7), ("reject rate", 0.05), ("reject rate", 0.4),
+        ("BreakIdle precision", 0.95), ("BreakIdle recall", 0.8),
+    }

@@ -20,6 +20,7 @@ from taskclf_core.model.evaluation import (
     ACCEPT_WEIGHTED_F1,
 )
 from taskclf_core.model.reports import BootstrapInterval, EvaluationReport
+from taskclf_core.model.thresholds import GateThresholds
 
 #: Display order and colours of the three models (the same on every chart).
 MODEL_ORDER: tuple[str, ...] = ("champion", "challenger", "baseline")
@@ -77,9 +78,25 @@ def metrics_frame(reports: Reports) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["metric", "model", "value"])
 
 
-def thresholds_frame() -> pd.DataFrame:
-    """The acceptance thresholds of the headline metrics (one row per rule)."""
-    return pd.DataFrame(THRESHOLDS, columns=["metric", "threshold", "rule"])
+def thresholds_frame(thresholds: GateThresholds | None = None) -> pd.DataFrame:
+    """The acceptance thresholds of the headline metrics (one row per rule).
+
+    Args:
+        thresholds: The thresholds the run was judged by (``gates:`` of its config);
+            the reference values when None.
+    """
+    if thresholds is None:
+        return pd.DataFrame(THRESHOLDS, columns=["metric", "threshold", "rule"])
+    t = thresholds
+    rows = [
+        ("macro-F1", t.macro_f1, f">= {t.macro_f1}"),
+        ("weighted-F1", t.weighted_f1, f">= {t.weighted_f1}"),
+        ("reject rate", t.reject_rate_min, f">= {t.reject_rate_min}"),
+        ("reject rate", t.reject_rate_max, f"<= {t.reject_rate_max}"),
+        ("BreakIdle precision", t.breakidle_precision, f">= {t.breakidle_precision}"),
+        ("BreakIdle recall", t.breakidle_recall, f">= {t.breakidle_recall}"),
+    ]
+    return pd.DataFrame(rows, columns=["metric", "threshold", "rule"])
 
 
 def tolerance_frame(champion_macro_f1: float | None, tolerance: float) -> pd.DataFrame:

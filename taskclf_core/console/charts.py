@@ -70,6 +70,7 @@ def metrics_chart(reports: Reports, *, tolerance: float) -> alt.LayerChart:
         A layered chart: band, bars, value labels, threshold rules.
     """
     champion = reports.get("champion")
+    challenger = reports.get("challenger")  # its report records the thresholds it was judged by
     x = alt.X("metric:N", sort=list(METRICS), title=None, axis=alt.Axis(labelAngle=0))
     y = alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title="value")
     band = (
@@ -109,7 +110,7 @@ def metrics_chart(reports: Reports, *, tolerance: float) -> alt.LayerChart:
         )
     )
     rules = (
-        alt.Chart(thresholds_frame())
+        alt.Chart(thresholds_frame(challenger.thresholds if challenger is not None else None))
         .mark_tick(color="black", thickness=2, size=70)
         .encode(
             x=x,
