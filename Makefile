@@ -22,10 +22,12 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Served through page_frame:secure_app (Streamlit's ASGI app under uvicorn), which adds
+# X-Frame-Options: DENY and frame-ancestors 'none': no other site can frame the console.
 run: install
 	mkdir -p models artifacts
-	TASKCLF_HOME=$(CURDIR) $(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
-	  --server.headless true --browser.gatherUsageStats false
+	TASKCLF_HOME=$(CURDIR) STREAMLIT_BROWSER_GATHER_USAGE_STATS=false STREAMLIT_SERVER_HEADLESS=true \
+	  $(BIN)/uvicorn --factory page_frame:secure_app --host 127.0.0.1 --port $(PORT)
 
 # The console for a team (README "Serving the console to a team"): sign-in required. Refuses
 # with one line unless .streamlit/secrets.toml (SECRETS=...) configures it; binds ADDRESS.
