@@ -210,10 +210,7 @@ def test_two_person_rule_in_the_browser(
     dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_be_hidden()
 
-    # Status shows the pending approval too.
-    alice.goto(server.base)
-    expect(alice.get_by_text(f"Pending approval: Run {run_id}: 1 of 2 approvals given")).to_be_visible()
-
+    # (Status and History show the pending approval too: test_access_console.py, under AppTest.)
     bob = people()
     open_review_signed_in(bob, server, oidc, run_id, "bob")
     expect(bob.get_by_text(f"Run {run_id}: 1 of 2 approvals given (alice@example.com").first).to_be_visible()
