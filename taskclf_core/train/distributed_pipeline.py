@@ -14,6 +14,7 @@ data) raises before anything is saved: no run folder, the registry untouched.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -145,8 +146,17 @@ def _prepare(client: Any, plan: DataPlan, champion: ChampionState, *, user_id: s
     return _Prepared(snapshot, data, eval_part)
 
 
-def _pinned_training(client: Any, matrix: Any, workers: Sequence[str]) -> Any:
-    """The training matrix as one partition per worker, in a fixed order (reproducible trees)."""
+def _columns(frame: pd.DataFrame, names: Any) -> Any:
+    return frame[names]
+
+
+def _pinned_training(client: Any, matrix: Any, workers: Sequence[str], names: list[str]) -> tuple[Any, Any, Any, int]:
+    """Features, labels and weights as one partition per worker, in a fixed order.
+
+    Each of the three is its own future on that worker, so LightGBM's Dask interface finds
+    every part of a worker's share where it is (nothing moves between workers, no worker is
+    silently left out).
+    """
     import dask
     import dask.dataframe as dd
     from distributed import wait
@@ -156,14 +166,20 @@ def _pinned_training(client: Any, matrix: Any, workers: Sequence[str]) -> Any:
     bounds = np.searchsorted(np.cumsum(sizes), np.linspace(0, sum(sizes), len(workers) + 1)[1:-1], side="left")
     groups = np.split(np.arange(len(parts)), bounds + 1) if len(parts) > 1 else [np.arange(len(parts))]
     groups = [g for g in groups if len(g)]
-    futures = [
+    used = list(workers)[: len(groups)]
+    whole = [
         client.compute(dask.delayed(pd.concat)([parts[i] for i in g], ignore_index=True),
                        workers=[w], allow_other_workers=False)
-        for g, w in zip(groups, workers, strict=False)
+        for g, w in zip(groups, used, strict=True)
     ]
-    wait(futures)
-    dfit.check_classes(client.gather(client.map(dfit.label_set, futures)), list(workers)[: len(futures)])
-    return dd.from_delayed(futures, meta=matrix._meta, verify_meta=False), len(futures)
+    wait(whole)
+    dfit.check_classes(client.gather(client.map(dfit.label_set, whole)), used)
+    pieces = []
+    for columns in (names, dfit.LABEL_COLUMN, dfit.WEIGHT_COLUMN):
+        futures = [client.submit(_columns, f, columns, workers=[w], allow_other_workers=False, pure=False)
+                   for f, w in zip(whole, used, strict=True)]
+        pieces.append(dd.from_delayed(futures, meta=matrix._meta[columns], verify_meta=False))
+    return pieces[0], pieces[1], pieces[2], len(used)
 
 
 def _train(client: Any, prepared: _Prepared, config: RetrainConfig, compute: ComputeConfig, clock: Clock) -> TrainedModel:
@@ -186,7 +202,7 @@ def _train(client: Any, prepared: _Prepared, config: RetrainConfig, compute: Com
                                 kept, encoders, tp.seed, weights)
     matrix = train.map_partitions(dfit.training_matrix, names, cats, kept, encoders, tp.seed, weights, meta=meta)
     workers = sorted(client.scheduler_info()["workers"])
-    pinned, n_machines = _pinned_training(client, matrix, workers)
+    X, y, w, n_workers = _pinned_training(client, matrix, workers, names)
     clf = DaskLGBMClassifier(client=client, **dfit.dask_params(
         seed=tp.seed, num_boost_round=tp.num_boost_round, fit_timeout_minutes=compute.fit_timeout_minutes))
     client.run(dfit.quiet_lightgbm)
@@ -194,10 +210,11 @@ def _train(client: Any, prepared: _Prepared, config: RetrainConfig, compute: Com
         clock.progress("training", 0.2)  # the distributed fit starts now
     with warnings.catch_warnings(), dfit.quiet_lightgbm_here():
         warnings.simplefilter("ignore")  # "n_jobs will be ignored", alias notes: expected
-        clf.fit(pinned[names], pinned[dfit.LABEL_COLUMN],
-                sample_weight=pinned[dfit.WEIGHT_COLUMN] if weights is not None else None,
+        clf.fit(X, y, sample_weight=w if weights is not None else None,
                 categorical_feature=dfit.categorical_positions(version))
-    prepared.snapshot.source["workers"] = n_machines
+    # The machines LightGBM actually trained on (recorded in the model's parameters).
+    found = re.search(r"^\[num_machines: (\d+)\]$", clf.booster_.model_to_string(), flags=re.MULTILINE)
+    prepared.snapshot.source["workers"] = int(found.group(1)) if found else n_workers
     params = dfit.recorded_params(seed=tp.seed, num_boost_round=tp.num_boost_round, class_weight=tp.class_weight)
     return dfit.fitted_model(clf.booster_, version, encoders, params)
 
