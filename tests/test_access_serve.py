@@ -23,6 +23,12 @@ GOOD = (
 )
 
 
+def secrets_at(tmp_path: Path) -> Path:
+    """``<tmp>/.streamlit/secrets.toml``: where Streamlit looks when started in ``<tmp>``."""
+    (tmp_path / ".streamlit").mkdir(exist_ok=True)
+    return tmp_path / ".streamlit" / "secrets.toml"
+
+
 def make_serve(tmp_path: Path, secrets_file: Path, *, address: str, port: int) -> subprocess.Popen[bytes]:
     """``make serve`` as a person types it (the install step counted as done)."""
     return subprocess.Popen(
@@ -60,7 +66,7 @@ def test_the_auth_section_is_checked(tmp_path: Path) -> None:
 
 
 def test_make_serve_without_sign_in_refuses_in_one_line(tmp_path: Path) -> None:
-    missing = tmp_path / "secrets.toml"
+    missing = secrets_at(tmp_path)
     proc = make_serve(tmp_path, missing, address="0.0.0.0", port=free_port("127.0.0.1"))
     out, err = proc.communicate(timeout=60)
     assert proc.returncode != 0
@@ -73,7 +79,7 @@ def test_make_serve_without_sign_in_refuses_in_one_line(tmp_path: Path) -> None:
 
 def test_make_serve_with_sign_in_binds_the_address_asked_for(tmp_path: Path) -> None:
     port = free_port("127.0.0.2")
-    secrets_file = tmp_path / "secrets.toml"
+    secrets_file = secrets_at(tmp_path)
     secrets_file.write_text(GOOD.format(port=port, secret=secrets.token_hex(32)))
     proc = make_serve(tmp_path, secrets_file, address="127.0.0.2", port=port)
     try:
@@ -90,6 +96,8 @@ def test_make_serve_with_sign_in_binds_the_address_asked_for(tmp_path: Path) -> 
                 time.sleep(0.2)
         with pytest.raises(OSError):  # bound to the address asked for, not to 127.0.0.1
             urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+        with urllib.request.urlopen(f"http://127.0.0.2:{port}/", timeout=5) as page:
+            assert page.headers["X-Frame-Options"] == "DENY"  # served as make run serves it
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -97,3 +105,12 @@ def test_make_serve_with_sign_in_binds_the_address_asked_for(tmp_path: Path) -> 
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_the_secrets_file_must_sit_where_streamlit_reads_it(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "my-secrets.toml"
+    elsewhere.write_text(GOOD.format(port=1, secret=secrets.token_hex(32)))
+    proc = make_serve(tmp_path, elsewhere, address="0.0.0.0", port=free_port("127.0.0.1"))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert f"{elsewhere} is not named <folder>/.streamlit/secrets.toml" in err.decode().splitlines()[0]

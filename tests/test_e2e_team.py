@@ -2,7 +2,8 @@
 
 The provider is ``oidc-provider-mock`` (a real OpenID Connect provider, in a thread on
 127.0.0.1); the app reads only the secrets file the test writes (``--secrets.files``).
-Two servers on copies of the seeded home: one with ``required_approvals: 1``, one with 2.
+Two servers on copies of the seeded home: ``streamlit run`` with ``required_approvals: 1``,
+and ``make serve`` (uvicorn, ``page_frame:secure_app``, as a team deploys it) with 2.
 People: Alice and Bob are approvers, Vic (another domain) is a viewer.
 """
 
@@ -69,12 +70,12 @@ class TeamServer:
 @pytest.fixture(scope="module")
 def team_server(
     oidc: str, seeded_home: SeededHome, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[[int], TeamServer]]:
+) -> Iterator[Callable[..., TeamServer]]:
     """Start ``streamlit run app.py`` in team mode on a copy of the seeded home (one per setting)."""
     started: dict[int, TeamServer] = {}
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(required: int) -> TeamServer:
+    def start(required: int, *, make_serve: bool = False) -> TeamServer:
         if required in started:
             return started[required]
         folder = tmp_path_factory.mktemp(f"team-{required}")
@@ -83,7 +84,9 @@ def team_server(
         (home / "configs" / "retrain.yaml").write_text(TEST_CONFIG + access_yaml(required))
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
-        secrets_file = folder / "secrets.toml"
+        (folder / ".streamlit").mkdir()
+        shutil.copyfile(ROOT / ".streamlit" / "config.toml", folder / ".streamlit" / "config.toml")
+        secrets_file = folder / ".streamlit" / "secrets.toml"
         secrets_file.write_text(
             f'[auth]\nredirect_uri = "{base}/oauth2callback"\ncookie_secret = "{secrets.token_hex(32)}"\n'
             f'client_id = "taskclf-test"\nclient_secret = "not-a-secret"\n'
@@ -97,6 +100,9 @@ def team_server(
             "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none", "--secrets.files", str(secrets_file),
         ]
+        if make_serve:  # the install step counted as done
+            cmd = ["make", "-s", "-o", ".venv/.installed", "serve", "ADDRESS=127.0.0.1", f"PORT={port}",
+                   f"SECRETS={secrets_file}", f"HOME_DIR={home}"]
         with open(log, "wb") as fh:
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
         procs.append(proc)
@@ -109,7 +115,7 @@ def team_server(
     finally:
         for proc in procs:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+                os.killpg(proc.pid, signal.SIGTERM)  # make serve: make and the server it started
                 try:
                     proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
@@ -158,7 +164,7 @@ def promote(page: Any, note: str) -> Any:
 
 
 def test_deep_link_survives_sign_in_and_a_viewer_cannot_promote(
-    team_server: Callable[[int], TeamServer], oidc: str, people: Callable[[], Any], seeded_home: SeededHome
+    team_server: Callable[..., TeamServer], oidc: str, people: Callable[[], Any], seeded_home: SeededHome
 ) -> None:
     server = team_server(1)
     page = people()
@@ -173,7 +179,7 @@ def test_deep_link_survives_sign_in_and_a_viewer_cannot_promote(
 
 
 def test_an_approver_signs_off_with_the_providers_identity(
-    team_server: Callable[[int], TeamServer], oidc: str, people: Callable[[], Any], seeded_home: SeededHome
+    team_server: Callable[..., TeamServer], oidc: str, people: Callable[[], Any], seeded_home: SeededHome
 ) -> None:
     server = team_server(1)
     page = people()
@@ -191,9 +197,9 @@ def test_an_approver_signs_off_with_the_providers_identity(
 
 
 def test_two_person_rule_in_the_browser(
-    team_server: Callable[[int], TeamServer], oidc: str, people: Callable[[], Any], seeded_home: SeededHome
+    team_server: Callable[..., TeamServer], oidc: str, people: Callable[[], Any], seeded_home: SeededHome
 ) -> None:
-    server = team_server(2)
+    server = team_server(2, make_serve=True)
     run_id = seeded_home.awaiting
     alice = people()
     open_review_signed_in(alice, server, oidc, run_id, "alice")

@@ -4,8 +4,12 @@
 without sign-in would let anyone who reaches the port act as anyone, so this launcher
 first checks the ``[auth]`` section of the secrets file (Streamlit's OpenID Connect
 settings, see ``.streamlit/secrets.toml.example``) and refuses with one line on stderr,
-exit 2, when it is missing or incomplete. Otherwise it replaces itself with
-``streamlit run app.py`` on the address and port asked for, reading only that secrets file.
+exit 2, when it is missing or incomplete. Otherwise it replaces itself with the app served
+as ``make run`` serves it (``uvicorn --factory page_frame:secure_app``: no other site may
+frame it) on the address and port asked for. Streamlit reads ``.streamlit/`` (secrets and
+config) from the folder it is started in, so the secrets file must be
+``<folder>/.streamlit/secrets.toml`` and the server starts in ``<folder>`` (this project's
+folder by default).
 
 Usage: ``python -m taskclf_core.console.serve [--address 0.0.0.0] [--port 8501] [--secrets FILE] [--check]``
 """
@@ -25,8 +29,17 @@ AUTH_KEYS: Final = ("redirect_uri", "cookie_secret", "client_id", "client_secret
 #: Shorter cookie secrets are refused (they sign the sign-in cookie).
 MIN_COOKIE_SECRET: Final = 32
 DEFAULT_SECRETS: Final = Path(".streamlit/secrets.toml")
-APP: Final = Path(__file__).resolve().parents[2] / "app.py"
+PROJECT: Final = Path(__file__).resolve().parents[2]
 EXIT_REFUSED: Final = 2
+
+
+def _placement_problem(secrets: Path) -> str | None:
+    if secrets.name != "secrets.toml" or secrets.parent.name != ".streamlit":
+        return (
+            f"{secrets} is not named <folder>/.streamlit/secrets.toml (Streamlit reads its "
+            "secrets from the .streamlit folder of the folder it is started in)"
+        )
+    return None
 
 
 def auth_problem(secrets: Path) -> str | None:
@@ -63,12 +76,11 @@ def auth_problem(secrets: Path) -> str | None:
     return None
 
 
-def serve_command(address: str, port: int, secrets: Path) -> list[str]:
-    """The ``streamlit run`` command line that serves the console."""
+def serve_command(address: str, port: int) -> list[str]:
+    """The command line that serves the console (started in the secrets file's folder)."""
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.address", address, "--server.port", str(port), "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--secrets.files", str(secrets),
+        sys.executable, "-m", "uvicorn", "--app-dir", str(PROJECT), "--factory", "page_frame:secure_app",
+        "--host", address, "--port", str(port),
     ]
 
 
@@ -80,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--secrets", type=Path, default=DEFAULT_SECRETS, help="Streamlit secrets file with [auth]")
     parser.add_argument("--check", action="store_true", help="check and print the command; do not serve")
     args = parser.parse_args(argv)
-    problem = auth_problem(args.secrets)
+    problem = _placement_problem(args.secrets) or auth_problem(args.secrets)
     if problem is not None:
         print(
             f"error: refusing to serve on {args.address}:{args.port} without sign-in: {problem} "
@@ -89,12 +101,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_REFUSED
-    command = serve_command(args.address, args.port, args.secrets.resolve())
+    command = serve_command(args.address, args.port)
+    folder = args.secrets.resolve().parent.parent
     if args.check:
-        print(" ".join(command))
+        print(f"cd {folder} && {' '.join(command)}")
         return 0
     sys.stdout.flush()
-    os.execv(command[0], command)
+    os.chdir(folder)
+    env = {**os.environ, "STREAMLIT_SERVER_HEADLESS": "true", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    os.execve(command[0], command, env)
     return 0  # pragma: no cover (execv does not return)
 
 
