@@ -156,6 +156,7 @@ def run_retrain(
         )
         features, spans = team.features, team.spans
         warnings = None  # found by the pipeline
+        known_hash = None
         source = {
             "kind": "synthetic", "scenario": request.scenario, "schema": request.schema_version,
             "users": request.users,
@@ -166,11 +167,13 @@ def run_retrain(
         from taskclf_core.data.datadir import load_data_dir
 
         data_dir = Path(request.data_dir) if request.data_dir is not None else home.default_data_dir
-        loaded = load_data_dir(data_dir, date_from, date_to, user_id=request.user_id)
+        # Only the columns a retrain reads are kept (each day file hashed whole first).
+        loaded = load_data_dir(data_dir, date_from, date_to, user_id=request.user_id, project=True)
         if loaded.labels_file is None:
             raise DataError(f"no labels file in {data_dir}: {_LABEL_FILES}")
         features, spans = loaded.features, loaded.spans
         warnings = list(loaded.warnings)  # the label files' too
+        known_hash = loaded.dataset_hash()
         source = {
             "kind": "data_dir", "data_dir": str(data_dir), "date_from": str(date_from),
             "date_to": str(date_to), "days_missing": [str(d) for d in loaded.days_missing],
@@ -191,6 +194,7 @@ def run_retrain(
         data_source=source,
         progress=progress,
         data_warnings=warnings,
+        dataset_hash=known_hash,
     )
 
 

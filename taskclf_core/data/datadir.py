@@ -32,8 +32,10 @@ from taskclf_core.data.featurefiles import (
     check_version_values,
     normalise_features,
     read_feature_files,
+    read_projected_files,
     write_day,
 )
+from taskclf_core.data.hashing import PartitionDigest, combine_digests, dataset_hash, span_digest
 from taskclf_core.data.labelcheck import validate_span_frame
 from taskclf_core.data.labelfiles import (
     read_labels_with_warnings,
@@ -42,6 +44,7 @@ from taskclf_core.data.labelfiles import (
 )
 from taskclf_core.data.labels import spans_to_frame
 from taskclf_core.data.quality import DataWarning, data_warnings
+from taskclf_core.data.schema import pipeline_columns
 from taskclf_core.errors import DataError
 from taskclf_core.fs.atomic import fsync_dir
 
@@ -67,6 +70,10 @@ class LoadedData:
         labels_file: The label file read, or ``None`` when the directory has none.
         warnings: Values kept although they look wrong (see
             :mod:`taskclf_core.data.quality`): feature columns first, then the label file.
+        hashed_columns: With ``project``: every column of the files, which
+            ``partition_digests`` cover (``features`` holds fewer).
+        partition_digests: With ``project``: the (user, day) digests over every column,
+            so the dataset hash is the whole files' although fewer columns were kept.
     """
 
     features: pd.DataFrame
@@ -77,6 +84,14 @@ class LoadedData:
     files: list[Path]
     labels_file: Path | None = None
     warnings: tuple[DataWarning, ...] = ()
+    hashed_columns: list[str] | None = None
+    partition_digests: list[PartitionDigest] | None = None
+
+    def dataset_hash(self) -> str:
+        """The dataset hash of the whole files and the spans (as if nothing was dropped)."""
+        if self.partition_digests is None or self.hashed_columns is None:
+            return dataset_hash(self.features, self.spans)
+        return combine_digests(self.hashed_columns, self.partition_digests, span_digest(self.spans))
 
 
 # --------------------------------------------------------------------------- reading
@@ -141,7 +156,8 @@ def _filter_spans(
 
 
 def load_data_dir(
-    data_dir: Path | str, date_from: date, date_to: date, *, user_id: str | None = None
+    data_dir: Path | str, date_from: date, date_to: date, *, user_id: str | None = None,
+    project: bool = False,
 ) -> LoadedData:
     """Load the feature days of ``[date_from, date_to]`` and the label spans of a data dir.
 
@@ -157,6 +173,9 @@ def load_data_dir(
         date_to: Last UTC day, inclusive.
         user_id: User of v2 files (required when a v2 file is loaded); for v1/v3 files
             only this user's rows (and spans without a user or of this user) are kept.
+        project: Keep only the columns a retrain reads (:func:`schema.pipeline_columns`),
+            reading one day file at a time: each file is validated and hashed whole, then
+            only those columns are kept, so memory does not grow with the other columns.
 
     Returns:
         The loaded features, spans and what was read.
@@ -190,7 +209,8 @@ def load_data_dir(
             f"({date_from}..{date_to} in {data_dir}); choose a range with one version"
         )
     files = [found[d][1] for d in loaded]
-    features = read_feature_files(files, user_id=user_id)
+    projected = read_projected_files(files, pipeline_columns(versions[0]), user_id=user_id) if project else None
+    features = projected.features if projected is not None else read_feature_files(files, user_id=user_id)
     if user_id is not None and len(features) == 0:
         raise DataError(
             f"no feature rows for user {user_id!r} in {data_dir} for {date_from}..{date_to} "
@@ -217,6 +237,8 @@ def load_data_dir(
         files=files,
         labels_file=labels_file,
         warnings=(*data_warnings(features), *label_warnings),
+        hashed_columns=projected.columns if projected is not None else None,
+        partition_digests=projected.digests if projected is not None else None,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Final
@@ -39,6 +40,7 @@ from taskclf_core.data.featurecheck import (
     feature_problems,
     validate_features,
 )
+from taskclf_core.data.hashing import PartitionDigest, partition_digests
 from taskclf_core.data.problems import ProblemCollector, RowLocator, show_value
 from taskclf_core.errors import DataError
 from taskclf_core.fs.atomic import write_bytes_atomic
@@ -200,6 +202,64 @@ def read_feature_file(path: Path | str, *, user_id: str | None = None) -> pd.Dat
     """
     path = Path(path)
     return features_from_table(_read_table(path), source=str(path), user_id=user_id)
+
+
+@dataclass(frozen=True)
+class ProjectedFeatures:
+    """Rows of several day files, only some columns kept, and the digests of all of them.
+
+    Attributes:
+        features: The validated frame with the asked-for columns only.
+        columns: Every column of the files (what the dataset hash covers).
+        digests: The (user, day) partition digests over every column.
+    """
+
+    features: pd.DataFrame
+    columns: list[str]
+    digests: list[PartitionDigest]
+
+
+def read_projected_files(
+    paths: Sequence[Path], columns: Sequence[str], *, user_id: str | None = None
+) -> ProjectedFeatures | None:
+    """Read day files one at a time, hash each whole, keep only ``columns``.
+
+    Each file is read, validated and normalised like :func:`read_feature_file`; its
+    partition digests are taken over every column (so the dataset hash is the one of the
+    whole files), then only ``columns`` are kept. Peak memory is one whole day plus the
+    kept columns of all days: it does not grow with the columns a retrain never reads.
+
+    Returns:
+        The projected rows, or None when a (user, day) partition spans two files (its
+        digest needs all its rows at once: read the whole files instead).
+
+    Raises:
+        DataError: As for :func:`read_feature_file`, plus keys found in two files.
+    """
+    frames: list[pd.DataFrame] = []
+    digests: list[PartitionDigest] = []
+    all_columns: list[str] = []
+    seen: set[tuple[str, int]] = set()
+    for path in paths:
+        whole = read_feature_file(path, user_id=user_id)
+        parts = partition_digests(whole)
+        keys = {(p.user_id, p.day) for p in parts}
+        if keys & seen:
+            return None
+        seen |= keys
+        digests += parts
+        all_columns = list(dict.fromkeys([*all_columns, *map(str, whole.columns)]))
+        frames.append(whole[[c for c in columns if c in whole.columns]])
+        del whole
+    lengths = [len(f) for f in frames]
+    features = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    del frames
+    sources = [str(p) for p in paths]
+    what = sources[0] if len(sources) == 1 else f"{Path(paths[0]).parent.parent} ({len(paths)} day files)"
+    problems = ProblemCollector(what, RowLocator.from_lengths(sources, lengths))
+    check_primary_key(features, problems)
+    problems.raise_if_any()
+    return ProjectedFeatures(features, all_columns, digests)
 
 
 def _concat_same_schema(tables: list[pa.Table]) -> pa.Table | None:

@@ -172,6 +172,13 @@ FEATURES: Final[dict[str, tuple[str, ...]]] = {
     "v3": CORE_FEATURES + V3_TITLE_FEATURES,
 }
 
+def pipeline_columns(version: str) -> tuple[str, ...]:
+    """The columns a retrain reads of a version's files: keys and bucket bounds (projection),
+    the version, the model's features (the rule baseline reads only core features)."""
+    keys = ("user_id", "bucket_start_ts", "bucket_end_ts", "schema_version")
+    return tuple(dict.fromkeys((*keys, *FEATURES[version])))
+
+
 #: Categorical model features per schema version (taskclf's ``get_categorical_columns``).
 CATEGORICAL_BY_VERSION: Final[dict[str, tuple[str, ...]]] = {
     "v1": CATEGORICAL_FEATURES + ("user_id",),

@@ -126,6 +126,7 @@ def run_retrain_pipeline(
     data_source: dict[str, Any] | None = None,
     progress: ProgressCallback | None = None,
     data_warnings: Sequence[DataWarning] | None = None,
+    dataset_hash: str | None = None,
 ) -> RetrainResult:
     """Run the full retrain pipeline: train, evaluate, gate, save, maybe promote.
 
@@ -150,6 +151,8 @@ def run_retrain_pipeline(
         progress: Called with (stage name, fraction done).
         data_warnings: Values kept although they look wrong (the loader's, label files
             included), recorded in the snapshot; None: found here in ``features_df``.
+        dataset_hash: The hash of the data as loaded, when the loader kept fewer columns
+            than it hashed (``LoadedData.dataset_hash()``); None: computed here.
 
     Returns:
         A :class:`RetrainResult`; ``promoted`` is true only when the new model is the
@@ -181,7 +184,8 @@ def run_retrain_pipeline(
         cleanup_stale_temp(home)
         data = prepare_data(features_df, spans, holdout_user_fraction=holdout_user_fraction,
                             source=source, clock=clock,
-                            warnings=found_warnings(features_df) if data_warnings is None else data_warnings)
+                            warnings=found_warnings(features_df) if data_warnings is None else data_warnings,
+                            known_hash=dataset_hash)
         challenger = train_challenger(data, config, clock)
         champion = load_champion(home)
         evaluation = evaluate_all(data, challenger, champion, features_df, config=config,

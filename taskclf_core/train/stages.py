@@ -142,6 +142,7 @@ def prepare_data(
     source: dict[str, Any],
     warnings: Sequence[DataWarning],
     clock: Clock,
+    known_hash: str | None = None,
 ) -> PreparedData:
     """Hash, project and split the data; the snapshot records what the run trained on.
 
@@ -151,7 +152,8 @@ def prepare_data(
     """
     clock.stage("hashing", 0.03)
     schema_version = schema_version_of(features_df)
-    digest = dataset_hash(features_df, spans)
+    # A loader that dropped unread columns hashed the whole files already.
+    digest = known_hash or dataset_hash(features_df, spans)
 
     clock.stage("projecting", 0.08)
     codes = project_codes(features_df, spans)
