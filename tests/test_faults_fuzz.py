@@ -618,9 +618,16 @@ def test_hostile_feature_parquet_is_a_data_error_or_a_valid_frame(tmp_path: Path
                 outcomes["valid"] += 1
                 assert "user_id" in loaded.columns
                 assert str(loaded["bucket_start_ts"].dtype) == "datetime64[us, UTC]"
-            # The same rows handed over in memory (as a caller that skips the reader would).
+            # The same rows handed over in memory (as a caller that skips the reader would);
+            # Arrow cannot build such a frame from columns with duplicate names, so no
+            # caller can hand those over (the file path above refuses them).
             try:
-                validate_features(table.to_pandas(ignore_metadata=True), source="in-memory rows")
+                frame = table.to_pandas(ignore_metadata=True)
+            except pa.ArrowNotImplementedError:
+                assert len(set(table.column_names)) < len(table.column_names)
+                return
+            try:
+                validate_features(frame, source="in-memory rows")
             except DataError as exc:
                 assert str(exc).startswith("in-memory rows"), str(exc)
 
