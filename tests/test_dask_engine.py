@@ -191,7 +191,7 @@ def test_a_worker_killed_mid_fit_is_a_clear_error_and_no_run_is_saved(team: Team
     started = time.monotonic()
     with pytest.raises(ClusterError) as caught:
         run_dask_retrain_pipeline(
-            slow, _compute(team), data_dir=team.data_dir, date_from=DATE_FROM, date_to=DATE_TO,
+            slow, _compute(team, fit_timeout_minutes=1), data_dir=team.data_dir, date_from=DATE_FROM, date_to=DATE_TO,
             models_dir=tmp_path / "models", out_dir=tmp_path / "artifacts", force=True, progress=kill_a_worker,
         )
     assert killed
