@@ -146,7 +146,7 @@ def test_internal_failure_is_exit_1_with_one_line(home_copy, monkeypatch):
 def test_synthesize_then_retrain_from_the_data_dir(home_copy, tmp_path):
     data = tmp_path / "data"
     made = cli("data", "synthesize", "--out", str(data), "--users", "3", "--days", "14", "--seed", "1",
-               "--to", "2025-07-14", "--json")
+               "--to", "2025-07-14", "--schema", "v1", "--json")
     assert made.exit_code == 0 and json.loads(made.stdout)["rows"] > 10_000
     assert (data / "features_v1/date=2025-07-01/features.parquet").exists()
     assert (data / "labels_v1/labels.parquet").exists()

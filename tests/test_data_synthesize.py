@@ -53,8 +53,9 @@ def test_synthesize_overwrite_replaces_the_whole_data_folder(tmp_path: Path) -> 
     data = copy_fixture("v1", tmp_path)
     result = synthesize(data, "--overwrite")
     assert result.exit_code == 0, result.stderr
-    # Nothing of the old folder survives: no fixture day, no fixture span.
-    assert sorted(p.name for p in (data / "features_v1").iterdir()) == [
+    # Nothing of the old folder survives: no fixture day (the new team is v3), no fixture span.
+    assert not (data / "features_v1").exists()
+    assert sorted(p.name for p in (data / "features_v3").iterdir()) == [
         "date=2025-07-01",
         "date=2025-07-02",
     ]
