@@ -39,6 +39,10 @@ def render_job(job: JobStatus) -> None:
         shown = st.success if result.outcome in ("awaiting_signoff", "promoted") else st.warning
         produced = f" producing run `{result.run_id}`" if result.run_id else ""
         shown(f"Retrain job `{job.job_id}` finished{produced}: **{result.outcome}**. {plain(result.reason)}")
+        if result.engine == "dask":
+            st.caption(f"Ran on the Dask engine ({result.workers} workers, scheduler {plain(str(result.scheduler))}).")
+        else:
+            st.caption("Ran on the local engine.")
         if result.run_id:
             st.page_link(REVIEW, label=f"Open the review of run {result.run_id}", query_params={"run": result.run_id}, icon=":material/fact_check:")
     elif job.state == "cancelled":

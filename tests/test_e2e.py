@@ -91,6 +91,7 @@ def test_retrain_review_signoff_and_new_champion_on_status(e2e_server: E2EServer
     link = page.get_by_role("link", name=re.compile("Open the review of run"))
     expect(link).to_be_visible(timeout=120_000)
     expect(page.get_by_text(re.compile(r"^Retrain job \S+ finished producing run \S+: awaiting_signoff\."))).to_be_visible()
+    expect(page.get_by_text("Ran on the local engine.")).to_be_visible()
     screenshot(page, "retrain.png")
     match = re.search(r"run (\S+)$", link.inner_text().strip())
     assert match, link.inner_text()

@@ -55,6 +55,10 @@ class JobResult(BaseModel):
     promoted: bool = False
     challenger_macro_f1: float | None = None
     due_at: str | None = None
+    #: Where it ran: ``local``, or ``dask`` with its scheduler and the workers that trained.
+    engine: str = "local"
+    scheduler: str | None = None
+    workers: int | None = None
 
 
 class JobStatus(BaseModel):

@@ -120,6 +120,9 @@ def run_job(folder: Path) -> int:
             outcome=result.outcome, reason=result.reason, run_id=result.run_id, promoted=result.promoted,
             challenger_macro_f1=result.challenger_macro_f1 if result.outcome != "not_due" else None,
             due_at=result.due_at,
+            engine=str(result.dataset_snapshot.source.get("engine", "local")),
+            scheduler=result.dataset_snapshot.source.get("scheduler"),
+            workers=result.dataset_snapshot.source.get("workers"),
         )
         late = " (a cancel arrived while the run was being saved; the run completed)" if reporter.cancel_requested else ""
         release_lock(home, job_id)

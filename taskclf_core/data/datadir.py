@@ -143,7 +143,7 @@ def _available_days_text(data_dir: Path) -> str:
     )
 
 
-def _filter_spans(
+def spans_in_range(
     spans: pd.DataFrame, date_from: date, date_to: date, user_id: str | None
 ) -> pd.DataFrame:
     begin = pd.Timestamp(date_from, tz="UTC")
@@ -153,6 +153,56 @@ def _filter_spans(
     if user_id is not None:
         keep &= spans["user_id"].isna() | (spans["user_id"] == user_id)
     return spans.loc[keep].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class DayFiles:
+    """The day files of a date range: one schema version, newest first per day."""
+
+    data_dir: Path
+    files: list[Path]
+    days: list[date]
+    days_missing: list[date]
+    schema_version: str
+
+
+def find_day_files(data_dir: Path | str, date_from: date, date_to: date) -> DayFiles:
+    """The day files of ``[date_from, date_to]`` (each day's newest schema version).
+
+    Raises:
+        DataError: Missing data dir, reversed range, no feature file in the range, or day
+            files of several schema versions.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError(
+            f"data directory {data_dir} does not exist (expected a taskclf processed-data "
+            "directory with features_<version>/date=YYYY-MM-DD/features.parquet)"
+        )
+    if date_from > date_to:
+        raise DataError(f"date range {date_from}..{date_to} is empty: date_from is after date_to")
+    days = [date_from + timedelta(days=i) for i in range((date_to - date_from).days + 1)]
+    found = _find_day_files(data_dir, days)
+    if not found:
+        raise DataError(
+            f"no feature files in {data_dir} for {date_from}..{date_to} (looked for "
+            f"features_{{v3,v2,v1}}/date=YYYY-MM-DD/{FEATURE_FILE_NAME}); "
+            f"{_available_days_text(data_dir)}"
+        )
+    loaded = sorted(found)
+    versions = [found[d][0] for d in loaded]
+    if len(set(versions)) > 1:
+        raise DataError(
+            f"{_day_runs(loaded, versions)}: mixed schema versions in one range "
+            f"({date_from}..{date_to} in {data_dir}); choose a range with one version"
+        )
+    return DayFiles(data_dir, [found[d][1] for d in loaded], loaded,
+                    [d for d in days if d not in found], versions[0])
+
+
+def find_labels_file(data_dir: Path) -> Path | None:
+    """``labels_v1/labels.parquet``, else ``labels.csv``, else None (taskclf's order)."""
+    return next((c for c in (data_dir / LABELS_PARQUET, data_dir / LABELS_CSV) if c.is_file()), None)
 
 
 def load_data_dir(
@@ -185,30 +235,8 @@ def load_data_dir(
             files of several schema versions, a v2 file without ``user_id``, no rows for
             ``user_id``, or any validation problem of a file.
     """
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise DataError(
-            f"data directory {data_dir} does not exist (expected a taskclf processed-data "
-            "directory with features_<version>/date=YYYY-MM-DD/features.parquet)"
-        )
-    if date_from > date_to:
-        raise DataError(f"date range {date_from}..{date_to} is empty: date_from is after date_to")
-    days = [date_from + timedelta(days=i) for i in range((date_to - date_from).days + 1)]
-    found = _find_day_files(data_dir, days)
-    if not found:
-        raise DataError(
-            f"no feature files in {data_dir} for {date_from}..{date_to} (looked for "
-            f"features_{{v3,v2,v1}}/date=YYYY-MM-DD/{FEATURE_FILE_NAME}); "
-            f"{_available_days_text(data_dir)}"
-        )
-    loaded = sorted(found)
-    versions = [found[d][0] for d in loaded]
-    if len(set(versions)) > 1:
-        raise DataError(
-            f"{_day_runs(loaded, versions)}: mixed schema versions in one range "
-            f"({date_from}..{date_to} in {data_dir}); choose a range with one version"
-        )
-    files = [found[d][1] for d in loaded]
+    day_files = find_day_files(data_dir, date_from, date_to)
+    data_dir, files, versions = day_files.data_dir, day_files.files, [day_files.schema_version]
     projected = read_projected_files(files, pipeline_columns(versions[0]), user_id=user_id) if project else None
     features = projected.features if projected is not None else read_feature_files(files, user_id=user_id)
     if user_id is not None and len(features) == 0:
@@ -217,23 +245,19 @@ def load_data_dir(
             f"({len(files)} day file(s) read)"
         )
 
-    labels_file: Path | None = None
-    for candidate in (data_dir / LABELS_PARQUET, data_dir / LABELS_CSV):
-        if candidate.is_file():
-            labels_file = candidate
-            break
+    labels_file = find_labels_file(data_dir)
     label_warnings: list[DataWarning] = []
     if labels_file is None:
         spans = spans_to_frame([])
     else:
         all_spans, label_warnings = read_labels_with_warnings(labels_file)
-        spans = _filter_spans(all_spans, date_from, date_to, user_id)
+        spans = spans_in_range(all_spans, date_from, date_to, user_id)
     return LoadedData(
         features=features,
         spans=spans,
         schema_version=versions[0],
-        days_loaded=loaded,
-        days_missing=[d for d in days if d not in found],
+        days_loaded=day_files.days,
+        days_missing=day_files.days_missing,
         files=files,
         labels_file=labels_file,
         warnings=(*data_warnings(features), *label_warnings),

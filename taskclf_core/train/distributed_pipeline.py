@@ -25,14 +25,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from taskclf_core import __version__
 from taskclf_core.data.hashing import combine_digests, span_digest
 from taskclf_core.data.quality import combine_warnings
 from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD, FEATURES, LABELS
 from taskclf_core.errors import DataError, InsufficientDataError
 from taskclf_core.model.baseline import BASELINE_COLUMNS
 from taskclf_core.model.encoding import MIN_CATEGORY_FREQ
-from taskclf_core.model.gates import check_regression_gates, failed_regression_gate, gates_summary
+from taskclf_core.model.gates import check_regression_gates, failed_regression_gate
 from taskclf_core.model.lgbm import TrainedModel
 from taskclf_core.model.serving import categorical_columns, feature_columns
 from taskclf_core.paths import Home
@@ -42,13 +41,12 @@ from taskclf_core.train import distributed_fit as dfit
 from taskclf_core.train import distributed_score as dscore
 from taskclf_core.train.cadence import retrain_cadence
 from taskclf_core.train.champion import ChampionState, load_champion
-from taskclf_core.train.config import DEFAULT_MODELS_DIR, RetrainConfig, config_to_yaml
+from taskclf_core.train.config import DEFAULT_MODELS_DIR, RetrainConfig
 from taskclf_core.train.distributed_cluster import cluster_failure, connect, quiet_distributed
 from taskclf_core.train.distributed_config import ComputeConfig
 from taskclf_core.train.distributed_plan import DataPlan, plan_data
 from taskclf_core.train.lock import retrain_lock
 from taskclf_core.train.records import DatasetSnapshot, RetrainResult
-from taskclf_core.train.runsave import save_run
 from taskclf_core.train.stages import (
     BOOTSTRAP_RESAMPLES,
     MIN_LABELLED_WINDOWS,
@@ -56,6 +54,8 @@ from taskclf_core.train.stages import (
     Evaluation,
     ProgressCallback,
     judge,
+    not_due_result,
+    save_and_report,
 )
 
 
@@ -299,11 +299,7 @@ def run_dask_retrain_pipeline(
         snapshot = DatasetSnapshot(dataset_hash="", row_count=0, date_from=str(plan.days[0]),
                                    date_to=str(plan.days[-1]), user_count=0, class_distribution={},
                                    span_count=len(plan.spans), source=source)
-        return RetrainResult(
-            promoted=False, challenger_macro_f1=0.0, run_dir="", outcome="not_due", dataset_snapshot=snapshot,
-            reason=f"Retrain not due: {cadence.reason}; use force to retrain anyway.",
-            due_at=cadence.due_at.isoformat() if cadence.due_at else None, timings=clock.done(),
-        )
+        return not_due_result(snapshot, cadence, clock)
 
     with retrain_lock(home.artifacts_dir):
         cleanup_stale_temp(home)
@@ -325,35 +321,8 @@ def run_dask_retrain_pipeline(
                     raise
         verdict = judge(evaluation, config, dry_run=dry_run, clock=clock)
 
-        clock.stage("saving", 0.94)
-        run_id, outcome, reason, run_dir = save_run(
-            home=home, challenger=challenger, snapshot=prepared.snapshot, config=config,
-            config_yaml=config_to_yaml(config),
-            reports={"challenger": evaluation.challenger, "champion": evaluation.champion,
-                     "baseline": evaluation.baseline},
-            bootstrap=evaluation.bootstrap,
-            gates={"candidate": verdict.candidate, "baseline": verdict.baseline, "comparative": verdict.comparative},
-            outcome=verdict.outcome, reason=verdict.reason, champion=champion, started_at=started_at,
-            reject_threshold=reject_threshold, data_provenance="real", gates_summary=gates_summary(verdict.gates),
-            failed_gates=verdict.failed, version=__version__,
+        return save_and_report(
+            home=home, challenger=challenger, snapshot=prepared.snapshot, config=config, evaluation=evaluation,
+            verdict=verdict, champion=champion, started_at=started_at, reject_threshold=reject_threshold,
+            data_provenance="real", clock=clock,
         )
-
-    return RetrainResult(
-        promoted=outcome == "promoted",
-        champion_macro_f1=evaluation.champion.macro_f1 if evaluation.champion else None,
-        challenger_macro_f1=evaluation.challenger.macro_f1,
-        regression=evaluation.regression,
-        candidate_gates=verdict.candidate,
-        dataset_snapshot=prepared.snapshot,
-        run_dir=str(run_dir),
-        reason=reason,
-        champion_source=champion.model_id,
-        active_updated=outcome == "promoted",
-        outcome=outcome,
-        run_id=run_id,
-        baseline_macro_f1=evaluation.baseline.macro_f1,
-        baseline_gate=verdict.baseline,
-        gates=verdict.gates,
-        bootstrap=evaluation.bootstrap,
-        timings=clock.done(),
-    )

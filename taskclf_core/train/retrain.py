@@ -22,7 +22,6 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from taskclf_core import __version__
 from taskclf_core.data.hashing import dataset_hash
 from taskclf_core.data.labels import LabelSpan, spans_to_frame
 from taskclf_core.data.quality import DataWarning
@@ -34,7 +33,6 @@ from taskclf_core.model.gates import (
     RegressionResult,
     check_candidate_gates,
     check_regression_gates,
-    gates_summary,
 )
 from taskclf_core.model.reports import BootstrapInterval
 from taskclf_core.paths import Home
@@ -50,12 +48,10 @@ from taskclf_core.train.config import (
     DEFAULT_MODELS_DIR,
     RetrainConfig,
     TrainParams,
-    config_to_yaml,
     load_retrain_config,
 )
 from taskclf_core.train.lock import retrain_lock
 from taskclf_core.train.records import DatasetSnapshot, Outcome, RetrainResult
-from taskclf_core.train.runsave import save_run
 from taskclf_core.train.stages import (
     BOOTSTRAP_RESAMPLES,
     MIN_LABELLED_WINDOWS,
@@ -64,8 +60,10 @@ from taskclf_core.train.stages import (
     decide_outcome,
     evaluate_all,
     judge,
+    not_due_result,
     not_due_snapshot,
     prepare_data,
+    save_and_report,
     train_challenger,
 )
 
@@ -173,12 +171,7 @@ def run_retrain_pipeline(
     clock.stage("checking cadence", 0.0)
     cadence = retrain_cadence(home.models_dir, config.global_retrain_cadence_days)
     if not force and not cadence.due:
-        return RetrainResult(
-            promoted=False, challenger_macro_f1=0.0, run_dir="", outcome="not_due",
-            dataset_snapshot=not_due_snapshot(features_df, spans, source),
-            reason=f"Retrain not due: {cadence.reason}; use force to retrain anyway.",
-            due_at=cadence.due_at.isoformat() if cadence.due_at else None, timings=clock.done(),
-        )
+        return not_due_result(not_due_snapshot(features_df, spans, source), cadence, clock)
 
     with retrain_lock(home.artifacts_dir):
         cleanup_stale_temp(home)
@@ -192,45 +185,8 @@ def run_retrain_pipeline(
                                   reject_threshold=reject_threshold, clock=clock)
         verdict = judge(evaluation, config, dry_run=dry_run, clock=clock)
 
-        clock.stage("saving", 0.94)
-        run_id, outcome, reason, run_dir = save_run(
-            home=home,
-            challenger=challenger,
-            snapshot=data.snapshot,
-            config=config,
-            config_yaml=config_to_yaml(config),
-            reports={"challenger": evaluation.challenger, "champion": evaluation.champion,
-                     "baseline": evaluation.baseline},
-            bootstrap=evaluation.bootstrap,
-            gates={"candidate": verdict.candidate, "baseline": verdict.baseline,
-                   "comparative": verdict.comparative},
-            outcome=verdict.outcome,
-            reason=verdict.reason,
-            champion=champion,
-            started_at=started_at,
-            reject_threshold=reject_threshold,
-            data_provenance=data_provenance,
-            gates_summary=gates_summary(verdict.gates),
-            failed_gates=verdict.failed,
-            version=__version__,
+        return save_and_report(
+            home=home, challenger=challenger, snapshot=data.snapshot, config=config, evaluation=evaluation,
+            verdict=verdict, champion=champion, started_at=started_at, reject_threshold=reject_threshold,
+            data_provenance=data_provenance, clock=clock,
         )
-
-    return RetrainResult(
-        promoted=outcome == "promoted",
-        champion_macro_f1=evaluation.champion.macro_f1 if evaluation.champion else None,
-        challenger_macro_f1=evaluation.challenger.macro_f1,
-        regression=evaluation.regression,
-        candidate_gates=verdict.candidate,
-        dataset_snapshot=data.snapshot,
-        run_dir=str(run_dir),
-        reason=reason,
-        champion_source=champion.model_id,
-        active_updated=outcome == "promoted",
-        outcome=outcome,
-        run_id=run_id,
-        baseline_macro_f1=evaluation.baseline.macro_f1,
-        baseline_gate=verdict.baseline,
-        gates=verdict.gates,
-        bootstrap=evaluation.bootstrap,
-        timings=clock.done(),
-    )

@@ -11,11 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from taskclf_core import __version__
 from taskclf_core.data.hashing import dataset_hash
 from taskclf_core.data.projection import labelled_rows, project_codes
 from taskclf_core.data.quality import DataWarning
@@ -32,14 +34,18 @@ from taskclf_core.model.gates import (
     check_candidate_gates,
     check_regression_gates,
     failed_regression_gate,
+    gates_summary,
     skipped_regression_gate,
 )
 from taskclf_core.model.lgbm import TrainedModel, label_codes, train_lgbm
 from taskclf_core.model.reports import BootstrapInterval, EvaluationReport
 from taskclf_core.model.serving import predict_proba
+from taskclf_core.paths import Home
+from taskclf_core.train.cadence import CadenceStatus
 from taskclf_core.train.champion import ChampionState
-from taskclf_core.train.config import RetrainConfig
-from taskclf_core.train.records import DatasetSnapshot, Outcome
+from taskclf_core.train.config import RetrainConfig, config_to_yaml
+from taskclf_core.train.records import DatasetSnapshot, Outcome, RetrainResult
+from taskclf_core.train.runsave import save_run
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -106,6 +112,15 @@ def not_due_snapshot(features_df: pd.DataFrame, spans: pd.DataFrame, source: dic
         feature_rows=len(features_df),
         span_count=len(spans),
         source=source,
+    )
+
+
+def not_due_result(snapshot: DatasetSnapshot, cadence: CadenceStatus, clock: Clock) -> RetrainResult:
+    """The result of a run that trained nothing because the cadence is not due."""
+    return RetrainResult(
+        promoted=False, challenger_macro_f1=0.0, run_dir="", outcome="not_due", dataset_snapshot=snapshot,
+        reason=f"Retrain not due: {cadence.reason}; use force to retrain anyway.",
+        due_at=cadence.due_at.isoformat() if cadence.due_at else None, timings=clock.done(),
     )
 
 
@@ -327,3 +342,63 @@ def decide_outcome(*, dry_run: bool, failed: list[str], auto_promote: bool) -> t
     if auto_promote:
         return "promoted", "Promoted: every gate passed and auto_promote is on."
     return "awaiting_signoff", "Awaiting sign-off: every gate passed; a person must promote it."
+
+
+def save_and_report(
+    *,
+    home: Home,
+    challenger: TrainedModel,
+    snapshot: DatasetSnapshot,
+    config: RetrainConfig,
+    evaluation: Evaluation,
+    verdict: Verdict,
+    champion: ChampionState,
+    started_at: datetime,
+    reject_threshold: float,
+    data_provenance: str,
+    clock: Clock,
+) -> RetrainResult:
+    """Save the run with its evidence (promoting it when that is its outcome); the result.
+
+    Both engines end here, so a run's files and result do not depend on where it trained.
+    """
+    clock.stage("saving", 0.94)
+    run_id, outcome, reason, run_dir = save_run(
+        home=home,
+        challenger=challenger,
+        snapshot=snapshot,
+        config=config,
+        config_yaml=config_to_yaml(config),
+        reports={"challenger": evaluation.challenger, "champion": evaluation.champion,
+                 "baseline": evaluation.baseline},
+        bootstrap=evaluation.bootstrap,
+        gates={"candidate": verdict.candidate, "baseline": verdict.baseline, "comparative": verdict.comparative},
+        outcome=verdict.outcome,
+        reason=verdict.reason,
+        champion=champion,
+        started_at=started_at,
+        reject_threshold=reject_threshold,
+        data_provenance=data_provenance,
+        gates_summary=gates_summary(verdict.gates),
+        failed_gates=verdict.failed,
+        version=__version__,
+    )
+    return RetrainResult(
+        promoted=outcome == "promoted",
+        champion_macro_f1=evaluation.champion.macro_f1 if evaluation.champion else None,
+        challenger_macro_f1=evaluation.challenger.macro_f1,
+        regression=evaluation.regression,
+        candidate_gates=verdict.candidate,
+        dataset_snapshot=snapshot,
+        run_dir=str(run_dir),
+        reason=reason,
+        champion_source=champion.model_id,
+        active_updated=outcome == "promoted",
+        outcome=outcome,
+        run_id=run_id,
+        baseline_macro_f1=evaluation.baseline.macro_f1,
+        baseline_gate=verdict.baseline,
+        gates=verdict.gates,
+        bootstrap=evaluation.bootstrap,
+        timings=clock.done(),
+    )
