@@ -161,6 +161,10 @@ def test_synthesize_then_retrain_from_the_data_dir(home_copy, tmp_path):
 def test_reference_commands_on_a_fresh_home(tmp_path):
     """`taskclf train retrain --config configs/retrain.yaml --dry-run/--force --synthetic`."""
     shutil.copytree(ROOT / "configs", tmp_path / "configs")
+    # The shipped config, with 40 boosting rounds instead of 100 to keep the suite quick.
+    config = tmp_path / "configs" / "retrain.yaml"
+    assert "  num_boost_round: 100\n" in config.read_text()
+    config.write_text(config.read_text().replace("  num_boost_round: 100\n", "  num_boost_round: 40\n"))
     env = {**os.environ, "TASKCLF_HOME": str(tmp_path)}
     exe = Path(sys.executable).with_name("taskclf")
     base = [str(exe), "train", "retrain", "--config", "configs/retrain.yaml"]

@@ -27,7 +27,7 @@ def v3_retrain(home, root: Path, scenario: str):
 
 
 def test_scenarios_at_v3_give_their_outcomes(tmp_path: Path) -> None:
-    home = make_home(tmp_path)
+    home = make_home(tmp_path, train_params={"num_boost_round": 40})  # outcomes hold; the suite stays quick
     first = v3_retrain(home, tmp_path, "default")
     assert first.outcome == "awaiting_signoff", first.reason
     assert first.candidate_gates.all_passed
