@@ -87,11 +87,18 @@ def _size_targets(schema: str, sizes: list[dict[str, Any]], check: Any) -> None:
         check(f"{schema} non_lgbm_share", d["non_lgbm_share"], NON_LGBM_SHARE,
               f"time outside LightGBM calls / pipeline at {where} "
               f"((pipeline - floor) / pipeline: {d['floor_difference_share']:.1%})")
-        peak = big["memory"].get("process_max_rss_mb", 0)
-        bound = "2 x windows x 299 x 8 B + 1 GB" if schema == "v3" else "3 GB"
-        check(f"{schema} peak_rss_mb", peak, round(peak_limit_mb(big)),
-              f"peak RSS (whole bench process of that size; {bound}) at {where}")
-        check(f"{schema} generate_s", big["stages"]["generate"]["s"], GENERATE_S, f"synthetic generation at {where}")
+        if schema == "v3":
+            # Issue 13: the pipeline's own peak (the dry run), against one float64 copy of the
+            # loaded feature matrix twice over plus 1 GB.
+            check(f"{schema} pipeline_peak_rss_mb", big["memory"].get("pipeline_peak_mb", 0),
+                  round(peak_limit_mb(big)),
+                  f"peak RSS during the whole dry-run pipeline (2 x windows x 299 x 8 B + 1 GB) at {where}")
+        else:
+            check(f"{schema} peak_rss_mb", big["memory"].get("process_max_rss_mb", 0), PEAK_RSS_MB,
+                  f"peak RSS (whole bench process of that size; 3 GB) at {where}")
+            # The generation target is issue 2's, set for the v1 team.
+            check(f"{schema} generate_s", big["stages"]["generate"]["s"], GENERATE_S,
+                  f"synthetic generation at {where}")
         if len(sizes) > 1:
             small = sizes[0]
             for name in SCALING:
