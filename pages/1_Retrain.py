@@ -102,6 +102,14 @@ with st.expander(f"Configuration in use: {config.path}", expanded=config.error i
         st.error(f"The configuration is invalid, so a retrain cannot start: {plain(config.error)}")
     st.code(config.text if config.text is not None else "(no file: reference defaults)", language="yaml")
 
+#: Synthetic teams in taskclf's current schema first (v3, the default of the request).
+SCHEMA_CHOICES = ["v3", "v2", "v1"]
+SCHEMA_HELP = {
+    "v3": "taskclf today: 38 features + 261 window-title columns",
+    "v2": "38 features, no user_id column in the files",
+    "v1": "38 features + user_id",
+}
+
 cfg = config.effective
 synthetic = st.toggle("Synthetic data", value=not home.default_data_dir.is_dir(), key="retrain_synthetic")
 fields: dict[str, Any] = {"synthetic": synthetic}
@@ -111,9 +119,14 @@ if synthetic:
         "Scenario", names, key="retrain_scenario",
         format_func=lambda n: f"{n}: {SCENARIOS[n].description}",
     )
+    schema_version = st.selectbox(
+        "Schema", SCHEMA_CHOICES, key="retrain_schema",
+        format_func=lambda v: f"{v}: {SCHEMA_HELP[v]}",
+    )
     cols = st.columns(3)
     fields.update(
         scenario=scenario,
+        schema_version=schema_version,
         users=int(cols[0].number_input("Users", min_value=1, max_value=500, value=5, key="retrain_users")),
         days=int(cols[1].number_input("Days", min_value=1, max_value=3650, value=cfg.data_lookback_days, key="retrain_days")),
         seed=int(cols[2].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, key="retrain_seed")),

@@ -355,6 +355,8 @@ def test_retrain_sparse_scenario_ends_with_a_clear_error(home_copy: Path) -> Non
     at = open_app(RETRAIN)
     assert at.toggle(key="retrain_synthetic").value is True  # no data/processed in the home
     at.selectbox(key="retrain_scenario").select("sparse")
+    assert at.selectbox(key="retrain_schema").value == "v3"  # taskclf's current schema by default
+    at.selectbox(key="retrain_schema").select("v1")
     at.number_input(key="retrain_days").set_value(3)
     at.number_input(key="retrain_users").set_value(2)
     at.toggle(key="retrain_force").set_value(True)
@@ -363,6 +365,7 @@ def test_retrain_sparse_scenario_ends_with_a_clear_error(home_copy: Path) -> Non
     job_id = at.query_params["job"]
     final = jobs.wait_job(Home.resolve(home_copy), job_id, timeout=90)
     assert final.state == "failed" and final.error_kind == "InsufficientDataError"
+    assert final.request["schema_version"] == "v1"
     at.run()
     (error,) = at.error
     assert shown(error.value).startswith(f"Retrain job `{job_id}` failed: only ")
