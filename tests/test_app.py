@@ -403,3 +403,22 @@ def test_approver_comes_from_the_signed_in_user_only_when_logged_in() -> None:
     assert approver_from_user({"is_logged_in": False, "email": "x@example.com"}) is None
     assert approver_from_user({"is_logged_in": True, "email": " ann@example.com ", "name": "Ann"}) == "ann@example.com"
     assert approver_from_user({"is_logged_in": True, "name": "Ann"}) == "Ann"
+
+
+def test_history_never_offers_a_left_over_bundle_as_a_rollback_target(home_copy: Path, seeded_home: SeededHome) -> None:
+    """A bundle copied into models/ by a promotion that never took effect is no target (the
+    registry's rule, read by the page, not re-derived)."""
+    import shutil
+
+    from taskclf_core.registry.bundle import BUNDLE_FILES
+
+    left_over = home_copy / "models" / seeded_home.awaiting
+    left_over.mkdir()
+    for name in BUNDLE_FILES:
+        shutil.copyfile(home_copy / "artifacts" / "runs" / seeded_home.awaiting / name, left_over / name)
+    at = open_app(HISTORY)
+    assert not at.exception, at.exception
+    offered = [o for box in at.selectbox if box.key == "history_target" for o in box.options]
+    assert seeded_home.awaiting not in offered
+    listed = at.dataframe[1].value  # promoted models: the left-over is listed, as such
+    assert seeded_home.awaiting in list(listed["model"])

@@ -62,9 +62,12 @@ def parse_outcome_filter(value: object) -> tuple[str | None, str | None]:
     return None, f"unknown outcome filter {shown}; expected one of: all, {', '.join(OUTCOMES)}"
 
 
-def _model_rows(home: Home) -> list[ModelRow]:
-    rows = []
+def _model_rows(home: Home) -> tuple[list[ModelRow], list[str]]:
+    """The promoted models as rows, and those a rollback may reach (the registry's rule)."""
+    rows, targets = [], []
     for m in registry.list_models(home):
+        if m.rollback_target:
+            targets.append(m.model_id)
         md = m.metadata
         rows.append(
             ModelRow(
@@ -76,7 +79,7 @@ def _model_rows(home: Home) -> list[ModelRow]:
                 dataset_hash=md.dataset_hash if md else None,
             )
         )
-    return rows
+    return rows, targets
 
 
 def history_view(home: Home, *, outcome: str | None = None) -> HistoryView:
@@ -89,13 +92,12 @@ def history_view(home: Home, *, outcome: str | None = None) -> HistoryView:
     Returns:
         The view; broken bundles and runs are listed with their reason.
     """
-    models = _model_rows(home)
+    models, targets = _model_rows(home)
     runs, report, _ = run_rows(home)
     counts = {o: sum(r.outcome == o for r in runs) for o in OUTCOMES}
     shown = [r for r in runs if outcome is None or r.outcome == outcome]
     state = registry.inspect_active(home)
     champion_id = state.pointer.model_id if state.pointer and state.problem is None else None
-    targets = [m.model_id for m in models if m.broken is None and m.model_id != champion_id]
     return HistoryView(
         models=models, runs=shown, outcome_filter=outcome, outcome_counts=counts,
         entries=report.entries, problems=list(report.problems), champion_id=champion_id,

@@ -21,7 +21,7 @@ from taskclf_core.console.runstate import ConfigState, RunRow, read_config, run_
 from taskclf_core.errors import TaskclfError
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
-from taskclf_core.registry.bundle import load_bundle
+from taskclf_core.registry.installed import load_installed
 from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, parse_utc, retrain_cadence
 
 CALIBRATOR_STORE_ENV: Final = "TASKCLF_CALIBRATOR_STORE"
@@ -139,7 +139,8 @@ def calibrator_store(home: Home) -> Path | None:
 
 
 def _champion_view(home: Home, pointer: registry.ActivePointer, now: datetime) -> ChampionView:
-    bundle = load_bundle(home.root / pointer.model_dir, parse_model=False, label=pointer.model_dir)
+    # Resolved and checked as everywhere else (every file against its run's manifest).
+    bundle = load_installed(home, pointer.model_id, parse_model=False)
     try:
         created = parse_utc(bundle.metadata.created_at)
         promoted_at = parse_utc(pointer.selected_at)
