@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,25 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: f
     raise TimeoutError(f"{url} not healthy after {timeout}s:\n{log.read_text()}")
 
 
+@contextmanager
+def served(cmd: list[str], *, cwd: Path, env: dict[str, str], port: int, log: Path) -> Iterator[str]:
+    """Run a server process until the block ends; yields its base URL once healthy."""
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(f"{base}/_stcore/health", proc, log)
+        yield base
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
 @dataclass
 class E2EServer:
     """The running app: its base URL and its home."""
@@ -192,20 +212,8 @@ def e2e_server(tmp_path_factory: pytest.TempPathFactory, seeded_home: SeededHome
         "--server.port", str(port), "--server.address", "127.0.0.1",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
     ]
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(f"{base}/_stcore/health", proc, log)
+    with served(cmd, cwd=ROOT, env=env, port=port, log=log) as base:
         yield E2EServer(base=base, home=home, seeded=seeded_home)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 @pytest.fixture(scope="session")

@@ -259,11 +259,9 @@ def test_signed_off_review_bootstrap_chart_and_rollback_form(e2e_server: E2EServ
 def fresh_secure_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The app served as ``uvicorn --factory page_frame:secure_app`` on an empty home."""
     import os
-    import signal
-    import subprocess
     import sys
 
-    from tests.conftest import APP, _free_port, _wait_healthy
+    from tests.conftest import APP, _free_port, served
 
     home = tmp_path_factory.mktemp("fresh-home")
     log = tmp_path_factory.mktemp("uvicorn-log") / "server.log"
@@ -271,20 +269,8 @@ def fresh_secure_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     env = {**os.environ, "TASKCLF_HOME": str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     env.pop("TASKCLF_CALIBRATOR_STORE", None)
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "page_frame:secure_app", "--host", "127.0.0.1", "--port", str(port)]
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, cwd=APP.parent, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(f"{base}/_stcore/health", proc, log)
+    with served(cmd, cwd=APP.parent, env=env, port=port, log=log) as base:
         yield base, home
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def test_fresh_home_status_and_no_framing(fresh_secure_server: Any, page: Any) -> None:

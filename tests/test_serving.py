@@ -31,8 +31,6 @@ CASES = {
     "v3": ("taskclf-data/v3-aw", date(2025, 9, 9), date(2025, 9, 11), None),
 }
 PROBA_COLUMNS = [f"p_{label}" for label in LABELS]
-#: What the tests measured, reported by the last test (rows compared, max |Δp|).
-MEASURED: dict[str, tuple[int, float]] = {}
 
 
 def _bundle(version: str) -> tuple[lightgbm.Booster, dict[str, list[str]], dict]:
@@ -43,7 +41,7 @@ def _bundle(version: str) -> tuple[lightgbm.Booster, dict[str, list[str]], dict]
     return booster, encoders, metadata
 
 
-def _compare(version: str, ours: np.ndarray, expected: pd.DataFrame, what: str) -> float:
+def _compare(version: str, ours: np.ndarray, expected: pd.DataFrame, what: str) -> None:
     theirs = expected[PROBA_COLUMNS].to_numpy(dtype=np.float64)
     assert ours.shape == theirs.shape
     delta = float(np.max(np.abs(ours - theirs)))
@@ -52,7 +50,6 @@ def _compare(version: str, ours: np.ndarray, expected: pd.DataFrame, what: str) 
     assert argmax == list(expected["argmax_label"])
     after_reject = codes_to_labels(apply_reject(ours, FACTS["default_reject_threshold"]))
     assert after_reject == list(expected["label_after_reject"])
-    return delta
 
 
 def test_our_feature_lists_are_taskclfs() -> None:
@@ -76,7 +73,7 @@ def test_predictions_on_taskclf_bundles_match_taskclf_on_every_row(version: str)
     numeric = [c for c in FEATURES[version] if c not in encoders]
     assert rows[numeric].isna().any(axis=1).sum() > 0  # rows with nulls are among those compared
     ours = predict_proba(booster, rows, booster.feature_name(), encoders)
-    MEASURED[version] = (len(rows), _compare(version, ours, expected, "predictions.csv"))
+    _compare(version, ours, expected, "predictions.csv")
 
 
 @pytest.mark.parametrize("version", ["v1", "v2", "v3"])
@@ -88,8 +85,7 @@ def test_unseen_categories_are_coded_and_predicted_as_taskclf_does(version: str)
         codes = category_codes(rows[column], encoders[column])
         assert list(codes.astype(int)) == list(expected[f"code_{column}"])
     ours = predict_proba(booster, rows, booster.feature_name(), encoders)
-    delta = _compare(version, ours, expected, "unseen/predictions.csv")
-    MEASURED[f"{version} unseen"] = (len(rows), delta)
+    _compare(version, ours, expected, "unseen/predictions.csv")
 
 
 def test_null_and_unseen_values_take_the_unknown_code_or_minus_one() -> None:
