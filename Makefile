@@ -34,8 +34,9 @@ run: install
 ADDRESS ?= 0.0.0.0
 SECRETS ?= .streamlit/secrets.toml
 HOME_DIR ?= $(CURDIR)
+# The launcher creates $(HOME_DIR)/models and artifacts itself, after its checks: a refused
+# start creates nothing.
 serve: install
-	@mkdir -p $(HOME_DIR)/models $(HOME_DIR)/artifacts
 	@TASKCLF_HOME=$(HOME_DIR) $(BIN)/python -m taskclf_core.console.serve --address $(ADDRESS) --port $(PORT) \
 	  --secrets $(SECRETS)
 

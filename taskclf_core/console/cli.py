@@ -282,7 +282,8 @@ def _render_result(result: Any) -> None:
     )
     if result.bootstrap is not None:
         b = result.bootstrap
-        _say(f"macro-F1 difference {b.difference:+.4f} (95% CI {b.low:+.4f} .. {b.high:+.4f})")
+        _say(f"macro-F1 difference (challenger - champion) {b.difference:+.4f} "
+             f"({b.level:.0%} CI {b.low:+.4f} to {b.high:+.4f})")
     _say(f"Outcome: {result.outcome}. {result.reason}")
     _say(f"Run: {result.run_id} ({result.run_dir})")
 

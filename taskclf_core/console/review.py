@@ -18,7 +18,7 @@ from taskclf_core.console.formatting import format_time
 from taskclf_core.console.runstate import RunState, effective_state, read_config, run_rows
 from taskclf_core.errors import ConfigError, RegistryError
 from taskclf_core.model.evaluation import EvaluationReport
-from taskclf_core.model.gates import RegressionGate
+from taskclf_core.model.gates import RegressionGate, in_current_convention
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from taskclf_core.registry.history import HistoryEntry
@@ -53,10 +53,18 @@ class GateRow:
 _STATUS_ORDER: Final = {"failed": 0, "passed": 1, "skipped": 2}
 
 
-def gate_rows(evidence: RunEvidence) -> list[GateRow]:
-    """Every gate of a run, failed first (then passed, then skipped), stable within."""
+def gate_rows(evidence: RunEvidence, tolerance: float) -> list[GateRow]:
+    """Every gate of a run, failed first (then passed, then skipped), stable within.
+
+    The comparative gate is shown as challenger − champion whatever convention the run
+    recorded (``tolerance``: the run's ``regression_tolerance``).
+    """
+    champion, challenger = evidence.champion, evidence.challenger
     gates: list[RegressionGate] = [
-        g for kind in ("candidate", "baseline", "comparative") if (group := evidence.gates.get(kind)) for g in group.gates
+        in_current_convention(
+            g, champion.macro_f1 if champion else None, challenger.macro_f1 if challenger else None, tolerance
+        )
+        for kind in ("candidate", "baseline", "comparative") if (group := evidence.gates.get(kind)) for g in group.gates
     ]
     rows = [GateRow(g.name, g.kind, g.status, g.value, g.threshold, g.detail, g.config_key) for g in gates]
     return sorted(rows, key=lambda r: _STATUS_ORDER.get(r.status, 3))
@@ -175,6 +183,7 @@ def run_review(home: Home, run_id: object) -> RunReview:
         ) from None
     run_config, note = _run_config(evidence)
     notes = [note] if note else []
+    tolerance = (run_config or RetrainConfig.model_validate({})).regression_tolerance
     config = read_config(home)
     if config.config is None:
         can, why = False, f"cannot decide whether this run may be promoted: {config.error}"
@@ -191,8 +200,8 @@ def run_review(home: Home, run_id: object) -> RunReview:
         decision=record.decision,
         evidence=evidence,
         run_config=run_config,
-        tolerance=(run_config or RetrainConfig.model_validate({})).regression_tolerance,
-        gates=gate_rows(evidence),
+        tolerance=tolerance,
+        gates=gate_rows(evidence, tolerance),
         can_promote=can,
         promote_reason=why,
         compared_against=record.decision.champion_compared,
