@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import partial
 
 import pandas as pd
@@ -50,12 +51,20 @@ state = rv.effective
 # ----------------------------------------------------------------------------- headline
 st.subheader(f"Run {run_id}")
 st.badge(state.label, color=STATE_COLOURS.get(state.outcome, "gray"))  # type: ignore[arg-type]
-for sentence in state.sentences():
-    st.markdown(plain(sentence) + ".")
+for sentence in state.sentences(run_id):
+    st.markdown(plain(formatting.end_sentence(sentence)))
+for what, full_note in state.full_notes():  # a long note: its first line above, the whole note here
+    with st.expander(what):
+        st.text(full_note)
 if state.recorded_differs:
     st.caption(f"Recorded outcome when the run finished (evidence): {decision.outcome}. {plain(decision.reason)}")
+elif rv.reason_now:
+    st.markdown(plain(rv.reason_now))
+    st.caption(f"Recorded outcome when the run finished (evidence): {decision.outcome}.")
 else:
     st.markdown(plain(decision.reason))
+if rv.data_warnings_sentence:
+    st.warning(f"{plain(rv.data_warnings_sentence)} (listed under Gates below).", icon=":material/warning:")
 for note in rv.notes:
     st.caption(plain(note))
 if rv.intact_problem:
@@ -84,13 +93,13 @@ with st.expander("Configuration used by this run"):
 
 # ----------------------------------------------------------------------------- charts
 st.subheader("Champion vs challenger vs rule baseline")
-built = charts.review_charts(reports, tolerance=rv.tolerance, bootstrap=rv.evidence.bootstrap)
+built = review.chart_specs(rv)  # built once per run content, shared by every reader
 if rv.interval_sentence is None:
     st.caption("No champion when this run was evaluated: the comparative gate was skipped, so there is no macro-F1 difference to show.")
 for name, chart in built.items():
     if name == "bootstrap" and rv.interval_sentence:
         st.markdown(rv.interval_sentence)
-    st.altair_chart(chart, key=f"review_chart_{name}", theme=None, width="content")  # as exported
+    st.vega_lite_chart(json.loads(chart), key=f"review_chart_{name}", theme=None, width="content")  # as exported
     png, svg, spec, _ = st.columns([1, 1, 2, 5])
     png.download_button(
         "PNG", data=partial(charts.to_png, chart), file_name=f"{run_id}-{name}.png", mime="image/png",
@@ -142,17 +151,7 @@ if rv.data_warnings:
         f"{len(rv.data_warnings)} data warning(s): rows taskclf accepts but that look wrong were kept in this run's data.",
         icon=":material/warning:",
     )
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {"kind": w.get("kind"), "column": w.get("column"), "rows": w.get("rows"),
-                 "min": w.get("min_value"), "max": w.get("max_value"), "allowed": w.get("allowed"),
-                 "source": w.get("source")}
-                for w in rv.data_warnings
-            ]
-        ),
-        hide_index=True, key="review_data_warnings",
-    )
+    st.dataframe(pd.DataFrame(rv.data_warning_rows), hide_index=True, key="review_data_warnings")
 
 # ----------------------------------------------------------------------------- sign-off
 st.subheader("Sign-off")
@@ -186,7 +185,8 @@ signoff(
 
 # ----------------------------------------------------------------------------- share
 st.subheader("Share")
-st.markdown(f"This page's address reproduces this view: `Review?run={run_id}`.")
+st.markdown("This address reproduces this view (the copy button is at its right):")
+st.code(formatting.review_url(st.context.url, run_id), language=None, wrap_lines=True)
 st.download_button(
     "Download the whole review (self-contained HTML)", data=partial(report.render_report, rv),
     file_name=report.report_file_name(run_id), mime="text/html", key="review_report", on_click="ignore",

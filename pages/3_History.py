@@ -32,8 +32,9 @@ done = st.session_state.pop("history_done", None)
 if done:
     st.success(f"Rolled back by {plain(done.approver)}: **`{done.new_champion}`** is the champion again. Recorded in the history.")
 
-# Long text columns get a fixed width so the tables fit the page (full text on hover).
+# Long text columns get a fixed width and wrap (three lines; a click on a cell shows all of it).
 TEXT = st.column_config.TextColumn(width="medium")
+WRAP = formatting.WRAPPED_ROW_HEIGHT
 
 # ----------------------------------------------------------------------------- champion history
 st.subheader("Champion history")
@@ -55,17 +56,17 @@ else:
         ),
         hide_index=True,
         column_config={
-            "approver": st.column_config.TextColumn(width="small"), "note": TEXT, "gates": TEXT,
+            "approver": TEXT, "note": st.column_config.TextColumn(width="large"), "gates": TEXT,
             "identity": TEXT, "approvals": TEXT,
             "macro-F1": st.column_config.NumberColumn(format="%.4f"),
             "evidence": st.column_config.LinkColumn(display_text="open review"),
         },
-        key="history_changes",
+        row_height=WRAP, key="history_changes",
     )
 for problem in view.problems:
     st.caption(f"Note: {plain(problem)}")
-for sentence in access.pending_sentences(home):  # the two-person rule's first sign-offs
-    st.warning(f"Pending approval: {plain(sentence)}", icon=":material/pending_actions:")
+for heading, sentence in access.pending_notes(home):  # the two-person rule's first sign-offs (and void ones)
+    st.warning(f"{heading}: {plain(sentence)}", icon=":material/pending_actions:")
 
 # ----------------------------------------------------------------------------- models
 st.subheader("Promoted models")
@@ -85,7 +86,7 @@ else:
         ),
         hide_index=True,
         column_config={"macro-F1": st.column_config.NumberColumn(format="%.4f"), "state": TEXT},
-        key="history_models",
+        row_height=WRAP, key="history_models",
     )
 
 # ----------------------------------------------------------------------------- runs
@@ -106,10 +107,10 @@ else:
         ),
         hide_index=True,
         column_config={
-            "macro-F1": st.column_config.NumberColumn(format="%.4f"), "detail": TEXT,
-            "review": st.column_config.LinkColumn(display_text="open review"),
+            "macro-F1": st.column_config.NumberColumn(format="%.4f"), "detail": st.column_config.TextColumn(width="large"),
+            "review": st.column_config.LinkColumn(display_text="open review"), "run": TEXT,
         },
-        key="history_runs",
+        row_height=WRAP, key="history_runs",
     )
 
 # ----------------------------------------------------------------------------- rollback

@@ -338,6 +338,7 @@ def test_retrain_refuses_a_missing_data_directory(home_copy: Path) -> None:
     at = open_app(RETRAIN)
     at.toggle(key="retrain_synthetic").set_value(False).run()
     at.text_input(key="retrain_data_dir").input(str(home_copy / "nope")).run()
+    at.toggle(key="retrain_force").set_value(True).run()  # the seeded champion is young: not due
     at.button(key="retrain_start").click().run()
     assert "does not exist or is not a folder" in texts(at.error)[-1]
     assert not (home_copy / "artifacts" / "jobs").exists()
@@ -359,7 +360,7 @@ def test_retrain_sparse_scenario_ends_with_a_clear_error(home_copy: Path) -> Non
     at.selectbox(key="retrain_schema").select("v1")
     at.number_input(key="retrain_days").set_value(3)
     at.number_input(key="retrain_users").set_value(2)
-    at.toggle(key="retrain_force").set_value(True)
+    at.toggle(key="retrain_force").set_value(True).run()  # Start is enabled once Force is on (not due)
     at.button(key="retrain_start").click().run()
     assert not at.exception, at.exception
     job_id = at.query_params["job"]
@@ -392,6 +393,7 @@ def test_retrain_page_follows_a_running_job_refuses_a_second_and_cancels(
     assert final.state == "cancelled"
     at.run()
     assert at.warning[0].value.startswith(f"Retrain job `{job.job_id}` was cancelled.")
+    at.toggle(key="retrain_force").set_value(True).run()  # the seeded champion is young: not due
     assert not at.button(key="retrain_start").disabled
     assert sorted(p.name for p in home.runs_dir.iterdir()) == runs_before  # nothing half-written
 

@@ -16,6 +16,7 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskclf_core.access.identity import Identity
+from taskclf_core.fs.times import format_utc
 
 PENDING_VERSION: Final = 1
 
@@ -35,8 +36,8 @@ class Approval(BaseModel):
     champion_change_id: str | None = None
 
     def describe(self) -> str:
-        """``"alice@example.com (…) at 2026-…"``."""
-        return f"{self.actor.describe()} at {self.at}"
+        """``"alice@example.com (…) at 2026-12-06 15:22 UTC"``."""
+        return f"{self.actor.describe()} at {format_utc(self.at)}"
 
 
 class PendingApprovals(BaseModel):

@@ -9,8 +9,8 @@ and rollback with an identity go through ``service.promote_run`` / ``service.rol
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Final
 
 from taskclf_core.access.identity import Identity, local_identity
 from taskclf_core.access.policy import (
@@ -55,6 +55,8 @@ class Access:
         """Why a control is disabled (``"approvers only: you are signed in as a viewer"``), or None."""
         if self.can(role):
             return None
+        if self.problem and self.identity is not None:  # not a viewer: nobody's roles can be read
+            return f"{role_needed(role)}: {self.problem}"
         held = describe_roles(self.identity, self.policy) if self.identity else "nobody (not signed in)"
         return f"{role_needed(role)}: you are signed in as {held}"
 
@@ -62,6 +64,8 @@ class Access:
         """The roles held, for the sidebar (``"approver, operator"``, ``"viewer"``)."""
         if self.identity is None:
             return "local mode: every role, not authenticated"
+        if self.problem:
+            return "no role while the configuration cannot be read"
         return describe_roles(self.identity, self.policy)
 
 
@@ -88,6 +92,32 @@ def pending_sentences(home: Home, run_id: str | None = None) -> list[str]:
     return [s for state in all_pending(home, required=policy.required_approvals) for s in state.sentences()]
 
 
+#: Headings of approvals in words: those that count, those void, a file that was not read.
+PENDING_HEADING: Final = "Pending approval"
+VOID_HEADING: Final = "Void approval"
+UNREAD_HEADING: Final = "Approvals not read"
+
+
+def pending_notes(home: Home, run_id: str | None = None) -> list[tuple[str, str]]:
+    """Approvals in words under the heading that fits them: ``(heading, sentence)``.
+
+    "Pending approval" only for approvals that still count toward the two-person rule; a
+    void one (the champion changed since) is headed "Void approval".
+    """
+    policy, _ = access_policy(home)
+    required = policy.required_approvals
+    states = [pending_state(home, run_id, required=required)] if run_id is not None else all_pending(home, required=required)
+    out: list[tuple[str, str]] = []
+    for state in states:
+        parts = (
+            (PENDING_HEADING, replace(state, void=(), problem=None)),
+            (VOID_HEADING, replace(state, valid=(), problem=None)),
+            (UNREAD_HEADING, replace(state, valid=(), void=())),
+        )
+        out += [(heading, sentence) for heading, part in parts for sentence in part.sentences()]
+    return out
+
+
 def who(entry: HistoryEntry) -> str:
     """Who made a champion change and how that was established (History page, report)."""
     if entry.actor is not None:
@@ -104,14 +134,15 @@ def approvals_of(entry: HistoryEntry) -> str:
     return "; ".join(f"{a.describe()}, note: {a.note}" for a in entry.approvals)
 
 
-def audit_rows(entry: HistoryEntry | None, pending: list[str]) -> list[tuple[str, str]]:
-    """The sign-off rows of a run's review and report: who, how, which approvals; pending ones."""
+def audit_rows(entry: HistoryEntry | None, pending: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The sign-off rows of a run's review and report: who, how, which approvals; then the
+    approvals under their headings (:func:`pending_notes`)."""
     rows: list[tuple[str, str]] = []
     if entry is not None:
         rows.append((f"{entry.action} by", who(entry)))
         if entry.approvals:
             rows.append(("Approvals", approvals_of(entry)))
-    rows += [("Pending approval", sentence) for sentence in pending]
+    rows += list(pending)
     return rows
 
 
@@ -165,6 +196,7 @@ __all__ = [
     "approvals_of",
     "audit_rows",
     "cancel_retrain",
+    "pending_notes",
     "pending_sentences",
     "roll_back_as",
     "session_access",

@@ -302,18 +302,24 @@ def review_charts(
 _VL_VERSION = "v" + ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
 
 
-def to_vegalite_dict(chart: AnyChart) -> dict[str, Any]:
-    """The chart's Vega-Lite specification with its data inlined."""
-    spec: dict[str, Any] = chart.to_dict()
+#: A chart, or its Vega-Lite specification as built by :func:`to_vegalite_json` (cached specs).
+ChartOrSpec: TypeAlias = AnyChart | str
+
+
+def to_vegalite_dict(chart: ChartOrSpec) -> dict[str, Any]:
+    """The chart's Vega-Lite specification with its data inlined (a new dict on every call)."""
+    spec: dict[str, Any] = json.loads(chart) if isinstance(chart, str) else chart.to_dict()
     return spec
 
 
-def to_vegalite_json(chart: AnyChart) -> str:
+def to_vegalite_json(chart: ChartOrSpec) -> str:
     """The chart's Vega-Lite specification as JSON text (data inlined)."""
+    if isinstance(chart, str):
+        return chart
     return json.dumps(to_vegalite_dict(chart), indent=2, sort_keys=True)
 
 
-def to_svg(chart: AnyChart) -> str:
+def to_svg(chart: ChartOrSpec) -> str:
     """Render the chart to SVG text offline (no external data or fonts are fetched)."""
     svg: str = vl_convert.vegalite_to_svg(
         to_vegalite_dict(chart), vl_version=_VL_VERSION, allowed_base_urls=[]
@@ -321,7 +327,7 @@ def to_svg(chart: AnyChart) -> str:
     return svg
 
 
-def to_png(chart: AnyChart, *, scale: float = 2.0) -> bytes:
+def to_png(chart: ChartOrSpec, *, scale: float = 2.0) -> bytes:
     """Render the chart to PNG bytes offline."""
     png: bytes = vl_convert.vegalite_to_png(
         to_vegalite_dict(chart), vl_version=_VL_VERSION, scale=scale, allowed_base_urls=[]
@@ -338,6 +344,7 @@ __all__ = [
     "PREDICTED_COLUMNS",
     "THRESHOLDS",
     "AnyChart",
+    "ChartOrSpec",
     "bootstrap_chart",
     "bootstrap_frame",
     "confusion_chart",

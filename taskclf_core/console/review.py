@@ -6,14 +6,17 @@ Also the page's one action, :func:`sign_off`. The HTML report renders the same r
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final
 
 import yaml
 
 from taskclf_core.access.identity import Identity
-from taskclf_core.console.access import pending_sentences
+from taskclf_core.console.access import pending_notes
+from taskclf_core.console.derived import ContentCache, content_key
 from taskclf_core.console.formatting import format_time
 from taskclf_core.console.runstate import RunState, effective_state, read_config, run_rows
 from taskclf_core.errors import ConfigError, RegistryError
@@ -26,7 +29,7 @@ from taskclf_core.registry.pending import PendingApproval
 from taskclf_core.registry.runids import validate_run_id
 from taskclf_core.registry.runs import ChampionRef, RunDecision
 from taskclf_core.train.config import RetrainConfig, parse_retrain_config
-from taskclf_core.train.evidence import RunEvidence, read_evidence
+from taskclf_core.train.evidence import EVIDENCE_FILES, RunEvidence, read_evidence
 
 #: Which rows the three macro-F1 figures of a review come from.
 REVIEW_F1_SOURCE: Final = (
@@ -87,8 +90,13 @@ class RunReview:
     intact_problem: str | None = None
     notes: list[str] = field(default_factory=list)
     state: RunState | None = None
-    #: Approvals given so far under the two-person rule (and void ones), in words.
-    pending: list[str] = field(default_factory=list)
+    #: Approvals given so far under the two-person rule, each under its heading
+    #: (``"Pending approval"``, ``"Void approval"``), in words.
+    pending: list[tuple[str, str]] = field(default_factory=list)
+    #: The headline's reason when the recorded one no longer applies (auto_promote is on).
+    reason_now: str | None = None
+    #: SHA-256 of the run's evidence files: what is derived from them is derived once per key.
+    content_key: str = ""
 
     @property
     def reports(self) -> dict[str, EvaluationReport | None]:
@@ -105,10 +113,27 @@ class RunReview:
         return self.state or RunState(recorded=self.decision.outcome)
 
     @property
+    def reason(self) -> str:
+        """The headline's reason: the recorded one, unless it no longer applies."""
+        return self.reason_now or self.decision.reason
+
+    @property
     def data_warnings(self) -> list[dict[str, Any]]:
         """The snapshot's data warnings (rows taskclf accepts that look wrong; they were kept)."""
         found = self.evidence.snapshot.get("data_warnings") or []
         return [w for w in found if isinstance(w, dict)] if isinstance(found, list) else []
+
+    @property
+    def data_warning_rows(self) -> list[dict[str, Any]]:
+        """The data warnings as table rows; a value the warning does not have is blank, never ``None``."""
+        columns = {"kind": "kind", "column": "column", "rows": "rows", "min": "min_value", "max": "max_value",
+                   "allowed": "allowed", "source": "source"}
+        return [{shown: "" if w.get(key) is None else w.get(key) for shown, key in columns.items()} for w in self.data_warnings]
+
+    @property
+    def data_warnings_sentence(self) -> str | None:
+        """``"2 data warnings: …"`` for the headline, or None without any."""
+        return data_warnings_sentence(len(self.data_warnings))
 
     @property
     def interval_sentence(self) -> str | None:
@@ -123,6 +148,16 @@ class RunReview:
             f"the difference is {verdict} the regression tolerance {self.tolerance} (the gate passes "
             f"when it is at least {-self.tolerance:+.4f})."
         )
+
+
+def data_warnings_sentence(count: int) -> str | None:
+    """How many data warnings a run's data had, in words (Review's headline, the Retrain result)."""
+    if not count:
+        return None
+    return (
+        f"{count} data warning{'s' if count != 1 else ''}: rows taskclf accepts but that look wrong "
+        "were kept in this run's data"
+    )
 
 
 def _run_config(evidence: RunEvidence) -> tuple[RetrainConfig | None, str | None]:
@@ -153,8 +188,42 @@ def _check_evidence_files(folder: Path, run_id: str) -> None:
             raise RegistryError(f"run {run_id}: {name} is not valid ({why})") from None
 
 
+@dataclass(frozen=True)
+class _Derived:
+    """What a run's evidence files give, derived once per content (shared, read-only)."""
+
+    evidence: RunEvidence
+    run_config: RetrainConfig | None
+    tolerance: float
+    gates: tuple[GateRow, ...]
+    notes: tuple[str, ...]
+
+
+#: The files a review derives from (the key of :data:`_DERIVED`).
+_KEY_FILES: Final = ("decision.json", *EVIDENCE_FILES)
+_DERIVED: ContentCache[_Derived] = ContentCache()
+
+
+def _derive(folder: Path, run_id: str) -> _Derived:
+    _check_evidence_files(folder, run_id)
+    try:
+        evidence = read_evidence(folder, run_id)
+    except RegistryError:
+        raise
+    except (ValueError, TypeError, KeyError, RecursionError, OverflowError) as exc:
+        raise RegistryError(
+            f"run {run_id}: its evidence files are not valid ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
+    run_config, note = _run_config(evidence)
+    tolerance = (run_config or RetrainConfig.model_validate({})).regression_tolerance
+    return _Derived(evidence, run_config, tolerance, tuple(gate_rows(evidence, tolerance)), (note,) if note else ())
+
+
 def run_review(home: Home, run_id: object) -> RunReview:
     """The review of one run: decision, effective state, evidence, gates, promotability.
+
+    What comes from the run's evidence files is derived once per content (see
+    :mod:`taskclf_core.console.derived`); the registry's state is read on every call.
 
     Args:
         home: The registry home.
@@ -172,45 +241,66 @@ def run_review(home: Home, run_id: object) -> RunReview:
         record = registry.read_run(home, run_id)
     except (RecursionError, OverflowError, UnicodeDecodeError) as exc:
         raise RegistryError(f"run {run_id}: decision.json is not valid ({type(exc).__name__})") from None
-    _check_evidence_files(record.path, run_id)
-    try:
-        evidence = read_evidence(record.path, run_id)
-    except RegistryError:
-        raise
-    except (ValueError, TypeError, KeyError, RecursionError, OverflowError) as exc:
-        raise RegistryError(
-            f"run {run_id}: its evidence files are not valid ({type(exc).__name__}: {str(exc)[:200]})"
-        ) from None
-    run_config, note = _run_config(evidence)
-    notes = [note] if note else []
-    tolerance = (run_config or RetrainConfig.model_validate({})).regression_tolerance
+    derived, key = _DERIVED.get(
+        str(record.path), lambda: content_key(record.path, _KEY_FILES), lambda: _derive(record.path, run_id)
+    )
     config = read_config(home)
     if config.config is None:
         can, why = False, f"cannot decide whether this run may be promoted: {config.error}"
     else:
         can, why = registry.promotability(home, run_id, auto_promote=config.config.auto_promote)
-    if config.config is not None and config.config.auto_promote and record.decision.outcome == "awaiting_signoff":
+    state = effective_state(home, run_id, record.decision)
+    reason_now = None
+    stranded = record.decision.outcome == "awaiting_signoff" and state.promotion is None
+    if config.config is not None and config.config.auto_promote and stranded:
         why += (
             ". Nothing promotes runs awaiting sign-off while auto_promote is on: turn it off in "
             f"{config.path} to sign this run off here, or start a new retrain"
         )
-    state = registry.inspect_active(home)
+        reason_now = (
+            "Every gate passed, but auto_promote is on now, so nothing will promote this run "
+            "(it waits for a sign-off that auto_promote turns off: see Sign-off below)."
+        )
+    active = registry.inspect_active(home)
     return RunReview(
         run_id=run_id,
         decision=record.decision,
-        evidence=evidence,
-        run_config=run_config,
-        tolerance=tolerance,
-        gates=gate_rows(evidence, tolerance),
+        evidence=derived.evidence,
+        run_config=derived.run_config,
+        tolerance=derived.tolerance,
+        gates=list(derived.gates),
         can_promote=can,
         promote_reason=why,
         compared_against=record.decision.champion_compared,
-        current_champion=state.pointer.model_id if state.pointer else None,
+        current_champion=active.pointer.model_id if active.pointer else None,
         intact_problem=registry.verify_run(home, run_id),
-        notes=notes,
-        state=effective_state(home, run_id, record.decision),
-        pending=pending_sentences(home, run_id),
+        notes=list(derived.notes),
+        state=state,
+        pending=pending_notes(home, run_id),
+        reason_now=reason_now,
+        content_key=key,
     )
+
+
+_CHART_SPECS: ContentCache[Mapping[str, str]] = ContentCache()
+
+
+def chart_specs(review: RunReview) -> Mapping[str, str]:
+    """Every chart of the review as Vega-Lite JSON text (data inlined), in page order.
+
+    Built once per run content and shared by every session (the page draws them, the
+    report renders them to SVG, the export buttons convert them).
+    """
+    from taskclf_core.console import charts
+
+    def build() -> Mapping[str, str]:
+        built = charts.review_charts(review.reports, tolerance=review.tolerance, bootstrap=review.evidence.bootstrap)
+        return MappingProxyType({name: charts.to_vegalite_json(chart) for name, chart in built.items()})
+
+    if not review.content_key:  # a review not read by run_review: nothing to key it by
+        return build()
+    specs, _ = _CHART_SPECS.get(review.run_id, lambda: review.content_key, build)
+    return specs
 
 
 @dataclass(frozen=True)
@@ -263,6 +353,8 @@ def sign_off(
 
 __all__ = [
     "REVIEW_F1_SOURCE",
+    "chart_specs",
+    "data_warnings_sentence",
     "GateRow",
     "RunChoice",
     "RunReview",

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
-from taskclf_core.console.formatting import format_time
+from taskclf_core.console.formatting import first_line, format_time, sentences
 from taskclf_core.errors import ConfigError
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
@@ -78,6 +78,42 @@ def _signed(entry: HistoryEntry) -> str:
     return "signed off" if entry.action == "promote" else "promoted automatically"
 
 
+def _note(note: str, full: bool) -> str:
+    return note if full else first_line(note)[0]
+
+
+def _how(entry: HistoryEntry) -> str:
+    """How a change was made, in words: ``signed off by bob``, ``promoted automatically``."""
+    if entry.action == "promote":
+        return f"signed off by {entry.approver}"
+    if entry.action == "auto_promote":
+        return "promoted automatically"
+    if entry.action == "rollback":
+        return f"a rollback by {entry.approver}"
+    return "set by taskclf"
+
+
+def describe_change(entry: HistoryEntry, run_id: str, *, full_notes: bool = False) -> str:
+    """One champion change as it concerns ``run_id``, in one sentence (no final full stop).
+
+    Notes are cut to their first line unless ``full_notes`` (the report shows them whole).
+    """
+    when = format_time(entry.time)
+    note = f"; note: {_note(entry.note, full_notes)}" if entry.note.strip() and entry.action != "auto_promote" else ""
+    if entry.new_champion == run_id:
+        replacing = f"replacing {entry.previous_champion}" if entry.previous_champion else "the first champion"
+        if entry.action == "promote":
+            return f"Signed off by {entry.approver} on {when} ({replacing}){note}"
+        if entry.action == "auto_promote":
+            return f"Promoted automatically on {when} ({replacing})"
+        if entry.action == "rollback":
+            return f"Made champion again by a rollback on {when} by {entry.approver} ({replacing}){note}"
+        return f"Made champion by taskclf on {when} ({replacing})"
+    if entry.action == "rollback":
+        return f"Rolled back on {when} by {entry.approver}, making {entry.new_champion} champion again{note}"
+    return f"Superseded on {when} by {entry.new_champion} ({_how(entry)})"
+
+
 @dataclass(frozen=True)
 class RunState:
     """A run's effective state: the recorded outcome plus what the champion history says.
@@ -89,6 +125,7 @@ class RunState:
         ended: When it is no longer champion: the change that replaced it.
         restored: The latest rollback that made it champion again.
         broken: Why its files cannot be used (None when intact).
+        changes: Every champion change involving the run (to it or from it), oldest first.
     """
 
     recorded: str | None
@@ -97,6 +134,7 @@ class RunState:
     ended: HistoryEntry | None = None
     restored: HistoryEntry | None = None
     broken: str | None = None
+    changes: tuple[HistoryEntry, ...] = ()
 
     @property
     def outcome(self) -> str:
@@ -126,26 +164,31 @@ class RunState:
         """Whether the recorded outcome is no longer what the run's state is."""
         return self.recorded is not None and self.recorded != self.outcome
 
-    def sentences(self) -> list[str]:
-        """What happened to the run after it finished, one sentence per change."""
-        out: list[str] = []
-        p = self.promotion
-        if p is not None:
-            who = f"Signed off by {p.approver}" if p.action == "promote" else "Promoted automatically"
-            out.append(f"{who} on {format_time(p.time)}; note: {p.note}")
-        e = self.ended
-        if e is not None and not self.is_champion:
-            if e.action == "rollback":
-                out.append(
-                    f"Rolled back from on {format_time(e.time)} by {e.approver} "
-                    f"(champion again: {e.new_champion}); note: {e.note}"
-                )
-            else:
-                out.append(f"Superseded on {format_time(e.time)} by {e.new_champion} ({e.action} by {e.approver})")
-        r = self.restored
-        if r is not None and self.is_champion:
-            out.append(f"Made champion again by rollback on {format_time(r.time)} by {r.approver}; note: {r.note}")
+    def _summary(self) -> list[HistoryEntry]:
+        shown = [self.promotion]
+        if self.ended is not None and not self.is_champion:
+            shown.append(self.ended)
+        if self.restored is not None and self.is_champion:
+            shown.append(self.restored)
+        return [e for e in shown if e is not None]
+
+    def sentences(self, run_id: str | None = None, *, full_notes: bool = False) -> list[str]:
+        """What happened to the run after it finished: its promotion, then how it left or
+        came back (one sentence each; notes cut to their first line unless ``full_notes``)."""
+        subject = run_id or (self.promotion.new_champion if self.promotion else "")
+        return [describe_change(e, subject, full_notes=full_notes) for e in self._summary()]
+
+    def full_notes(self) -> list[tuple[str, str]]:
+        """``(what, note)`` of each note :meth:`sentences` shows cut, for the page to expand."""
+        out = []
+        for entry in self._summary():
+            if entry.action != "auto_promote" and first_line(entry.note)[1]:
+                out.append((f"Note of the {format_time(entry.time)} change ({_how(entry)})", entry.note.strip()))
         return out
+
+    def history(self, run_id: str) -> list[str]:
+        """Every champion change involving the run, oldest first, with whole notes (the report)."""
+        return [describe_change(e, run_id, full_notes=True) for e in self.changes]
 
 
 def run_states(entries: list[HistoryEntry], champion_id: str | None) -> dict[str, RunState]:
@@ -167,6 +210,7 @@ def run_states(entries: list[HistoryEntry], champion_id: str | None) -> dict[str
             is_champion=run_id == champion_id,
             ended=ends[-1] if ends else None,
             restored=restores[-1] if restores else None,
+            changes=tuple(e for e in oldest_first if run_id in (e.new_champion, e.previous_champion)),
         )
     return states
 
@@ -204,9 +248,9 @@ class RunRow:
         """What the tables show beside the outcome: the problem, what happened, or the reason."""
         if self.broken:
             return self.broken
-        happened = self.state.sentences()
+        happened = self.state.sentences(self.run_id)
         if happened:
-            return f"{'. '.join(happened)}. Recorded outcome (evidence): {self.state.recorded}: {self.reason}"
+            return sentences([*happened, f"Recorded outcome (evidence): {self.state.recorded}: {self.reason}"])
         return self.reason
 
 
@@ -222,7 +266,7 @@ def _row(summary: RunSummary, history: RunState | None, moved_on: bool) -> RunRo
     base = history or RunState(recorded=None)
     state = RunState(
         recorded=d.outcome if d else None, promotion=base.promotion, is_champion=base.is_champion,
-        ended=base.ended, restored=base.restored, broken=summary.broken,
+        ended=base.ended, restored=base.restored, broken=summary.broken, changes=base.changes,
     )
     return RunRow(
         run_id=summary.run_id,
@@ -274,7 +318,7 @@ def effective_state(home: Home, run_id: str, decision: RunDecision) -> RunState:
         return RunState(recorded=decision.outcome)
     return RunState(
         recorded=decision.outcome, promotion=base.promotion, is_champion=base.is_champion,
-        ended=base.ended, restored=base.restored,
+        ended=base.ended, restored=base.restored, changes=base.changes,
     )
 
 
