@@ -39,7 +39,7 @@ def render_job(job: JobStatus) -> None:
         shown = st.success if result.outcome in ("awaiting_signoff", "promoted") else st.warning
         produced = f" producing run `{result.run_id}`" if result.run_id else ""
         shown(f"Retrain job `{job.job_id}` finished{produced}: **{result.outcome}**. {plain(result.reason)}")
-        warned = review.data_warnings_sentence(len(result.dataset_snapshot.data_warnings))
+        warned = review.data_warnings_sentence(result.data_warnings)
         if warned and result.outcome != "not_due":
             st.warning(f"{plain(warned)} (listed on the review).", icon=":material/warning:")
         if result.outcome == "not_due":

@@ -185,7 +185,7 @@ signoff(
 
 # ----------------------------------------------------------------------------- share
 st.subheader("Share")
-st.markdown("This address reproduces this view (the copy button is at its right):")
+st.markdown("This address reproduces this view (hover it for the copy button):")
 st.code(formatting.review_url(st.context.url, run_id), language=None, wrap_lines=True)
 st.download_button(
     "Download the whole review (self-contained HTML)", data=partial(report.render_report, rv),

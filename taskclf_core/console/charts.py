@@ -98,7 +98,7 @@ def metrics_chart(reports: Reports, *, tolerance: float) -> alt.LayerChart:
         .mark_bar()
         .encode(
             x=x,
-            xOffset=alt.XOffset("model:N", sort=list(MODEL_ORDER)),
+            xOffset=alt.XOffset("model:N", sort=models_shown(reports)),
             y=y,
             color=_model_colour(reports),
             tooltip=["metric:N", "model:N", alt.Tooltip("value:Q", format=".4f")],
@@ -109,7 +109,7 @@ def metrics_chart(reports: Reports, *, tolerance: float) -> alt.LayerChart:
         .mark_text(dy=-5, fontSize=9)
         .encode(
             x=x,
-            xOffset=alt.XOffset("model:N", sort=list(MODEL_ORDER)),
+            xOffset=alt.XOffset("model:N", sort=models_shown(reports)),
             y=y,
             text=alt.Text("value:Q", format=".2f"),
         )
@@ -123,8 +123,9 @@ def metrics_chart(reports: Reports, *, tolerance: float) -> alt.LayerChart:
             tooltip=["metric:N", alt.Tooltip("rule:N", title="threshold")],
         )
     )
+    shaded = "; shaded: tolerance around the champion" if champion is not None else ""
     return alt.LayerChart(layer=[band, bars, labels, rules]).properties(
-        title="Headline metrics (black rules: thresholds; shaded: tolerance around the champion)",
+        title=f"Headline metrics (black rules: thresholds{shaded})",
         width=620,
         height=300,
     )
@@ -140,7 +141,7 @@ def per_class_chart(reports: Reports) -> alt.FacetChart:
     value (predicted rows for precision, support for recall).
     """
     x = alt.X("class:N", sort=list(LABELS), title=None, axis=alt.Axis(labelAngle=-30))
-    offset = alt.XOffset("model:N", sort=list(MODEL_ORDER))
+    offset = alt.XOffset("model:N", sort=models_shown(reports))
     bars = alt.Chart().mark_bar().encode(
         x=x,
         xOffset=offset,
@@ -201,7 +202,7 @@ def confusion_chart(reports: Reports) -> alt.FacetChart:
     return (
         alt.layer(cells, text, data=confusion_frame(reports))
         .properties(width=260, height=220)
-        .facet(facet=alt.Facet("model:N", title=None, sort=list(MODEL_ORDER)), columns=2)
+        .facet(facet=alt.Facet("model:N", title=None, sort=models_shown(reports)), columns=2)
         .resolve_axis(x="independent")
         .properties(title="Confusion matrices (rows: true class, normalised; last column: rejected)")
     )
@@ -260,7 +261,7 @@ def per_user_chart(reports: Reports) -> alt.Chart:
                 "user:N", title="user (first 8 characters of the id)",
                 axis=alt.Axis(labelAngle=0, labelExpr="substring(datum.label, 0, 8)"),
             ),
-            xOffset=alt.XOffset("model:N", sort=list(MODEL_ORDER)),
+            xOffset=alt.XOffset("model:N", sort=models_shown(reports)),
             y=alt.Y("macro_f1:Q", scale=alt.Scale(domain=[0, 1]), title="macro-F1"),
             color=_model_colour(reports),
             tooltip=["user:N", "model:N", alt.Tooltip("macro_f1:Q", format=".4f"), "rows:Q", "held_out:N"],

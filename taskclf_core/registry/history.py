@@ -28,6 +28,7 @@ from taskclf_core.access.approvals import Approval
 from taskclf_core.access.identity import Identity
 from taskclf_core.errors import describe_validation_error
 from taskclf_core.fs.atomic import append_line_durable
+from taskclf_core.fs.times import format_utc
 from taskclf_core.paths import Home
 from taskclf_core.registry.pointer import Action, ActivePointer, ActiveState, inspect_active
 from taskclf_core.registry.runids import MODEL_ID_REGEX
@@ -111,8 +112,8 @@ class HistoryEntry(BaseModel):
         }
 
     def describe(self) -> str:
-        """``"promote of 2026… by alice at 2026-11-26T05:24:30+00:00"``."""
-        return f"{self.action} of {self.new_champion} by {self.approver} at {self.time}"
+        """``"promote of 2026… by alice at 2026-11-26 05:24 UTC"``."""
+        return f"{self.action} of {self.new_champion} by {self.approver} at {format_utc(self.time)}"
 
     def to_line(self) -> str:
         """The JSON line written to the history file (compact, one line)."""
