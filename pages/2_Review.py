@@ -93,13 +93,21 @@ with st.expander("Configuration used by this run"):
 
 # ----------------------------------------------------------------------------- charts
 st.subheader("Champion vs challenger vs rule baseline")
+
+
+@st.cache_data(show_spinner=False, max_entries=100)
+def draw_chart(content_key: str, name: str, _spec: str) -> None:
+    """One chart, drawn once per run content; later readers get the element replayed."""
+    st.vega_lite_chart(json.loads(_spec), theme=None, width="content")  # as exported
+
+
 built = review.chart_specs(rv)  # built once per run content, shared by every reader
 if rv.interval_sentence is None:
     st.caption("No champion when this run was evaluated: the comparative gate was skipped, so there is no macro-F1 difference to show.")
 for name, chart in built.items():
     if name == "bootstrap" and rv.interval_sentence:
         st.markdown(rv.interval_sentence)
-    st.vega_lite_chart(json.loads(chart), key=f"review_chart_{name}", theme=None, width="content")  # as exported
+    draw_chart(rv.content_key, name, chart)
     png, svg, spec, _ = st.columns([1, 1, 2, 5])
     png.download_button(
         "PNG", data=partial(charts.to_png, chart), file_name=f"{run_id}-{name}.png", mime="image/png",
@@ -118,18 +126,26 @@ for name, chart in built.items():
 st.subheader("Gates")
 GATE_COLOURS = {"failed": "background-color: #f8d7da; color: #a71d2a; font-weight: 600",
                 "passed": "background-color: #d4edda; color: #1e7e34", "skipped": "color: #666"}
-gate_table = pd.DataFrame(
-    [
-        {
-            "gate": g.name, "kind": g.kind, "result": g.status,
-            "value": formatting.format_gate_value(g.value, g.threshold), "threshold": plain(g.threshold),
-            "config key": plain(g.config_key), "detail": plain(g.detail),
-        }
-        for g in rv.gates
-    ]
-).set_index("gate")
-# st.table renders its cells as Markdown (">= 0.95" would become a quote): cells are escaped.
-st.table(gate_table.style.map(lambda v: GATE_COLOURS.get(v, ""), subset=["result"]))
+
+
+@st.cache_data(show_spinner=False, max_entries=100)
+def draw_gate_table(content_key: str, _gates: list[review.GateRow]) -> None:
+    """The gate table, drawn once per run content (it depends on the run's files only)."""
+    gate_table = pd.DataFrame(
+        [
+            {
+                "gate": g.name, "kind": g.kind, "result": g.status,
+                "value": formatting.format_gate_value(g.value, g.threshold), "threshold": plain(g.threshold),
+                "config key": plain(g.config_key), "detail": plain(g.detail),
+            }
+            for g in _gates
+        ]
+    ).set_index("gate")
+    # st.table renders its cells as Markdown (">= 0.95" would become a quote): cells are escaped.
+    st.table(gate_table.style.map(lambda v: GATE_COLOURS.get(v, ""), subset=["result"]))
+
+
+draw_gate_table(rv.content_key, rv.gates)
 
 challenger_report = reports["challenger"]
 if challenger_report is not None and challenger_report.acceptance:

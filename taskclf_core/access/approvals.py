@@ -16,7 +16,7 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskclf_core.access.identity import Identity
-from taskclf_core.fs.times import format_utc
+from taskclf_core.times import format_utc
 
 PENDING_VERSION: Final = 1
 

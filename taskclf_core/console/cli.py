@@ -29,8 +29,8 @@ from rich.table import Table
 from rich.text import Text
 
 from taskclf_core.errors import TaskclfError
-from taskclf_core.fs.times import format_utc
 from taskclf_core.paths import Home
+from taskclf_core.times import format_utc
 
 try:  # typer >= 0.20 parses with its own copy of click; older versions use click itself
     from typer._click import exceptions as click_errors

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from taskclf_core.fs.times import format_utc
 from taskclf_core.registry.signoff import MAX_APPROVER_CHARS, MAX_NOTE_CHARS
+from taskclf_core.times import format_utc
 
 
 def review_link(run_id: str) -> str:

@@ -68,9 +68,9 @@ from taskclf_core.console.jobfiles import (
 from taskclf_core.errors import BusyError, ConfigError, DataError, RegistryError, TaskclfError
 from taskclf_core.fs.atomic import write_json_atomic
 from taskclf_core.fs.procs import process_alive, process_start_ticks
-from taskclf_core.fs.times import format_utc
 from taskclf_core.paths import Home
 from taskclf_core.registry.runids import new_run_id
+from taskclf_core.times import format_utc
 
 if TYPE_CHECKING:
     from taskclf_core.console.service import RetrainRequest

@@ -28,6 +28,7 @@ from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.registry.pending import PendingApproval
 from taskclf_core.registry.runids import validate_run_id
 from taskclf_core.registry.runs import ChampionRef, RunDecision
+from taskclf_core.registry.snapshot import one_read
 from taskclf_core.train.config import RetrainConfig, parse_retrain_config
 from taskclf_core.train.evidence import EVIDENCE_FILES, RunEvidence, read_evidence
 
@@ -223,7 +224,8 @@ def run_review(home: Home, run_id: object) -> RunReview:
     """The review of one run: decision, effective state, evidence, gates, promotability.
 
     What comes from the run's evidence files is derived once per content (see
-    :mod:`taskclf_core.console.derived`); the registry's state is read on every call.
+    :mod:`taskclf_core.console.derived`); the registry's state is read on every call, as
+    one snapshot (each bundle and run folder checked once: ``registry.snapshot``).
 
     Args:
         home: The registry home.
@@ -237,6 +239,11 @@ def run_review(home: Home, run_id: object) -> RunReview:
         RegistryError: the run's decision or evidence files are not valid (names the file).
     """
     run_id = validate_run_id(run_id)
+    with one_read():  # one snapshot of the registry: each bundle and run folder checked once
+        return _run_review(home, run_id)
+
+
+def _run_review(home: Home, run_id: str) -> RunReview:
     try:
         record = registry.read_run(home, run_id)
     except (RecursionError, OverflowError, UnicodeDecodeError) as exc:

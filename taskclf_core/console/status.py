@@ -20,10 +20,10 @@ from typing import Final
 from taskclf_core.console.formatting import first_line
 from taskclf_core.console.runstate import ConfigState, RunRow, read_config, run_rows
 from taskclf_core.errors import TaskclfError
-from taskclf_core.fs.times import format_utc
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from taskclf_core.registry.installed import load_installed
+from taskclf_core.times import format_utc
 from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, parse_utc, retrain_cadence
 from taskclf_core.train.config import RetrainConfig
 

@@ -28,11 +28,11 @@ from taskclf_core.access.approvals import Approval
 from taskclf_core.access.identity import Identity
 from taskclf_core.errors import describe_validation_error
 from taskclf_core.fs.atomic import append_line_durable
-from taskclf_core.fs.times import format_utc
 from taskclf_core.paths import Home
 from taskclf_core.registry.pointer import Action, ActivePointer, ActiveState, inspect_active
 from taskclf_core.registry.runids import MODEL_ID_REGEX
 from taskclf_core.registry.stamps import UtcTimestamp, parse_utc
+from taskclf_core.times import format_utc
 
 HISTORY_FILE = "active_history.jsonl"
 

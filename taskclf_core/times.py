@@ -1,7 +1,7 @@
 """The one way a time is shown to a person: ``2026-12-06 15:22 UTC``.
 
-A foundation module (no imports from the layers above), so the access records, the
-registry, the read models, the pages, the report and the CLI all show times alike.
+The lowest layer (it imports nothing of ours), so the access records, the registry, the
+read models, the pages, the report and the CLI all show times alike.
 Records on disk keep full ISO 8601 text; only what a person reads is formatted here.
 """
 
