@@ -133,22 +133,26 @@ else:
     )
     you = current_access()
     st.caption(f"Rule: {plain(access.required_rule(you.policy))}.")
-    if target is None:
-        st.stop()
-    plan = access.plan_signoff(home, target, kind="rollback", access=you)  # the core re-checks under its lock
-    waiting = plan.state.waiting()
-    if waiting:
-        st.info(plain(waiting) + ".", icon=":material/pending_actions:")
     role_block = you.needs("approver")  # the core refuses the same
-    blocked = plan.blocked()
+    blocked = None
+    summary = ""
+    if target is None:
+        st.caption("Pick the model to make champion again (none is suggested: the only candidates were rolled back from).")
+    else:
+        plan = access.plan_signoff(home, target, kind="rollback", access=you)  # the core re-checks under its lock
+        waiting = plan.state.waiting()
+        if waiting:
+            st.info(plain(waiting) + ".", icon=":material/pending_actions:")
+        blocked = plan.blocked()
+        summary = plain(plan.confirmation(f"{target} becomes the champion again, replacing {view.pointer_id or 'none'}"))
     if role_block or blocked:
         st.warning(f"Roll back is disabled: {plain(role_block or blocked)}.", icon=":material/block:")
     signoff(
-        "history", verb="rollback", subject=target, note_label="Note (required): why roll back",
-        title="Roll back the champion?", enabled=role_block is None and blocked is None,
-        summary=plain(plan.confirmation(f"{target} becomes the champion again, replacing {view.pointer_id or 'none'}")),
+        "history", verb="rollback", subject=target or "", note_label="Note (required): why roll back",
+        title="Roll back the champion?", enabled=target is not None and role_block is None and blocked is None,
+        summary=summary,
         act=lambda approver, note: history.roll_back(
-            home, target, approver=approver, note=note, expected_champion=view.pointer_id, actor=actor()
+            home, target or "", approver=approver, note=note, expected_champion=view.pointer_id, actor=actor()
         ),
         reauth=you.sign_in_again(),
     )
