@@ -25,8 +25,8 @@ from taskclf_core.access.identity import (
 from taskclf_core.access.policy import AccessDenied, AccessPolicy, has_role, matches, roles_of
 from taskclf_core.errors import ChampionChanged, PromotionRefused
 from taskclf_core.paths import Home
-from taskclf_core.registry.history import read_history
 from taskclf_core.registry.approve import PendingApproval, approve, rollback_as
+from taskclf_core.registry.history import read_history
 from taskclf_core.registry.pending import all_pending, pending_path, pending_state
 from taskclf_core.train.config import ConfigError, parse_retrain_yaml
 

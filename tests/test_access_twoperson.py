@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 from helpers_registry import champion_of, make_run, promoted_run
 
-from taskclf_core.access.identity import Identity, IdentityError, cli_identity, normalize_person, oidc_identity
+from taskclf_core.access.identity import (
+    Identity,
+    IdentityError,
+    cli_identity,
+    normalize_person,
+    oidc_identity,
+)
 from taskclf_core.access.policy import AccessPolicy, SignInAgain, roles_of
 from taskclf_core.errors import PromotionRefused
 from taskclf_core.paths import Home

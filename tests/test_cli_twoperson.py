@@ -81,14 +81,14 @@ def test_cli_rollback_needs_two_approvers_and_one_os_user_is_one(home: Home) -> 
     # `train history` and `train runs` name both approvers, when and how each was authenticated.
     rows = json.loads(cli("train", "history", "--json").stdout)
     signed = rows[0]["signed_off_by"]
-    assert signed.startswith(f"x and bob@example.com on ") and f"(x: approved at " in signed
+    assert signed.startswith("x and bob@example.com on ") and "(x: approved at " in signed
     assert f", cli, OS user {ME}, approver as typed; bob@example.com: approved at " in signed
     assert signed.endswith(", signed in with OpenID Connect at " + signed.rsplit("OpenID Connect at ", 1)[1])
     table = cli("train", "history").stdout
     assert "signed_off_by" in table and "bob@example.com: approved at" in table
     runs = {r["run_id"]: r for r in json.loads(cli("train", "runs", "--json").stdout)}
     assert runs[old]["history"].startswith("Signed off by alice on ")
-    assert f"Made champion again by a rollback signed off by x and bob@example.com on " in runs[old]["history"]
+    assert "Made champion again by a rollback signed off by x and bob@example.com on " in runs[old]["history"]
     assert f"Rolled back (champion again: {old}), signed off by x and bob@example.com on " in runs[current]["history"]
 
 
