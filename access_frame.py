@@ -179,14 +179,18 @@ def actor() -> Identity | None:
     return access.identity
 
 
+def reauth_provider() -> bool:
+    """Whether the secrets configure the ``[auth.reauth]`` provider (``prompt = "login"``)."""
+    try:
+        return REAUTH_PROVIDER in st.secrets["auth"]
+    except Exception:
+        return False
+
+
 def sign_in_again() -> None:
     """Ask the provider for a fresh sign-in (``prompt=login``) before a sign-off.
 
     Uses the ``[auth.reauth]`` provider of the secrets when there is one (the same
     provider with ``client_kwargs = { prompt = "login" }``), else the default sign-in.
     """
-    try:
-        reauth = REAUTH_PROVIDER in st.secrets["auth"]
-    except Exception:
-        reauth = False
-    st.login(REAUTH_PROVIDER if reauth else None)
+    st.login(REAUTH_PROVIDER if reauth_provider() else None)

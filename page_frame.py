@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import streamlit as st
 
-from access_frame import current_access, gate, sign_in_again
+from access_frame import current_access, gate, reauth_provider, sign_in_again
 from taskclf_core.console.formatting import signoff_missing
 from taskclf_core.errors import TaskclfError
 from taskclf_core.paths import Home
@@ -128,6 +128,11 @@ def signoff_dialog(
             st.warning(missing)
         if reauth:
             st.warning(plain(reauth), icon=":material/lock_reset:")
+            if not reauth_provider():
+                st.caption(
+                    "The secrets have no [auth.reauth] provider (client_kwargs prompt = \"login\"): a provider with "
+                    "single sign-on may sign you in again without asking, with the old sign-in time."
+                )
             if st.button("Sign in again", type="primary", key=f"{prefix}_reauth"):
                 sign_in_again()
             return

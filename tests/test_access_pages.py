@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from taskclf_core.console import report, review
+from taskclf_core.paths import Home
 from tests.conftest import TEST_CONFIG, SeededHome, write_config
 from tests.test_access_console import HISTORY, REVIEW, ROLES, history_lines, open_page, plain_texts, team_home, user
 
@@ -72,6 +74,8 @@ def test_first_of_two_approvals_reads_as_one_and_both_approvers_are_named(team_h
     status = open_page(None, signed_in=user("carol@example.com"))
     assert any(c.startswith("Signed off by alice@example.com and bob@example.com on ") for c in texts(status, "caption"))
     assert "by **alice@example.com and bob@example.com**" in " ".join(m.value for m in status.markdown).replace("\\", "")
+    html = report.render_report(review.run_review(Home.resolve(team_home), run_id))
+    assert "alice@example.com and bob@example.com on " in html and html.count("signed in with OpenID Connect at ") >= 4
     history = open_page(HISTORY, signed_in=user("carol@example.com"))
     changes = history.dataframe[0].value
     assert changes["approver"].iloc[0] == "alice@example.com and bob@example.com"
@@ -80,7 +84,6 @@ def test_first_of_two_approvals_reads_as_one_and_both_approvers_are_named(team_h
 
 def test_a_rollback_needs_two_approvers_on_the_history_page(team_home: Path, seeded_home: SeededHome) -> None:
     write_config(team_home, TWO)
-    from taskclf_core.paths import Home
     from taskclf_core.registry import listing as registry
 
     registry.promote(Home.resolve(team_home), seeded_home.awaiting, approver="carol", note="newer", auto_promote=False)
