@@ -16,7 +16,16 @@ from typing import Any
 from taskclf_core.console import report, review
 from taskclf_core.paths import Home
 from tests.conftest import TEST_CONFIG, SeededHome, write_config
-from tests.test_access_console import HISTORY, REVIEW, ROLES, history_lines, open_page, plain_texts, team_home, user
+from tests.test_access_console import (
+    HISTORY,
+    REVIEW,
+    ROLES,
+    history_lines,
+    open_page,
+    plain_texts,
+    team_home,
+    user,
+)
 
 __all__ = ["team_home"]  # the fixture, shared with test_access_console
 
