@@ -31,6 +31,7 @@ from taskclf_core.access.identity import Identity, IdentityError, oidc_identity
 from taskclf_core.access.policy import AccessDenied
 from taskclf_core.console.access import Access, session_access
 from taskclf_core.console.sessions import record_sign_out, session_problem
+from taskclf_core.errors import TaskclfError
 from taskclf_core.paths import Home
 
 NEXT_COOKIE: Final = "taskclf_next"
@@ -152,8 +153,12 @@ def gate(title: str, home: Home) -> Access:
         if identity is not None:
             st.caption(f"Signed in as **{identity.name}** ({access.roles()})")
             if st.button("Sign out", key="access_sign_out"):
-                record_sign_out(home, identity)  # every session of this person ends, not only this one
-                st.logout()
+                try:
+                    record_sign_out(home, identity)  # every session of this person ends, not only this one
+                except (OSError, TaskclfError) as exc:
+                    st.error(f"Sign-out could not be recorded, so your other sessions would go on: {exc}. Try again.")
+                else:
+                    st.logout()
         else:
             st.caption("Local mode: no sign-in; approvals are recorded as *local, not authenticated*.")
         if access.problem:

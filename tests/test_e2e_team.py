@@ -71,6 +71,7 @@ def oidc() -> Iterator[str]:
 class TeamServer:
     base: str
     home: Path
+    log: Path
 
     def history(self) -> list[dict[str, Any]]:
         text = (self.home / "models" / "active_history.jsonl").read_text()
@@ -117,7 +118,7 @@ def team_server(
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
         procs.append(proc)
         _wait_healthy(f"{base}/_stcore/health", proc, log)
-        started[required] = TeamServer(base, home)
+        started[required] = TeamServer(base, home, log)
         return started[required]
 
     try:
@@ -204,6 +205,11 @@ def test_an_unverified_email_gets_no_role_and_a_crafted_deep_link_is_harmless(
                            "not verified by the provider")).to_be_visible()
     expect(eve.get_by_text("Signed in as")).to_have_count(0)
     expect(eve.get_by_role("heading", name="Champion")).to_have_count(0)  # nothing of Status either
+    refusals = [x for x in server.log.read_text().splitlines() if "sign-in refused" in x]
+    assert refusals == [
+        "sign-in refused: the email 'eve@example.com' is not verified by the provider (email_verified is False; it "
+        "must be true): verify it with the provider, then sign in again"
+    ]
     # A deep-link cookie carrying Streamlit's embed parameters: only the run survives, Status is intact.
     vic = people()
     crafted = quote(f"Review?run={seeded_home.awaiting}&embed=true&embed_options=hide_loading_screen&x=1", safe="")
