@@ -298,6 +298,8 @@ def test_two_person_rule_in_the_browser(
     expect(alice.get_by_text(re.compile(r"^Approved by alice@example.com .*; waiting for a second approver"))).to_be_visible()
     expect(alice.get_by_text(re.compile(r"^Promote is disabled: you approved this at "))).to_be_visible()
     expect(alice.get_by_role("button", name="Promote…")).to_be_disabled()
+    alice.get_by_role("heading", name="Sign-off").scroll_into_view_if_needed()
+    alice.screenshot(path=str(tmp_path / "first-approval.png"))
     assert server.history()[-1]["new_champion"] == champion  # not promoted yet
 
     # The same person under another spelling and subject, or the same email under a second subject: disabled.
