@@ -14,6 +14,7 @@ import shutil
 
 from taskclf_core.access.approvals import Approval
 from taskclf_core.access.identity import AUTO, Identity
+from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD
 from taskclf_core.errors import (
     BundleError,
     ChampionChanged,
@@ -24,6 +25,16 @@ from taskclf_core.fs.atomic import atomic_folder
 from taskclf_core.fs.faultpoints import faultpoint
 from taskclf_core.paths import Home
 from taskclf_core.registry.bundle import LoadedBundle
+from taskclf_core.registry.deploychange import (
+    NewDeployment,
+    complete_interrupted_change,
+    deployment_for_rollback,
+    deployment_of_run,
+    install_store,
+    move_files,
+)
+from taskclf_core.registry.deployment import inspect_deployment
+from taskclf_core.registry.deployrecord import DEPLOYMENT_FILE, record_of
 from taskclf_core.registry.history import (
     HistoryEntry,
     append_history,
@@ -38,10 +49,8 @@ from taskclf_core.registry.pointer import (
     ActivePointer,
     ActiveState,
     PointerReason,
-    inspect_active,
     pointer_model_dir,
     registry_lock,
-    write_active,
 )
 from taskclf_core.registry.runids import validate_model_id, validate_run_id
 from taskclf_core.registry.runs import (
@@ -73,8 +82,12 @@ def _commit(
     gates_summary: str,
     actor: Identity | None = None,
     approvals: tuple[Approval, ...] = (),
+    new: NewDeployment | None = None,
 ) -> HistoryEntry:
-    """Append the history entry, then move the pointer (the caller holds the lock).
+    """Append the history entry, then move the policy and the pointer (the caller holds the lock).
+
+    ``new`` says what happens to ``inference_policy.json`` (see ``registry.deploychange``
+    for the order of the writes); None leaves it as it is.
 
     The entry links to the pointer it replaces, and only to that: when ``active.json``
     is unreadable (a rollback repairing it) it links to nothing and records the gap,
@@ -88,6 +101,10 @@ def _commit(
             f"({state.problem}); the changes before it cannot be confirmed"
         )
     change_id = new_change_id()
+    new = new or NewDeployment(model_id, "keep")
+    deployment_before = record_of(inspect_deployment(home)) if new.action != "keep" else None
+    if new.remark:
+        note = f"{note} ({new.remark})"
     reason = PointerReason.model_validate(
         {
             "action": action,
@@ -126,10 +143,12 @@ def _commit(
         new=pointer,
         actor=actor,
         approvals=approvals,
+        deployment_before=deployment_before,
+        deployment_after=new.record,
     )
     append_history(home, entry)
     faultpoint("commit.appended")
-    write_active(home, pointer)
+    move_files(home, new, pointer)
     faultpoint("commit.done")
     return entry
 
@@ -163,6 +182,12 @@ def _install_and_commit(
             f"{label} already exists and differs from run {rid} ({exc}); "
             "move it aside, then promote again"
         ) from exc
+    deployment_file = record.path / DEPLOYMENT_FILE
+    new = deployment_of_run(
+        home, rid, deployment_file.read_bytes() if DEPLOYMENT_FILE in record.decision.manifest else None,
+        bundle.metadata.schema_version, inspect_deployment(home),
+    )
+    install_store(home, new)
     return _commit(
         home,
         action=action,
@@ -175,6 +200,7 @@ def _install_and_commit(
         gates_summary=record.decision.gates_summary,
         actor=actor,
         approvals=approvals,
+        new=new,
     )
 
 
@@ -217,6 +243,7 @@ def promote(
     approver, note = validate_signoff(approver, note, "promote")
     with registry_lock(home):
         faultpoint("promote.locked")
+        complete_interrupted_change(home)
         verdict = judge(
             home, run_id, auto_promote=auto_promote, automatic=False, expected=expected_champion
         )
@@ -251,6 +278,7 @@ def promote_auto(
     """
     run_id = validate_run_id(run_id)
     with registry_lock(home):
+        complete_interrupted_change(home)
         verdict = judge(
             home, run_id, auto_promote=True, automatic=True, expected=expected_champion
         )
@@ -301,6 +329,7 @@ def rollback(
     label = f"{home.models_dir.name}/{model_id}"
     with registry_lock(home):
         faultpoint("rollback.locked")
+        complete_interrupted_change(home)
         target = home.models_dir / model_id
         if target.is_symlink():
             raise PromotionRefused(f"cannot roll back to {model_id}: {label} is a symbolic link; refused")
@@ -309,12 +338,15 @@ def rollback(
                 f"there is no promoted model {model_id} in {home.models_dir.name}/; roll back "
                 "only to a model listed there"
             )
-        state = inspect_active(home)
+        deployment = inspect_deployment(home)
+        state = deployment.active
         current = state.pointer
-        if current is not None and current.model_id == model_id and state.problem is None:
+        served_now = deployment.champion_id if deployment.uses_policy else (
+            current.model_id if current is not None and state.problem is None else None)
+        if served_now == model_id and not any(p.severity == "error" for p in deployment.problems):
             raise PromotionRefused(f"model {model_id} is already the champion")
         if not isinstance(expected_champion, AnyChampion):
-            now_id = current.model_id if current else None
+            now_id = deployment.champion_id if deployment.uses_policy else (current.model_id if current else None)
             if expected_champion != now_id:
                 raise ChampionChanged(
                     f"the champion changed since the rollback was chosen (was "
@@ -335,6 +367,8 @@ def rollback(
             gates_summary = read_run(home, model_id).decision.gates_summary
         except RegistryError:
             gates_summary = f"n/a ({bundle.origin}; no run record)"
+        new = deployment_for_rollback(home, model_id, deployment, schema_hash=bundle.metadata.schema_hash,
+                                      bundle_threshold=bundle.metadata.reject_threshold or DEFAULT_REJECT_THRESHOLD)
         return _commit(
             home,
             action="rollback",
@@ -346,4 +380,5 @@ def rollback(
             dataset_hash=bundle.metadata.dataset_hash,
             gates_summary=gates_summary,
             actor=actor,
+            new=new,
         )

@@ -53,6 +53,14 @@ class ChampionRef(BaseModel):
     model_sha256: str = Field(pattern=_SHA256)
 
 
+class DeploymentRef(BaseModel):
+    """The deployment a run read: ``inference_policy.json``'s SHA-256 (None: there was no file)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    policy_sha256: str | None = Field(default=None, pattern=_SHA256)
+
+
 class RunDecision(BaseModel):
     """``decision.json`` of a run: its outcome and the evidence it rests on.
 
@@ -68,6 +76,8 @@ class RunDecision(BaseModel):
     champion_compared: ChampionRef | None
     #: Why the champion could not be loaded or evaluated, when that happened.
     champion_error: str | None = None
+    #: The deployment the run was judged against (None on runs made before deployments).
+    deployment_compared: DeploymentRef | None = None
     started_at: UtcTimestamp
     finished_at: UtcTimestamp
     #: File name -> SHA-256 of every other file of the run; filled in by :func:`write_run`.
