@@ -9,7 +9,7 @@ import streamlit as st
 
 from access_frame import actor, current_access
 from page_frame import HISTORY, RETRAIN, STATUS, hide_chart_toolbar, page_frame, plain, signoff
-from taskclf_core.console import charts, formatting, report, review
+from taskclf_core.console import charts, formatting, report, review, servingview
 from taskclf_core.console.access import audit_rows
 from taskclf_core.errors import TaskclfError
 from taskclf_core.registry.pending import PendingApproval
@@ -81,6 +81,28 @@ with st.expander(
     st.json(snapshot, expanded=1)
 with st.expander("Configuration used by this run"):
     st.code(rv.evidence.config_yaml, language="yaml")
+
+# ----------------------------------------------------------------------------- as served
+served = rv.served
+if served is not None:
+    st.subheader("As taskclf will serve it")
+    st.markdown(plain(served.judged_sentence))
+    st.dataframe(
+        pd.DataFrame([{"": d.what, "champion now": d.champion, "challenger if promoted": d.challenger,
+                       "changes": "yes" if d.changed else ""} for d in served.diff]),
+        hide_index=True, key="review_deployment_diff",
+    )
+    four = st.column_config.NumberColumn(format="%.4f")
+    st.dataframe(
+        pd.DataFrame([f.as_dict() for f in served.figures]), hide_index=True, key="review_served_figures",
+        column_config={k: four for k in ("macro-F1 after reject", "reject rate", "accuracy on accepted", "coverage", "ECE", "Brier")},
+    )
+    if len(served.per_user):
+        with st.expander("Reject rate and macro-F1 per user, raw and served"):
+            st.dataframe(served.per_user, hide_index=True, key="review_served_users",
+                         column_config={c: four for c in served.per_user.columns if c != "user"})
+    st.altair_chart(charts.reliability_chart(servingview.reliability_frame(served)), key="review_chart_reliability",
+                    theme=None, width="content")
 
 # ----------------------------------------------------------------------------- charts
 st.subheader("Champion vs challenger vs rule baseline")

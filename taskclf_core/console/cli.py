@@ -366,11 +366,12 @@ def runs(
 def models(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonOpt = False) -> None:
     """List promoted models; the champion is marked, broken bundles say why; files that
     could not be read are named on stderr."""
-    from taskclf_core.console.service import models_report
+    from taskclf_core.console.service import deployment_report, models_report
 
     with _errors():
         home = _home(models_dir, out_dir)
         rows, problems = models_report(home)
+        paths, _ = deployment_report(home)
     for problem in problems:
         err.print(Text(_literal(f"Problem: {problem}")))
     if as_json:
@@ -380,6 +381,7 @@ def models(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonOp
         _say(f"No promoted models in {home.models_dir}.")
         return
     _table("Models", list(rows[0]), [list(r.values()) for r in rows])
+    _table("What taskclf serves now", list(paths[0]), [list(r.values()) for r in paths])
 
 
 @train_app.command("history", epilog=EPILOG)

@@ -378,14 +378,24 @@ def models_table(home: Home) -> list[dict[str, Any]]:
 
 def models_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
     """Promoted models as rows, and every registry file that could not be read and why
-    (pointer, history lines, bundles), so an empty or short table is never silent."""
+    (pointer, history lines, bundles, the deployment), so an empty or short table is never silent.
+
+    ``served_by`` names the taskclf paths that serve each model now (see
+    :func:`deployment_report` for the calibrator and thresholds of each path).
+    """
+    from taskclf_core.console.deployview import deployment_view
     from taskclf_core.registry.listing import inspect_models
 
     report = inspect_models(home)
+    view = deployment_view(home)
+    served_by: dict[str, list[str]] = {}
+    for row in view.rows:
+        served_by.setdefault(row.model, []).append(row.path)
     rows = [
         {
             "model_id": m.model_id,
             "champion": m.is_champion,
+            "served_by": "; ".join(served_by.get(m.model_id, [])) or None,
             "macro_f1": round(m.metrics.macro_f1, 4) if m.metrics else None,
             "trained": f"{m.metadata.train_date_from}..{m.metadata.train_date_to}" if m.metadata else None,
             "created_at": m.metadata.created_at if m.metadata else None,
@@ -396,7 +406,17 @@ def models_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
         }
         for m in report.models
     ]
-    return rows, report.problems
+    problems = [*report.problems, *(f"{p.what}. Fix: {p.fix}" for p in view.problems if p.severity != "note")]
+    return rows, problems
+
+
+def deployment_report(home: Home) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """What each taskclf serving path serves now, and the deployment's problems (what, fix, severity)."""
+    from taskclf_core.console.deployview import deployment_view
+
+    view = deployment_view(home)
+    return view.rows_as_dicts(), [{"what": p.what, "fix": p.fix, "severity": p.severity, "code": p.code}
+                                  for p in view.problems]
 
 
 def history_table(home: Home) -> list[dict[str, Any]]:
@@ -407,6 +427,7 @@ def history_table(home: Home) -> list[dict[str, Any]]:
 def history_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
     """The champion history that took effect (newest first) and what was left out and why:
     entries whose pointer move never happened, torn or invalid lines, a broken chain."""
+    from taskclf_core.console.deployview import describe_change
     from taskclf_core.registry.history import inspect_history
 
     report = inspect_history(home)
@@ -415,6 +436,7 @@ def history_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
             "time": e.time, "action": e.action, "approver": e.approver, "note": e.note,
             "previous_champion": e.previous_champion, "new_champion": e.new_champion,
             "dataset_hash": e.dataset_hash, "gates": e.gates_summary, "macro_f1": e.macro_f1,
+            "deployment": describe_change(e.deployment_before, e.deployment_after) or None,
         }
         for e in report.entries
     ]
