@@ -48,7 +48,12 @@ decision = rv.decision
 state = rv.effective
 
 # ----------------------------------------------------------------------------- headline
-st.subheader(f"Run {run_id}")
+refit_of = decision.calibrated_model if decision.kind == "calibration" else None
+st.subheader(f"Calibrator refit {run_id}" if refit_of else f"Run {run_id}")
+if refit_of:
+    st.info(f"A refit of the calibrator of **`{refit_of}`** (the model does not change). Below, *champion* is "
+            "its deployment now (before) and *challenger* the same model with the refitted calibrator and "
+            "threshold (after).", icon=":material/tune:")
 st.badge(state.label, color=STATE_COLOURS.get(state.outcome, "gray"))  # type: ignore[arg-type]
 for sentence in state.sentences():
     st.markdown(plain(sentence) + ".")
@@ -88,7 +93,8 @@ if served is not None:
     st.subheader("As taskclf will serve it")
     st.markdown(plain(served.judged_sentence))
     st.dataframe(
-        pd.DataFrame([{"": d.what, "champion now": d.champion, "challenger if promoted": d.challenger,
+        pd.DataFrame([{"": d.what, ("before (now)" if refit_of else "champion now"): d.champion,
+                       ("after the refit" if refit_of else "challenger if promoted"): d.challenger,
                        "changes": "yes" if d.changed else ""} for d in served.diff]),
         hide_index=True, key="review_deployment_diff",
     )
@@ -202,7 +208,8 @@ else:
 signoff(
     "review", verb="promote", subject=run_id, note_label="Note (required): why this model should serve",
     enabled=rv.can_promote and role_block is None, title="Promote this run?",
-    summary=f"Run **`{run_id}`** becomes the champion, replacing `{rv.current_champion or 'none'}`.",
+    summary=(f"Refit **`{run_id}`** is applied: `{refit_of}` keeps serving, with the refitted calibrator and threshold."
+             if refit_of else f"Run **`{run_id}`** becomes the champion, replacing `{rv.current_champion or 'none'}`."),
     act=lambda approver, note: review.sign_off(home, run_id, approver=approver, note=note, actor=actor()),
 )
 

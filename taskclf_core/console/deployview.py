@@ -106,6 +106,21 @@ def deployment_view(home: Home, deployment: Deployment | None = None) -> Deploym
     return DeploymentView(deployment.uses_policy, rows, problems, store)
 
 
+def refit_sentence(home: Home, cadence_days: int) -> str:
+    """Whether the champion's calibrator is due for a refit, in one sentence (from the core's cadence)."""
+    from taskclf_core.registry.policy import resolve_home_path
+    from taskclf_core.train.cadence import calibrator_cadence
+
+    deployment = inspect_deployment(home)
+    if not deployment.uses_policy or deployment.served.store is None:
+        return ("The deployment has no calibrator store: a refit writes an inference policy with a calibrator "
+                "fitted for the champion.")
+    store = deployment.served.store
+    status = calibrator_cadence(resolve_home_path(home, store.folder), cadence_days)
+    head = "The calibrator refit is due" if status.due else "The calibrator refit is not due (force it to refit now)"
+    return f"{head}: {status.reason}. The champion {deployment.champion_id} is served with {store.describe()}."
+
+
 def describe_change(before: DeploymentRecord | None, after: DeploymentRecord | None) -> str:
     """A history entry's deployment change in words (empty when it recorded none)."""
     if before is None and after is None:
@@ -115,4 +130,4 @@ def describe_change(before: DeploymentRecord | None, after: DeploymentRecord | N
     return f"{old} → {new}"
 
 
-__all__ = ["BATCH", "ONLINE", "TRAY", "DeploymentView", "PathRow", "deployment_view", "describe_change"]
+__all__ = ["BATCH", "ONLINE", "TRAY", "DeploymentView", "PathRow", "deployment_view", "describe_change", "refit_sentence"]

@@ -57,7 +57,8 @@ _STATUS_ORDER: Final = {"failed": 0, "passed": 1, "skipped": 2}
 def gate_rows(evidence: RunEvidence) -> list[GateRow]:
     """Every gate of a run, failed first (then passed, then skipped), stable within."""
     gates: list[RegressionGate] = [
-        g for kind in ("candidate", "baseline", "comparative") if (group := evidence.gates.get(kind)) for g in group.gates
+        g for kind in ("candidate", "baseline", "comparative", "calibration")
+        if (group := evidence.gates.get(kind)) for g in group.gates
     ]
     rows = [GateRow(g.name, g.kind, g.status, g.value, g.threshold, g.detail, g.config_key) for g in gates]
     return sorted(rows, key=lambda r: _STATUS_ORDER.get(r.status, 3))
@@ -204,7 +205,7 @@ def run_review(home: Home, run_id: object) -> RunReview:
         notes=notes,
         state=effective_state(home, run_id, record.decision),
         pending=pending_sentences(home, run_id),
-        served=served_comparison(evidence, run_id),
+        served=served_comparison(evidence, run_id, refit=record.decision.kind == "calibration"),
     )
 
 

@@ -75,6 +75,8 @@ def _text(path: Path) -> str | None:
 
 
 def _signed(entry: HistoryEntry) -> str:
+    if entry.action == "recalibrate":
+        return "refit applied" if entry.approver != "auto" else "refit applied automatically"
     return "signed off" if entry.action == "promote" else "promoted automatically"
 
 
@@ -131,7 +133,8 @@ class RunState:
         out: list[str] = []
         p = self.promotion
         if p is not None:
-            who = f"Signed off by {p.approver}" if p.action == "promote" else "Promoted automatically"
+            who = (f"Signed off by {p.approver}" if p.action in ("promote", "recalibrate") and p.approver != "auto"
+                   else "Promoted automatically")
             out.append(f"{who} on {format_time(p.time)}; note: {p.note}")
         e = self.ended
         if e is not None and not self.is_champion:
@@ -157,8 +160,11 @@ def run_states(entries: list[HistoryEntry], champion_id: str | None) -> dict[str
     """
     oldest_first = list(reversed(entries))
     states: dict[str, RunState] = {}
+    for entry in oldest_first:  # a calibrator refit applied: its run is signed off, the model unchanged
+        if entry.action == "recalibrate" and entry.run_id not in states:
+            states[entry.run_id] = RunState(recorded=None, promotion=entry, is_champion=False)
     for run_id in {e.new_champion for e in entries}:
-        promotions = [e for e in oldest_first if e.new_champion == run_id and e.action != "rollback"]
+        promotions = [e for e in oldest_first if e.new_champion == run_id and e.action not in ("rollback", "recalibrate")]
         restores = [e for e in oldest_first if e.new_champion == run_id and e.action == "rollback"]
         ends = [e for e in oldest_first if e.previous_champion == run_id and e.new_champion != run_id]
         states[run_id] = RunState(

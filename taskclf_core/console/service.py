@@ -141,6 +141,7 @@ def run_retrain(
     _, config = resolve_config(home, request.config_path)
     date_from, date_to = date_range(request, config)
     if _effective_engine(config, request) == "dask":
+        _refuse_served_evaluation_on_dask(home, request, config)
         return _run_retrain_on_dask(home, request, config, date_from, date_to, progress)
     source: dict[str, object]
     provenance: Literal["real", "synthetic"]
@@ -180,6 +181,14 @@ def run_retrain(
             "schema_version": loaded.schema_version,
         }
         provenance = "real"
+    if request.kind == "calibrate":
+        from taskclf_core.train.recalibrate import run_calibration_pipeline
+
+        return run_calibration_pipeline(
+            config, features, spans, home=home, force=request.force, dry_run=request.dry_run,
+            reject_threshold=request.reject_threshold, holdout_user_fraction=request.holdout_fraction,
+            data_source=source, progress=progress, data_warnings=warnings, dataset_hash=known_hash,
+        )
     return run_retrain_pipeline(
         config,
         features,
@@ -204,6 +213,25 @@ def _effective_engine(config: RetrainConfig, request: RetrainRequest) -> str:
     from taskclf_core.train.distributed_config import effective_compute
 
     return effective_compute(config.compute, engine=request.engine, scheduler=request.scheduler).engine
+
+
+def _refuse_served_evaluation_on_dask(home: Home, request: RetrainRequest, config: RetrainConfig) -> None:
+    """The Dask engine judges raw outputs only: refuse where taskclf serves a policy.
+
+    Raises:
+        ConfigError: a calibrator refit, a ``serving:`` section, or a deployment with a policy.
+    """
+    from taskclf_core.registry.deployment import inspect_deployment
+
+    if request.kind == "calibrate":
+        raise ConfigError("a calibrator refit runs on the local engine (it fits on the validation rows in this "
+                          "process); run it with --engine local")
+    if config.serving is not None or inspect_deployment(home).uses_policy:
+        raise ConfigError(
+            "the Dask engine judges raw model outputs only, but taskclf serves this deployment through "
+            "models/inference_policy.json (calibrator and reject threshold) or the config's serving: section "
+            "asks for one: run this retrain with --engine local, which judges it as served"
+        )
 
 
 def _run_retrain_on_dask(
@@ -408,6 +436,15 @@ def models_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
     ]
     problems = [*report.problems, *(f"{p.what}. Fix: {p.fix}" for p in view.problems if p.severity != "note")]
     return rows, problems
+
+
+def recover_change(home: Home) -> HistoryEntry | None:
+    """Complete a change stopped between its policy and pointer writes (None: nothing to do)."""
+    from taskclf_core.registry.deploychange import complete_interrupted_change
+    from taskclf_core.registry.pointer import registry_lock
+
+    with registry_lock(home):
+        return complete_interrupted_change(home)
 
 
 def deployment_report(home: Home) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:

@@ -97,28 +97,34 @@ class ServedComparison:
         return self.serving.sentence()
 
 
-def served_comparison(evidence: RunEvidence, run_id: str) -> ServedComparison | None:
-    """The section for a run (None for a run made before the console recorded deployments)."""
+def served_comparison(evidence: RunEvidence, run_id: str, *, refit: bool = False) -> ServedComparison | None:
+    """The section for a run (None for a run made before the console recorded deployments).
+
+    For a calibrator refit (``refit``) the two sides are the same model: ``before`` (as
+    served now) and ``after`` (with the refitted calibrator).
+    """
     serving = evidence.serving
     if serving is None:
         return None
     judged = {"challenger": evidence.challenger, "champion": evidence.champion}
     raw = evidence.raw if serving.judged == "served" else judged
+    names = {"champion": "before", "challenger": "after"} if refit else {"champion": "champion", "challenger": "challenger"}
     figures: list[FigureRow] = []
     for model in ("champion", "challenger"):
         raw_report, served_report = raw.get(model), judged.get(model)
-        if raw_report is not None:
-            figures.append(_row(model, "raw", raw_report))
+        if raw_report is not None and not (refit and model == "challenger"):  # a refit's raw model is the champion's
+            figures.append(_row("raw model" if refit else model, "raw", raw_report))
         if served_report is not None and serving.judged == "served":
-            figures.append(_row(model, "served", served_report))
+            figures.append(_row(names[model], "served", served_report))
     champ, chal = serving.champion, serving.challenger
     diff = [
-        DiffRow("model", champ.model_id if champ and champ.model_id else "none", run_id),
+        DiffRow("model", champ.model_id if champ and champ.model_id else "none",
+                (champ.model_id or "none") if refit and champ else run_id),
         DiffRow("deployed with", champ.source or "-" if champ else "-", chal.source or "-"),
         DiffRow("reject threshold", f"{champ.reject_threshold:g}" if champ else "-", f"{chal.reject_threshold:g}"),
         DiffRow("per-user thresholds", _per_user(champ), _per_user(chal)),
         DiffRow("calibrator", _calibration(champ),
-                _calibration(chal.model_copy(update={"calibrator_fitted_for": run_id}))),
+                _calibration(chal.model_copy(update={"calibrator_fitted_for": champ.model_id if refit and champ else run_id}))),
     ]
     users = sorted(set(evidence.challenger.per_user) | set(evidence.champion.per_user if evidence.champion else {}))
     per_user_rows = []
@@ -133,7 +139,7 @@ def served_comparison(evidence: RunEvidence, run_id: str) -> ServedComparison | 
                     row[f"{model} macro-F1 ({outputs})"] = metrics.macro_f1 if metrics else None
         per_user_rows.append(row)
     reliability = {
-        model: [(b.confidence, b.accuracy, b.count) for b in report.calibration_curve]
+        names[model]: [(b.confidence, b.accuracy, b.count) for b in report.calibration_curve]
         for model, report in judged.items() if report is not None
     }
     return ServedComparison(serving, figures, diff, pd.DataFrame(per_user_rows), reliability)

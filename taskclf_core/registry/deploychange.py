@@ -91,8 +91,11 @@ def _new_policy(home: Home, model_id: str, *, store_dir: str | None, method: str
 
 
 def deployment_of_run(home: Home, run_id: str, deployment_json: bytes | None, schema_version: str,
-                      current: Deployment) -> NewDeployment:
+                      current: Deployment, *, model_id: str | None = None) -> NewDeployment:
     """What promoting a run writes, from its ``deployment.json``.
+
+    ``model_id`` is the model served (default: the run's own; a calibrator refit names the
+    champion it refitted). The store folder is named after the run.
 
     Raises:
         PromotionRefused: the run planned no policy (or predates deployments) while taskclf
@@ -113,19 +116,20 @@ def deployment_of_run(home: Home, run_id: str, deployment_json: bytes | None, sc
                 f"run {run_id} {why}, but taskclf now serves {home.models_dir.name}/inference_policy.json: "
                 "promoting it would leave taskclf's policy-aware path on the old model; start a new retrain"
             )
-        return NewDeployment(run_id, "keep")
+        return NewDeployment(model_id or run_id, "keep")
+    model = model_id or run_id
     calibrators = built.calibrators()
     store_dir = store_files = None
     if calibrators is not None:
         store_dir = f"{CONSOLE_STORES_DIR}/{run_id}"
-        store_files = store_file_bytes(calibrators, model_bundle_id=run_id, model_schema_hash=SCHEMA_HASHES[schema_version],
+        store_files = store_file_bytes(calibrators, model_bundle_id=model, model_schema_hash=SCHEMA_HASHES[schema_version],
                                        created_at=built.fitted_at)
     policy, data = _new_policy(
-        home, run_id, store_dir=store_dir, method=built.calibration_method, threshold=built.reject_threshold,
+        home, model, store_dir=store_dir, method=built.calibration_method, threshold=built.reject_threshold,
         per_user=built.per_user_reject_thresholds, schema_hash=SCHEMA_HASHES[schema_version],
         source=SOURCE_TUNED if built.threshold_tuned else SOURCE_FIXED,
     )
-    return NewDeployment(run_id, "write", policy, data, store_dir, store_files)
+    return NewDeployment(model, "write", policy, data, store_dir, store_files)
 
 
 def deployment_for_rollback(home: Home, model_id: str, current: Deployment, *, schema_hash: str,

@@ -83,6 +83,7 @@ def _commit(
     actor: Identity | None = None,
     approvals: tuple[Approval, ...] = (),
     new: NewDeployment | None = None,
+    run_id: str | None = None,
 ) -> HistoryEntry:
     """Append the history entry, then move the policy and the pointer (the caller holds the lock).
 
@@ -133,7 +134,7 @@ def _commit(
         note=note,
         previous_champion=before.model_id if before else None,
         new_champion=model_id,
-        run_id=model_id,
+        run_id=run_id or model_id,
         dataset_hash=dataset_hash,
         gates_summary=gates_summary,
         macro_f1=bundle.metrics.macro_f1,
@@ -153,12 +154,35 @@ def _commit(
     return entry
 
 
+def _apply_refit(
+    home: Home, verdict: Verdict, *, approver: str, note: str, actor: Identity | None = None,
+    approvals: tuple[Approval, ...] = (),
+) -> HistoryEntry:
+    """A calibrator refit: a new store and policy for the same model, and a pointer naming the change."""
+    assert verdict.record is not None and verdict.state is not None
+    record = verdict.record
+    model = record.decision.calibrated_model
+    assert model is not None
+    try:
+        bundle = load_installed(home, model, parse_model=False)
+    except BundleError as exc:
+        raise PromotionRefused(f"calibrator refit {record.run_id}: the champion's bundle is broken ({exc})") from exc
+    new = deployment_of_run(home, record.run_id, (record.path / DEPLOYMENT_FILE).read_bytes(),
+                            bundle.metadata.schema_version, inspect_deployment(home), model_id=model)
+    install_store(home, new)
+    return _commit(home, action="recalibrate", bundle=bundle, model_id=model, state=verdict.state, approver=approver,
+                   note=note, dataset_hash=record.decision.dataset_hash, gates_summary=record.decision.gates_summary,
+                   actor=actor, approvals=approvals, new=new, run_id=record.run_id)
+
+
 def _install_and_commit(
     home: Home, verdict: Verdict, *, action: Action, approver: str, note: str,
     actor: Identity | None = None, approvals: tuple[Approval, ...] = (),
 ) -> HistoryEntry:
     assert verdict.record is not None and verdict.state is not None
     record = verdict.record
+    if record.decision.kind == "calibration":
+        return _apply_refit(home, verdict, approver=approver, note=note, actor=actor, approvals=approvals)
     rid = record.run_id
     target = home.models_dir / rid
     label = f"{home.models_dir.name}/{rid}"

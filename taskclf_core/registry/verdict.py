@@ -152,6 +152,8 @@ def judge(
     except RegistryError as exc:
         return _refuse(f"{exc}; it cannot be promoted")
     rid, decision = record.run_id, record.decision
+    if decision.kind == "calibration":
+        return _judge_calibration(home, record, auto_promote=auto_promote, automatic=automatic)
     if decision.outcome == "dry_run":
         return _refuse(f"run {rid} is a dry run: dry runs are never promotable; start a real run")
     if decision.outcome == "rejected":
@@ -251,6 +253,42 @@ def judge(
         record=record,
         state=state,
     )
+
+
+def _judge_calibration(home: Home, record: RunRecord, *, auto_promote: bool, automatic: bool) -> Verdict:
+    """Whether a calibrator refit may be applied now: its gates passed, its files are intact,
+    and the champion and its deployment are still the ones it was judged against."""
+    rid, decision = record.run_id, record.decision
+    model = decision.calibrated_model
+    if decision.outcome == "dry_run":
+        return _refuse(f"calibrator refit {rid} is a dry run: dry runs are never applied; start a real refit")
+    if decision.outcome == "rejected":
+        gates = ", ".join(decision.failed_gates or gates_on_file(record)[0]) or "(see gates.json)"
+        return _refuse(f"calibrator refit {rid} was rejected by gate(s) {gates}; it can never be applied")
+    wanted = "promoted" if automatic else "awaiting_signoff"
+    if decision.outcome != wanted:
+        return _refuse(f"calibrator refit {rid} has outcome {decision.outcome!r}; only refits awaiting sign-off are signed off")
+    if auto_promote and not automatic:
+        return _refuse("auto_promote is on in configs/retrain.yaml: promotion is automatic")
+    problem = verify_record(record) or _decision_disagrees(record)
+    if problem:
+        return _refuse(f"calibrator refit {rid} cannot be applied: {problem}")
+    if any(e.run_id == rid for e in inspect_history(home).entries):
+        return _refuse(f"calibrator refit {rid} was already applied")
+    deployment = inspect_deployment(home)
+    now_id = deployment.champion_id
+    if now_id != model:
+        return Verdict(ok=False, error=ChampionChanged, reason=(
+            f"the champion changed since this refit was evaluated (it refitted {model}, the champion is now "
+            f"{now_id or 'none'}); refit the calibrator of the champion now"))
+    read = decision.deployment_compared
+    if read is not None and read.policy_sha256 != deployment.policy_sha256:
+        return Verdict(ok=False, error=ChampionChanged, reason=(
+            f"the deployment changed since this refit was evaluated ({home.models_dir.name}/inference_policy.json "
+            f"{_policy_change(read.policy_sha256, deployment.policy_sha256)}); start a new refit"))
+    return Verdict(ok=True, record=record, state=deployment.active, reason=(
+        f"calibrator refit {rid} passed every gate and can be applied: {model} keeps serving, with the refitted "
+        "calibrator and threshold"))
 
 
 def promotability(home: Home, run_id: str, *, auto_promote: bool) -> tuple[bool, str]:

@@ -249,6 +249,9 @@ gates:
   seen_user_f1: 0.7
   # Macro-F1 on held-out users (only when users are held out).
   unseen_user_f1: 0.6
+  # A calibrator refit passes when its Brier score is at least this share better than the
+  # raw model's (taskclf's acceptance guide, section 3).
+  calibration_brier_improvement: 0.05
 
 # Where a retrain runs (README "Running on a Dask cluster"); `taskclf train retrain
 # --engine/--scheduler` override engine and scheduler for one run.

@@ -39,7 +39,7 @@ def _dump(model: BaseModel | None) -> Any:
     return None if model is None else model.model_dump(mode="json")
 
 
-def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
     """The frame as Parquet bytes (same frame and library versions, same bytes)."""
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False, compression="zstd")
@@ -123,7 +123,7 @@ def save_run(
     if deployment is not None:
         files["deployment.json"] = dumps_json(_dump(deployment)).encode()
     if served_rows is not None:
-        files["served_rows.parquet"] = _parquet_bytes(served_rows)
+        files["served_rows.parquet"] = parquet_bytes(served_rows)
     files["evaluation.json"] = dumps_json(evaluation).encode()
     files["gates.json"] = dumps_json({k: _dump(v) for k, v in gates.items()}).encode()
     files["snapshot.json"] = dumps_json(_dump(snapshot)).encode()
