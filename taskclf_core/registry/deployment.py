@@ -301,7 +301,8 @@ def inspect_deployment(home: Home) -> Deployment:
         named = batch.model_id or "no usable model"
         problems.insert(0, Problem(
             "policy_active_differ",
-            f"{POLICY_FILE} serves {served.model_id} to the tray and the online predictor, while "
+            f"the inference policy ({home.models_dir.name}/{POLICY_FILE}) serves {served.model_id} to the tray and "
+            "the online predictor, while "
             f"active.json names {named}, which `taskclf infer batch` serves: two paths serve two models",
             f"promote or roll back from the console (it moves both together), or make them agree: "
             f"`taskclf model set-active --model-id {served.model_id}`",
