@@ -7,7 +7,7 @@ import streamlit as st
 
 from access_frame import actor, current_access
 from page_frame import page_frame, plain, signoff
-from taskclf_core.console import access, formatting, history
+from taskclf_core.console import access, deployview, formatting, history
 from taskclf_core.console.runstate import OUTCOMES, names_of
 from taskclf_core.registry.approve import PendingApproval
 
@@ -54,6 +54,7 @@ else:
                     "signed off by": access.signed_by(e), "approvals": access.approvals_of(e),
                     "evidence": formatting.review_link(e.run_id) if e.run_id in view.run_ids else None,
                     "previous": e.previous_champion or "none", "macro-F1": e.macro_f1, "gates": e.gates_summary,
+                    "deployment (before → after)": deployview.describe_change(e.deployment_before, e.deployment_after),
                 }
                 for e in view.entries
             ]
@@ -61,7 +62,7 @@ else:
         hide_index=True,
         column_config={
             "approver": st.column_config.TextColumn(width="small"), "note": TEXT, "gates": TEXT,
-            "signed off by": TEXT, "approvals": TEXT,
+            "signed off by": TEXT, "approvals": TEXT, "deployment (before → after)": TEXT,
             "macro-F1": st.column_config.NumberColumn(format="%.4f"),
             "evidence": st.column_config.LinkColumn(display_text="open review"),
         },
@@ -69,6 +70,11 @@ else:
     )
 for problem in view.problems:
     st.caption(f"Note: {plain(problem)}")
+serving = deployview.deployment_view(home)
+st.caption("What taskclf serves now (each serving path reads the deployment its own way):")
+st.dataframe(pd.DataFrame(serving.rows_as_dicts()), hide_index=True, key="history_deployment")
+for problem in serving.problems:
+    st.caption(f"{problem.severity.capitalize()}: {plain(problem.what)}. Fix: {plain(problem.fix)}.")
 for sentence in access.pending_sentences(home):  # the two-person rule's first sign-offs
     st.warning(f"Pending approval: {plain(sentence)}", icon=":material/pending_actions:")
 

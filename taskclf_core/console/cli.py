@@ -253,6 +253,56 @@ def retrain(
     _render_result(result)
 
 
+@train_app.command("calibrate", epilog=EPILOG)
+def calibrate(
+    config: ConfigOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Refit even when the calibrator cadence is not due.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Evaluate and save for review; never applied.")] = False,
+    synthetic: Annotated[bool, typer.Option("--synthetic", help="Refit on a synthetic team instead of a data directory.")] = False,
+    scenario: Annotated[str, typer.Option("--scenario", help="Synthetic scenario.")] = "default",
+    users: Annotated[int, typer.Option("--users", min=1, max=500, help="Synthetic team size.")] = 5,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Synthetic data seed.")] = 0,
+    schema_version: SchemaOpt = "v3",
+    date_from: Annotated[str | None, typer.Option("--from", help=_help("First day YYYY-MM-DD [default: lookback before --to]."))] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help=_help("Last day YYYY-MM-DD [default: today, UTC]."))] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help=_help("taskclf data directory [default: <home>/data/processed]."))] = None,
+    user_id: Annotated[str | None, typer.Option("--user-id", help="User id for schema v2 files (they carry none).")] = None,
+    models_dir: ModelsOpt = None,
+    out_dir: OutOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Refit the champion's calibrator on recent labelled data: a run gated and signed off like a model
+    (`taskclf train promote RUN_ID` applies it)."""
+    from taskclf_core.console.service import build_request, run_retrain
+
+    with _errors():
+        request = build_request(kind="calibrate", config_path=config, force=force, dry_run=dry_run,
+                                synthetic=synthetic, scenario=scenario, schema_version=schema_version, users=users,
+                                seed=seed, date_from=_date(date_from, "--from"), date_to=_date(date_to, "--to"),
+                                data_dir=data_dir, user_id=user_id)
+        home = _home(models_dir, out_dir)
+        _note_defaults(home, config)
+        report, stop = _progress_reporter(not as_json and err.is_terminal)
+        try:
+            result = run_retrain(home, request, progress=report)
+        finally:
+            stop()
+    if as_json:
+        _print_json(result.model_dump(mode="json"))
+        return
+    _render_result(result)
+
+
+@train_app.command("recover", epilog=EPILOG)
+def recover(models_dir: ModelsOpt = None, out_dir: OutOpt = None) -> None:
+    """Complete a promotion or rollback that stopped between writing the policy and active.json."""
+    from taskclf_core.console.service import recover_change
+
+    with _errors():
+        done = recover_change(_home(models_dir, out_dir))
+    _say(f"Completed the {done.action} of {done.new_champion}." if done else "Nothing to complete: every path agrees.")
+
+
 def _date(value: str | None, option: str) -> date | None:
     if value is None:
         return None
@@ -277,9 +327,13 @@ def _render_result(result: Any) -> None:
     _table("Gates", ["gate", "kind", "status", "value", "threshold", "detail"],
            [[g.name, g.kind, g.status.upper(), _fmt(g.value), g.threshold, g.detail] for g in result.gates])
     champion = f"champion {result.champion_source} {_fmt(result.champion_macro_f1)}" if result.champion_source else "no champion"
-    _say(
-        f"macro-F1: challenger {_fmt(result.challenger_macro_f1)}, {champion}, baseline {_fmt(result.baseline_macro_f1)}",
-    )
+    if result.baseline_macro_f1 is None and result.champion_source:  # a calibrator refit
+        _say(f"served macro-F1 of {result.champion_source}: before {_fmt(result.champion_macro_f1)}, "
+             f"after the refit {_fmt(result.challenger_macro_f1)}")
+    else:
+        _say(
+            f"macro-F1: challenger {_fmt(result.challenger_macro_f1)}, {champion}, baseline {_fmt(result.baseline_macro_f1)}",
+        )
     if result.bootstrap is not None:
         b = result.bootstrap
         _say(f"macro-F1 difference {b.difference:+.4f} (95% CI {b.low:+.4f} .. {b.high:+.4f})")
@@ -331,6 +385,10 @@ def promote(
         return
     if as_json:
         _print_json(entry.model_dump(mode="json"))
+        return
+    if entry.action == "recalibrate":
+        _say(f"Applied calibrator refit {entry.run_id}: {entry.new_champion} keeps serving with the refitted "
+             f"calibrator and threshold, by {_names(entry)}.")
         return
     _say(f"Promoted {entry.new_champion} (was {entry.previous_champion or 'none'}) by {_names(entry)}.")
 
@@ -391,11 +449,12 @@ def runs(
 def models(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonOpt = False) -> None:
     """List promoted models; the champion is marked, broken bundles say why; files that
     could not be read are named on stderr."""
-    from taskclf_core.console.service import models_report
+    from taskclf_core.console.service import deployment_report, models_report
 
     with _errors():
         home = _home(models_dir, out_dir)
         rows, problems = models_report(home)
+        paths, _ = deployment_report(home)
     for problem in problems:
         err.print(Text(_literal(f"Problem: {problem}")))
     if as_json:
@@ -405,6 +464,7 @@ def models(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonOp
         _say(f"No promoted models in {home.models_dir}.")
         return
     _table("Models", list(rows[0]), [list(r.values()) for r in rows])
+    _table("What taskclf serves now", list(paths[0]), [list(r.values()) for r in paths])
 
 
 @train_app.command("history", epilog=EPILOG)

@@ -82,6 +82,8 @@ def names_of(entry: HistoryEntry) -> str:
 
 
 def _signed(entry: HistoryEntry) -> str:
+    if entry.action == "recalibrate":
+        return "refit applied" if entry.approver != "auto" else "refit applied automatically"
     return "signed off" if entry.action == "promote" else "promoted automatically"
 
 
@@ -138,7 +140,7 @@ class RunState:
         out: list[str] = []
         p = self.promotion
         if p is not None:
-            if p.action == "promote":
+            if p.action in ("promote", "recalibrate") and p.approver != "auto":
                 out.append(f"Signed off by {signed_by(p)}; note: {p.note}")
             else:
                 out.append(f"Promoted automatically on {format_time(p.time)}; note: {p.note}")
@@ -165,8 +167,11 @@ def run_states(entries: list[HistoryEntry], champion_id: str | None) -> dict[str
     """
     oldest_first = list(reversed(entries))
     states: dict[str, RunState] = {}
+    for entry in oldest_first:  # a calibrator refit applied: its run is signed off, the model unchanged
+        if entry.action == "recalibrate" and entry.run_id not in states:
+            states[entry.run_id] = RunState(recorded=None, promotion=entry, is_champion=False)
     for run_id in {e.new_champion for e in entries}:
-        promotions = [e for e in oldest_first if e.new_champion == run_id and e.action != "rollback"]
+        promotions = [e for e in oldest_first if e.new_champion == run_id and e.action not in ("rollback", "recalibrate")]
         restores = [e for e in oldest_first if e.new_champion == run_id and e.action == "rollback"]
         ends = [e for e in oldest_first if e.previous_champion == run_id and e.new_champion != run_id]
         states[run_id] = RunState(

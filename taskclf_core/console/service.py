@@ -141,6 +141,7 @@ def run_retrain(
     _, config = resolve_config(home, request.config_path)
     date_from, date_to = date_range(request, config)
     if _effective_engine(config, request) == "dask":
+        _refuse_served_evaluation_on_dask(home, request, config)
         return _run_retrain_on_dask(home, request, config, date_from, date_to, progress)
     source: dict[str, object]
     provenance: Literal["real", "synthetic"]
@@ -180,6 +181,14 @@ def run_retrain(
             "schema_version": loaded.schema_version,
         }
         provenance = "real"
+    if request.kind == "calibrate":
+        from taskclf_core.train.recalibrate import run_calibration_pipeline
+
+        return run_calibration_pipeline(
+            config, features, spans, home=home, force=request.force, dry_run=request.dry_run,
+            reject_threshold=request.reject_threshold, holdout_user_fraction=request.holdout_fraction,
+            data_source=source, progress=progress, data_warnings=warnings, dataset_hash=known_hash,
+        )
     return run_retrain_pipeline(
         config,
         features,
@@ -204,6 +213,25 @@ def _effective_engine(config: RetrainConfig, request: RetrainRequest) -> str:
     from taskclf_core.train.distributed_config import effective_compute
 
     return effective_compute(config.compute, engine=request.engine, scheduler=request.scheduler).engine
+
+
+def _refuse_served_evaluation_on_dask(home: Home, request: RetrainRequest, config: RetrainConfig) -> None:
+    """The Dask engine judges raw outputs only: refuse where taskclf serves a policy.
+
+    Raises:
+        ConfigError: a calibrator refit, a ``serving:`` section, or a deployment with a policy.
+    """
+    from taskclf_core.registry.deployment import inspect_deployment
+
+    if request.kind == "calibrate":
+        raise ConfigError("a calibrator refit runs on the local engine (it fits on the validation rows in this "
+                          "process); run it with --engine local")
+    if config.serving is not None or inspect_deployment(home).uses_policy:
+        raise ConfigError(
+            "the Dask engine judges raw model outputs only, but taskclf serves this deployment through "
+            "models/inference_policy.json (calibrator and reject threshold) or the config's serving: section "
+            "asks for one: run this retrain with --engine local, which judges it as served"
+        )
 
 
 def _run_retrain_on_dask(
@@ -376,14 +404,24 @@ def models_table(home: Home) -> list[dict[str, Any]]:
 
 def models_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
     """Promoted models as rows, and every registry file that could not be read and why
-    (pointer, history lines, bundles), so an empty or short table is never silent."""
+    (pointer, history lines, bundles, the deployment), so an empty or short table is never silent.
+
+    ``served_by`` names the taskclf paths that serve each model now (see
+    :func:`deployment_report` for the calibrator and thresholds of each path).
+    """
+    from taskclf_core.console.deployview import deployment_view
     from taskclf_core.registry.listing import inspect_models
 
     report = inspect_models(home)
+    view = deployment_view(home)
+    served_by: dict[str, list[str]] = {}
+    for row in view.rows:
+        served_by.setdefault(row.model, []).append(row.path)
     rows = [
         {
             "model_id": m.model_id,
             "champion": m.is_champion,
+            "served_by": "; ".join(served_by.get(m.model_id, [])) or None,
             "macro_f1": round(m.metrics.macro_f1, 4) if m.metrics else None,
             "trained": f"{m.metadata.train_date_from}..{m.metadata.train_date_to}" if m.metadata else None,
             "created_at": m.metadata.created_at if m.metadata else None,
@@ -394,7 +432,26 @@ def models_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
         }
         for m in report.models
     ]
-    return rows, report.problems
+    problems = [*report.problems, *(f"{p.what}. Fix: {p.fix}" for p in view.problems if p.severity != "note")]
+    return rows, problems
+
+
+def recover_change(home: Home) -> HistoryEntry | None:
+    """Complete a change stopped between its policy and pointer writes (None: nothing to do)."""
+    from taskclf_core.registry.deploychange import complete_interrupted_change
+    from taskclf_core.registry.pointer import registry_lock
+
+    with registry_lock(home):
+        return complete_interrupted_change(home)
+
+
+def deployment_report(home: Home) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """What each taskclf serving path serves now, and the deployment's problems (what, fix, severity)."""
+    from taskclf_core.console.deployview import deployment_view
+
+    view = deployment_view(home)
+    return view.rows_as_dicts(), [{"what": p.what, "fix": p.fix, "severity": p.severity, "code": p.code}
+                                  for p in view.problems]
 
 
 def history_table(home: Home) -> list[dict[str, Any]]:
@@ -406,6 +463,7 @@ def history_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
     """The champion history that took effect (newest first) and what was left out and why:
     entries whose pointer move never happened, torn or invalid lines, a broken chain."""
     from taskclf_core.console.access import signed_by
+    from taskclf_core.console.deployview import describe_change
     from taskclf_core.registry.history import inspect_history
 
     report = inspect_history(home)
@@ -414,6 +472,7 @@ def history_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
             "time": e.time, "action": e.action, "approver": e.approver, "signed_off_by": signed_by(e), "note": e.note,
             "previous_champion": e.previous_champion, "new_champion": e.new_champion,
             "dataset_hash": e.dataset_hash, "gates": e.gates_summary, "macro_f1": e.macro_f1,
+            "deployment": describe_change(e.deployment_before, e.deployment_after) or None,
         }
         for e in report.entries
     ]

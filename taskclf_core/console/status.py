@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Final
 
 from taskclf_core.console.access import signed_by
+from taskclf_core.console.deployview import DeploymentView, deployment_view
 from taskclf_core.console.runstate import ConfigState, RunRow, names_of, read_config, run_rows
 from taskclf_core.errors import TaskclfError
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.registry.installed import load_installed
+from taskclf_core.registry.policy import resolve_home_path
 from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, parse_utc, retrain_cadence
 
 CALIBRATOR_STORE_ENV: Final = "TASKCLF_CALIBRATOR_STORE"
@@ -131,6 +133,8 @@ class StatusSummary:
     running_job_id: str | None = None
     #: With ``auto_promote`` on nothing promotes runs awaiting sign-off: what to do.
     auto_promote_note: str | None = None
+    #: What each taskclf serving path serves now (model, calibrator, thresholds).
+    deployment: DeploymentView | None = None
 
 
 def calibrator_store(home: Home) -> Path | None:
@@ -280,7 +284,11 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
             "or start a new retrain (it promotes automatically when every gate passes)."
         )
 
-    store = calibrator_store(home)
+    deployment = deployment_view(home)
+    problems[:0] = [Problem(what=p.what[:1].upper() + p.what[1:], fix=p.fix[:1].upper() + p.fix[1:] + ".")
+                    for p in deployment.problems if p.severity != "note"]
+    # The store the deployment serves, else the one TASKCLF_CALIBRATOR_STORE names.
+    store = resolve_home_path(home, deployment.store_folder) if deployment.store_folder else calibrator_store(home)
     calibrator = (
         _cadence_view(calibrator_cadence(store, cfg.calibrator_update_cadence_days, now=now), retrain=False)
         if store is not None
@@ -301,6 +309,7 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
         problems=problems,
         running_job_id=job.job_id if job else None,
         auto_promote_note=auto_note,
+        deployment=deployment,
     )
 
 

@@ -220,7 +220,7 @@ def rollback_as(
     _, note = validate_signoff(actor.name, note, "roll back")
 
     def check() -> ActiveState:
-        return check_rollback(home, model_id, expected_champion=expected_champion)[0]
+        return check_rollback(home, model_id, expected_champion=expected_champion)[0].active
 
     def complete(approvals: tuple[Approval, ...]) -> HistoryEntry:
         return rollback(
