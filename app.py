@@ -39,6 +39,8 @@ else:
         f"Champion run **`{champion.run_id}`**, {champion.how} by **{plain(champion.promoted_by)}** "
         f"on {formatting.format_time(champion.promoted_at)}."
     )
+    if champion.signed_off_by:  # every approver, when and how each was authenticated
+        st.caption(f"Signed off by {plain(champion.signed_off_by)}")
     st.caption(f"Note: {plain(champion.note)}")
     st.page_link(REVIEW, label="Open the champion's review", query_params={"run": champion.run_id})
 

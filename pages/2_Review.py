@@ -9,10 +9,11 @@ import streamlit as st
 
 from access_frame import actor, current_access
 from page_frame import HISTORY, RETRAIN, STATUS, hide_chart_toolbar, page_frame, plain, signoff
-from taskclf_core.console import charts, formatting, report, review, servingview
+from taskclf_core.console import access, charts, formatting, report, review, servingview
 from taskclf_core.console.access import audit_rows
+from taskclf_core.console.runstate import names_of
 from taskclf_core.errors import TaskclfError
-from taskclf_core.registry.pending import PendingApproval
+from taskclf_core.registry.approve import PendingApproval
 
 home = page_frame("Review")
 hide_chart_toolbar()
@@ -191,26 +192,38 @@ if isinstance(done, PendingApproval):  # access.required_approvals: another appr
     st.info(plain(done.describe()) + ".", icon=":material/pending_actions:")
 elif done:
     st.success(
-        f"Promoted by {plain(done.approver)}: **`{done.new_champion}`** is now the champion "
+        f"Promoted by {plain(names_of(done))}: **`{done.new_champion}`** is now the champion "
         f"(replacing `{done.previous_champion or 'none'}`). Recorded in the history."
     )
     st.page_link(STATUS, label="See the new champion on Status", icon=":material/monitor_heart:")
 
 for label, text in audit_rows(rv.effective.promotion, rv.pending):  # who, how, approvals (issue 14)
     st.caption(f"{plain(label)}: {plain(text)}")
-role_block = current_access().needs("approver")  # the core refuses the same (registry.pending)
-if rv.can_promote and role_block is None:
-    st.info(f"Promote is available: {plain(rv.promote_reason)}.")
-elif rv.can_promote:
-    st.warning(f"Promote is disabled: {plain(role_block)}.", icon=":material/block:")
-else:
+you = current_access()
+plan = access.plan_signoff(home, run_id, kind="promote", access=you)  # the core re-checks under its lock
+st.caption(f"Rule: {plain(access.required_rule(you.policy))}.")
+waiting = plan.state.waiting()
+if waiting and rv.can_promote:
+    st.info(plain(waiting) + ".", icon=":material/pending_actions:")
+role_block = you.needs("approver")
+blocked = plan.blocked()
+if not rv.can_promote:
     st.warning(f"Promote is disabled: {plain(rv.promote_reason)}.", icon=":material/block:")
+elif role_block is not None:
+    st.warning(f"Promote is disabled: {plain(role_block)}.", icon=":material/block:")
+elif blocked is not None:
+    st.warning(f"Promote is disabled: {plain(blocked)}.", icon=":material/block:")
+else:
+    st.info(f"Promote is available: {plain(rv.promote_reason)}.")
 signoff(
     "review", verb="promote", subject=run_id, note_label="Note (required): why this model should serve",
-    enabled=rv.can_promote and role_block is None, title="Promote this run?",
-    summary=(f"Refit **`{run_id}`** is applied: `{refit_of}` keeps serving, with the refitted calibrator and threshold."
-             if refit_of else f"Run **`{run_id}`** becomes the champion, replacing `{rv.current_champion or 'none'}`."),
+    enabled=rv.can_promote and role_block is None and blocked is None, title="Promote this run?",
+    summary=plain(plan.confirmation(
+        f"refit {run_id} is applied: {refit_of} keeps serving, with the refitted calibrator and threshold" if refit_of
+        else f"run {run_id} becomes the champion, replacing {rv.current_champion or 'none'}"
+    )),
     act=lambda approver, note: review.sign_off(home, run_id, approver=approver, note=note, actor=actor()),
+    reauth=you.sign_in_again(),
 )
 
 # ----------------------------------------------------------------------------- share

@@ -341,6 +341,23 @@ def _render_result(result: Any) -> None:
     _say(f"Run: {result.run_id} ({result.run_dir})")
 
 
+def _names(entry: Any) -> str:
+    """Every approver of a change (``"alice and bob"``); the history entry has when and how."""
+    from taskclf_core.console.runstate import names_of
+
+    return names_of(entry)
+
+
+def _say_pending(entry: Any, as_json: bool) -> None:
+    """Render a sign-off kept pending by the two-person rule (another approver completes it)."""
+    if as_json:
+        _print_json({"pending": True, "kind": entry.kind, "subject": entry.subject, "run_id": entry.subject,
+                     "approval": entry.approval.model_dump(mode="json"),
+                     "approvals": len(entry.state.valid), "required": entry.state.required})
+    else:
+        _say(entry.describe() + ".")
+
+
 @train_app.command("promote", epilog=EPILOG)
 def promote(
     run_id: Annotated[str, typer.Argument(help="Run id to promote (see `taskclf train runs`).")],
@@ -351,29 +368,29 @@ def promote(
     out_dir: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Sign off a run awaiting sign-off and make it the champion."""
+    """Sign off a run awaiting sign-off and make it the champion.
+
+    Under the two-person rule (access.required_approvals: 2) the first sign-off is kept
+    pending; the CLI counts as one approver per OS user, whatever --approver says.
+    """
     from taskclf_core.console.service import promote_run
-    from taskclf_core.registry.pending import PendingApproval
+    from taskclf_core.registry.approve import PendingApproval
 
     with _errors():
         home = _home(models_dir, out_dir)
         _note_defaults(home, config)
         entry = promote_run(home, run_id, approver=approver, note=note, config_path=config, origin="cli")
-    if isinstance(entry, PendingApproval):  # access.required_approvals: another approver completes it
-        if as_json:
-            _print_json({"pending": True, "run_id": entry.run_id, "approval": entry.approval.model_dump(mode="json"),
-                         "approvals": len(entry.state.valid), "required": entry.state.required})
-            return
-        _say(entry.describe() + ".")
+    if isinstance(entry, PendingApproval):
+        _say_pending(entry, as_json)
         return
     if as_json:
         _print_json(entry.model_dump(mode="json"))
         return
     if entry.action == "recalibrate":
         _say(f"Applied calibrator refit {entry.run_id}: {entry.new_champion} keeps serving with the refitted "
-             f"calibrator and threshold, by {entry.approver}.")
+             f"calibrator and threshold, by {_names(entry)}.")
         return
-    _say(f"Promoted {entry.new_champion} (was {entry.previous_champion or 'none'}) by {entry.approver}.")
+    _say(f"Promoted {entry.new_champion} (was {entry.previous_champion or 'none'}) by {_names(entry)}.")
 
 
 @train_app.command("rollback", epilog=EPILOG)
@@ -386,16 +403,24 @@ def rollback(
     out_dir: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Make a previously promoted model the champion again."""
+    """Make a previously promoted model the champion again.
+
+    Under the two-person rule (access.required_approvals: 2) the first sign-off is kept
+    pending, as for a promotion; the CLI counts as one approver per OS user.
+    """
     from taskclf_core.console.service import rollback_model
+    from taskclf_core.registry.approve import PendingApproval
 
     with _errors():
         entry = rollback_model(_home(models_dir, out_dir), run_id, approver=approver, note=note,
                                expect_champion=expect_champion, origin="cli")
+    if isinstance(entry, PendingApproval):
+        _say_pending(entry, as_json)
+        return
     if as_json:
         _print_json(entry.model_dump(mode="json"))
         return
-    _say(f"Rolled back to {entry.new_champion} (was {entry.previous_champion or 'none'}) by {entry.approver}.")
+    _say(f"Rolled back to {entry.new_champion} (was {entry.previous_champion or 'none'}) by {_names(entry)}.")
 
 
 @train_app.command("runs", epilog=EPILOG)

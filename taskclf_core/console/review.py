@@ -22,8 +22,8 @@ from taskclf_core.model.evaluation import EvaluationReport
 from taskclf_core.model.gates import RegressionGate
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
+from taskclf_core.registry.approve import PendingApproval
 from taskclf_core.registry.history import HistoryEntry
-from taskclf_core.registry.pending import PendingApproval
 from taskclf_core.registry.runids import validate_run_id
 from taskclf_core.registry.runs import ChampionRef, RunDecision
 from taskclf_core.train.config import RetrainConfig, parse_retrain_config

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from taskclf_core.access.identity import Identity, cli_identity, local_identity
+from taskclf_core.access.identity import Identity
 from taskclf_core.console.request import (
     DEFAULT_SYNTHETIC_SCHEMA,
     FIRST_DAY,
@@ -26,8 +26,8 @@ from taskclf_core.console.request import (
 )
 from taskclf_core.errors import ConfigError, DataError, PromotionRefused
 from taskclf_core.paths import Home
+from taskclf_core.registry.approve import PendingApproval
 from taskclf_core.registry.history import HistoryEntry
-from taskclf_core.registry.pending import PendingApproval
 from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, retrain_cadence
 from taskclf_core.train.config import (
     RetrainConfig,
@@ -295,23 +295,22 @@ def promote_run(
 
     A run id that names no readable run is refused before the registry is touched (no
     ``models/`` folder or lock file appears in a home that has none). The config's
-    ``access:`` section applies (``registry.pending.approve``): the actor must be an
+    ``access:`` section applies (``registry.approve.approve``): the actor must be an
     approver, and with ``required_approvals: 2`` the first sign-off is returned as a
-    :class:`PendingApproval` and the second completes the promotion.
+    :class:`PendingApproval` and the second, from a different person, completes it.
 
     Args:
-        actor: Who signs off when signed in (team mode); None: ``approver`` as typed, from
-            ``origin``: the local app ("local, not authenticated") or the CLI (with the OS user).
+        actor: Who signs off when signed in (team mode; the session must be alive); None:
+            ``approver`` as typed, from ``origin``: the local app ("local, not
+            authenticated") or the CLI, both with the OS user (one approval per OS user).
     """
-    from taskclf_core.registry.pending import approve
+    from taskclf_core.console.access import acting
+    from taskclf_core.registry.approve import approve
     from taskclf_core.registry.runs import read_run
-    from taskclf_core.registry.signoff import validate_signoff
 
     _, config = resolve_config(home, config_path)
     read_run(home, run_id)
-    if actor is None:
-        approver, note = validate_signoff(approver, note, "promote")
-        actor = cli_identity(approver) if origin == "cli" else local_identity(approver)
+    actor, note = acting(home, actor, approver=approver, note=note, verb="promote", policy=config.access, origin=origin)
     return approve(
         home, run_id, actor=actor, note=note, auto_promote=config.auto_promote, policy=config.access
     )
@@ -320,19 +319,21 @@ def promote_run(
 def rollback_model(
     home: Home, model_id: str, *, approver: str, note: str, expect_champion: str | None = None,
     actor: Identity | None = None, origin: Literal["local", "cli"] = "local",
-) -> HistoryEntry:
+) -> HistoryEntry | PendingApproval:
     """Roll back to a promoted model (see registry.rollback), refused before any file is touched
     when the home has no models folder.
+
+    The two-person rule applies as to a promotion (``registry.approve.rollback_as``), so the
+    config must be readable: an invalid one is refused (the rule in force is unknown).
 
     Args:
         expect_champion: The champion the rollback must replace (compare-and-swap);
             ``"none"`` for no champion; None for no check.
         actor: Who decides, as for :func:`promote_run` (approvers only when signed in).
     """
-    from taskclf_core.access.policy import AccessPolicy
-    from taskclf_core.registry.pending import rollback_as
+    from taskclf_core.console.access import acting
+    from taskclf_core.registry.approve import rollback_as
     from taskclf_core.registry.runids import validate_model_id
-    from taskclf_core.registry.signoff import validate_signoff
     from taskclf_core.registry.verdict import ANY_CHAMPION
 
     model_id = validate_model_id(model_id)
@@ -344,12 +345,9 @@ def rollback_model(
     expected: Any = ANY_CHAMPION
     if expect_champion is not None:
         expected = None if expect_champion == "none" else validate_model_id(expect_champion)
-    if actor is None:
-        approver, note = validate_signoff(approver, note, "roll back")
-        actor = cli_identity(approver) if origin == "cli" else local_identity(approver)
-    # Roles bind signed-in people only: a repair from the CLI works even with a broken config.
-    policy = resolve_config(home, None)[1].access if actor.verified else AccessPolicy()
-    return rollback_as(home, model_id, actor=actor, note=note, policy=policy, expected_champion=expected)
+    _, config = resolve_config(home, None)
+    actor, note = acting(home, actor, approver=approver, note=note, verb="roll back", policy=config.access, origin=origin)
+    return rollback_as(home, model_id, actor=actor, note=note, policy=config.access, expected_champion=expected)
 
 
 def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]]:
@@ -464,13 +462,14 @@ def history_table(home: Home) -> list[dict[str, Any]]:
 def history_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
     """The champion history that took effect (newest first) and what was left out and why:
     entries whose pointer move never happened, torn or invalid lines, a broken chain."""
+    from taskclf_core.console.access import signed_by
     from taskclf_core.console.deployview import describe_change
     from taskclf_core.registry.history import inspect_history
 
     report = inspect_history(home)
     rows = [
         {
-            "time": e.time, "action": e.action, "approver": e.approver, "note": e.note,
+            "time": e.time, "action": e.action, "approver": e.approver, "signed_off_by": signed_by(e), "note": e.note,
             "previous_champion": e.previous_champion, "new_champion": e.new_champion,
             "dataset_hash": e.dataset_hash, "gates": e.gates_summary, "macro_f1": e.macro_f1,
             "deployment": describe_change(e.deployment_before, e.deployment_after) or None,

@@ -33,7 +33,7 @@ from taskclf_core.registry.deploychange import (
     install_store,
     move_files,
 )
-from taskclf_core.registry.deployment import inspect_deployment
+from taskclf_core.registry.deployment import Deployment, inspect_deployment
 from taskclf_core.registry.deployrecord import DEPLOYMENT_FILE, record_of
 from taskclf_core.registry.history import (
     HistoryEntry,
@@ -312,6 +312,61 @@ def promote_auto(
         return _install_and_commit(home, verdict, action="auto_promote", approver="auto", note=note, actor=AUTO)
 
 
+def check_rollback(
+    home: Home, model_id: str, *, expected_champion: str | None | AnyChampion = ANY_CHAMPION
+) -> tuple[Deployment, LoadedBundle, str]:
+    """Whether the champion may be rolled back to ``model_id`` now; the caller holds the lock.
+
+    The checks :func:`rollback` makes before it changes anything, also used to refuse a
+    pending approval of a rollback that could not happen (``registry.approve``).
+
+    Returns:
+        The deployment now, the target's bundle and its gates summary.
+
+    Raises:
+        PromotionRefused, ChampionChanged: as for :func:`rollback`.
+    """
+    label = f"{home.models_dir.name}/{model_id}"
+    target = home.models_dir / model_id
+    if target.is_symlink():
+        raise PromotionRefused(f"cannot roll back to {model_id}: {label} is a symbolic link; refused")
+    if not target.is_dir():
+        raise PromotionRefused(
+            f"there is no promoted model {model_id} in {home.models_dir.name}/; roll back "
+            "only to a model listed there"
+        )
+    deployment = inspect_deployment(home)
+    state = deployment.active
+    current = state.pointer
+    served_now = deployment.champion_id if deployment.uses_policy else (
+        current.model_id if current is not None and state.problem is None else None)
+    if served_now == model_id and not any(p.severity == "error" for p in deployment.problems):
+        raise PromotionRefused(f"model {model_id} is already the champion")
+    if not isinstance(expected_champion, AnyChampion):
+        now_id = deployment.champion_id if deployment.uses_policy else (current.model_id if current else None)
+        if expected_champion != now_id:
+            raise ChampionChanged(
+                f"the champion changed since the rollback was chosen (was "
+                f"{expected_champion or 'none'}, now {now_id or 'none'}); "
+                "review the history and try again"
+            )
+    if model_id not in inspect_history(home).applied:
+        raise PromotionRefused(
+            f"cannot roll back to {model_id}: it was never champion in the applied history "
+            f"({label} is left over from a promotion that never took effect); roll back "
+            "only to a former champion, or promote its run"
+        )
+    try:
+        bundle = load_installed(home, model_id, parse_model=False)
+    except BundleError as exc:
+        raise PromotionRefused(f"cannot roll back to {model_id}: {exc}") from exc
+    try:
+        gates_summary = read_run(home, model_id).decision.gates_summary
+    except RegistryError:
+        gates_summary = f"n/a ({bundle.origin}; no run record)"
+    return deployment, bundle, gates_summary
+
+
 def rollback(
     home: Home,
     model_id: str,
@@ -320,6 +375,7 @@ def rollback(
     note: str,
     expected_champion: str | None | AnyChampion = ANY_CHAMPION,
     actor: Identity | None = None,
+    approvals: tuple[Approval, ...] = (),
 ) -> HistoryEntry:
     """Make a former champion the champion again.
 
@@ -337,6 +393,8 @@ def rollback(
         note: Why (required; see ``registry.signoff``).
         expected_champion: If given, the champion the rollback must replace
             (compare-and-swap, as shown to the person deciding); default: no check.
+        actor: Who decides, as established (``access.identity``).
+        approvals: The sign-offs that led to it (two under the two-person rule).
 
     Returns:
         The history entry of the change.
@@ -350,47 +408,11 @@ def rollback(
     """
     model_id = validate_model_id(model_id)
     approver, note = validate_signoff(approver, note, "roll back")
-    label = f"{home.models_dir.name}/{model_id}"
     with registry_lock(home):
         faultpoint("rollback.locked")
         complete_interrupted_change(home)
-        target = home.models_dir / model_id
-        if target.is_symlink():
-            raise PromotionRefused(f"cannot roll back to {model_id}: {label} is a symbolic link; refused")
-        if not target.is_dir():
-            raise PromotionRefused(
-                f"there is no promoted model {model_id} in {home.models_dir.name}/; roll back "
-                "only to a model listed there"
-            )
-        deployment = inspect_deployment(home)
+        deployment, bundle, gates_summary = check_rollback(home, model_id, expected_champion=expected_champion)
         state = deployment.active
-        current = state.pointer
-        served_now = deployment.champion_id if deployment.uses_policy else (
-            current.model_id if current is not None and state.problem is None else None)
-        if served_now == model_id and not any(p.severity == "error" for p in deployment.problems):
-            raise PromotionRefused(f"model {model_id} is already the champion")
-        if not isinstance(expected_champion, AnyChampion):
-            now_id = deployment.champion_id if deployment.uses_policy else (current.model_id if current else None)
-            if expected_champion != now_id:
-                raise ChampionChanged(
-                    f"the champion changed since the rollback was chosen (was "
-                    f"{expected_champion or 'none'}, now {now_id or 'none'}); "
-                    "review the history and try again"
-                )
-        if model_id not in inspect_history(home).applied:
-            raise PromotionRefused(
-                f"cannot roll back to {model_id}: it was never champion in the applied history "
-                f"({label} is left over from a promotion that never took effect); roll back "
-                "only to a former champion, or promote its run"
-            )
-        try:
-            bundle = load_installed(home, model_id, parse_model=False)
-        except BundleError as exc:
-            raise PromotionRefused(f"cannot roll back to {model_id}: {exc}") from exc
-        try:
-            gates_summary = read_run(home, model_id).decision.gates_summary
-        except RegistryError:
-            gates_summary = f"n/a ({bundle.origin}; no run record)"
         new = deployment_for_rollback(home, model_id, deployment, schema_hash=bundle.metadata.schema_hash,
                                       bundle_threshold=bundle.metadata.reject_threshold or DEFAULT_REJECT_THRESHOLD)
         return _commit(
@@ -404,5 +426,6 @@ def rollback(
             dataset_hash=bundle.metadata.dataset_hash,
             gates_summary=gates_summary,
             actor=actor,
+            approvals=approvals,
             new=new,
         )

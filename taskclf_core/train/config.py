@@ -275,13 +275,22 @@ compute:
 # Who may do what when the console is served to a team (sign-in configured, `make serve`;
 # see README "Serving the console to a team"): emails or @domain patterns. Signed-in
 # people listed in neither are viewers. Local mode (`make run`) and the CLI check no roles.
+# A person is their verified email, compared case- and look-alike-insensitively.
 access:
   # May promote and roll back.
   approvers: []
   # May start and cancel retrains.
   operators: []
-  # Sign-offs from different approvers a promotion needs (2 = the two-person rule).
+  # Sign-offs from different approvers a promotion or a rollback needs (2 = the two-person
+  # rule; at most the number of approvers listed). The CLI counts once per OS user.
   required_approvals: 1
+  # OS user -> email: whose CLI approvals are whose (e.g. {alice: alice@example.com}), so
+  # one person's browser and CLI approvals count once.
+  cli_users: {}
+  # Hours a sign-in lasts; "Sign out" ends all of that person's sessions at once.
+  session_hours: 8
+  # 0 = off; N = a sign-off needs a sign-in at most N minutes old (asked with prompt=login).
+  signoff_reauth_minutes: 0
 
 # How a challenger is deployed in taskclf: models/inference_policy.json (model + calibrator
 # store + reject threshold). Without this section (the default) a challenger follows the
