@@ -19,13 +19,14 @@ from taskclf_core.console.access import pending_notes
 from taskclf_core.console.derived import ContentCache, content_key
 from taskclf_core.console.formatting import format_time
 from taskclf_core.console.runstate import RunState, effective_state, read_config, run_rows
+from taskclf_core.console.servingview import ServedComparison, served_comparison
 from taskclf_core.errors import ConfigError, RegistryError
 from taskclf_core.model.evaluation import EvaluationReport
 from taskclf_core.model.gates import RegressionGate, in_current_convention
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
+from taskclf_core.registry.approve import PendingApproval
 from taskclf_core.registry.history import HistoryEntry
-from taskclf_core.registry.pending import PendingApproval
 from taskclf_core.registry.runids import validate_run_id
 from taskclf_core.registry.runs import ChampionRef, RunDecision
 from taskclf_core.registry.snapshot import one_read
@@ -68,7 +69,8 @@ def gate_rows(evidence: RunEvidence, tolerance: float) -> list[GateRow]:
         in_current_convention(
             g, champion.macro_f1 if champion else None, challenger.macro_f1 if challenger else None, tolerance
         )
-        for kind in ("candidate", "baseline", "comparative") if (group := evidence.gates.get(kind)) for g in group.gates
+        for kind in ("candidate", "baseline", "comparative", "calibration")
+        if (group := evidence.gates.get(kind)) for g in group.gates
     ]
     rows = [GateRow(g.name, g.kind, g.status, g.value, g.threshold, g.detail, g.config_key) for g in gates]
     return sorted(rows, key=lambda r: _STATUS_ORDER.get(r.status, 3))
@@ -94,6 +96,8 @@ class RunReview:
     #: Approvals given so far under the two-person rule, each under its heading
     #: (``"Pending approval"``, ``"Void approval"``), in words.
     pending: list[tuple[str, str]] = field(default_factory=list)
+    #: Raw and served figures side by side and the deployment diff (None on older runs).
+    served: ServedComparison | None = None
     #: The headline's reason when the recorded one no longer applies (auto_promote is on).
     reason_now: str | None = None
     #: SHA-256 of the run's evidence files: what is derived from them is derived once per key.
@@ -198,6 +202,7 @@ class _Derived:
     tolerance: float
     gates: tuple[GateRow, ...]
     notes: tuple[str, ...]
+    served: ServedComparison | None
 
 
 #: The files a review derives from (the key of :data:`_DERIVED`).
@@ -205,7 +210,7 @@ _KEY_FILES: Final = ("decision.json", *EVIDENCE_FILES)
 _DERIVED: ContentCache[_Derived] = ContentCache()
 
 
-def _derive(folder: Path, run_id: str) -> _Derived:
+def _derive(folder: Path, run_id: str, decision: RunDecision) -> _Derived:
     _check_evidence_files(folder, run_id)
     try:
         evidence = read_evidence(folder, run_id)
@@ -217,7 +222,10 @@ def _derive(folder: Path, run_id: str) -> _Derived:
         ) from None
     run_config, note = _run_config(evidence)
     tolerance = (run_config or RetrainConfig.model_validate({})).regression_tolerance
-    return _Derived(evidence, run_config, tolerance, tuple(gate_rows(evidence, tolerance)), (note,) if note else ())
+    return _Derived(
+        evidence, run_config, tolerance, tuple(gate_rows(evidence, tolerance)), (note,) if note else (),
+        served_comparison(evidence, run_id, refit=decision.kind == "calibration"),
+    )
 
 
 def run_review(home: Home, run_id: object) -> RunReview:
@@ -249,7 +257,7 @@ def _run_review(home: Home, run_id: str) -> RunReview:
     except (RecursionError, OverflowError, UnicodeDecodeError) as exc:
         raise RegistryError(f"run {run_id}: decision.json is not valid ({type(exc).__name__})") from None
     derived, key = _DERIVED.get(
-        str(record.path), lambda: content_key(record.path, _KEY_FILES), lambda: _derive(record.path, run_id)
+        str(record.path), lambda: content_key(record.path, _KEY_FILES), lambda: _derive(record.path, run_id, record.decision)
     )
     config = read_config(home)
     if config.config is None:
@@ -284,6 +292,7 @@ def _run_review(home: Home, run_id: str) -> RunReview:
         notes=list(derived.notes),
         state=state,
         pending=pending_notes(home, run_id),
+        served=derived.served,
         reason_now=reason_now,
         content_key=key,
     )
@@ -308,6 +317,26 @@ def chart_specs(review: RunReview) -> Mapping[str, str]:
         return build()
     specs, _ = _CHART_SPECS.get(review.run_id, lambda: review.content_key, build)
     return specs
+
+
+_SERVED_SPECS: ContentCache[str] = ContentCache()
+
+
+def reliability_spec(review: RunReview) -> str | None:
+    """The "as served" reliability chart as Vega-Lite JSON text, built once per run content
+    (None for a run made before the console recorded deployments)."""
+    from taskclf_core.console import charts, servingview
+
+    served = review.served
+    if served is None:
+        return None
+
+    def build() -> str:
+        return charts.to_vegalite_json(charts.reliability_chart(servingview.reliability_frame(served)))
+
+    if not review.content_key:
+        return build()
+    return _SERVED_SPECS.get(review.run_id, lambda: review.content_key, build)[0]
 
 
 @dataclass(frozen=True)
@@ -362,6 +391,7 @@ __all__ = [
     "REVIEW_F1_SOURCE",
     "chart_specs",
     "data_warnings_sentence",
+    "reliability_spec",
     "GateRow",
     "RunChoice",
     "RunReview",

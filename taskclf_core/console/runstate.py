@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+from taskclf_core.access.approvals import names
+from taskclf_core.console.access import signed_by
 from taskclf_core.console.formatting import first_line, format_time, sentences
 from taskclf_core.errors import ConfigError
 from taskclf_core.paths import Home
@@ -74,7 +76,14 @@ def _text(path: Path) -> str | None:
 # --------------------------------------------------------------------------- run state
 
 
+def names_of(entry: HistoryEntry) -> str:
+    """Every approver of a change by name (``"alice and bob"``), or who acted."""
+    return names(entry.approvals) if entry.approvals else entry.approver
+
+
 def _signed(entry: HistoryEntry) -> str:
+    if entry.action == "recalibrate":
+        return "refit applied" if entry.approver != "auto" else "refit applied automatically"
     return "signed off" if entry.action == "promote" else "promoted automatically"
 
 
@@ -83,34 +92,46 @@ def _note(note: str, full: bool) -> str:
 
 
 def _how(entry: HistoryEntry) -> str:
-    """How a change was made, in words: ``signed off by bob``, ``promoted automatically``."""
+    """How a change was made, in words: ``signed off by alice and bob``, ``promoted automatically``."""
     if entry.action == "promote":
-        return f"signed off by {entry.approver}"
+        return f"signed off by {names_of(entry)}"
     if entry.action == "auto_promote":
         return "promoted automatically"
     if entry.action == "rollback":
-        return f"a rollback by {entry.approver}"
+        return f"a rollback signed off by {names_of(entry)}"
+    if entry.action == "recalibrate":
+        return "a calibrator refit" + ("" if entry.approver == "auto" else f" signed off by {names_of(entry)}")
     return "set by taskclf"
 
 
-def describe_change(entry: HistoryEntry, run_id: str, *, full_notes: bool = False) -> str:
+def describe_change(entry: HistoryEntry, run_id: str, *, full_notes: bool = False, replacing: bool = False) -> str:
     """One champion change as it concerns ``run_id``, in one sentence (no final full stop).
 
-    Notes are cut to their first line unless ``full_notes`` (the report shows them whole).
+    Who signed off is every approver, when and how each was authenticated (``signed_by``).
+    Notes are cut to their first line unless ``full_notes``; ``replacing`` also names the
+    champion the change replaced (the report's history).
     """
     when = format_time(entry.time)
-    note = f"; note: {_note(entry.note, full_notes)}" if entry.note.strip() and entry.action != "auto_promote" else ""
+    note = f"; note: {_note(entry.note, full_notes)}" if entry.note.strip() and entry.approver != "auto" else ""
+    signed = entry.approver != "auto" and entry.action != "set_active"
+    if entry.action == "recalibrate":
+        if entry.run_id == run_id:  # the refit run whose calibrator was applied
+            return (f"Signed off by {signed_by(entry)}" if signed else f"Applied automatically on {when}") + note
+        return f"Calibrator refit {entry.run_id} applied on {when} ({_how(entry)}){note}"
     if entry.new_champion == run_id:
-        replacing = f"replacing {entry.previous_champion}" if entry.previous_champion else "the first champion"
-        if entry.action == "promote":
-            return f"Signed off by {entry.approver} on {when} ({replacing}){note}"
-        if entry.action == "auto_promote":
-            return f"Promoted automatically on {when} ({replacing})"
-        if entry.action == "rollback":
-            return f"Made champion again by a rollback on {when} by {entry.approver} ({replacing}){note}"
-        return f"Made champion by taskclf on {when} ({replacing})"
+        if entry.action == "promote" and signed:
+            text = f"Signed off by {signed_by(entry)}"
+        elif entry.action == "rollback":
+            text = f"Made champion again by a rollback signed off by {signed_by(entry)}"
+        elif entry.action == "set_active":
+            text = f"Made champion by taskclf on {when}"
+        else:
+            text = f"Promoted automatically on {when}"
+        if replacing:
+            text += f", replacing {entry.previous_champion}" if entry.previous_champion else ", the first champion"
+        return text + note
     if entry.action == "rollback":
-        return f"Rolled back on {when} by {entry.approver}, making {entry.new_champion} champion again{note}"
+        return f"Rolled back (champion again: {entry.new_champion}), signed off by {signed_by(entry)}{note}"
     return f"Superseded on {when} by {entry.new_champion} ({_how(entry)})"
 
 
@@ -175,20 +196,21 @@ class RunState:
     def sentences(self, run_id: str | None = None, *, full_notes: bool = False) -> list[str]:
         """What happened to the run after it finished: its promotion, then how it left or
         came back (one sentence each; notes cut to their first line unless ``full_notes``)."""
-        subject = run_id or (self.promotion.new_champion if self.promotion else "")
+        p = self.promotion
+        subject = run_id or ("" if p is None else p.run_id if p.action == "recalibrate" else p.new_champion)
         return [describe_change(e, subject, full_notes=full_notes) for e in self._summary()]
 
     def full_notes(self) -> list[tuple[str, str]]:
         """``(what, note)`` of each note :meth:`sentences` shows cut, for the page to expand."""
         out = []
         for entry in self._summary():
-            if entry.action != "auto_promote" and first_line(entry.note)[1]:
+            if entry.approver != "auto" and first_line(entry.note)[1]:
                 out.append((f"Note of the {format_time(entry.time)} change ({_how(entry)})", entry.note.strip()))
         return out
 
     def history(self, run_id: str) -> list[str]:
         """Every champion change involving the run, oldest first, with whole notes (the report)."""
-        return [describe_change(e, run_id, full_notes=True) for e in self.changes]
+        return [describe_change(e, run_id, full_notes=True, replacing=True) for e in self.changes]
 
 
 def run_states(entries: list[HistoryEntry], champion_id: str | None) -> dict[str, RunState]:
@@ -200,8 +222,11 @@ def run_states(entries: list[HistoryEntry], champion_id: str | None) -> dict[str
     """
     oldest_first = list(reversed(entries))
     states: dict[str, RunState] = {}
+    for entry in oldest_first:  # a calibrator refit applied: its run is signed off, the model unchanged
+        if entry.action == "recalibrate" and entry.run_id not in states:
+            states[entry.run_id] = RunState(recorded=None, promotion=entry, is_champion=False, changes=(entry,))
     for run_id in {e.new_champion for e in entries}:
-        promotions = [e for e in oldest_first if e.new_champion == run_id and e.action != "rollback"]
+        promotions = [e for e in oldest_first if e.new_champion == run_id and e.action not in ("rollback", "recalibrate")]
         restores = [e for e in oldest_first if e.new_champion == run_id and e.action == "rollback"]
         ends = [e for e in oldest_first if e.previous_champion == run_id and e.new_champion != run_id]
         states[run_id] = RunState(

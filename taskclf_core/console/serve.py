@@ -86,7 +86,7 @@ def auth_problem(secrets: Path) -> str | None:
         )
     if not auth["redirect_uri"].rstrip().endswith("/oauth2callback"):
         return f"redirect_uri in {secrets} must end with /oauth2callback; got {auth['redirect_uri']!r}"
-    return _placeholder_problem(secrets, auth)
+    return _placeholder_problem(secrets, auth) or _reauth_problem(secrets, auth.get("reauth"))
 
 
 def _is_example_host(url: str) -> bool:
@@ -107,6 +107,21 @@ def _placeholder_problem(secrets: Path, auth: dict[str, Any]) -> str | None:
                 + ("use your provider's discovery document" if key == "server_metadata_url"
                    else "use the address people open the console at")
             )
+    return None
+
+
+def _reauth_problem(secrets: Path, section: Any) -> str | None:
+    """The optional ``[auth.reauth]`` provider (fresh sign-in at sign-off) must be usable if present."""
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        return f"[auth.reauth] in {secrets} must be a table"
+    missing = [k for k in AUTH_KEYS[2:] if not (isinstance(section.get(k), str) and section[k].strip())]
+    if missing:
+        return f"the [auth.reauth] section of {secrets} lacks {', '.join(missing)}"
+    kwargs = section.get("client_kwargs")
+    if not isinstance(kwargs, dict) or kwargs.get("prompt") != "login":
+        return f'[auth.reauth] in {secrets} must set client_kwargs = {{ prompt = "login" }} (it asks for a fresh sign-in)'
     return None
 
 
@@ -137,9 +152,11 @@ def metadata_problem(url: str, *, timeout: float = METADATA_TIMEOUT_S) -> str | 
     return None
 
 
-def _metadata_url(secrets: Path) -> str:
-    data = tomllib.loads(secrets.read_bytes().decode("utf-8"))
-    return str(data["auth"]["server_metadata_url"])
+def _metadata_urls(secrets: Path) -> list[str]:
+    """The provider's discovery document, and the re-authentication provider's when there is one."""
+    auth = tomllib.loads(secrets.read_bytes().decode("utf-8"))["auth"]
+    reauth = auth.get("reauth")
+    return [str(auth["server_metadata_url"]), *([str(reauth["server_metadata_url"])] if isinstance(reauth, dict) else [])]
 
 
 def serve_command(address: str, port: int) -> list[str]:
@@ -160,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     problem = _placement_problem(args.secrets) or auth_problem(args.secrets)
     if problem is None:  # the provider must answer before anyone is sent to sign in there
-        problem = metadata_problem(_metadata_url(args.secrets))
+        problem = next(filter(None, (metadata_problem(url) for url in _metadata_urls(args.secrets))), None)
     if problem is not None:
         print(
             f"error: refusing to serve on {args.address}:{args.port} without sign-in: {problem} "
