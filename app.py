@@ -57,7 +57,8 @@ if deployment is not None:
     else:
         st.caption("No inference policy: every taskclf path serves the model `models/active.json` names, "
                    "uncalibrated, at its default reject threshold.")
-    st.dataframe(pd.DataFrame(deployment.rows_as_dicts()), hide_index=True, key="status_deployment")
+    st.dataframe(pd.DataFrame(deployment.rows_as_dicts()), hide_index=True, key="status_deployment",
+                 row_height=formatting.WRAPPED_ROW_HEIGHT)  # paths and names wrap
     for note in (p for p in deployment.problems if p.severity == "note"):
         st.caption(f"Note: {plain(note.what)}. {plain(note.fix[:1].upper() + note.fix[1:])}.")
 
