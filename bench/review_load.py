@@ -12,7 +12,8 @@ pages. Measured:
   a time (warm), and ``--sessions`` readers at once (each a browser tab with its own
   Streamlit session; the static files come from the browser's cache);
 * one browser's time from navigation to the headline (``Run <id>``) and to the last chart
-  drawn, alone and among the concurrent readers.
+  drawn (every chart of the page: the comparison's five and the "as served" one), alone
+  and among the concurrent readers.
 
 The browsers share the machine with the server (2 cores here), so the browser times
 under load are the machine's, not the server's; the server's CPU per render is what
@@ -47,10 +48,12 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TICKS = os.sysconf("SC_CLK_TCK")
-#: Every chart of a run reviewed against a champion is drawn (canvas or SVG with a width).
-CHARTS_DRAWN = """(n) => { const c = document.querySelectorAll('[data-testid="stVegaLiteChart"]');
-  return c.length === n && [...c].every(e => { const d = e.querySelector('canvas, svg');
-    return d && d.getBoundingClientRect().width > 0; }); }"""
+#: The page's last section has arrived and every chart on it is drawn (canvas or SVG with a
+#: width; no chart placeholder still waiting for its code): at least ``n`` charts.
+CHARTS_DRAWN = """(n) => { const c = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
+  const last = [...document.querySelectorAll('[data-testid="stCode"]')].some(e => e.innerText.includes('Review?run='));
+  return last && c.length >= n && !document.querySelector('[data-testid="stSkeleton"]')
+    && c.every(e => { const d = e.querySelector('canvas, svg'); return d && d.getBoundingClientRect().width > 0; }); }"""
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
@@ -173,7 +176,7 @@ def _summary(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.review_load", description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=10, help="readers opening the review at once (default 10)")
-    parser.add_argument("--warm", type=int, default=5, help="warm renders one at a time (default 5)")
+    parser.add_argument("--warm", type=int, default=8, help="warm renders one at a time (default 8)")
     parser.add_argument("--project", type=Path, default=ROOT, help="the checkout whose app is served (default this one)")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="folder for the JSON result")
     args = parser.parse_args(argv)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from functools import partial
 
-import pandas as pd
 import streamlit as st
 
+import review_frame
 from access_frame import actor, current_access
 from page_frame import HISTORY, RETRAIN, STATUS, hide_chart_toolbar, page_frame, plain, signoff
 from taskclf_core.console import access, charts, formatting, report, review
@@ -39,7 +38,7 @@ if not requested:
     st.stop()
 
 try:
-    rv = review.run_review(home, requested)
+    rv = review.run_review(home, requested, access=current_access())  # one registry snapshot, the sign-off plan too
 except TaskclfError as exc:
     st.error(f"Cannot show this review: {plain(exc)}")
     st.page_link(HISTORY, label="See every run on the History page")
@@ -88,46 +87,12 @@ st.markdown(
     f"Compared against champion **`{compared}`**; champion now **`{rv.current_champion or 'none'}`**. "
     f"Finished {formatting.format_time(decision.finished_at)}; regression tolerance {rv.tolerance}."
 )
-snapshot = rv.evidence.snapshot
-with st.expander(
-    f"Dataset snapshot: {snapshot.get('row_count')} labelled windows, {snapshot.get('user_count')} users, "
-    f"{snapshot.get('date_from')} to {snapshot.get('date_to')}, hash {snapshot.get('dataset_hash')}"
-):
-    st.json(snapshot, expanded=1)
-with st.expander("Configuration used by this run"):
-    st.code(rv.evidence.config_yaml, language="yaml")
-
-
-
-@st.cache_data(show_spinner=False, max_entries=100)
-def draw_chart(content_key: str, name: str, _spec: str) -> None:
-    """One chart, drawn once per run content; later readers get the element replayed."""
-    st.vega_lite_chart(json.loads(_spec), theme=None, width="content")  # as exported
-
+review_frame.draw_inputs(rv.content_key, rv.evidence.snapshot, rv.evidence.config_yaml)
 
 # ----------------------------------------------------------------------------- as served
-served = rv.served
-if served is not None:
-    st.subheader("As taskclf will serve it")
-    st.markdown(plain(served.judged_sentence))
-    st.dataframe(
-        pd.DataFrame([{"": d.what, ("before (now)" if refit_of else "champion now"): d.champion,
-                       ("after the refit" if refit_of else "challenger if promoted"): d.challenger,
-                       "changes": "yes" if d.changed else ""} for d in served.diff]),
-        hide_index=True, key="review_deployment_diff",
-    )
-    four = st.column_config.NumberColumn(format="%.4f")
-    st.dataframe(
-        pd.DataFrame([f.as_dict() for f in served.figures]), hide_index=True, key="review_served_figures",
-        column_config={k: four for k in ("macro-F1 after reject", "reject rate", "accuracy on accepted", "coverage", "ECE", "Brier")},
-    )
-    if len(served.per_user):
-        with st.expander("Reject rate and macro-F1 per user, raw and served"):
-            st.dataframe(served.per_user, hide_index=True, key="review_served_users",
-                         column_config={c: four for c in served.per_user.columns if c != "user"})
-    reliability = review.reliability_spec(rv)  # built once per run content
-    if reliability is not None:
-        draw_chart(rv.content_key, "reliability", reliability)
+
+if rv.served is not None:
+    review_frame.draw_served(rv.content_key, refit_of, rv.served, review.reliability_spec(rv))
 
 # ----------------------------------------------------------------------------- charts
 st.subheader("Champion vs challenger vs rule baseline")
@@ -138,7 +103,7 @@ if rv.interval_sentence is None:
 for name, chart in built.items():
     if name == "bootstrap" and rv.interval_sentence:
         st.markdown(rv.interval_sentence)
-    draw_chart(rv.content_key, name, chart)
+    review_frame.draw_chart(rv.content_key, name, chart)
     png, svg, spec, _ = st.columns([1, 1, 2, 5])
     png.download_button(
         "PNG", data=partial(charts.to_png, chart), file_name=f"{run_id}-{name}.png", mime="image/png",
@@ -155,50 +120,8 @@ for name, chart in built.items():
 
 # ----------------------------------------------------------------------------- gates
 st.subheader("Gates")
-GATE_COLOURS = {"failed": "background-color: #f8d7da; color: #a71d2a; font-weight: 600",
-                "passed": "background-color: #d4edda; color: #1e7e34", "skipped": "color: #666"}
-
-
-@st.cache_data(show_spinner=False, max_entries=100)
-def draw_gate_table(content_key: str, _gates: list[review.GateRow]) -> None:
-    """The gate table, drawn once per run content (it depends on the run's files only)."""
-    gate_table = pd.DataFrame(
-        [
-            {
-                "gate": g.name, "kind": g.kind, "result": g.status,
-                "value": formatting.format_gate_value(g.value, g.threshold), "threshold": plain(g.threshold),
-                "config key": plain(g.config_key), "detail": plain(g.detail),
-            }
-            for g in _gates
-        ]
-    ).set_index("gate")
-    # st.table renders its cells as Markdown (">= 0.95" would become a quote): cells are escaped.
-    st.table(gate_table.style.map(lambda v: GATE_COLOURS.get(v, ""), subset=["result"]))
-
-
-draw_gate_table(rv.content_key, rv.gates)
-
-challenger_report = reports["challenger"]
-if challenger_report is not None and challenger_report.acceptance:
-    with st.expander("Acceptance checks of the challenger: each threshold and where it is set"):
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {"check": c.name, "result": "passed" if c.passed else "failed",
-                     "value": formatting.format_gate_value(c.value, c.threshold), "threshold": c.threshold,
-                     "config key": c.config_key}
-                    for c in challenger_report.acceptance
-                ]
-            ),
-            hide_index=True, key="review_acceptance",
-        )
-        st.caption("Thresholds are set in the `gates:` section of the configuration; the run records those it was judged by.")
-if rv.data_warnings:
-    st.warning(
-        f"{len(rv.data_warnings)} data warning(s): rows taskclf accepts but that look wrong were kept in this run's data.",
-        icon=":material/warning:",
-    )
-    st.dataframe(pd.DataFrame(rv.data_warning_rows), hide_index=True, key="review_data_warnings")
+review_frame.draw_gate_table(rv.content_key, rv.gates)
+review_frame.draw_checks(rv.content_key, rv)
 
 # ----------------------------------------------------------------------------- sign-off
 st.subheader("Sign-off")
@@ -217,7 +140,7 @@ elif done:
 for label, text in audit_rows(rv.effective.promotion, rv.pending):  # who, how, approvals (issue 14)
     st.caption(f"{plain(label)}: {plain(text)}")
 you = current_access()
-plan = access.plan_signoff(home, run_id, kind="promote", access=you)  # the core re-checks under its lock
+plan = rv.plan or access.plan_signoff(home, run_id, kind="promote", access=you)  # the core re-checks under its lock
 st.caption(f"Rule: {plain(access.required_rule(you.policy))}.")
 waiting = plan.state.waiting()
 if waiting and rv.can_promote:

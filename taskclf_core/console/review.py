@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -15,7 +15,7 @@ from typing import Any, Final
 import yaml
 
 from taskclf_core.access.identity import Identity
-from taskclf_core.console.access import pending_notes
+from taskclf_core.console.access import Access, pending_notes, plan_signoff
 from taskclf_core.console.derived import ContentCache, content_key
 from taskclf_core.console.formatting import format_time
 from taskclf_core.console.runstate import RunState, effective_state, read_config, run_rows
@@ -27,6 +27,7 @@ from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from taskclf_core.registry.approve import PendingApproval
 from taskclf_core.registry.history import HistoryEntry
+from taskclf_core.registry.pending import SignoffPlan
 from taskclf_core.registry.runids import validate_run_id
 from taskclf_core.registry.runs import ChampionRef, RunDecision
 from taskclf_core.registry.snapshot import one_read
@@ -102,6 +103,9 @@ class RunReview:
     reason_now: str | None = None
     #: SHA-256 of the run's evidence files: what is derived from them is derived once per key.
     content_key: str = ""
+    #: What a sign-off by the session's person would do now (when ``run_review`` was given
+    #: the session's access): read in the same registry snapshot as the rest.
+    plan: SignoffPlan | None = None
 
     @property
     def reports(self) -> dict[str, EvaluationReport | None]:
@@ -228,7 +232,7 @@ def _derive(folder: Path, run_id: str, decision: RunDecision) -> _Derived:
     )
 
 
-def run_review(home: Home, run_id: object) -> RunReview:
+def run_review(home: Home, run_id: object, *, access: Access | None = None) -> RunReview:
     """The review of one run: decision, effective state, evidence, gates, promotability.
 
     What comes from the run's evidence files is derived once per content (see
@@ -238,6 +242,8 @@ def run_review(home: Home, run_id: object) -> RunReview:
     Args:
         home: The registry home.
         run_id: The run id as given (e.g. from the URL); validated before any path use.
+        access: The session's access (the page's): the review then carries the sign-off
+            plan of its person (:attr:`RunReview.plan`).
 
     Returns:
         The review.
@@ -248,7 +254,10 @@ def run_review(home: Home, run_id: object) -> RunReview:
     """
     run_id = validate_run_id(run_id)
     with one_read():  # one snapshot of the registry: each bundle and run folder checked once
-        return _run_review(home, run_id)
+        review = _run_review(home, run_id)
+        if access is None:
+            return review
+        return replace(review, plan=plan_signoff(home, run_id, kind="promote", access=access))
 
 
 def _run_review(home: Home, run_id: str) -> RunReview:
