@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from taskclf_core.console.cli import app
 from taskclf_core.errors import ConfigError
 from taskclf_core.train.config import RetrainConfig, parse_retrain_yaml
-from taskclf_core.train.distributed_config import ComputeConfig, effective_compute
+from taskclf_core.train.dask.config import ComputeConfig, effective_compute
 
 runner = CliRunner()
 

@@ -37,9 +37,9 @@ from taskclf_core.paths import Home
 from taskclf_core.registry.bundle import load_bundle
 from taskclf_core.registry.promotion import promote
 from taskclf_core.train.config import RetrainConfig
-from taskclf_core.train.distributed_cluster import dask_settings
-from taskclf_core.train.distributed_config import ClusterError, ComputeConfig
-from taskclf_core.train.distributed_pipeline import run_dask_retrain_pipeline
+from taskclf_core.train.dask.cluster import dask_settings
+from taskclf_core.train.dask.config import ClusterError, ComputeConfig
+from taskclf_core.train.dask.pipeline import run_dask_retrain_pipeline
 from taskclf_core.train.retrain import run_retrain_pipeline
 from taskclf_core.train.stages import Clock, prepare_data
 from tests.helpers_retrain import make_home

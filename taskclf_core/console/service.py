@@ -201,7 +201,7 @@ def run_retrain(
 def _effective_engine(config: RetrainConfig, request: RetrainRequest) -> str:
     if request.engine is None and request.scheduler is None:
         return config.compute.engine
-    from taskclf_core.train.distributed_config import effective_compute
+    from taskclf_core.train.dask.config import effective_compute
 
     return effective_compute(config.compute, engine=request.engine, scheduler=request.scheduler).engine
 
@@ -211,8 +211,8 @@ def _run_retrain_on_dask(
     progress: ProgressCallback | None,
 ) -> RetrainResult:
     """The same retrain on a Dask cluster (compute.engine dask, or --engine/--scheduler)."""
-    from taskclf_core.train.distributed_config import effective_compute
-    from taskclf_core.train.distributed_pipeline import run_dask_retrain_pipeline
+    from taskclf_core.train.dask.config import effective_compute
+    from taskclf_core.train.dask.pipeline import run_dask_retrain_pipeline
 
     compute = effective_compute(config.compute, engine=request.engine, scheduler=request.scheduler)
     if request.synthetic:

@@ -13,7 +13,7 @@ from taskclf_core.access.policy import AccessPolicy
 from taskclf_core.errors import ConfigError, RegistryError, describe_validation_error, show_value
 from taskclf_core.fs.atomic import write_text_atomic
 from taskclf_core.model.thresholds import GateThresholds
-from taskclf_core.train.distributed_config import ComputeConfig
+from taskclf_core.train.dask.config import ComputeConfig
 
 DEFAULT_RETRAIN_CADENCE_DAYS = 7
 DEFAULT_CALIBRATOR_UPDATE_CADENCE_DAYS = 7

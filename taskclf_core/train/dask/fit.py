@@ -35,7 +35,7 @@ from taskclf_core.model.serving import (
     feature_columns,
     feature_matrix,
 )
-from taskclf_core.train.distributed_data import FILE_DAY, LABEL_CODE
+from taskclf_core.train.dask.data import FILE_DAY, LABEL_CODE
 
 LABEL_COLUMN = "__label__"
 WEIGHT_COLUMN = "__weight__"

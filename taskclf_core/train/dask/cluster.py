@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from taskclf_core.errors import TaskclfError
-from taskclf_core.train.distributed_config import LOCAL_SCHEDULER, ClusterError, ComputeConfig
+from taskclf_core.train.dask.config import LOCAL_SCHEDULER, ClusterError, ComputeConfig
 
 _NOT_SAVED = "no run was saved and the registry was not touched"
 

@@ -1,7 +1,7 @@
 """The ``compute:`` section of ``configs/retrain.yaml``: which engine runs a retrain.
 
 ``engine: local`` (the default) is today's single-process pipeline. ``engine: dask`` runs
-the same retrain on a Dask cluster (:mod:`taskclf_core.train.distributed_pipeline`):
+the same retrain on a Dask cluster (:mod:`taskclf_core.train.dask.pipeline`):
 ``scheduler: local`` starts a ``distributed.LocalCluster`` on this machine (for trying
 it), any other value is the address of a running scheduler (``tcp://host:8786``).
 

@@ -1,10 +1,10 @@
 """The retrain on a Dask cluster: same evidence, same gates, same run files as the local engine.
 
 Stages (the local engine's names): read, validate, hash and project every day file on the
-workers (:mod:`~taskclf_core.train.distributed_data`); split per user in time order from
+workers (:mod:`~taskclf_core.train.dask.data`); split per user in time order from
 row counts; fit ``lightgbm.dask.DaskLGBMClassifier`` on the serving matrix
-(:mod:`~taskclf_core.train.distributed_fit`); score challenger, champion and rule baseline
-on the workers, bringing back counts (:mod:`~taskclf_core.train.distributed_score`). From
+(:mod:`~taskclf_core.train.dask.fit`); score challenger, champion and rule baseline
+on the workers, bringing back counts (:mod:`~taskclf_core.train.dask.score`). From
 the verdict on, it is the local engine's code: :func:`~taskclf_core.train.stages.judge`,
 :func:`~taskclf_core.train.runsave.save_run` and the promotion it does.
 
@@ -36,15 +36,15 @@ from taskclf_core.model.lgbm import TrainedModel
 from taskclf_core.model.serving import categorical_columns, feature_columns
 from taskclf_core.paths import Home
 from taskclf_core.registry.cleanup import cleanup_stale_temp
-from taskclf_core.train import distributed_data as ddata
-from taskclf_core.train import distributed_fit as dfit
-from taskclf_core.train import distributed_score as dscore
 from taskclf_core.train.cadence import retrain_cadence
 from taskclf_core.train.champion import ChampionState, load_champion
 from taskclf_core.train.config import DEFAULT_MODELS_DIR, RetrainConfig
-from taskclf_core.train.distributed_cluster import cluster_failure, connect, quiet_distributed
-from taskclf_core.train.distributed_config import ComputeConfig
-from taskclf_core.train.distributed_plan import DataPlan, plan_data
+from taskclf_core.train.dask import data as ddata
+from taskclf_core.train.dask import fit as dfit
+from taskclf_core.train.dask import score as dscore
+from taskclf_core.train.dask.cluster import cluster_failure, connect, quiet_distributed
+from taskclf_core.train.dask.config import ComputeConfig
+from taskclf_core.train.dask.plan import DataPlan, plan_data
 from taskclf_core.train.lock import retrain_lock
 from taskclf_core.train.records import DatasetSnapshot, RetrainResult
 from taskclf_core.train.stages import (
