@@ -123,6 +123,12 @@ def test_dask_engine_matches_the_local_engine_and_its_model_serves_locally(team:
     # The saved model is an ordinary LightGBM text model on the serving contract.
     bundle = load_bundle(Path(result.run_dir))
     assert bundle.booster.feature_name() == list(bundle.metadata.feature_names or [])
+    # One set of training rules: the same rows masked (so the same vocabularies), the same
+    # recorded parameters (what differs is where the work ran).
+    local_bundle = load_bundle(Path(local.run_dir))
+    assert dict(bundle.encoders) == dict(local_bundle.encoders)
+    recorded, local_recorded = (json.loads((Path(d) / "metadata.json").read_text()) for d in (result.run_dir, local.run_dir))
+    assert recorded.get("params") == local_recorded.get("params")
     prepared = prepare_data(loaded.features, loaded.spans, holdout_user_fraction=0.0, source={},
                             warnings=[], clock=Clock(None))
     eval_df = prepared.eval_df

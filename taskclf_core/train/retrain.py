@@ -27,7 +27,6 @@ from taskclf_core.data.labels import LabelSpan, spans_to_frame
 from taskclf_core.data.quality import DataWarning
 from taskclf_core.data.quality import data_warnings as found_warnings
 from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD
-from taskclf_core.errors import DataError
 from taskclf_core.model.gates import (
     RegressionGate,
     RegressionResult,
@@ -57,6 +56,7 @@ from taskclf_core.train.stages import (
     MIN_LABELLED_WINDOWS,
     Clock,
     ProgressCallback,
+    check_reject_threshold,
     decide_outcome,
     evaluate_all,
     judge,
@@ -162,8 +162,7 @@ def run_retrain_pipeline(
     """
     clock = Clock(progress)
     home = Home.for_dirs(models_dir, out_dir)
-    if not 0 < reject_threshold < 1:
-        raise DataError(f"reject_threshold must be in (0, 1); got {reject_threshold}")
+    check_reject_threshold(reject_threshold)
     started_at = datetime.now(UTC)
     spans = label_spans if isinstance(label_spans, pd.DataFrame) else spans_to_frame(label_spans)
     source = data_source or {}

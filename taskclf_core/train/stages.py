@@ -9,7 +9,7 @@ the one outcome). Saving is :mod:`taskclf_core.train.runsave`; the sequence is
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -90,13 +90,47 @@ def schema_version_of(df: pd.DataFrame) -> str:
     """
     if "schema_version" not in df.columns or len(df) == 0:
         raise DataError("the feature frame has no schema_version column; expected v1, v2 or v3 rows")
-    versions = sorted({str(v) for v in pd.unique(df["schema_version"].astype("str"))})
-    unknown = [v for v in versions if v not in SCHEMA_VERSIONS]
+    return one_schema_version({str(v) for v in pd.unique(df["schema_version"].astype("str"))})
+
+
+# The prepare stage's guards: both engines call these (the Dask engine with counts from its workers).
+
+
+def one_schema_version(versions: Iterable[str]) -> str:
+    """The one schema version of a training set, from the versions its rows carry.
+
+    Raises:
+        DataError: an unknown version, or several.
+    """
+    found = sorted(set(versions))
+    unknown = [v for v in found if v not in SCHEMA_VERSIONS]
     if unknown:
         raise DataError(f"unknown schema_version {unknown[0]!r}; expected one of {', '.join(SCHEMA_VERSIONS)}")
-    if len(versions) > 1:
-        raise DataError(f"mixed schema versions in one training set: {', '.join(versions)}; use one version")
-    return versions[0]
+    if len(found) > 1:
+        raise DataError(f"mixed schema versions in one training set: {', '.join(found)}; use one version")
+    if not found:
+        raise DataError("the feature rows carry no schema_version; expected v1, v2 or v3 rows")
+    return found[0]
+
+
+def check_reject_threshold(reject_threshold: float) -> None:
+    """Raises: DataError: the reject threshold is not in (0, 1)."""
+    if not 0 < reject_threshold < 1:
+        raise DataError(f"reject_threshold must be in (0, 1); got {reject_threshold}")
+
+
+def check_labelled_windows(labelled: int, *, spans: int, windows: int) -> None:
+    """Refuse to train on fewer than :data:`MIN_LABELLED_WINDOWS` labelled windows.
+
+    Raises:
+        InsufficientDataError: naming the labelled windows, the spans and the windows.
+    """
+    if labelled < MIN_LABELLED_WINDOWS:
+        raise InsufficientDataError(
+            f"only {labelled} labelled windows after projecting {spans} spans onto "
+            f"{windows} windows; at least {MIN_LABELLED_WINDOWS} are needed: "
+            "label more time or widen the date range"
+        )
 
 
 def not_due_snapshot(features_df: pd.DataFrame, spans: pd.DataFrame, source: dict[str, Any]) -> DatasetSnapshot:
@@ -173,12 +207,7 @@ def prepare_data(
     clock.stage("projecting", 0.08)
     codes = project_codes(features_df, spans)
     labelled = np.flatnonzero(codes >= 0)
-    if len(labelled) < MIN_LABELLED_WINDOWS:
-        raise InsufficientDataError(
-            f"only {len(labelled)} labelled windows after projecting {len(spans)} spans onto "
-            f"{len(features_df)} windows; at least {MIN_LABELLED_WINDOWS} are needed: "
-            "label more time or widen the date range"
-        )
+    check_labelled_windows(len(labelled), spans=len(spans), windows=len(features_df))
 
     clock.stage("splitting", 0.12)
     # The split reads two columns of the labelled rows; nothing else is copied for it.
