@@ -14,6 +14,7 @@ data) raises before anything is saved: no run folder, the registry untouched.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import warnings
 from collections.abc import Sequence
@@ -42,7 +43,7 @@ from taskclf_core.train.config import DEFAULT_MODELS_DIR, RetrainConfig
 from taskclf_core.train.dask import data as ddata
 from taskclf_core.train.dask import fit as dfit
 from taskclf_core.train.dask import score as dscore
-from taskclf_core.train.dask.cluster import cluster_failure, connect, quiet_distributed
+from taskclf_core.train.dask.cluster import connect, quiet_distributed
 from taskclf_core.train.dask.config import ComputeConfig
 from taskclf_core.train.dask.plan import DataPlan, plan_data
 from taskclf_core.train.lock import retrain_lock
@@ -301,7 +302,8 @@ def run_dask_retrain_pipeline(
         champion = load_champion(home)
         with quiet_distributed():
             clock.stage("connecting", 0.01)
-            with connect(compute) as client:
+            with connect(compute) as session:
+                client = session.client
                 try:
                     prepared = _prepare(client, plan, champion, user_id=user_id,
                                         holdout_user_fraction=holdout_user_fraction, source=source, clock=clock)
@@ -309,8 +311,8 @@ def run_dask_retrain_pipeline(
                     evaluation = _evaluate(client, prepared, challenger, champion, config=config,
                                            reject_threshold=reject_threshold, clock=clock)
                     clock.stage("closing the cluster", 0.89)
-                except Exception as exc:
-                    failure = cluster_failure(exc, clock._stage or "the run")
+                except (Exception, asyncio.CancelledError) as exc:  # a closed client cancels what waits on it
+                    failure = session.failure(exc, clock._stage or "the run")
                     if failure is not None:
                         raise failure from exc
                     raise
