@@ -44,6 +44,9 @@ from taskclf_core.train.retrain import run_retrain_pipeline
 from taskclf_core.train.stages import Clock, prepare_data
 from tests.helpers_retrain import make_home
 
+#: Every test here uses a LocalCluster of 2 worker processes.
+pytestmark = pytest.mark.slow
+
 DATE_FROM, DATE_TO = date(2026, 3, 2), date(2026, 3, 15)
 CONFIG = RetrainConfig.model_validate({"train_params": {"num_boost_round": 30, "seed": 3}})
 

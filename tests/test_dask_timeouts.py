@@ -112,6 +112,7 @@ def _expected(address: str) -> str:
     return f"{address} accepted the connection but did not answer as a Dask scheduler within {TIMEOUT_S} s"
 
 
+@pytest.mark.slow  # a fresh interpreter per listener (imports dask, distributed, lightgbm)
 def test_a_wrong_listener_fails_the_cli_run_in_one_line(wrong_listener: str, data_dir: Path, tmp_path: Path) -> None:
     make_home(tmp_path, compute={"connect_timeout_s": TIMEOUT_S})
     started = time.monotonic()
