@@ -33,10 +33,12 @@ _US_PER_DAY = 86_400_000_000
 
 @dataclass(frozen=True)
 class RowKeys:
-    """What the masking draw reads of each row: its user (hashed) and its window start."""
+    """What the masking draw reads of each row: its user (hashed), its window start, and
+    which (user, UTC day) it belongs to (the group's number means nothing across frames)."""
 
     user: np.ndarray  # uint64: 8 bytes of BLAKE2b of the user id
     ts_us: np.ndarray  # int64: bucket_start_ts, microseconds since the epoch (UTC)
+    group: np.ndarray  # int64: the row's (user, day) within this frame
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> RowKeys:
@@ -46,7 +48,13 @@ class RowKeys:
             [int.from_bytes(hashlib.blake2b(str(u).encode(), digest_size=8).digest(), "little") for u in uniques],
             dtype=np.uint64,
         )
-        return cls(hashed[codes] if len(codes) else np.zeros(0, np.uint64), timestamps_us(frame["bucket_start_ts"]))
+        ts = timestamps_us(frame["bucket_start_ts"])
+        if len(ts) == 0:
+            return cls(np.zeros(0, np.uint64), ts, np.zeros(0, np.int64))
+        day = np.floor_divide(ts, _US_PER_DAY)
+        span = int(day.max() - day.min()) + 1
+        group, _ = pd.factorize(codes.astype(np.int64) * span + (day - day.min()))
+        return cls(hashed[codes], ts, group.astype(np.int64))
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -78,21 +86,21 @@ def sampled_rows(
     rows = np.flatnonzero(eligible)
     if len(rows) == 0 or rate <= 0:
         return rows[:0]
-    user, ts = keys.user[rows], keys.ts_us[rows]
-    day = np.floor_divide(ts, _US_PER_DAY)
     draw = _mix(np.full(len(rows), seed, dtype=np.uint64))
     draw = _mix(draw ^ np.uint64(column_position))
-    draw = _mix(draw ^ user)
-    draw = _mix(draw ^ ts.view(np.uint64))
-    order = np.lexsort((ts, draw, day, user))  # by (user, day), then the draw (ts breaks ties)
-    s_user, s_day = user[order], day[order]
-    new_group = np.concatenate([[True], (s_user[1:] != s_user[:-1]) | (s_day[1:] != s_day[:-1])])
-    group = np.cumsum(new_group) - 1
-    starts = np.flatnonzero(new_group)
+    draw = _mix(draw ^ keys.user[rows])
+    # The last step is a bijection of the window start: one user's rows never tie.
+    draw = _mix(draw ^ keys.ts_us[rows].view(np.uint64))
+    group = keys.group[rows]
+    order = np.lexsort((draw, group))  # by (user, day), then the draw
+    sorted_group = group[order]
+    first = np.concatenate([[True], sorted_group[1:] != sorted_group[:-1]])
+    starts = np.flatnonzero(first)
     sizes = np.diff(np.concatenate([starts, [len(order)]]))
-    rank = np.arange(len(order)) - starts[group]
+    run = np.cumsum(first) - 1
+    rank = np.arange(len(order)) - starts[run]
     n_mask = np.rint(sizes * rate).astype(np.int64)
-    return np.sort(rows[order[rank < n_mask[group]]])
+    return np.sort(rows[order[rank < n_mask[run]]])
 
 
 def kept_values(counts: Mapping[str, int], min_category_freq: int = MIN_CATEGORY_FREQ) -> set[str]:
