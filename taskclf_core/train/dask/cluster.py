@@ -215,9 +215,10 @@ class SchedulerWatch:
                 continue
             if self._stop.is_set():
                 return
+            gone = "; it no longer accepts connections" if problem.startswith("cannot reach") else ""
             self.reason = (
                 f"the Dask scheduler at {self.address} stopped answering: no reply for {self.timeout_s} s "
-                f"(compute.call_timeout_s; {problem}); {_NOT_SAVED}; check the scheduler and retry"
+                f"(compute.call_timeout_s){gone}; {_NOT_SAVED}; check the scheduler and retry"
             )
             self._on_silence()
             return
