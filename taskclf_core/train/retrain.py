@@ -49,14 +49,13 @@ from taskclf_core.train.config import (
     TrainParams,
     load_retrain_config,
 )
+from taskclf_core.train.guards import MIN_LABELLED_WINDOWS, check_reject_threshold
 from taskclf_core.train.lock import retrain_lock
 from taskclf_core.train.records import DatasetSnapshot, Outcome, RetrainResult
 from taskclf_core.train.stages import (
     BOOTSTRAP_RESAMPLES,
-    MIN_LABELLED_WINDOWS,
     Clock,
     ProgressCallback,
-    check_reject_threshold,
     decide_outcome,
     evaluate_all,
     judge,

@@ -9,7 +9,7 @@ the one outcome). Saving is :mod:`taskclf_core.train.runsave`; the sequence is
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -21,9 +21,9 @@ from taskclf_core import __version__
 from taskclf_core.data.hashing import dataset_hash
 from taskclf_core.data.projection import labelled_rows, project_codes
 from taskclf_core.data.quality import DataWarning
-from taskclf_core.data.schema import FEATURES, LABELS, SCHEMA_VERSIONS
+from taskclf_core.data.schema import FEATURES, LABELS
 from taskclf_core.data.split import split_by_time
-from taskclf_core.errors import DataError, InsufficientDataError, TaskclfError
+from taskclf_core.errors import DataError, TaskclfError
 from taskclf_core.model.baseline import BASELINE_COLUMNS, baseline_codes
 from taskclf_core.model.evaluation import apply_reject, evaluate_predictions, paired_bootstrap
 from taskclf_core.model.gates import (
@@ -44,13 +44,15 @@ from taskclf_core.paths import Home
 from taskclf_core.train.cadence import CadenceStatus
 from taskclf_core.train.champion import ChampionState
 from taskclf_core.train.config import RetrainConfig, config_to_yaml
+from taskclf_core.train.guards import (
+    check_labelled_windows,
+    one_schema_version,
+)
 from taskclf_core.train.records import DatasetSnapshot, Outcome, RetrainResult
 from taskclf_core.train.runsave import save_run
 
 ProgressCallback = Callable[[str, float], None]
 
-#: Fewer labelled windows than this stop the run before training.
-MIN_LABELLED_WINDOWS = 100
 BOOTSTRAP_RESAMPLES = 1000
 
 
@@ -91,46 +93,6 @@ def schema_version_of(df: pd.DataFrame) -> str:
     if "schema_version" not in df.columns or len(df) == 0:
         raise DataError("the feature frame has no schema_version column; expected v1, v2 or v3 rows")
     return one_schema_version({str(v) for v in pd.unique(df["schema_version"].astype("str"))})
-
-
-# The prepare stage's guards: both engines call these (the Dask engine with counts from its workers).
-
-
-def one_schema_version(versions: Iterable[str]) -> str:
-    """The one schema version of a training set, from the versions its rows carry.
-
-    Raises:
-        DataError: an unknown version, or several.
-    """
-    found = sorted(set(versions))
-    unknown = [v for v in found if v not in SCHEMA_VERSIONS]
-    if unknown:
-        raise DataError(f"unknown schema_version {unknown[0]!r}; expected one of {', '.join(SCHEMA_VERSIONS)}")
-    if len(found) > 1:
-        raise DataError(f"mixed schema versions in one training set: {', '.join(found)}; use one version")
-    if not found:
-        raise DataError("the feature rows carry no schema_version; expected v1, v2 or v3 rows")
-    return found[0]
-
-
-def check_reject_threshold(reject_threshold: float) -> None:
-    """Raises: DataError: the reject threshold is not in (0, 1)."""
-    if not 0 < reject_threshold < 1:
-        raise DataError(f"reject_threshold must be in (0, 1); got {reject_threshold}")
-
-
-def check_labelled_windows(labelled: int, *, spans: int, windows: int) -> None:
-    """Refuse to train on fewer than :data:`MIN_LABELLED_WINDOWS` labelled windows.
-
-    Raises:
-        InsufficientDataError: naming the labelled windows, the spans and the windows.
-    """
-    if labelled < MIN_LABELLED_WINDOWS:
-        raise InsufficientDataError(
-            f"only {labelled} labelled windows after projecting {spans} spans onto "
-            f"{windows} windows; at least {MIN_LABELLED_WINDOWS} are needed: "
-            "label more time or widen the date range"
-        )
 
 
 def not_due_snapshot(features_df: pd.DataFrame, spans: pd.DataFrame, source: dict[str, Any]) -> DatasetSnapshot:

@@ -46,6 +46,11 @@ from taskclf_core.train.dask import score as dscore
 from taskclf_core.train.dask.cluster import connect, quiet_distributed
 from taskclf_core.train.dask.config import ComputeConfig
 from taskclf_core.train.dask.plan import DataPlan, plan_data
+from taskclf_core.train.guards import (
+    check_labelled_windows,
+    check_reject_threshold,
+    one_schema_version,
+)
 from taskclf_core.train.lock import retrain_lock
 from taskclf_core.train.records import DatasetSnapshot, RetrainResult
 from taskclf_core.train.stages import (
@@ -53,11 +58,8 @@ from taskclf_core.train.stages import (
     Clock,
     Evaluation,
     ProgressCallback,
-    check_labelled_windows,
-    check_reject_threshold,
     judge,
     not_due_result,
-    one_schema_version,
     save_and_report,
 )
 
