@@ -39,8 +39,23 @@ else:
         f"Champion run **`{champion.run_id}`**, {champion.how} by **{plain(champion.promoted_by)}** "
         f"on {formatting.format_time(champion.promoted_at)}."
     )
+    if champion.signed_off_by:  # every approver, when and how each was authenticated
+        st.caption(f"Signed off by {plain(champion.signed_off_by)}")
     st.caption(f"Note: {plain(champion.note)}")
     st.page_link(REVIEW, label="Open the champion's review", query_params={"run": champion.run_id})
+
+st.subheader("What taskclf serves")
+deployment = summary.deployment
+if deployment is not None:
+    if deployment.uses_policy:
+        st.caption("taskclf's deployment is `models/inference_policy.json` (model, calibrator store, reject "
+                   "threshold); its paths read it differently, so each is shown.")
+    else:
+        st.caption("No inference policy: every taskclf path serves the model `models/active.json` names, "
+                   "uncalibrated, at its default reject threshold.")
+    st.dataframe(pd.DataFrame(deployment.rows_as_dicts()), hide_index=True, key="status_deployment")
+    for note in (p for p in deployment.problems if p.severity == "note"):
+        st.caption(f"Note: {plain(note.what)}. {plain(note.fix[:1].upper() + note.fix[1:])}.")
 
 st.subheader("Retrain cadence")
 cadence = summary.cadence
@@ -54,12 +69,13 @@ if summary.calibrator is not None:
     (st.warning if summary.calibrator.due else st.success)(summary.calibrator.sentence("Calibrator store update"))
     st.caption(
         f"Calibrator store `{summary.calibrator_store}`, cadence every "
-        f"{summary.calibrator.cadence_days} day(s) (`calibrator_update_cadence_days`)."
+        f"{summary.calibrator.cadence_days} day(s) (`calibrator_update_cadence_days`). "
+        "Refit it on the Retrain page (a reviewed change, signed off like a model)."
     )
 else:
     st.caption(
-        f"Calibrator store: not configured (set `{status.CALIBRATOR_STORE_ENV}` to its folder "
-        "to see when its update is due)."
+        f"Calibrator store: none in the deployment (set `{status.CALIBRATOR_STORE_ENV}` to a store "
+        "folder to see when its update is due)."
     )
 
 if summary.running_job_id:

@@ -13,8 +13,8 @@ from typing import Any, Final
 
 import streamlit as st
 
-from access_frame import gate
-from taskclf_core.console.formatting import approver_from_user, signoff_missing
+from access_frame import current_access, gate, reauth_provider, sign_in_again
+from taskclf_core.console.formatting import signoff_missing
 from taskclf_core.errors import TaskclfError
 from taskclf_core.paths import Home
 
@@ -88,7 +88,8 @@ def signoff_form(prefix: str, *, verb: str, note_label: str, enabled: bool = Tru
         # the keys only resets the server side; the browser would send the old text back).
         st.session_state[f"{prefix}_approver"] = ""
         st.session_state[f"{prefix}_note"] = ""
-    logged_in = approver_from_user(st.user.to_dict())
+    person = current_access().identity  # the verified, normalized email (never typed)
+    logged_in = person.name if person is not None else None
     if logged_in:
         approver = st.text_input("Approver (signed in)", value=logged_in, disabled=True, key=f"{prefix}_approver_user")
     else:
@@ -103,13 +104,15 @@ def signoff_form(prefix: str, *, verb: str, note_label: str, enabled: bool = Tru
 
 
 def signoff_dialog(
-    prefix: str, *, verb: str, title: str, summary: str, approver: str, note: str, act: Callable[[], Any]
+    prefix: str, *, verb: str, title: str, summary: str, approver: str, note: str, act: Callable[[], Any],
+    reauth: str | None = None,
 ) -> None:
     """The confirmation of a sign-off action; ``act`` is the page's one core call.
 
     Open while ``<prefix>_confirm_open`` is set. On success the result is kept in
     ``<prefix>_done`` for the next run, and approver and note are cleared (a next action
-    never reuses them); a refusal is shown in the dialog.
+    never reuses them); a refusal is shown in the dialog. With ``reauth`` (the sign-in is
+    too old for a sign-off) the dialog asks for a fresh sign-in instead of confirming.
     """
     open_key = f"{prefix}_confirm_open"
 
@@ -123,6 +126,16 @@ def signoff_dialog(
         missing = signoff_missing(approver, note)
         if missing:
             st.warning(missing)
+        if reauth:
+            st.warning(plain(reauth), icon=":material/lock_reset:")
+            if not reauth_provider():
+                st.caption(
+                    "The secrets have no [auth.reauth] provider (client_kwargs prompt = \"login\"): a provider with "
+                    "single sign-on may sign you in again without asking, with the old sign-in time."
+                )
+            if st.button("Sign in again", type="primary", key=f"{prefix}_reauth"):
+                sign_in_again()
+            return
         yes, no = st.columns(2)
         yes_label = {"promote": "Yes, promote", "rollback": "Yes, roll back"}.get(verb, f"Yes, {verb}")
         if yes.button(yes_label, type="primary", key=f"{prefix}_confirm_{verb}", disabled=missing is not None):
@@ -144,12 +157,14 @@ def signoff_dialog(
 
 def signoff(
     prefix: str, *, verb: str, subject: str, note_label: str, title: str, summary: str,
-    act: Callable[[str, str], Any], enabled: bool = True,
+    act: Callable[[str, str], Any], enabled: bool = True, reauth: str | None = None,
 ) -> None:
     """The whole sign-off: form, button, and the confirmation for ``subject`` (run or model id).
 
     ``act(approver, note)`` is the page's one core call; the dialog belongs to the subject it
-    was opened for, so switching the target closes it.
+    was opened for, so switching the target closes it. ``summary`` is the core's sentence of
+    what confirming does (``SignoffPlan.confirmation``); ``reauth`` why a fresh sign-in is
+    needed first (``Access.sign_in_again``).
     """
     approver, note, clicked = signoff_form(prefix, verb=verb, note_label=note_label, enabled=enabled)
     if clicked:
@@ -157,7 +172,7 @@ def signoff(
     if st.session_state.get(f"{prefix}_confirm_open") == subject:
         signoff_dialog(
             prefix, verb=verb, title=title, summary=summary, approver=approver, note=note,
-            act=lambda: act(approver, note),
+            act=lambda: act(approver, note), reauth=reauth,
         )
 
 

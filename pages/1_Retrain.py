@@ -9,7 +9,7 @@ import streamlit as st
 
 from access_frame import actor, current_access
 from page_frame import RETRAIN, REVIEW, page_frame, plain
-from taskclf_core.console import access, jobs
+from taskclf_core.console import access, deployview, jobs
 from taskclf_core.console.jobs import JobRunningError, JobStatus
 from taskclf_core.console.runstate import read_config
 from taskclf_core.data.synthetic import SCENARIOS
@@ -19,10 +19,14 @@ home = page_frame("Retrain")
 config = read_config(home)
 
 
+def job_label(job: JobStatus) -> str:
+    return "Calibrator refit job" if job.request.get("kind") == "calibrate" else "Retrain job"
+
+
 def render_job(job: JobStatus) -> None:
     """The job's state: its options, progress while it runs, then its outcome or error."""
     if job.active:
-        st.info(f"Retrain job `{job.job_id}` is running: {plain(job.message)}", icon=":material/sync:")
+        st.info(f"{job_label(job)} `{job.job_id}` is running: {plain(job.message)}", icon=":material/sync:")
         st.progress(job.fraction, text=f"Stage: {job.stage} ({job.fraction:.0%})")
         if job.cancel_requested:
             st.caption("Cancel requested; the job stops at the next safe point (press again to force it).")
@@ -38,7 +42,7 @@ def render_job(job: JobStatus) -> None:
         result = job.result
         shown = st.success if result.outcome in ("awaiting_signoff", "promoted") else st.warning
         produced = f" producing run `{result.run_id}`" if result.run_id else ""
-        shown(f"Retrain job `{job.job_id}` finished{produced}: **{result.outcome}**. {plain(result.reason)}")
+        shown(f"{job_label(job)} `{job.job_id}` finished{produced}: **{result.outcome}**. {plain(result.reason)}")
         if result.engine == "dask":
             st.caption(f"Ran on the Dask engine ({result.workers} workers, scheduler {plain(str(result.scheduler))}).")
         else:
@@ -46,9 +50,9 @@ def render_job(job: JobStatus) -> None:
         if result.run_id:
             st.page_link(REVIEW, label=f"Open the review of run {result.run_id}", query_params={"run": result.run_id}, icon=":material/fact_check:")
     elif job.state == "cancelled":
-        st.warning(f"Retrain job `{job.job_id}` was cancelled. {plain(job.message)}")
+        st.warning(f"{job_label(job)} `{job.job_id}` was cancelled. {plain(job.message)}")
     else:
-        st.error(f"Retrain job `{job.job_id}` failed: {plain(job.error)}")
+        st.error(f"{job_label(job)} `{job.job_id}` failed: {plain(job.error)}")
     with st.expander("Options of this job", expanded=job.active):
         st.json({k: v for k, v in job.request.items() if v is not None and v is not False})
 
@@ -111,8 +115,13 @@ SCHEMA_HELP = {
 }
 
 cfg = config.effective
+KINDS = {"retrain": "Retrain the model (a challenger)", "calibrate": "Refit the champion's calibrator"}
+kind = st.radio("What to run", list(KINDS), format_func=KINDS.__getitem__, horizontal=True, key="retrain_kind")
+if kind == "calibrate":
+    st.caption(plain(deployview.refit_sentence(home, cfg.calibrator_update_cadence_days)) + " The refit is its own run: fitted on the validation "
+               "rows, judged before and after as served, and signed off on its review like a model.")
 synthetic = st.toggle("Synthetic data", value=not home.default_data_dir.is_dir(), key="retrain_synthetic")
-fields: dict[str, Any] = {"synthetic": synthetic}
+fields: dict[str, Any] = {"synthetic": synthetic, "kind": kind}
 if synthetic:
     names = list(SCENARIOS)
     scenario = st.selectbox(
@@ -192,7 +201,7 @@ elif start_block:
     st.warning(f"Start is disabled: {plain(start_block)}.", icon=":material/block:")
 elif may_promote:
     st.caption("auto_promote is on: you will be asked to confirm, because this retrain may replace the champion.")
-if st.button("Start retrain", type="primary", key="retrain_start", disabled=config.error is not None or start_block is not None):
+if st.button("Start calibrator refit" if kind == "calibrate" else "Start retrain", type="primary", key="retrain_start", disabled=config.error is not None or start_block is not None):
     if may_promote:
         st.session_state["retrain_confirm_open"] = True
     else:

@@ -9,10 +9,11 @@ import streamlit as st
 
 from access_frame import actor, current_access
 from page_frame import HISTORY, RETRAIN, STATUS, hide_chart_toolbar, page_frame, plain, signoff
-from taskclf_core.console import charts, formatting, report, review
+from taskclf_core.console import access, charts, formatting, report, review, servingview
 from taskclf_core.console.access import audit_rows
+from taskclf_core.console.runstate import names_of
 from taskclf_core.errors import TaskclfError
-from taskclf_core.registry.pending import PendingApproval
+from taskclf_core.registry.approve import PendingApproval
 
 home = page_frame("Review")
 hide_chart_toolbar()
@@ -48,7 +49,12 @@ decision = rv.decision
 state = rv.effective
 
 # ----------------------------------------------------------------------------- headline
-st.subheader(f"Run {run_id}")
+refit_of = decision.calibrated_model if decision.kind == "calibration" else None
+st.subheader(f"Calibrator refit {run_id}" if refit_of else f"Run {run_id}")
+if refit_of:
+    st.info(f"A refit of the calibrator of **`{refit_of}`** (the model does not change). Below, *champion* is "
+            "its deployment now (before) and *challenger* the same model with the refitted calibrator and "
+            "threshold (after).", icon=":material/tune:")
 st.badge(state.label, color=STATE_COLOURS.get(state.outcome, "gray"))  # type: ignore[arg-type]
 for sentence in state.sentences():
     st.markdown(plain(sentence) + ".")
@@ -81,6 +87,29 @@ with st.expander(
     st.json(snapshot, expanded=1)
 with st.expander("Configuration used by this run"):
     st.code(rv.evidence.config_yaml, language="yaml")
+
+# ----------------------------------------------------------------------------- as served
+served = rv.served
+if served is not None:
+    st.subheader("As taskclf will serve it")
+    st.markdown(plain(served.judged_sentence))
+    st.dataframe(
+        pd.DataFrame([{"": d.what, ("before (now)" if refit_of else "champion now"): d.champion,
+                       ("after the refit" if refit_of else "challenger if promoted"): d.challenger,
+                       "changes": "yes" if d.changed else ""} for d in served.diff]),
+        hide_index=True, key="review_deployment_diff",
+    )
+    four = st.column_config.NumberColumn(format="%.4f")
+    st.dataframe(
+        pd.DataFrame([f.as_dict() for f in served.figures]), hide_index=True, key="review_served_figures",
+        column_config={k: four for k in ("macro-F1 after reject", "reject rate", "accuracy on accepted", "coverage", "ECE", "Brier")},
+    )
+    if len(served.per_user):
+        with st.expander("Reject rate and macro-F1 per user, raw and served"):
+            st.dataframe(served.per_user, hide_index=True, key="review_served_users",
+                         column_config={c: four for c in served.per_user.columns if c != "user"})
+    st.altair_chart(charts.reliability_chart(servingview.reliability_frame(served)), key="review_chart_reliability",
+                    theme=None, width="content")
 
 # ----------------------------------------------------------------------------- charts
 st.subheader("Champion vs challenger vs rule baseline")
@@ -163,25 +192,38 @@ if isinstance(done, PendingApproval):  # access.required_approvals: another appr
     st.info(plain(done.describe()) + ".", icon=":material/pending_actions:")
 elif done:
     st.success(
-        f"Promoted by {plain(done.approver)}: **`{done.new_champion}`** is now the champion "
+        f"Promoted by {plain(names_of(done))}: **`{done.new_champion}`** is now the champion "
         f"(replacing `{done.previous_champion or 'none'}`). Recorded in the history."
     )
     st.page_link(STATUS, label="See the new champion on Status", icon=":material/monitor_heart:")
 
 for label, text in audit_rows(rv.effective.promotion, rv.pending):  # who, how, approvals (issue 14)
     st.caption(f"{plain(label)}: {plain(text)}")
-role_block = current_access().needs("approver")  # the core refuses the same (registry.pending)
-if rv.can_promote and role_block is None:
-    st.info(f"Promote is available: {plain(rv.promote_reason)}.")
-elif rv.can_promote:
-    st.warning(f"Promote is disabled: {plain(role_block)}.", icon=":material/block:")
-else:
+you = current_access()
+plan = access.plan_signoff(home, run_id, kind="promote", access=you)  # the core re-checks under its lock
+st.caption(f"Rule: {plain(access.required_rule(you.policy))}.")
+waiting = plan.state.waiting()
+if waiting and rv.can_promote:
+    st.info(plain(waiting) + ".", icon=":material/pending_actions:")
+role_block = you.needs("approver")
+blocked = plan.blocked()
+if not rv.can_promote:
     st.warning(f"Promote is disabled: {plain(rv.promote_reason)}.", icon=":material/block:")
+elif role_block is not None:
+    st.warning(f"Promote is disabled: {plain(role_block)}.", icon=":material/block:")
+elif blocked is not None:
+    st.warning(f"Promote is disabled: {plain(blocked)}.", icon=":material/block:")
+else:
+    st.info(f"Promote is available: {plain(rv.promote_reason)}.")
 signoff(
     "review", verb="promote", subject=run_id, note_label="Note (required): why this model should serve",
-    enabled=rv.can_promote and role_block is None, title="Promote this run?",
-    summary=f"Run **`{run_id}`** becomes the champion, replacing `{rv.current_champion or 'none'}`.",
+    enabled=rv.can_promote and role_block is None and blocked is None, title="Promote this run?",
+    summary=plain(plan.confirmation(
+        f"refit {run_id} is applied: {refit_of} keeps serving, with the refitted calibrator and threshold" if refit_of
+        else f"run {run_id} becomes the champion, replacing {rv.current_champion or 'none'}"
+    )),
     act=lambda approver, note: review.sign_off(home, run_id, approver=approver, note=note, actor=actor()),
+    reauth=you.sign_in_again(),
 )
 
 # ----------------------------------------------------------------------------- share

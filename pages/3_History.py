@@ -7,8 +7,9 @@ import streamlit as st
 
 from access_frame import actor, current_access
 from page_frame import page_frame, plain, signoff
-from taskclf_core.console import access, formatting, history
-from taskclf_core.console.runstate import OUTCOMES
+from taskclf_core.console import access, deployview, formatting, history
+from taskclf_core.console.runstate import OUTCOMES, names_of
+from taskclf_core.registry.approve import PendingApproval
 
 home = page_frame("History")
 
@@ -29,8 +30,12 @@ if wanted != st.query_params.get("outcome"):
 view = history.history_view(home, outcome=wanted)
 
 done = st.session_state.pop("history_done", None)
-if done:
-    st.success(f"Rolled back by {plain(done.approver)}: **`{done.new_champion}`** is the champion again. Recorded in the history.")
+if isinstance(done, PendingApproval):  # access.required_approvals: another approver completes it
+    st.info(plain(done.describe()) + ".", icon=":material/pending_actions:")
+elif done:
+    st.success(
+        f"Rolled back by {plain(names_of(done))}: **`{done.new_champion}`** is the champion again. Recorded in the history."
+    )
 
 # Long text columns get a fixed width so the tables fit the page (full text on hover).
 TEXT = st.column_config.TextColumn(width="medium")
@@ -45,10 +50,11 @@ else:
             [
                 {
                     "time": formatting.format_time(e.time), "action": e.action, "new champion": e.new_champion,
-                    "approver": e.approver, "note": e.note,
-                    "identity": access.who(e), "approvals": access.approvals_of(e),
+                    "approver": names_of(e), "note": e.note,
+                    "signed off by": access.signed_by(e), "approvals": access.approvals_of(e),
                     "evidence": formatting.review_link(e.run_id) if e.run_id in view.run_ids else None,
                     "previous": e.previous_champion or "none", "macro-F1": e.macro_f1, "gates": e.gates_summary,
+                    "deployment (before → after)": deployview.describe_change(e.deployment_before, e.deployment_after),
                 }
                 for e in view.entries
             ]
@@ -56,7 +62,7 @@ else:
         hide_index=True,
         column_config={
             "approver": st.column_config.TextColumn(width="small"), "note": TEXT, "gates": TEXT,
-            "identity": TEXT, "approvals": TEXT,
+            "signed off by": TEXT, "approvals": TEXT, "deployment (before → after)": TEXT,
             "macro-F1": st.column_config.NumberColumn(format="%.4f"),
             "evidence": st.column_config.LinkColumn(display_text="open review"),
         },
@@ -64,6 +70,11 @@ else:
     )
 for problem in view.problems:
     st.caption(f"Note: {plain(problem)}")
+serving = deployview.deployment_view(home)
+st.caption("What taskclf serves now (each serving path reads the deployment its own way):")
+st.dataframe(pd.DataFrame(serving.rows_as_dicts()), hide_index=True, key="history_deployment")
+for problem in serving.problems:
+    st.caption(f"{problem.severity.capitalize()}: {plain(problem.what)}. Fix: {plain(problem.fix)}.")
 for sentence in access.pending_sentences(home):  # the two-person rule's first sign-offs
     st.warning(f"Pending approval: {plain(sentence)}", icon=":material/pending_actions:")
 
@@ -116,18 +127,38 @@ else:
 st.subheader("Roll back")
 
 
-if not view.rollback_targets:
+if not view.rollback_choices:
     st.caption("No other good promoted model to roll back to.")
 else:
-    target = st.selectbox("Make this promoted model the champion again", view.rollback_targets, key="history_target")
-    role_block = current_access().needs("approver")  # the core refuses the same
-    if role_block:
-        st.warning(f"Roll back is disabled: {plain(role_block)}.", icon=":material/block:")
+    labels = {o.model_id: o.label for o in view.rollback_choices}
+    target = st.selectbox(
+        "Make this promoted model the champion again", list(labels), index=view.rollback_default,
+        format_func=labels.__getitem__, placeholder="Pick a former champion", key="history_target",
+        help="Each former champion with when it served, its macro-F1 and how it left. The default is the "
+        "champion most recently replaced by a promotion.",
+    )
+    you = current_access()
+    st.caption(f"Rule: {plain(access.required_rule(you.policy))}.")
+    role_block = you.needs("approver")  # the core refuses the same
+    blocked = None
+    summary = ""
+    if target is None:
+        st.caption("Pick the model to make champion again (none is suggested: the only candidates were rolled back from).")
+    else:
+        plan = access.plan_signoff(home, target, kind="rollback", access=you)  # the core re-checks under its lock
+        waiting = plan.state.waiting()
+        if waiting:
+            st.info(plain(waiting) + ".", icon=":material/pending_actions:")
+        blocked = plan.blocked()
+        summary = plain(plan.confirmation(f"{target} becomes the champion again, replacing {view.pointer_id or 'none'}"))
+    if role_block or blocked:
+        st.warning(f"Roll back is disabled: {plain(role_block or blocked)}.", icon=":material/block:")
     signoff(
-        "history", verb="rollback", subject=target, note_label="Note (required): why roll back",
-        title="Roll back the champion?", enabled=role_block is None,
-        summary=f"**`{target}`** becomes the champion again, replacing `{view.pointer_id or 'none'}`.",
+        "history", verb="rollback", subject=target or "", note_label="Note (required): why roll back",
+        title="Roll back the champion?", enabled=target is not None and role_block is None and blocked is None,
+        summary=summary,
         act=lambda approver, note: history.roll_back(
-            home, target, approver=approver, note=note, expected_champion=view.pointer_id, actor=actor()
+            home, target or "", approver=approver, note=note, expected_champion=view.pointer_id, actor=actor()
         ),
+        reauth=you.sign_in_again(),
     )

@@ -8,6 +8,7 @@ builds from ``--approver`` and the OS user. Messages are pinned, not just types.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -24,15 +25,9 @@ from taskclf_core.access.identity import (
 from taskclf_core.access.policy import AccessDenied, AccessPolicy, has_role, matches, roles_of
 from taskclf_core.errors import ChampionChanged, PromotionRefused
 from taskclf_core.paths import Home
+from taskclf_core.registry.approve import PendingApproval, approve, rollback_as
 from taskclf_core.registry.history import read_history
-from taskclf_core.registry.pending import (
-    PendingApproval,
-    all_pending,
-    approve,
-    pending_path,
-    pending_state,
-    rollback_as,
-)
+from taskclf_core.registry.pending import all_pending, pending_path, pending_state
 from taskclf_core.train.config import ConfigError, parse_retrain_yaml
 
 ISSUER = "http://127.0.0.1:5555"
@@ -41,8 +36,11 @@ TWO = AccessPolicy(approvers=["@example.com"], required_approvals=2)
 
 
 def person(email: str, sub: str | None = None) -> Identity:
-    """A signed-in person, as ``oidc_identity`` builds it from ``st.user``."""
-    identity = oidc_identity({"is_logged_in": True, "iss": ISSUER, "sub": sub or f"sub-{email}", "email": email})
+    """A signed-in person, as ``oidc_identity`` builds it from ``st.user`` (a verified email)."""
+    identity = oidc_identity({
+        "is_logged_in": True, "iss": ISSUER, "sub": sub or f"sub-{email}", "email": email, "email_verified": True,
+        "iat": int(time.time()),
+    })
     assert identity is not None
     return identity
 
@@ -66,18 +64,31 @@ def awaiting(home: Home) -> str:
 def test_identity_from_signed_in_claims() -> None:
     assert oidc_identity({}) is None
     assert oidc_identity({"is_logged_in": False, "email": "x@y.z"}) is None
-    who = person("Alice@Example.com", sub="248289761001")
-    assert (who.name, who.method, who.issuer, who.subject) == ("Alice@Example.com", "oidc", ISSUER, "248289761001")
-    assert who.describe() == f"Alice@Example.com (signed in with OpenID Connect: issuer {ISSUER}, subject 248289761001)"
+    who = oidc_identity({
+        "is_logged_in": True, "iss": ISSUER, "sub": "248289761001", "email": " Alice@Example.com",
+        "email_verified": True, "iat": 1_780_000_000, "auth_time": 1_779_999_940,
+    })
+    assert who is not None
+    # The person is the verified email, normalized; issuer and subject are recorded beside it.
+    assert (who.name, who.email, who.method, who.issuer, who.subject) == (
+        "alice@example.com", "alice@example.com", "oidc", ISSUER, "248289761001"
+    )
+    assert (who.signed_in_at, who.authenticated_at) == (1_780_000_000, 1_779_999_940)
+    assert who.describe() == (
+        f"alice@example.com (signed in with OpenID Connect at 2026-05-28 20:25 UTC: issuer {ISSUER}, subject 248289761001)"
+    )
     with pytest.raises(IdentityError, match=r"no issuer \(iss\) or subject \(sub\) claim; got iss=None"):
         oidc_identity({"is_logged_in": True, "email": "a@b.c", "sub": "1"})
     with pytest.raises(IdentityError, match=r"^the sign-in's iss claim is too long to record; got 'xxx"):
-        oidc_identity({"is_logged_in": True, "iss": "x" * 3000, "sub": "1"})
+        oidc_identity({"is_logged_in": True, "iss": "x" * 3000, "sub": "1", "email": "a@b.c", "email_verified": True})
     assert local_identity(" bob ").describe() == f"bob ({LOCAL_MARK})"
     assert cli_identity("carol", user="ci-runner").describe() == "carol (cli, OS user ci-runner, approver as typed)"
-    # Same person: issuer + subject when signed in (not the email); the name otherwise.
-    assert person("a@x.org", sub="1").key == person("renamed@x.org", sub="1").key
-    assert local_identity("Bob").key == cli_identity("bob", user="u").key
+    # Same person: the normalized email, or the same issuer + subject; typed names: the name or the OS user.
+    assert person("a@x.org", sub="1").same_person(person("A@X.ORG", sub="2"))
+    assert person("a@x.org", sub="1").same_person(person("renamed@x.org", sub="1"))
+    assert not person("a@x.org", sub="1").same_person(person("b@x.org", sub="2"))
+    assert local_identity("Bob").same_person(cli_identity("bob", user="u"))
+    assert cli_identity("x", user="u").same_person(cli_identity("y", user="u"))
 
 
 def test_roles_by_email_and_domain() -> None:
@@ -97,14 +108,18 @@ def test_roles_by_email_and_domain() -> None:
 
 def test_access_section_of_the_config() -> None:
     config = parse_retrain_yaml(
-        "access:\n  approvers: [Alice@Example.com, '@team.example.org']\n  operators: []\n  required_approvals: 2\n"
+        "access:\n  approvers: [Alice@Example.com, '@team.example.org', ' ALICE@example.com']\n  operators: []\n"
+        "  required_approvals: 2\n"
     )
-    assert config.access.approvers == ["alice@example.com", "@team.example.org"]
+    assert config.access.approvers == ["alice@example.com", "@team.example.org"]  # normalized, once each
     assert config.access.required_approvals == 2
     assert parse_retrain_yaml("").access == AccessPolicy()  # default: no roles, one sign-off
     bad = {
         "access: {approvers: [bob]}": "config: access.approvers: 'bob' is neither an email (alice@example.com) nor a domain pattern (@example.com)",
-        "access: {approver: []}": "config: unknown key 'access.approver' (did you mean 'approvers'?); allowed keys: approvers, operators, required_approvals",
+        "access: {approver: []}": (
+            "config: unknown key 'access.approver' (did you mean 'approvers'?); allowed keys: approvers, operators, "
+            "required_approvals, cli_users, session_hours, signoff_reauth_minutes"
+        ),
         "access: {required_approvals: 0}": "config: access.required_approvals must be a whole number in [1, 5]; got 0",
     }
     for text, message in bad.items():
@@ -182,7 +197,7 @@ def test_two_person_rule(home: Home) -> None:
     again = person("alice.renamed@example.com", sub="sub-alice@example.com")
     with pytest.raises(PromotionRefused) as err:
         approve(home, run_id, actor=again, note="again", auto_promote=False, policy=TWO)
-    assert str(err.value).startswith(f"alice.renamed@example.com already approved run {run_id} (at ")
+    assert str(err.value).startswith(f"alice.renamed@example.com already approved run {run_id} (as alice@example.com at ")
     assert str(err.value).endswith("the same person cannot approve twice: 2 different approvers must sign off")
     assert pending_state(home, run_id, required=2).valid == state.valid
 
@@ -200,7 +215,7 @@ def test_a_pending_approval_is_void_once_the_champion_changes(home: Home) -> Non
     run_id = awaiting(home)
     assert isinstance(approve(home, run_id, actor=ALICE, note="ok", auto_promote=False, policy=TWO), PendingApproval)
     # The champion changes and comes back: the same model, but not the champion Alice saw.
-    rollback_as(home, old, actor=ALICE, note="check", policy=TWO)
+    rollback_as(home, old, actor=ALICE, note="check", policy=POLICY)  # (one approver: not under test here)
     state = pending_state(home, run_id, required=2)
     assert not state.valid and [a.actor for a in state.void] == [ALICE]
     assert state.sentences() == [
@@ -208,7 +223,7 @@ def test_a_pending_approval_is_void_once_the_champion_changes(home: Home) -> Non
     ]
     with pytest.raises(ChampionChanged):  # while the champion differs, the run is stale anyway
         approve(home, run_id, actor=BOB, note="ok", auto_promote=False, policy=TWO)
-    rollback_as(home, current, actor=ALICE, note="back", policy=TWO)
+    rollback_as(home, current, actor=ALICE, note="back", policy=POLICY)
     # Bob's sign-off is the first that counts: still pending, Alice must approve again.
     second = approve(home, run_id, actor=BOB, note="ok", auto_promote=False, policy=TWO)
     assert isinstance(second, PendingApproval) and [a.actor for a in second.state.valid] == [BOB]

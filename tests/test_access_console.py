@@ -7,9 +7,10 @@ and ``at.user`` is the signed-in person (the real sign-in is in ``test_e2e_team.
 
 from __future__ import annotations
 
-import getpass
 import json
 import re
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from taskclf_core.access.identity import oidc_identity
+from taskclf_core.access.identity import oidc_identity, os_user
 from taskclf_core.access.policy import AccessDenied
 from taskclf_core.console import access, jobs, report, review
 from taskclf_core.console.cli import app as cli_app
+from taskclf_core.console.formatting import format_time
 from taskclf_core.paths import Home
+from taskclf_core.registry.approve import PendingApproval
 from tests.conftest import APP, TEST_CONFIG, SeededHome, synthetic_request, write_config
 
 REVIEW, RETRAIN, HISTORY = "pages/2_Review.py", "pages/1_Retrain.py", "pages/3_History.py"
@@ -33,8 +36,11 @@ AUTH = {
 ROLES = "access:\n  approvers: [alice@example.com, bob@example.com]\n  operators: ['@example.com']\n"
 
 
-def user(email: str) -> dict[str, Any]:
-    return {"is_logged_in": True, "iss": ISSUER, "sub": f"sub-{email}", "email": email, "name": email}
+def user(email: str, **claims: Any) -> dict[str, Any]:
+    """``st.user`` of a person signed in just now with a verified email."""
+    now = int(time.time())
+    return {"is_logged_in": True, "iss": ISSUER, "sub": f"sub-{email}", "email": email, "name": email,
+            "email_verified": True, "iat": now, "auth_time": now, **claims}
 
 
 def open_page(page: str | None, *, signed_in: dict[str, Any] | None = None, team: bool = True, **query: str) -> AppTest:
@@ -98,11 +104,16 @@ def test_an_approver_promotes_from_the_page_as_the_signed_in_person(team_home: P
     assert not at.exception, at.exception
     assert "Promoted by alice@example.com" in plain_texts(at.success)[0]
     last = history_lines(team_home)[-1]
+    signed_in = last["actor"]["signed_in_at"]
+    assert abs(signed_in - time.time()) < 600
     assert last["actor"] == {
         "name": "alice@example.com", "method": "oidc", "email": "alice@example.com", "issuer": ISSUER,
-        "subject": "sub-alice@example.com", "os_user": None,
+        "subject": "sub-alice@example.com", "os_user": None, "signed_in_at": signed_in, "authenticated_at": signed_in,
     }
-    who = f"promote by: alice@example.com (signed in with OpenID Connect: issuer {ISSUER}, subject sub-alice@example.com)"
+    who = (
+        f"promote by: alice@example.com (signed in with OpenID Connect at {format_time(datetime.fromtimestamp(signed_in, UTC))}: "
+        f"issuer {ISSUER}, subject sub-alice@example.com)"
+    )
     assert who in plain_texts(at.caption)
 
 
@@ -134,10 +145,10 @@ def test_local_mode_types_the_approver_and_marks_it_not_authenticated(home_copy:
     at.button(key="review_confirm_promote").click().run()
     assert not at.exception, at.exception
     last = history_lines(home_copy)[-1]
-    assert (last["approver"], last["actor"]["method"]) == ("dana", "local")
-    assert "promote by: dana (local, not authenticated)" in plain_texts(at.caption)
+    assert (last["approver"], last["actor"]["method"], last["actor"]["os_user"]) == ("dana", "local", os_user())
+    assert f"promote by: dana (local, not authenticated, console served by OS user {os_user()})" in plain_texts(at.caption)
     html = report.render_report(review.run_review(Home.resolve(home_copy), seeded_home.awaiting))
-    assert "<h2>Sign-off</h2>" in html and "dana (local, not authenticated)" in html
+    assert "<h2>Sign-off</h2>" in html and "dana (local, not authenticated, console served by OS user" in html
 
 
 # ----------------------------------------------------------------------------- start and cancel
@@ -169,23 +180,34 @@ def test_start_and_cancel_need_the_operator_role(team_home: Path, seeded_home: S
 # ----------------------------------------------------------------------------- CLI
 
 
-def test_cli_promote_records_the_os_user_and_the_two_person_rule(home_copy: Path, seeded_home: SeededHome) -> None:
-    write_config(home_copy, TEST_CONFIG + "access:\n  required_approvals: 2\n")
+def test_cli_promote_records_the_os_user_and_counts_once_per_os_user(team_home: Path, seeded_home: SeededHome) -> None:
+    write_config(team_home, TEST_CONFIG + ROLES + "  required_approvals: 2\n")
     runner = CliRunner()
     args = ["train", "promote", seeded_home.awaiting, "--note", "ok"]
     first = runner.invoke(cli_app, [*args, "--approver", "erin"], catch_exceptions=False)
     assert first.exit_code == 0, first.stderr
-    os_user = getpass.getuser()
-    assert first.stdout == (
-        f"Approval 1 of 2 recorded for run {seeded_home.awaiting} by erin (cli, OS user {os_user}, approver "
-        "as typed) at " + first.stdout.split(" at ", 1)[1]
+    me = os_user()
+    assert first.stdout.startswith(
+        f"Approval 1 of 2 recorded for run {seeded_home.awaiting} by erin (cli, OS user {me}, approver as typed) at "
     )
-    assert first.stdout.endswith("; 1 more from a different approver completes the promotion.\n")
-    again = runner.invoke(cli_app, [*args, "--approver", "Erin"])
-    assert again.exit_code == 2 and "the same person cannot approve twice" in again.stderr
-    second = runner.invoke(cli_app, [*args, "--approver", "frank"], catch_exceptions=False)
-    assert second.exit_code == 0, second.stderr
-    assert second.stdout.startswith(f"Promoted {seeded_home.awaiting} (was {seeded_home.champion}) by frank.")
-    last = history_lines(home_copy)[-1]
-    assert last["actor"] == {"name": "frank", "method": "cli", "email": None, "issuer": None, "subject": None, "os_user": os_user}
-    assert [a["actor"]["name"] for a in last["approvals"]] == ["erin", "frank"]
+    assert first.stdout.endswith(
+        f"; 1 more from a different approver completes the promotion (an unauthenticated sign-off counts once per "
+        f"OS user whatever approver name is given: this one counts as OS user {me}; another OS user, or an approver "
+        "signed in on the console, must give the next one).\n"
+    )
+    # Whatever --approver says (another name, a look-alike of the first), the same OS user cannot complete it.
+    for name in ("frank", "Erin", "ｅｒｉｎ"):
+        again = runner.invoke(cli_app, [*args, "--approver", name])
+        assert again.exit_code == 2, again.stdout
+        assert again.stderr.startswith(f"error: {name} already approved run {seeded_home.awaiting} (as erin at ")
+        assert f"(as OS user {me}: an unauthenticated sign-off counts once per OS user, whatever approver name is given)" in again.stderr
+    assert history_lines(team_home)[-1]["new_champion"] == seeded_home.champion  # still pending
+    # A second, different approver (signed in on the console) completes it.
+    bob = oidc_identity(user("bob@example.com"))
+    entry = review.sign_off(Home.resolve(team_home), seeded_home.awaiting, approver="", note="agreed", actor=bob)
+    assert not isinstance(entry, PendingApproval)
+    last = history_lines(team_home)[-1]
+    assert last["new_champion"] == seeded_home.awaiting
+    assert [(a["actor"]["name"], a["actor"]["method"], a["actor"]["os_user"]) for a in last["approvals"]] == [
+        ("erin", "cli", me), ("bob@example.com", "oidc", None)
+    ]

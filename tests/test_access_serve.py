@@ -63,6 +63,12 @@ def test_the_auth_section_is_checked(tmp_path: Path) -> None:
     assert auth_problem(path) == f"redirect_uri in {path} must end with /oauth2callback; got 'http://127.0.0.2:1/callback'"
     path.write_text(GOOD.format(port=1, secret=secrets.token_hex(32)))
     assert auth_problem(path) is None
+    # The optional fresh-sign-in provider (issue 20 item 3) must ask the provider to check again.
+    reauth = '[auth.reauth]\nclient_id = "taskclf"\nclient_secret = "s"\nserver_metadata_url = "http://127.0.0.1:9/x"\n'
+    path.write_text(GOOD.format(port=1, secret=secrets.token_hex(32)) + reauth)
+    assert auth_problem(path) == f'[auth.reauth] in {path} must set client_kwargs = {{ prompt = "login" }} (it asks for a fresh sign-in)'
+    path.write_text(GOOD.format(port=1, secret=secrets.token_hex(32)) + reauth + 'client_kwargs = { prompt = "login" }\n')
+    assert auth_problem(path) is None
 
 
 def test_make_serve_without_sign_in_refuses_in_one_line(tmp_path: Path) -> None:

@@ -297,7 +297,8 @@ def test_history_rolls_back_through_the_page(home_copy: Path, seeded_home: Seede
     registry.promote(home, seeded_home.awaiting, approver="carol", note="newer", auto_promote=False)
     at = open_app(HISTORY)
     target = at.selectbox(key="history_target")
-    assert target.options == [seeded_home.champion]
+    assert [o.split(" · ")[0] for o in target.options] == [seeded_home.champion]
+    assert target.value == seeded_home.champion  # the champion just replaced is the default
     assert at.button(key="history_rollback").disabled  # issue 12 item 11: nothing filled yet
     at.text_input(key="history_approver").input("dave")
     at.text_area(key="history_note").input("the new one misbehaves in production").run()
@@ -309,7 +310,9 @@ def test_history_rolls_back_through_the_page(home_copy: Path, seeded_home: Seede
     last = history_lines(home_copy)[-1]
     assert (last["action"], last["approver"], last["new_champion"]) == ("rollback", "dave", seeded_home.champion)
     # issue 12 item 4: approver and note are cleared although the target switched to another model
-    assert at.selectbox(key="history_target").options == [seeded_home.awaiting]
+    picker = at.selectbox(key="history_target")
+    assert [o.split(" · ")[0] for o in picker.options] == [seeded_home.awaiting]
+    assert picker.value is None  # just rolled back from: never the default
     assert at.text_input(key="history_approver").value == "" and at.text_area(key="history_note").value == ""
     assert at.button(key="history_rollback").disabled
     # issue 12 item 2: states after the rollback; History counts and filters by them
@@ -418,7 +421,7 @@ def test_history_never_offers_a_left_over_bundle_as_a_rollback_target(home_copy:
         shutil.copyfile(home_copy / "artifacts" / "runs" / seeded_home.awaiting / name, left_over / name)
     at = open_app(HISTORY)
     assert not at.exception, at.exception
-    offered = [o for box in at.selectbox if box.key == "history_target" for o in box.options]
+    offered = [o.split(" · ")[0] for box in at.selectbox if box.key == "history_target" for o in box.options]
     assert seeded_home.awaiting not in offered
     listed = at.dataframe[1].value  # promoted models: the left-over is listed, as such
     assert seeded_home.awaiting in list(listed["model"])

@@ -129,6 +129,9 @@ def test_random_approver_and_note_text_is_shown_literally_everywhere(
         page = open_app(HISTORY)
         changes = page.dataframe[0].value
         assert changes["approver"].iloc[0] == who and changes["note"].iloc[0] == why
+        picker = page.selectbox(key="history_target")
+        if picker.value is None:  # just rolled back from: never the default (issue 21 item 5), picked by hand
+            page = picker.set_value(champion.model_id).run()
         page.text_input(key="history_approver").input(approver)
         page.text_area(key="history_note").input(note).run()
         page.button(key="history_rollback").click().run()

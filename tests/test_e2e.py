@@ -245,7 +245,9 @@ def test_signed_off_review_bootstrap_chart_and_rollback_form(e2e_server: E2EServ
     expect(page.get_by_label("Approver (required)", exact=True)).to_have_value("")
     expect(page.get_by_label("Note (required): why roll back", exact=True)).to_have_value("")
     expect(page.get_by_role("button", name="Roll back…")).to_be_disabled()
-    expect(page.get_by_role("combobox", name="Make this promoted model the champion again")).to_have_value(second)
+    # Issue 21 item 5: a model just rolled back from is never the default target.
+    expect(page.get_by_role("combobox", name="Make this promoted model the champion again")).to_have_value("")
+    expect(page.get_by_text("none is suggested: the only candidates were rolled back from")).to_be_visible()
     # Item 16: the champion-history table fits the page at 1400 px.
     table = page.get_by_test_id("stDataFrame").first
     main = page.get_by_test_id("stMainBlockContainer")

@@ -27,7 +27,7 @@ from taskclf_core.errors import (
     RunIdError,
 )
 from taskclf_core.paths import Home
-from taskclf_core.registry import promotion
+from taskclf_core.registry import deploychange
 from taskclf_core.registry.history import HistoryEntry, append_history, new_change_id
 from taskclf_core.registry.listing import (
     ChampionRef,
@@ -545,7 +545,7 @@ def test_crash_between_history_append_and_pointer_move_leaves_an_orphan(
     def crash(*args: object, **kwargs: object) -> None:
         raise SystemExit("power cut")
 
-    monkeypatch.setattr(promotion, "write_active", crash)
+    monkeypatch.setattr(deploychange, "write_active", crash)
     with pytest.raises(SystemExit):
         promote(home, run_id, approver="a", note="n", auto_promote=False)
     monkeypatch.undo()

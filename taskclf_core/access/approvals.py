@@ -1,17 +1,21 @@
-"""Sign-offs of a promotion under the two-person rule (``access.required_approvals``).
+"""Sign-offs of a champion change under the two-person rule (``access.required_approvals``).
 
-An :class:`Approval` records who signed off a run, when, why, and which champion was in
-place then. It counts only while that champion is: an approval given before the
-champion changed is void (the person approved replacing a model that is no longer the
-one being replaced). The registry keeps pending approvals in ``models/pending_approvals.json``
-(see ``taskclf_core.registry.pending``) and copies the approvals that completed a
-promotion into its history entry.
+An :class:`Approval` records who signed off a change (a promotion of a run, or a rollback
+to a model), when, why, and which champion was in place then. It counts only while that
+champion is: an approval given before the champion changed is void (the person approved
+replacing a model that is no longer the one being replaced). The registry keeps pending
+approvals in ``models/pending_approvals.json`` (see ``taskclf_core.registry.pending``)
+and copies the approvals that completed a change into its history entry.
+
+Who is "the same approver" is decided by :meth:`Identity.same_person` (the normalized
+email; one approval per OS user for typed names), here and nowhere else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,9 +23,23 @@ from taskclf_core.access.identity import Identity
 
 PENDING_VERSION: Final = 1
 
+#: What a sign-off changes: a run promoted, or the champion rolled back to a model.
+ChangeKind = Literal["promote", "rollback"]
+
+
+def format_utc(value: str) -> str:
+    """``"2026-11-26 05:24 UTC"`` for an ISO 8601 time (the text itself if it does not parse)."""
+    try:
+        when = datetime.fromisoformat(value)
+        if when.tzinfo is None:
+            return value
+        return f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    except (TypeError, ValueError, OverflowError):
+        return value
+
 
 class Approval(BaseModel):
-    """One sign-off of one run."""
+    """One sign-off of one change."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -35,17 +53,24 @@ class Approval(BaseModel):
     champion_change_id: str | None = None
 
     def describe(self) -> str:
-        """``"alice@example.com (…) at 2026-…"``."""
-        return f"{self.actor.describe()} at {self.at}"
+        """``"alice@example.com (signed in with OpenID Connect at …: …) at 2026-… UTC"``."""
+        return f"{self.actor.describe()} at {format_utc(self.at)}"
 
 
 class PendingApprovals(BaseModel):
-    """``models/pending_approvals.json``: approvals given so far, by run id."""
+    """``models/pending_approvals.json``: approvals given so far, by run id and by rollback target."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: int = PENDING_VERSION
+    #: Promotions: run id -> approvals.
     runs: dict[str, list[Approval]] = Field(default_factory=dict)
+    #: Rollbacks: the model to make champion again -> approvals.
+    rollbacks: dict[str, list[Approval]] = Field(default_factory=dict)
+
+    def of(self, kind: ChangeKind) -> dict[str, list[Approval]]:
+        """The approvals of one kind of change, by subject (run id or model id)."""
+        return self.runs if kind == "promote" else self.rollbacks
 
 
 def is_void(approval: Approval, champion: str | None, change_id: str | None) -> bool:
@@ -73,8 +98,32 @@ def split_void(
 
 
 def approval_by(approvals: Iterable[Approval], actor: Identity) -> Approval | None:
-    """The approval ``actor`` already gave among ``approvals``, if any."""
-    return next((a for a in approvals if a.actor.key == actor.key), None)
+    """The approval ``actor`` (the same person: see :meth:`Identity.same_person`) already gave, if any."""
+    return next((a for a in approvals if a.actor.same_person(actor)), None)
 
 
-__all__ = ["PENDING_VERSION", "Approval", "PendingApprovals", "approval_by", "is_void", "split_void"]
+def names(approvals: Sequence[Approval]) -> str:
+    """``"alice@example.com"``, ``"alice@example.com and bob@example.com"``, ``"a, b and c"``."""
+    shown = [a.actor.name for a in approvals]
+    if len(shown) <= 1:
+        return "".join(shown)
+    return f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+
+def ordinal(number: int) -> str:
+    """``"second"`` for 2 (up to the fifth; ``"6th"`` beyond)."""
+    return {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(number, f"{number}th")
+
+
+__all__ = [
+    "PENDING_VERSION",
+    "Approval",
+    "ChangeKind",
+    "PendingApprovals",
+    "approval_by",
+    "format_utc",
+    "is_void",
+    "names",
+    "ordinal",
+    "split_void",
+]

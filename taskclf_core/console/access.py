@@ -3,27 +3,34 @@
 Pages and the app's sign-in frame call these (one call per action or read). Promotion
 and rollback with an identity go through ``service.promote_run`` / ``service.rollback_model``
 (the same calls the CLI makes); the role and two-person rules themselves live in
-``taskclf_core.access`` and ``taskclf_core.registry.pending``.
+``taskclf_core.access`` and ``taskclf_core.registry.approve``. Every action taken as a
+signed-in person first checks that their session is alive (``console.sessions``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
 
-from taskclf_core.access.identity import Identity, local_identity
+from taskclf_core.access.approvals import ChangeKind, format_utc, names
+from taskclf_core.access.identity import Identity, cli_identity, local_identity, os_user
 from taskclf_core.access.policy import (
     AccessPolicy,
+    SignInAgain,
     describe_roles,
     has_role,
+    require_fresh_signin,
     require_role,
     role_needed,
 )
+from taskclf_core.console.sessions import require_live_session
 from taskclf_core.errors import ConfigError
 from taskclf_core.paths import Home
+from taskclf_core.registry.approve import PendingApproval, rollback_as
 from taskclf_core.registry.history import HistoryEntry
-from taskclf_core.registry.pending import all_pending, pending_state, rollback_as
+from taskclf_core.registry.pending import SignoffPlan, all_pending, pending_state, signoff_plan
 from taskclf_core.registry.signoff import validate_signoff
 from taskclf_core.train.config import load_retrain_config_or_defaults
 
@@ -58,6 +65,16 @@ class Access:
         held = describe_roles(self.identity, self.policy) if self.identity else "nobody (not signed in)"
         return f"{role_needed(role)}: you are signed in as {held}"
 
+    def sign_in_again(self) -> str | None:
+        """Why a sign-off needs a fresh sign-in first (``access.signoff_reauth_minutes``), or None."""
+        if self.identity is None:
+            return None
+        try:
+            require_fresh_signin(self.identity, self.policy, now=datetime.now(UTC))
+        except SignInAgain as exc:
+            return str(exc)
+        return None
+
     def roles(self) -> str:
         """The roles held, for the sidebar (``"approver, operator"``, ``"viewer"``)."""
         if self.identity is None:
@@ -80,12 +97,36 @@ def session_access(home: Home, *, team: bool, identity: Identity | None) -> Acce
     return Access(team=team, identity=identity, policy=policy, problem=problem)
 
 
-def pending_sentences(home: Home, run_id: str | None = None) -> list[str]:
-    """Pending (and void) approvals in words: one run's, or every run's (Review, Status, History)."""
+def pending_sentences(home: Home, subject: str | None = None, *, kind: ChangeKind = "promote") -> list[str]:
+    """Pending (and void) approvals in words: one change's, or every change's (Review, Status, History)."""
     policy, _ = access_policy(home)
-    if run_id is not None:
-        return pending_state(home, run_id, required=policy.required_approvals).sentences()
+    if subject is not None:
+        return pending_state(home, subject, required=policy.required_approvals, kind=kind).sentences()
     return [s for state in all_pending(home, required=policy.required_approvals) for s in state.sentences()]
+
+
+def plan_signoff(home: Home, subject: str, *, kind: ChangeKind, access: Access) -> SignoffPlan:
+    """What a sign-off of ``subject`` by this session's person would do now (Review, History).
+
+    In local mode the person is the OS user serving the console (one approval per OS user).
+    """
+    policy = access.policy
+    person = access.identity
+    if person is None and not access.team:  # whoever types, the console's OS user signs off
+        user = os_user()
+        person = local_identity(f"OS user {user}", user=user, cli_users=policy.cli_users)
+    return signoff_plan(home, subject, actor=person, required=policy.required_approvals, kind=kind)
+
+
+def required_rule(policy: AccessPolicy) -> str:
+    """Which rule applies, in words (``"access.required_approvals = 2 ...: 2 different approvers"``)."""
+    if policy.required_approvals == 1:
+        return "access.required_approvals = 1 in configs/retrain.yaml: one approver's sign-off is enough"
+    return (
+        f"access.required_approvals = {policy.required_approvals} in configs/retrain.yaml: "
+        f"{policy.required_approvals} different approvers must sign off (one approval per person: "
+        "the same email signed in twice, or the same OS user on the CLI, counts once)"
+    )
 
 
 def who(entry: HistoryEntry) -> str:
@@ -100,8 +141,36 @@ def who(entry: HistoryEntry) -> str:
 
 
 def approvals_of(entry: HistoryEntry) -> str:
-    """The sign-offs that led to a change, in one line (empty for rollbacks and older lines)."""
+    """Every sign-off that led to a change, with when and how each was authenticated, and its note."""
     return "; ".join(f"{a.describe()}, note: {a.note}" for a in entry.approvals)
+
+
+def approvers_of(entry: HistoryEntry) -> str:
+    """Every approver of a change with when each approved and how they were authenticated.
+
+    ``"alice@example.com (signed in …) at 2026-… UTC and bob@example.com (…) at …"``; the
+    one who acted when no approvals were recorded (older lines, automatic, taskclf).
+    """
+    if entry.approvals:
+        shown = [a.describe() for a in entry.approvals]
+        return shown[0] if len(shown) == 1 else f"{'; '.join(shown[:-1])} and {shown[-1]}"
+    return f"{who(entry)} at {format_utc(entry.time)}"
+
+
+def signed_by(entry: HistoryEntry) -> str:
+    """Every approver of a change, when it took effect and how each was authenticated.
+
+    ``"bob on 2026-… UTC (local, not authenticated)"``; with two approvals
+    ``"alice@example.com and bob@example.com on … (alice@example.com: approved at …,
+    signed in with OpenID Connect at …: issuer …, subject …; bob@example.com: …)"``.
+    """
+    when = format_utc(entry.time)
+    if len(entry.approvals) > 1:
+        each = "; ".join(f"{a.actor.name}: approved at {format_utc(a.at)}, {a.actor.how()}" for a in entry.approvals)
+        return f"{names(entry.approvals)} on {when} ({each})"
+    actor = entry.approvals[0].actor if entry.approvals else entry.actor
+    how = actor.how() if actor is not None else who(entry).removeprefix(entry.approver).strip(" ()")
+    return f"{actor.name if actor is not None else entry.approver} on {when} ({how})"
 
 
 def audit_rows(entry: HistoryEntry | None, pending: list[str]) -> list[tuple[str, str]]:
@@ -115,23 +184,46 @@ def audit_rows(entry: HistoryEntry | None, pending: list[str]) -> list[tuple[str
     return rows
 
 
+def acting(
+    home: Home, actor: Identity | None, *, approver: str, note: str, verb: str, policy: AccessPolicy,
+    origin: Literal["local", "cli"] = "local",
+) -> tuple[Identity, str]:
+    """Who signs off, and the note: the signed-in person (their session must be alive), or the
+    typed ``approver`` with the OS user (local console, CLI), linked to a person by
+    ``access.cli_users``.
+
+    Raises:
+        SessionEnded: the signed-in person signed out elsewhere, or the sign-in is too old.
+        PromotionRefused: a typed approver or the note is missing or not allowed.
+    """
+    if actor is not None:
+        if actor.verified:
+            require_live_session(home, actor, policy)
+        return actor, note
+    approver, note = validate_signoff(approver, note, verb)
+    make = cli_identity if origin == "cli" else local_identity
+    return make(approver, user=os_user(), cli_users=policy.cli_users), note
+
+
 def roll_back_as(
     home: Home, model_id: str, *, approver: str, note: str, expected_champion: str | None,
     actor: Identity | None,
-) -> HistoryEntry:
+) -> HistoryEntry | PendingApproval:
     """Roll back as the signed-in person (approvers only), or as the typed ``approver`` (local).
 
     ``expected_champion`` is the champion shown to the person deciding (None: no champion).
+    The two-person rule applies as to a promotion.
 
     Raises:
-        AccessDenied: a signed-in ``actor`` is not an approver.
+        ConfigError: the configuration cannot be read (the rule in force is unknown).
+        AccessDenied: a signed-in ``actor`` is not an approver, or their session ended.
         RunIdError, PromotionRefused, ChampionChanged, BusyError: see ``registry.rollback``.
     """
-    if actor is None:
-        approver, note = validate_signoff(approver, note, "roll back")
-        actor = local_identity(approver)
-    policy = access_policy(home)[0] if actor.verified else AccessPolicy()
-    return rollback_as(home, model_id, actor=actor, note=note, policy=policy, expected_champion=expected_champion)
+    config, _ = load_retrain_config_or_defaults(home.config_path)
+    actor, note = acting(home, actor, approver=approver, note=note, verb="roll back", policy=config.access)
+    return rollback_as(
+        home, model_id, actor=actor, note=note, policy=config.access, expected_champion=expected_champion
+    )
 
 
 def start_retrain(home: Home, fields: Mapping[str, Any], *, actor: Identity | None) -> JobStatus:
@@ -146,7 +238,9 @@ def start_retrain(home: Home, fields: Mapping[str, Any], *, actor: Identity | No
     from taskclf_core.console.jobs import submit
 
     if actor is not None:
-        require_role(actor, access_policy(home)[0], "operator", "start a retrain")
+        policy = access_policy(home)[0]
+        require_live_session(home, actor, policy)
+        require_role(actor, policy, "operator", "start a retrain")
     return submit(home, fields)
 
 
@@ -155,18 +249,25 @@ def cancel_retrain(home: Home, job_id: str, *, actor: Identity | None) -> JobSta
     from taskclf_core.console.jobs import cancel_job
 
     if actor is not None:
-        require_role(actor, access_policy(home)[0], "operator", f"cancel retrain job {job_id}")
+        policy = access_policy(home)[0]
+        require_live_session(home, actor, policy)
+        require_role(actor, policy, "operator", f"cancel retrain job {job_id}")
     return cancel_job(home, job_id)
 
 
 __all__ = [
     "Access",
     "access_policy",
+    "acting",
     "approvals_of",
+    "approvers_of",
     "audit_rows",
     "cancel_retrain",
     "pending_sentences",
+    "plan_signoff",
+    "required_rule",
     "roll_back_as",
+    "signed_by",
     "session_access",
     "start_retrain",
     "who",

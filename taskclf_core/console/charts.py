@@ -248,6 +248,33 @@ def per_user_chart(reports: Reports) -> alt.Chart:
     )
 
 
+# --------------------------------------------------------------------------- calibration
+
+
+def reliability_chart(frame: pd.DataFrame, *, title: str = "Reliability as served: confidence vs accuracy") -> alt.LayerChart:
+    """Reliability diagram: per confidence bin, the share of minutes predicted right.
+
+    ``frame`` has ``model`` (champion, challenger; or before/after for a calibrator refit),
+    ``confidence``, ``accuracy`` and ``minutes``. The diagonal is perfect calibration; a
+    point below it is over-confident. Point size is the bin's minutes.
+    """
+    models = list(dict.fromkeys(frame["model"])) if len(frame) else ["champion", "challenger"]
+    palette = {**MODEL_COLOURS, "before": MODEL_COLOURS["champion"], "after": MODEL_COLOURS["challenger"]}
+    colour = alt.Color("model:N", title="model", sort=models,
+                       scale=alt.Scale(domain=models, range=[palette.get(m, "#54a24b") for m in models]))
+    diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(
+        strokeDash=[4, 4], color="#888").encode(x="x:Q", y="y:Q")
+    base = alt.Chart(frame).encode(
+        x=alt.X("confidence:Q", scale=alt.Scale(domain=[0, 1]), title="mean confidence in the bin (served)"),
+        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title="share predicted right"),
+        color=colour,
+        tooltip=["model:N", alt.Tooltip("confidence:Q", format=".3f"), alt.Tooltip("accuracy:Q", format=".3f"), "minutes:Q"],
+    )
+    lines = base.mark_line(point=False)
+    points = base.mark_circle().encode(size=alt.Size("minutes:Q", title="minutes", scale=alt.Scale(range=[20, 300])))
+    return alt.LayerChart(layer=[diagonal, lines, points]).properties(title=title, width=420, height=300)
+
+
 # --------------------------------------------------------------------------- the set
 
 

@@ -253,6 +253,56 @@ def retrain(
     _render_result(result)
 
 
+@train_app.command("calibrate", epilog=EPILOG)
+def calibrate(
+    config: ConfigOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Refit even when the calibrator cadence is not due.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Evaluate and save for review; never applied.")] = False,
+    synthetic: Annotated[bool, typer.Option("--synthetic", help="Refit on a synthetic team instead of a data directory.")] = False,
+    scenario: Annotated[str, typer.Option("--scenario", help="Synthetic scenario.")] = "default",
+    users: Annotated[int, typer.Option("--users", min=1, max=500, help="Synthetic team size.")] = 5,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Synthetic data seed.")] = 0,
+    schema_version: SchemaOpt = "v3",
+    date_from: Annotated[str | None, typer.Option("--from", help=_help("First day YYYY-MM-DD [default: lookback before --to]."))] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help=_help("Last day YYYY-MM-DD [default: today, UTC]."))] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help=_help("taskclf data directory [default: <home>/data/processed]."))] = None,
+    user_id: Annotated[str | None, typer.Option("--user-id", help="User id for schema v2 files (they carry none).")] = None,
+    models_dir: ModelsOpt = None,
+    out_dir: OutOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Refit the champion's calibrator on recent labelled data: a run gated and signed off like a model
+    (`taskclf train promote RUN_ID` applies it)."""
+    from taskclf_core.console.service import build_request, run_retrain
+
+    with _errors():
+        request = build_request(kind="calibrate", config_path=config, force=force, dry_run=dry_run,
+                                synthetic=synthetic, scenario=scenario, schema_version=schema_version, users=users,
+                                seed=seed, date_from=_date(date_from, "--from"), date_to=_date(date_to, "--to"),
+                                data_dir=data_dir, user_id=user_id)
+        home = _home(models_dir, out_dir)
+        _note_defaults(home, config)
+        report, stop = _progress_reporter(not as_json and err.is_terminal)
+        try:
+            result = run_retrain(home, request, progress=report)
+        finally:
+            stop()
+    if as_json:
+        _print_json(result.model_dump(mode="json"))
+        return
+    _render_result(result)
+
+
+@train_app.command("recover", epilog=EPILOG)
+def recover(models_dir: ModelsOpt = None, out_dir: OutOpt = None) -> None:
+    """Complete a promotion or rollback that stopped between writing the policy and active.json."""
+    from taskclf_core.console.service import recover_change
+
+    with _errors():
+        done = recover_change(_home(models_dir, out_dir))
+    _say(f"Completed the {done.action} of {done.new_champion}." if done else "Nothing to complete: every path agrees.")
+
+
 def _date(value: str | None, option: str) -> date | None:
     if value is None:
         return None
@@ -277,14 +327,35 @@ def _render_result(result: Any) -> None:
     _table("Gates", ["gate", "kind", "status", "value", "threshold", "detail"],
            [[g.name, g.kind, g.status.upper(), _fmt(g.value), g.threshold, g.detail] for g in result.gates])
     champion = f"champion {result.champion_source} {_fmt(result.champion_macro_f1)}" if result.champion_source else "no champion"
-    _say(
-        f"macro-F1: challenger {_fmt(result.challenger_macro_f1)}, {champion}, baseline {_fmt(result.baseline_macro_f1)}",
-    )
+    if result.baseline_macro_f1 is None and result.champion_source:  # a calibrator refit
+        _say(f"served macro-F1 of {result.champion_source}: before {_fmt(result.champion_macro_f1)}, "
+             f"after the refit {_fmt(result.challenger_macro_f1)}")
+    else:
+        _say(
+            f"macro-F1: challenger {_fmt(result.challenger_macro_f1)}, {champion}, baseline {_fmt(result.baseline_macro_f1)}",
+        )
     if result.bootstrap is not None:
         b = result.bootstrap
         _say(f"macro-F1 difference {b.difference:+.4f} (95% CI {b.low:+.4f} .. {b.high:+.4f})")
     _say(f"Outcome: {result.outcome}. {result.reason}")
     _say(f"Run: {result.run_id} ({result.run_dir})")
+
+
+def _names(entry: Any) -> str:
+    """Every approver of a change (``"alice and bob"``); the history entry has when and how."""
+    from taskclf_core.console.runstate import names_of
+
+    return names_of(entry)
+
+
+def _say_pending(entry: Any, as_json: bool) -> None:
+    """Render a sign-off kept pending by the two-person rule (another approver completes it)."""
+    if as_json:
+        _print_json({"pending": True, "kind": entry.kind, "subject": entry.subject, "run_id": entry.subject,
+                     "approval": entry.approval.model_dump(mode="json"),
+                     "approvals": len(entry.state.valid), "required": entry.state.required})
+    else:
+        _say(entry.describe() + ".")
 
 
 @train_app.command("promote", epilog=EPILOG)
@@ -297,25 +368,29 @@ def promote(
     out_dir: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Sign off a run awaiting sign-off and make it the champion."""
+    """Sign off a run awaiting sign-off and make it the champion.
+
+    Under the two-person rule (access.required_approvals: 2) the first sign-off is kept
+    pending; the CLI counts as one approver per OS user, whatever --approver says.
+    """
     from taskclf_core.console.service import promote_run
-    from taskclf_core.registry.pending import PendingApproval
+    from taskclf_core.registry.approve import PendingApproval
 
     with _errors():
         home = _home(models_dir, out_dir)
         _note_defaults(home, config)
         entry = promote_run(home, run_id, approver=approver, note=note, config_path=config, origin="cli")
-    if isinstance(entry, PendingApproval):  # access.required_approvals: another approver completes it
-        if as_json:
-            _print_json({"pending": True, "run_id": entry.run_id, "approval": entry.approval.model_dump(mode="json"),
-                         "approvals": len(entry.state.valid), "required": entry.state.required})
-            return
-        _say(entry.describe() + ".")
+    if isinstance(entry, PendingApproval):
+        _say_pending(entry, as_json)
         return
     if as_json:
         _print_json(entry.model_dump(mode="json"))
         return
-    _say(f"Promoted {entry.new_champion} (was {entry.previous_champion or 'none'}) by {entry.approver}.")
+    if entry.action == "recalibrate":
+        _say(f"Applied calibrator refit {entry.run_id}: {entry.new_champion} keeps serving with the refitted "
+             f"calibrator and threshold, by {_names(entry)}.")
+        return
+    _say(f"Promoted {entry.new_champion} (was {entry.previous_champion or 'none'}) by {_names(entry)}.")
 
 
 @train_app.command("rollback", epilog=EPILOG)
@@ -328,16 +403,24 @@ def rollback(
     out_dir: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Make a previously promoted model the champion again."""
+    """Make a previously promoted model the champion again.
+
+    Under the two-person rule (access.required_approvals: 2) the first sign-off is kept
+    pending, as for a promotion; the CLI counts as one approver per OS user.
+    """
     from taskclf_core.console.service import rollback_model
+    from taskclf_core.registry.approve import PendingApproval
 
     with _errors():
         entry = rollback_model(_home(models_dir, out_dir), run_id, approver=approver, note=note,
                                expect_champion=expect_champion, origin="cli")
+    if isinstance(entry, PendingApproval):
+        _say_pending(entry, as_json)
+        return
     if as_json:
         _print_json(entry.model_dump(mode="json"))
         return
-    _say(f"Rolled back to {entry.new_champion} (was {entry.previous_champion or 'none'}) by {entry.approver}.")
+    _say(f"Rolled back to {entry.new_champion} (was {entry.previous_champion or 'none'}) by {_names(entry)}.")
 
 
 @train_app.command("runs", epilog=EPILOG)
@@ -366,11 +449,12 @@ def runs(
 def models(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonOpt = False) -> None:
     """List promoted models; the champion is marked, broken bundles say why; files that
     could not be read are named on stderr."""
-    from taskclf_core.console.service import models_report
+    from taskclf_core.console.service import deployment_report, models_report
 
     with _errors():
         home = _home(models_dir, out_dir)
         rows, problems = models_report(home)
+        paths, _ = deployment_report(home)
     for problem in problems:
         err.print(Text(_literal(f"Problem: {problem}")))
     if as_json:
@@ -380,6 +464,7 @@ def models(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonOp
         _say(f"No promoted models in {home.models_dir}.")
         return
     _table("Models", list(rows[0]), [list(r.values()) for r in rows])
+    _table("What taskclf serves now", list(paths[0]), [list(r.values()) for r in paths])
 
 
 @train_app.command("history", epilog=EPILOG)

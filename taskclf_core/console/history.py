@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from taskclf_core.access.identity import Identity
+from taskclf_core.console.formatting import format_time
 from taskclf_core.console.runstate import OUTCOMES, RunRow, run_rows
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
+from taskclf_core.registry.approve import PendingApproval
 from taskclf_core.registry.history import HistoryEntry
 
 
@@ -31,6 +33,61 @@ class ModelRow:
 
 
 @dataclass(frozen=True)
+class RollbackOption:
+    """A model the champion may be rolled back to, as the picker shows it."""
+
+    model_id: str
+    #: ``"<id> · champion 2026-… to 2026-… · macro-F1 0.8123 · left: replaced by promotion of <id>"``.
+    label: str
+    #: When it stopped being champion the last time (ISO), and whether a rollback ended it.
+    left_at: str | None = None
+    left_by_rollback: bool = False
+
+
+_LEFT = {"promote": "replaced by the promotion of", "auto_promote": "replaced by the automatic promotion of",
+         "rollback": "rolled back from, to", "set_active": "replaced by taskclf with"}
+
+
+def rollback_options(
+    targets: list[str], entries: list[HistoryEntry], f1: dict[str, float | None]
+) -> tuple[list[RollbackOption], int | None]:
+    """The picker's options (each: when it was champion, its macro-F1, how it left) and the default.
+
+    The default is the champion most recently replaced by a promotion (the one a rollback
+    would normally restore), never a model that was itself rolled back from; None when
+    every target left by a rollback.
+
+    Args:
+        targets: The models a rollback may reach (the registry's rule).
+        entries: The effective champion history, newest first.
+        f1: Each model's macro-F1 (from its bundle).
+    """
+    oldest_first = list(reversed(entries))
+    options = []
+    for model_id in targets:
+        start = end = None
+        for e in oldest_first:
+            if e.new_champion == model_id:
+                start, end = e, None
+            elif start is not None and end is None and e.previous_champion == model_id:
+                end = e
+        score = f1.get(model_id)
+        parts = [model_id]
+        if start is not None:
+            until = f"to {format_time(end.time)}" if end is not None else "(still pointed to)"
+            parts.append(f"champion {format_time(start.time)} {until}")
+        parts.append(f"macro-F1 {score:.4f}" if score is not None else "macro-F1 n/a")
+        if end is not None:
+            parts.append(f"left: {_LEFT.get(end.action, end.action)} {end.new_champion}")
+        options.append(
+            RollbackOption(model_id, " · ".join(parts), end.time if end else None, bool(end and end.action == "rollback"))
+        )
+    candidates = [(o.left_at, i) for i, o in enumerate(options) if o.left_at and not o.left_by_rollback]
+    default = max(candidates)[1] if candidates else None
+    return options, default
+
+
+@dataclass(frozen=True)
 class HistoryView:
     """Everything on the History page."""
 
@@ -45,6 +102,9 @@ class HistoryView:
     pointer_id: str | None
     rollback_targets: list[str]
     run_ids: frozenset[str]
+    #: The picker's options in :attr:`rollback_targets` order, and the default's index.
+    rollback_choices: tuple[RollbackOption, ...] = ()
+    rollback_default: int | None = None
 
     @property
     def counts_text(self) -> str:
@@ -98,22 +158,24 @@ def history_view(home: Home, *, outcome: str | None = None) -> HistoryView:
     shown = [r for r in runs if outcome is None or r.outcome == outcome]
     state = registry.inspect_active(home)
     champion_id = state.pointer.model_id if state.pointer and state.problem is None else None
+    choices, default = rollback_options(targets, report.entries, {m.model_id: m.macro_f1 for m in models})
     return HistoryView(
         models=models, runs=shown, outcome_filter=outcome, outcome_counts=counts,
         entries=report.entries, problems=list(report.problems), champion_id=champion_id,
         pointer_id=state.pointer.model_id if state.pointer else None, rollback_targets=targets,
-        run_ids=frozenset(r.run_id for r in runs),
+        run_ids=frozenset(r.run_id for r in runs), rollback_choices=tuple(choices), rollback_default=default,
     )
 
 
 def roll_back(
     home: Home, model_id: str, *, approver: str, note: str, expected_champion: str | None,
     actor: Identity | None = None,
-) -> HistoryEntry:
+) -> HistoryEntry | PendingApproval:
     """Make a previously promoted model the champion again (the History page's one call).
 
     ``expected_champion`` is the champion shown to the person deciding: if it changed
-    meanwhile the rollback is refused (``ChampionChanged``).
+    meanwhile the rollback is refused (``ChampionChanged``). Under the two-person rule a
+    first approval is returned as a :class:`PendingApproval`.
 
     Raises:
         RunIdError, PromotionRefused, ChampionChanged, BusyError: see ``registry.rollback``.
@@ -126,4 +188,6 @@ def roll_back(
     )
 
 
-__all__ = ["HistoryView", "ModelRow", "history_view", "parse_outcome_filter", "roll_back"]
+__all__ = [
+    "HistoryView", "ModelRow", "RollbackOption", "history_view", "parse_outcome_filter", "roll_back", "rollback_options",
+]

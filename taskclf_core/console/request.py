@@ -52,6 +52,8 @@ class RetrainRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     config_path: Path | None = None  # default: <home>/configs/retrain.yaml
+    #: ``retrain`` a challenger, or ``calibrate``: refit the champion's calibrator (its own reviewed run).
+    kind: Literal["retrain", "calibrate"] = "retrain"
     force: bool = False
     dry_run: bool = False
     synthetic: bool = False

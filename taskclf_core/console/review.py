@@ -16,13 +16,14 @@ from taskclf_core.access.identity import Identity
 from taskclf_core.console.access import pending_sentences
 from taskclf_core.console.formatting import format_time
 from taskclf_core.console.runstate import RunState, effective_state, read_config, run_rows
+from taskclf_core.console.servingview import ServedComparison, served_comparison
 from taskclf_core.errors import ConfigError, RegistryError
 from taskclf_core.model.evaluation import EvaluationReport
 from taskclf_core.model.gates import RegressionGate
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
+from taskclf_core.registry.approve import PendingApproval
 from taskclf_core.registry.history import HistoryEntry
-from taskclf_core.registry.pending import PendingApproval
 from taskclf_core.registry.runids import validate_run_id
 from taskclf_core.registry.runs import ChampionRef, RunDecision
 from taskclf_core.train.config import RetrainConfig, parse_retrain_config
@@ -56,7 +57,8 @@ _STATUS_ORDER: Final = {"failed": 0, "passed": 1, "skipped": 2}
 def gate_rows(evidence: RunEvidence) -> list[GateRow]:
     """Every gate of a run, failed first (then passed, then skipped), stable within."""
     gates: list[RegressionGate] = [
-        g for kind in ("candidate", "baseline", "comparative") if (group := evidence.gates.get(kind)) for g in group.gates
+        g for kind in ("candidate", "baseline", "comparative", "calibration")
+        if (group := evidence.gates.get(kind)) for g in group.gates
     ]
     rows = [GateRow(g.name, g.kind, g.status, g.value, g.threshold, g.detail, g.config_key) for g in gates]
     return sorted(rows, key=lambda r: _STATUS_ORDER.get(r.status, 3))
@@ -81,6 +83,8 @@ class RunReview:
     state: RunState | None = None
     #: Approvals given so far under the two-person rule (and void ones), in words.
     pending: list[str] = field(default_factory=list)
+    #: Raw and served figures side by side and the deployment diff (None on older runs).
+    served: ServedComparison | None = None
 
     @property
     def reports(self) -> dict[str, EvaluationReport | None]:
@@ -201,6 +205,7 @@ def run_review(home: Home, run_id: object) -> RunReview:
         notes=notes,
         state=effective_state(home, run_id, record.decision),
         pending=pending_sentences(home, run_id),
+        served=served_comparison(evidence, run_id, refit=record.decision.kind == "calibration"),
     )
 
 

@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+from taskclf_core.access.approvals import names
+from taskclf_core.console.access import signed_by
 from taskclf_core.console.formatting import format_time
 from taskclf_core.errors import ConfigError
 from taskclf_core.paths import Home
@@ -74,7 +76,14 @@ def _text(path: Path) -> str | None:
 # --------------------------------------------------------------------------- run state
 
 
+def names_of(entry: HistoryEntry) -> str:
+    """Every approver of a change by name (``"alice and bob"``), or who acted."""
+    return names(entry.approvals) if entry.approvals else entry.approver
+
+
 def _signed(entry: HistoryEntry) -> str:
+    if entry.action == "recalibrate":
+        return "refit applied" if entry.approver != "auto" else "refit applied automatically"
     return "signed off" if entry.action == "promote" else "promoted automatically"
 
 
@@ -131,20 +140,21 @@ class RunState:
         out: list[str] = []
         p = self.promotion
         if p is not None:
-            who = f"Signed off by {p.approver}" if p.action == "promote" else "Promoted automatically"
-            out.append(f"{who} on {format_time(p.time)}; note: {p.note}")
+            if p.action in ("promote", "recalibrate") and p.approver != "auto":
+                out.append(f"Signed off by {signed_by(p)}; note: {p.note}")
+            else:
+                out.append(f"Promoted automatically on {format_time(p.time)}; note: {p.note}")
         e = self.ended
         if e is not None and not self.is_champion:
             if e.action == "rollback":
                 out.append(
-                    f"Rolled back from on {format_time(e.time)} by {e.approver} "
-                    f"(champion again: {e.new_champion}); note: {e.note}"
+                    f"Rolled back (champion again: {e.new_champion}), signed off by {signed_by(e)}; note: {e.note}"
                 )
             else:
-                out.append(f"Superseded on {format_time(e.time)} by {e.new_champion} ({e.action} by {e.approver})")
+                out.append(f"Superseded on {format_time(e.time)} by {e.new_champion} ({e.action} by {names_of(e)})")
         r = self.restored
         if r is not None and self.is_champion:
-            out.append(f"Made champion again by rollback on {format_time(r.time)} by {r.approver}; note: {r.note}")
+            out.append(f"Made champion again by a rollback signed off by {signed_by(r)}; note: {r.note}")
         return out
 
 
@@ -157,8 +167,11 @@ def run_states(entries: list[HistoryEntry], champion_id: str | None) -> dict[str
     """
     oldest_first = list(reversed(entries))
     states: dict[str, RunState] = {}
+    for entry in oldest_first:  # a calibrator refit applied: its run is signed off, the model unchanged
+        if entry.action == "recalibrate" and entry.run_id not in states:
+            states[entry.run_id] = RunState(recorded=None, promotion=entry, is_champion=False)
     for run_id in {e.new_champion for e in entries}:
-        promotions = [e for e in oldest_first if e.new_champion == run_id and e.action != "rollback"]
+        promotions = [e for e in oldest_first if e.new_champion == run_id and e.action not in ("rollback", "recalibrate")]
         restores = [e for e in oldest_first if e.new_champion == run_id and e.action == "rollback"]
         ends = [e for e in oldest_first if e.previous_champion == run_id and e.new_champion != run_id]
         states[run_id] = RunState(

@@ -73,6 +73,21 @@ def auth_problem(secrets: Path) -> str | None:
         )
     if not auth["redirect_uri"].rstrip().endswith("/oauth2callback"):
         return f"redirect_uri in {secrets} must end with /oauth2callback; got {auth['redirect_uri']!r}"
+    return _reauth_problem(secrets, auth.get("reauth"))
+
+
+def _reauth_problem(secrets: Path, section: Any) -> str | None:
+    """The optional ``[auth.reauth]`` provider (fresh sign-in at sign-off) must be usable if present."""
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        return f"[auth.reauth] in {secrets} must be a table"
+    missing = [k for k in AUTH_KEYS[2:] if not (isinstance(section.get(k), str) and section[k].strip())]
+    if missing:
+        return f"the [auth.reauth] section of {secrets} lacks {', '.join(missing)}"
+    kwargs = section.get("client_kwargs")
+    if not isinstance(kwargs, dict) or kwargs.get("prompt") != "login":
+        return f'[auth.reauth] in {secrets} must set client_kwargs = {{ prompt = "login" }} (it asks for a fresh sign-in)'
     return None
 
 

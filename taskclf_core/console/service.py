@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from taskclf_core.access.identity import Identity, cli_identity, local_identity
+from taskclf_core.access.identity import Identity
 from taskclf_core.console.request import (
     DEFAULT_SYNTHETIC_SCHEMA,
     FIRST_DAY,
@@ -26,8 +26,8 @@ from taskclf_core.console.request import (
 )
 from taskclf_core.errors import ConfigError, DataError, PromotionRefused
 from taskclf_core.paths import Home
+from taskclf_core.registry.approve import PendingApproval
 from taskclf_core.registry.history import HistoryEntry
-from taskclf_core.registry.pending import PendingApproval
 from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, retrain_cadence
 from taskclf_core.train.config import (
     RetrainConfig,
@@ -143,6 +143,7 @@ def run_retrain(
     compute = retrain_compute(config, request)
     date_from, date_to = date_range(request, config)
     if compute.engine == "dask":
+        _refuse_served_evaluation_on_dask(home, request, config)
         return _run_retrain_on_dask(home, request, config, compute, date_from, date_to, progress)
     source: dict[str, object]
     provenance: Literal["real", "synthetic"]
@@ -182,6 +183,14 @@ def run_retrain(
             "schema_version": loaded.schema_version,
         }
         provenance = "real"
+    if request.kind == "calibrate":
+        from taskclf_core.train.recalibrate import run_calibration_pipeline
+
+        return run_calibration_pipeline(
+            config, features, spans, home=home, force=request.force, dry_run=request.dry_run,
+            reject_threshold=request.reject_threshold, holdout_user_fraction=request.holdout_fraction,
+            data_source=source, progress=progress, data_warnings=warnings, dataset_hash=known_hash,
+        )
     return run_retrain_pipeline(
         config,
         features,
@@ -212,6 +221,25 @@ def retrain_compute(config: RetrainConfig, request: RetrainRequest) -> ComputeCo
     if compute.engine == "dask":
         require_dask()
     return compute
+
+
+def _refuse_served_evaluation_on_dask(home: Home, request: RetrainRequest, config: RetrainConfig) -> None:
+    """The Dask engine judges raw outputs only: refuse where taskclf serves a policy.
+
+    Raises:
+        ConfigError: a calibrator refit, a ``serving:`` section, or a deployment with a policy.
+    """
+    from taskclf_core.registry.deployment import inspect_deployment
+
+    if request.kind == "calibrate":
+        raise ConfigError("a calibrator refit runs on the local engine (it fits on the validation rows in this "
+                          "process); run it with --engine local")
+    if config.serving is not None or inspect_deployment(home).uses_policy:
+        raise ConfigError(
+            "the Dask engine judges raw model outputs only, but taskclf serves this deployment through "
+            "models/inference_policy.json (calibrator and reject threshold) or the config's serving: section "
+            "asks for one: run this retrain with --engine local, which judges it as served"
+        )
 
 
 def _run_retrain_on_dask(
@@ -273,23 +301,22 @@ def promote_run(
 
     A run id that names no readable run is refused before the registry is touched (no
     ``models/`` folder or lock file appears in a home that has none). The config's
-    ``access:`` section applies (``registry.pending.approve``): the actor must be an
+    ``access:`` section applies (``registry.approve.approve``): the actor must be an
     approver, and with ``required_approvals: 2`` the first sign-off is returned as a
-    :class:`PendingApproval` and the second completes the promotion.
+    :class:`PendingApproval` and the second, from a different person, completes it.
 
     Args:
-        actor: Who signs off when signed in (team mode); None: ``approver`` as typed, from
-            ``origin``: the local app ("local, not authenticated") or the CLI (with the OS user).
+        actor: Who signs off when signed in (team mode; the session must be alive); None:
+            ``approver`` as typed, from ``origin``: the local app ("local, not
+            authenticated") or the CLI, both with the OS user (one approval per OS user).
     """
-    from taskclf_core.registry.pending import approve
+    from taskclf_core.console.access import acting
+    from taskclf_core.registry.approve import approve
     from taskclf_core.registry.runs import read_run
-    from taskclf_core.registry.signoff import validate_signoff
 
     _, config = resolve_config(home, config_path)
     read_run(home, run_id)
-    if actor is None:
-        approver, note = validate_signoff(approver, note, "promote")
-        actor = cli_identity(approver) if origin == "cli" else local_identity(approver)
+    actor, note = acting(home, actor, approver=approver, note=note, verb="promote", policy=config.access, origin=origin)
     return approve(
         home, run_id, actor=actor, note=note, auto_promote=config.auto_promote, policy=config.access
     )
@@ -298,19 +325,21 @@ def promote_run(
 def rollback_model(
     home: Home, model_id: str, *, approver: str, note: str, expect_champion: str | None = None,
     actor: Identity | None = None, origin: Literal["local", "cli"] = "local",
-) -> HistoryEntry:
+) -> HistoryEntry | PendingApproval:
     """Roll back to a promoted model (see registry.rollback), refused before any file is touched
     when the home has no models folder.
+
+    The two-person rule applies as to a promotion (``registry.approve.rollback_as``), so the
+    config must be readable: an invalid one is refused (the rule in force is unknown).
 
     Args:
         expect_champion: The champion the rollback must replace (compare-and-swap);
             ``"none"`` for no champion; None for no check.
         actor: Who decides, as for :func:`promote_run` (approvers only when signed in).
     """
-    from taskclf_core.access.policy import AccessPolicy
-    from taskclf_core.registry.pending import rollback_as
+    from taskclf_core.console.access import acting
+    from taskclf_core.registry.approve import rollback_as
     from taskclf_core.registry.runids import validate_model_id
-    from taskclf_core.registry.signoff import validate_signoff
     from taskclf_core.registry.verdict import ANY_CHAMPION
 
     model_id = validate_model_id(model_id)
@@ -322,12 +351,9 @@ def rollback_model(
     expected: Any = ANY_CHAMPION
     if expect_champion is not None:
         expected = None if expect_champion == "none" else validate_model_id(expect_champion)
-    if actor is None:
-        approver, note = validate_signoff(approver, note, "roll back")
-        actor = cli_identity(approver) if origin == "cli" else local_identity(approver)
-    # Roles bind signed-in people only: a repair from the CLI works even with a broken config.
-    policy = resolve_config(home, None)[1].access if actor.verified else AccessPolicy()
-    return rollback_as(home, model_id, actor=actor, note=note, policy=policy, expected_champion=expected)
+    _, config = resolve_config(home, None)
+    actor, note = acting(home, actor, approver=approver, note=note, verb="roll back", policy=config.access, origin=origin)
+    return rollback_as(home, model_id, actor=actor, note=note, policy=config.access, expected_champion=expected)
 
 
 def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]]:
@@ -384,14 +410,24 @@ def models_table(home: Home) -> list[dict[str, Any]]:
 
 def models_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
     """Promoted models as rows, and every registry file that could not be read and why
-    (pointer, history lines, bundles), so an empty or short table is never silent."""
+    (pointer, history lines, bundles, the deployment), so an empty or short table is never silent.
+
+    ``served_by`` names the taskclf paths that serve each model now (see
+    :func:`deployment_report` for the calibrator and thresholds of each path).
+    """
+    from taskclf_core.console.deployview import deployment_view
     from taskclf_core.registry.listing import inspect_models
 
     report = inspect_models(home)
+    view = deployment_view(home)
+    served_by: dict[str, list[str]] = {}
+    for row in view.rows:
+        served_by.setdefault(row.model, []).append(row.path)
     rows = [
         {
             "model_id": m.model_id,
             "champion": m.is_champion,
+            "served_by": "; ".join(served_by.get(m.model_id, [])) or None,
             "macro_f1": round(m.metrics.macro_f1, 4) if m.metrics else None,
             "trained": f"{m.metadata.train_date_from}..{m.metadata.train_date_to}" if m.metadata else None,
             "created_at": m.metadata.created_at if m.metadata else None,
@@ -402,7 +438,26 @@ def models_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
         }
         for m in report.models
     ]
-    return rows, report.problems
+    problems = [*report.problems, *(f"{p.what}. Fix: {p.fix}" for p in view.problems if p.severity != "note")]
+    return rows, problems
+
+
+def recover_change(home: Home) -> HistoryEntry | None:
+    """Complete a change stopped between its policy and pointer writes (None: nothing to do)."""
+    from taskclf_core.registry.deploychange import complete_interrupted_change
+    from taskclf_core.registry.pointer import registry_lock
+
+    with registry_lock(home):
+        return complete_interrupted_change(home)
+
+
+def deployment_report(home: Home) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """What each taskclf serving path serves now, and the deployment's problems (what, fix, severity)."""
+    from taskclf_core.console.deployview import deployment_view
+
+    view = deployment_view(home)
+    return view.rows_as_dicts(), [{"what": p.what, "fix": p.fix, "severity": p.severity, "code": p.code}
+                                  for p in view.problems]
 
 
 def history_table(home: Home) -> list[dict[str, Any]]:
@@ -413,14 +468,17 @@ def history_table(home: Home) -> list[dict[str, Any]]:
 def history_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
     """The champion history that took effect (newest first) and what was left out and why:
     entries whose pointer move never happened, torn or invalid lines, a broken chain."""
+    from taskclf_core.console.access import signed_by
+    from taskclf_core.console.deployview import describe_change
     from taskclf_core.registry.history import inspect_history
 
     report = inspect_history(home)
     rows = [
         {
-            "time": e.time, "action": e.action, "approver": e.approver, "note": e.note,
+            "time": e.time, "action": e.action, "approver": e.approver, "signed_off_by": signed_by(e), "note": e.note,
             "previous_champion": e.previous_champion, "new_champion": e.new_champion,
             "dataset_hash": e.dataset_hash, "gates": e.gates_summary, "macro_f1": e.macro_f1,
+            "deployment": describe_change(e.deployment_before, e.deployment_after) or None,
         }
         for e in report.entries
     ]

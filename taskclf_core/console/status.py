@@ -17,11 +17,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-from taskclf_core.console.runstate import ConfigState, RunRow, read_config, run_rows
+from taskclf_core.console.access import signed_by
+from taskclf_core.console.deployview import DeploymentView, deployment_view
+from taskclf_core.console.runstate import ConfigState, RunRow, names_of, read_config, run_rows
 from taskclf_core.errors import TaskclfError
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
+from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.registry.installed import load_installed
+from taskclf_core.registry.policy import resolve_home_path
 from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, parse_utc, retrain_cadence
 
 CALIBRATOR_STORE_ENV: Final = "TASKCLF_CALIBRATOR_STORE"
@@ -53,6 +57,8 @@ class ChampionView:
     promoted_at: datetime | None
     action: str
     note: str
+    #: Every approver with when and how each was authenticated (None: no history entry found).
+    signed_off_by: str | None = None
 
     @property
     def how(self) -> str:
@@ -127,6 +133,8 @@ class StatusSummary:
     running_job_id: str | None = None
     #: With ``auto_promote`` on nothing promotes runs awaiting sign-off: what to do.
     auto_promote_note: str | None = None
+    #: What each taskclf serving path serves now (model, calibrator, thresholds).
+    deployment: DeploymentView | None = None
 
 
 def calibrator_store(home: Home) -> Path | None:
@@ -138,9 +146,12 @@ def calibrator_store(home: Home) -> Path | None:
     return path if path.is_absolute() else home.root / path
 
 
-def _champion_view(home: Home, pointer: registry.ActivePointer, now: datetime) -> ChampionView:
+def _champion_view(
+    home: Home, pointer: registry.ActivePointer, now: datetime, entries: list[HistoryEntry]
+) -> ChampionView:
     # Resolved and checked as everywhere else (every file against its run's manifest).
     bundle = load_installed(home, pointer.model_id, parse_model=False)
+    entry = next((e for e in entries if pointer.change_id and e.change_id == pointer.change_id), None)
     try:
         created = parse_utc(bundle.metadata.created_at)
         promoted_at = parse_utc(pointer.selected_at)
@@ -153,10 +164,11 @@ def _champion_view(home: Home, pointer: registry.ActivePointer, now: datetime) -
         macro_f1=bundle.metrics.macro_f1,
         created_at=created,
         age=now - created if created else None,
-        promoted_by=pointer.reason.approver,
+        promoted_by=names_of(entry) if entry is not None else pointer.reason.approver,
         promoted_at=promoted_at,
         action=pointer.reason.action,
         note=pointer.reason.note,
+        signed_off_by=signed_by(entry) if entry is not None and entry.action in ("promote", "rollback") else None,
     )
 
 
@@ -245,6 +257,7 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
     cfg = config.effective
 
     champion: ChampionView | None = None
+    rows, history, champion_id = run_rows(home)
     pointer_problem = registry.champion_problem(home)
     if pointer_problem:
         problems.append(_champion_problem(pointer_problem, registry.inspect_active(home).problem))
@@ -252,11 +265,10 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
         pointer = registry.inspect_active(home).pointer
         if pointer is not None:
             try:
-                champion = _champion_view(home, pointer, now)
+                champion = _champion_view(home, pointer, now, history.entries)
             except TaskclfError as exc:  # changed between the two reads
                 problems.append(Problem(what=str(exc), fix="Reload the page; if it stays, roll back on the History page."))
 
-    rows, history, champion_id = run_rows(home)
     problems.extend(_registry_problems(home, rows, history.problems, pointer_problem is not None))
     awaiting: list[AwaitingRun] = []
     pending = [r for r in rows if r.outcome == "awaiting_signoff"]
@@ -272,7 +284,11 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
             "or start a new retrain (it promotes automatically when every gate passes)."
         )
 
-    store = calibrator_store(home)
+    deployment = deployment_view(home)
+    problems[:0] = [Problem(what=p.what[:1].upper() + p.what[1:], fix=p.fix[:1].upper() + p.fix[1:] + ".")
+                    for p in deployment.problems if p.severity != "note"]
+    # The store the deployment serves, else the one TASKCLF_CALIBRATOR_STORE names.
+    store = resolve_home_path(home, deployment.store_folder) if deployment.store_folder else calibrator_store(home)
     calibrator = (
         _cadence_view(calibrator_cadence(store, cfg.calibrator_update_cadence_days, now=now), retrain=False)
         if store is not None
@@ -293,6 +309,7 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
         problems=problems,
         running_job_id=job.job_id if job else None,
         auto_promote_note=auto_note,
+        deployment=deployment,
     )
 
 

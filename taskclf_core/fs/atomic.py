@@ -196,9 +196,13 @@ def atomic_folder(target: Path) -> Iterator[Path]:
     try:
         yield tmp
         faultpoint("atomic.folder.filled")
-        for child in tmp.iterdir():
+        for child in sorted(tmp.rglob("*"), reverse=True):  # files and sub-folders, deepest first
+            if child.is_symlink():
+                continue
             if child.is_file():
-                _fsync_file(child, target / child.name)
+                _fsync_file(child, target / child.relative_to(tmp))
+            elif child.is_dir():
+                fsync_dir(child)
         fsync_dir(tmp)
         faultpoint("atomic.folder.synced")
         try:

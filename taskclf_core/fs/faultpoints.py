@@ -8,7 +8,9 @@ moved, ...). Normally that is one dictionary lookup. The crash tests set:
   the first) that fires;
 * ``TASKCLF_FAULTPOINT_ACTION``: ``kill`` (default: SIGKILL this process, as a power cut
   or an OOM kill would) or ``pause:<folder>`` (create ``<folder>/<name>.reached`` and wait
-  until ``<folder>/<name>.release`` exists, so a test can act mid-operation).
+  until ``<folder>/<name>.release`` exists, so a test can act mid-operation);
+* ``TASKCLF_FAULTPOINT_RECORD=<file>``: append every point reached to ``<file>``, one name a
+  line, so a test can list an operation's points and then kill it at each of them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 FAULTPOINT_ENV = "TASKCLF_FAULTPOINT"
+RECORD_ENV = "TASKCLF_FAULTPOINT_RECORD"
 ACTION_ENV = "TASKCLF_FAULTPOINT_ACTION"
 #: Longest a paused process waits for its release file.
 PAUSE_LIMIT_SECONDS = 120.0
@@ -28,6 +31,10 @@ _hits: dict[str, int] = {}
 
 def faultpoint(name: str) -> None:
     """Fire the fault named by ``TASKCLF_FAULTPOINT`` if it is ``name``; else do nothing."""
+    record = os.environ.get(RECORD_ENV)
+    if record:
+        with open(record, "a", encoding="utf-8") as fh:
+            fh.write(name + "\n")
     spec = os.environ.get(FAULTPOINT_ENV)
     if not spec:
         return

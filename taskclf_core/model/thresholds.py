@@ -27,6 +27,9 @@ class GateThresholds(BaseModel):
     reject_rate_max: float = Field(default=0.30, ge=0.0, le=1.0)
     seen_user_f1: float = Field(default=0.70, ge=0.0, le=1.0)
     unseen_user_f1: float = Field(default=0.60, ge=0.0, le=1.0)
+    #: taskclf's calibration requirement (``docs/guide/acceptance.md`` §3): a deployed
+    #: calibrator's Brier score at least this share better than the raw model's.
+    calibration_brier_improvement: float = Field(default=0.05, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _reject_range(self) -> GateThresholds:

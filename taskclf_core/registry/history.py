@@ -29,6 +29,7 @@ from taskclf_core.access.identity import Identity
 from taskclf_core.errors import describe_validation_error
 from taskclf_core.fs.atomic import append_line_durable
 from taskclf_core.paths import Home
+from taskclf_core.registry.deployrecord import DeploymentRecord
 from taskclf_core.registry.pointer import Action, ActivePointer, ActiveState, inspect_active
 from taskclf_core.registry.runids import MODEL_ID_REGEX
 from taskclf_core.registry.stamps import UtcTimestamp, parse_utc
@@ -79,6 +80,10 @@ class HistoryEntry(BaseModel):
     actor: Identity | None = None
     approvals: tuple[Approval, ...] = ()
     origin: Literal["console", "taskclf"] = "console"
+    #: The deployment (model, policy text, calibrator, thresholds) before and after the change;
+    #: None on lines written before deployments were recorded, and on taskclf's.
+    deployment_before: DeploymentRecord | None = None
+    deployment_after: DeploymentRecord | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -160,6 +165,11 @@ def append_history(home: Home, entry: HistoryEntry) -> None:
     """
     home.models_dir.mkdir(parents=True, exist_ok=True)
     append_line_durable(history_path(home), entry.to_line())
+
+
+def parse_history_lines(home: Home) -> tuple[list[HistoryEntry], list[str]]:
+    """Every valid line of the history file in file order, and one problem per line ignored."""
+    return _parse_lines(home)
 
 
 def _parse_lines(home: Home) -> tuple[list[HistoryEntry], list[str]]:

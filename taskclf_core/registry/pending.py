@@ -1,49 +1,46 @@
-"""Sign-off with the acting identity: roles, the two-person rule, pending approvals.
+"""Pending approvals of the two-person rule: ``models/pending_approvals.json`` and what it says.
 
-``access.required_approvals: 2`` makes a promotion need sign-offs from two different
-approvers. The first is kept as a pending approval in ``models/pending_approvals.json``
-(written atomically, under the registry lock); the second completes the promotion's
-compare-and-swap (``registry.promotion.promote``) and both land in its history entry.
-An approval counts only while the champion it saw is the champion (see
-``access.approvals.is_void``); after any champion change the file is pruned at the next
-write, and a void approval is shown as void until then.
+``access.required_approvals: 2`` makes a promotion, and a rollback, need sign-offs from
+two different approvers. The first is kept here as a pending approval (written
+atomically, under the registry lock, by ``registry.approve``); the second completes the
+change and both land in its history entry. An approval counts only while the champion it
+saw is the champion (``access.approvals.is_void``); after any champion change the file
+is pruned at the next write, and a void approval is shown as void until then.
 
-:func:`approve` and :func:`rollback_as` are what the console calls: they refuse an
-identity without the approver role (``access.policy.require_role``) before anything else.
+The states are judged against the ``required_approvals`` in force *now*: after the value
+changes, a run with enough approvals is complete (the next sign-off, by anyone who may,
+carries it out) and one with too few keeps waiting.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from pydantic import ValidationError
 
-from taskclf_core.access.approvals import Approval, PendingApprovals, approval_by, split_void
+from taskclf_core.access.approvals import (
+    Approval,
+    ChangeKind,
+    PendingApprovals,
+    approval_by,
+    format_utc,
+    names,
+    ordinal,
+    split_void,
+)
 from taskclf_core.access.identity import Identity
-from taskclf_core.access.policy import AccessPolicy, require_role
-from taskclf_core.errors import PromotionRefused, describe_validation_error
+from taskclf_core.errors import describe_validation_error
 from taskclf_core.fs.atomic import write_text_atomic
 from taskclf_core.paths import Home
-from taskclf_core.registry.history import HistoryEntry
-from taskclf_core.registry.pointer import ActiveState, inspect_active, registry_lock
-from taskclf_core.registry.promotion import promote, rollback
+from taskclf_core.registry.pointer import ActiveState, inspect_active
 from taskclf_core.registry.runids import validate_model_id, validate_run_id
-from taskclf_core.registry.signoff import validate_signoff
-from taskclf_core.registry.stamps import utc_now_iso
-from taskclf_core.registry.verdict import (
-    ANY_CHAMPION,
-    FROM_RUN,
-    AnyChampion,
-    FromRun,
-    judge,
-    raise_refusal,
-)
 
 PENDING_FILE: Final = "pending_approvals.json"
 MAX_PENDING_BYTES: Final = 1 << 20
+#: The change each kind completes, in words.
+_COMPLETES: Final[dict[ChangeKind, str]] = {"promote": "the promotion", "rollback": "the rollback"}
 
 
 def pending_path(home: Home) -> Path:
@@ -55,7 +52,7 @@ def _shown(home: Home) -> str:
     return f"{home.models_dir.name}/{PENDING_FILE}"
 
 
-def _read(home: Home) -> tuple[PendingApprovals, str | None]:
+def read_pending(home: Home) -> tuple[PendingApprovals, str | None]:
     """The pending approvals, and why they were ignored when the file is not valid."""
     path = pending_path(home)
     try:
@@ -78,37 +75,77 @@ def _read(home: Home) -> tuple[PendingApprovals, str | None]:
         )
 
 
-def _write(home: Home, runs: dict[str, list[Approval]]) -> None:
-    """Replace the file (the caller holds the registry lock)."""
+def write_pending(home: Home, data: PendingApprovals) -> None:
+    """Replace the file, dropping subjects without approvals (the caller holds the registry lock)."""
     home.models_dir.mkdir(parents=True, exist_ok=True)
-    body = PendingApprovals(runs={k: v for k, v in runs.items() if v})
+    body = PendingApprovals(
+        runs={k: v for k, v in data.runs.items() if v}, rollbacks={k: v for k, v in data.rollbacks.items() if v}
+    )
     write_text_atomic(pending_path(home), body.model_dump_json(indent=2) + "\n")
 
 
-def _champion(state: ActiveState) -> tuple[str | None, str | None]:
+def champion_of(state: ActiveState) -> tuple[str | None, str | None]:
+    """``(model id, change id)`` of the champion in ``state`` (``(None, None)`` without one)."""
     pointer = state.pointer
     return (pointer.model_id, pointer.change_id) if pointer is not None else (None, None)
 
 
-def _valid_only(runs: dict[str, list[Approval]], state: ActiveState) -> dict[str, list[Approval]]:
-    champion, change_id = _champion(state)
-    return {rid: split_void(items, champion, change_id)[0] for rid, items in runs.items()}
+def valid_only(data: PendingApprovals, state: ActiveState) -> PendingApprovals:
+    """The approvals that still count against the champion in ``state`` (void ones dropped)."""
+    champion, change_id = champion_of(state)
+
+    def keep(items: dict[str, list[Approval]]) -> dict[str, list[Approval]]:
+        return {k: split_void(v, champion, change_id)[0] for k, v in items.items()}
+
+    return PendingApprovals(runs=keep(data.runs), rollbacks=keep(data.rollbacks))
 
 
 @dataclass(frozen=True)
 class PendingState:
-    """A run's approvals so far: the ones that count, the void ones, how many are needed."""
+    """The approvals of one change so far: the ones that count, the void ones, how many are needed."""
 
-    run_id: str
+    #: The run id (promote) or the model to make champion again (rollback).
+    subject: str
     required: int
     valid: tuple[Approval, ...] = ()
     void: tuple[Approval, ...] = ()
     problem: str | None = None
+    kind: ChangeKind = "promote"
+
+    @property
+    def run_id(self) -> str:
+        """The subject (named for promotions, the common case)."""
+        return self.subject
 
     @property
     def remaining(self) -> int:
         """Sign-offs still needed (from approvers not in :attr:`valid`)."""
         return max(self.required - len(self.valid), 0)
+
+    @property
+    def complete(self) -> bool:
+        """Enough approvals under the rule in force now (``required_approvals`` was lowered)."""
+        return bool(self.valid) and self.remaining == 0
+
+    @property
+    def title(self) -> str:
+        """``"Run 2026…"`` or ``"Rollback to 2026…"``."""
+        return f"Run {self.subject}" if self.kind == "promote" else f"Rollback to {self.subject}"
+
+    def waiting(self) -> str | None:
+        """Who approved and what the change waits for (None without valid approvals)."""
+        if not self.valid:
+            return None
+        who = "; ".join(a.describe() for a in self.valid)
+        if self.complete:
+            return (
+                f"Approved by {who}: that meets access.required_approvals = {self.required} in force now; "
+                f"the next sign-off by an approver completes {_COMPLETES[self.kind]}"
+            )
+        return (
+            f"Approved by {who}; waiting for a {ordinal(len(self.valid) + 1)} approver "
+            f"({len(self.valid)} of {self.required} approvals given)"
+        )
 
     def sentences(self) -> list[str]:
         """What to show on Review, Status and History (empty when there is nothing)."""
@@ -117,12 +154,16 @@ class PendingState:
             who = "; ".join(a.describe() for a in self.valid)
             more = self.remaining
             out.append(
-                f"Run {self.run_id}: {len(self.valid)} of {self.required} approvals given ({who}); "
-                + (f"{more} more from a different approver completes the promotion" if more else "complete")
+                f"{self.title}: {len(self.valid)} of {self.required} approvals given ({who}); "
+                + (
+                    f"{more} more from a different approver completes {_COMPLETES[self.kind]}" if more
+                    else f"enough under access.required_approvals = {self.required}: the next sign-off "
+                    f"completes {_COMPLETES[self.kind]}"
+                )
             )
         for approval in self.void:
             out.append(
-                f"Run {self.run_id}: the approval by {approval.describe()} is void: the champion "
+                f"{self.title}: the approval by {approval.describe()} is void: the champion "
                 f"changed since (it was {approval.champion or 'none'})"
             )
         if self.problem:
@@ -130,30 +171,36 @@ class PendingState:
         return out
 
 
-def pending_state(home: Home, run_id: str, *, required: int) -> PendingState:
-    """A run's pending approvals against the current champion (no lock; read only).
+def _subject(kind: ChangeKind, subject: str) -> str:
+    return validate_run_id(subject) if kind == "promote" else validate_model_id(subject)
+
+
+def pending_state(home: Home, subject: str, *, required: int, kind: ChangeKind = "promote") -> PendingState:
+    """One change's pending approvals against the current champion (no lock; read only).
 
     Args:
         home: The registry home.
-        run_id: The run (validated).
+        subject: The run (promote) or the model to roll back to (validated).
         required: ``access.required_approvals`` in force.
+        kind: ``promote`` or ``rollback``.
     """
-    run_id = validate_run_id(run_id)
-    data, problem = _read(home)
-    champion, change_id = _champion(inspect_active(home))
-    valid, void = split_void(data.runs.get(run_id, []), champion, change_id)
-    return PendingState(run_id, required, tuple(valid), tuple(void), problem)
+    subject = _subject(kind, subject)
+    data, problem = read_pending(home)
+    champion, change_id = champion_of(inspect_active(home))
+    valid, void = split_void(data.of(kind).get(subject, []), champion, change_id)
+    return PendingState(subject, required, tuple(valid), tuple(void), problem, kind)
 
 
 def all_pending(home: Home, *, required: int) -> list[PendingState]:
-    """Every run with approvals on file (valid or void), newest approval first."""
-    data, problem = _read(home)
-    champion, change_id = _champion(inspect_active(home))
+    """Every change with approvals on file (valid or void), newest approval first."""
+    data, problem = read_pending(home)
+    champion, change_id = champion_of(inspect_active(home))
     states = []
-    for rid, items in data.runs.items():
-        valid, void = split_void(items, champion, change_id)
-        if valid or void:
-            states.append(PendingState(rid, required, tuple(valid), tuple(void)))
+    for kind in ("promote", "rollback"):
+        for subject, items in data.of(kind).items():
+            valid, void = split_void(items, champion, change_id)
+            if valid or void:
+                states.append(PendingState(subject, required, tuple(valid), tuple(void), kind=kind))
     states.sort(key=lambda s: max(a.at for a in (*s.valid, *s.void)), reverse=True)
     if problem:
         states.insert(0, PendingState("", required, problem=problem))
@@ -161,121 +208,72 @@ def all_pending(home: Home, *, required: int) -> list[PendingState]:
 
 
 @dataclass(frozen=True)
-class PendingApproval:
-    """The result of a sign-off that does not complete the promotion yet."""
+class SignoffPlan:
+    """What a sign-off by one person would do now, for the form and its confirmation.
 
-    run_id: str
-    approval: Approval
+    Computed before anything is confirmed (no lock): the registry re-checks the same
+    under its lock (``registry.approve``).
+    """
+
     state: PendingState
+    #: This person's approval already on file (their form is disabled), or None.
+    already: Approval | None
 
     @property
-    def approver(self) -> str:
-        """Who signed off (as for a history entry)."""
-        return self.approval.actor.name
+    def completes(self) -> bool:
+        """Whether this sign-off carries the change out (else it is recorded as pending)."""
+        return self.state.complete or len(self.state.valid) + 1 >= self.state.required
 
-    def describe(self) -> str:
-        """``"Approval 1 of 2 recorded for run …; 1 more …"``."""
+    @property
+    def position(self) -> int:
+        """Which approval this one would be (1 of 2, ...)."""
+        return len(self.state.valid) + 1
+
+    def blocked(self) -> str | None:
+        """Why this person may not sign off now (they already approved and more are needed)."""
+        if self.already is None or self.state.complete:
+            return None
         return (
-            f"Approval {len(self.state.valid)} of {self.state.required} recorded for run {self.run_id} "
-            f"by {self.approval.describe()}; {self.state.remaining} more from a different approver "
-            "completes the promotion"
+            f"you approved this at {format_utc(self.already.at)} "
+            f"({len(self.state.valid)} of {self.state.required} approvals given); "
+            f"a {ordinal(self.position)}, different approver must sign off"
+        )
+
+    def confirmation(self, change: str) -> str:
+        """The dialog's first line: ``"Approval 1 of 2: <change> when a second approver signs off."``.
+
+        Args:
+            change: What happens when it completes (``"run X becomes the champion, replacing Y"``).
+        """
+        if self.completes:
+            given = self.state.valid
+            led = f" (with the approval of {names(given)})" if given else ""
+            return f"{change[:1].upper()}{change[1:]}{led}."
+        return (
+            f"Approval {self.position} of {self.state.required}: {change} when a "
+            f"{ordinal(self.position + 1)} approver signs off."
         )
 
 
-def approve(
-    home: Home,
-    run_id: str,
-    *,
-    actor: Identity,
-    note: str,
-    auto_promote: bool,
-    policy: AccessPolicy,
-    expected_champion: str | None | FromRun = FROM_RUN,
-) -> HistoryEntry | PendingApproval:
-    """Sign off a run as ``actor``: record a pending approval, or complete the promotion.
-
-    Refuses, in this order: an actor without the approver role; a bad note; a run that
-    may not be promoted now (``registry.verdict``, under the lock); an actor who already
-    approved this run against the same champion. With ``policy.required_approvals``
-    approvals from different people (the void ones not counted), promotes with every
-    approval recorded in the history entry and clears the file.
-
-    Returns:
-        The history entry when the promotion took effect, else the pending approval.
-
-    Raises:
-        AccessDenied: ``actor`` is not an approver.
-        RunIdError, PromotionRefused, ChampionChanged, BusyError: see ``registry.promote``.
-    """
-    run_id = validate_run_id(run_id)
-    require_role(actor, policy, "approver", f"promote run {run_id}")
-    _, note = validate_signoff(actor.name, note, "promote")
-    with registry_lock(home):
-        verdict = judge(home, run_id, auto_promote=auto_promote, automatic=False, expected=expected_champion)
-        raise_refusal(verdict)
-        assert verdict.state is not None
-        champion, change_id = _champion(verdict.state)
-        data, _ = _read(home)
-        runs = _valid_only(data.runs, verdict.state)
-        given = runs.get(run_id, [])
-        earlier = approval_by(given, actor)
-        if earlier is not None:
-            raise PromotionRefused(
-                f"{actor.name} already approved run {run_id} (at {earlier.at}); the same person "
-                f"cannot approve twice: {policy.required_approvals} different approvers must sign off"
-            )
-        approval = Approval(
-            actor=actor, at=utc_now_iso(), note=note, champion=champion, champion_change_id=change_id
-        )
-        approvals = [*given, approval]
-        if len(approvals) < policy.required_approvals:
-            _write(home, {**runs, run_id: approvals})
-            state = PendingState(run_id, policy.required_approvals, tuple(approvals))
-            return PendingApproval(run_id, approval, state)
-        entry = promote(
-            home, run_id, approver=actor.name, note=note, auto_promote=auto_promote,
-            expected_champion=expected_champion, actor=actor, approvals=tuple(approvals),
-        )
-        if pending_path(home).exists():  # the champion changed: every approval on file is void
-            _write(home, {})
-        return entry
-
-
-def rollback_as(
-    home: Home,
-    model_id: str,
-    *,
-    actor: Identity,
-    note: str,
-    policy: AccessPolicy,
-    expected_champion: str | None | AnyChampion = ANY_CHAMPION,
-) -> HistoryEntry:
-    """Roll back as ``actor`` (one approver suffices: it restores a former champion).
-
-    Raises:
-        AccessDenied: ``actor`` is not an approver.
-        RunIdError, PromotionRefused, ChampionChanged, BusyError: see ``registry.rollback``.
-    """
-    model_id = validate_model_id(model_id)
-    require_role(actor, policy, "approver", f"roll back to {model_id}")
-    return rollback(
-        home, model_id, approver=actor.name, note=note, expected_champion=expected_champion, actor=actor
-    )
-
-
-def approvals_text(approvals: Iterable[Approval]) -> str:
-    """The approvals of a change in one line (for tables and the report)."""
-    return "; ".join(a.describe() for a in approvals)
+def signoff_plan(
+    home: Home, subject: str, *, actor: Identity | None, required: int, kind: ChangeKind = "promote"
+) -> SignoffPlan:
+    """What a sign-off of ``subject`` by ``actor`` would do now (``actor`` None: not known yet)."""
+    state = pending_state(home, subject, required=required, kind=kind)
+    already = approval_by(state.valid, actor) if actor is not None else None
+    return SignoffPlan(state, already)
 
 
 __all__ = [
     "PENDING_FILE",
-    "PendingApproval",
     "PendingState",
+    "SignoffPlan",
     "all_pending",
-    "approvals_text",
-    "approve",
+    "champion_of",
     "pending_path",
     "pending_state",
-    "rollback_as",
+    "read_pending",
+    "signoff_plan",
+    "valid_only",
+    "write_pending",
 ]

@@ -37,9 +37,10 @@ LOCK_FILE = ".registry.lock"
 POLICY_VERSION = 1
 DEFAULT_LOCK_TIMEOUT = 10.0
 
-#: What made a champion: our three actions, or ``set_active`` for a pointer taskclf wrote
+#: What made a champion: our actions (``recalibrate``: a calibrator refit of the same model),
+#: or ``set_active`` for a pointer taskclf wrote
 #: (``taskclf model set-active``, its auto-repair or its retrain promotion).
-Action = Literal["auto_promote", "promote", "rollback", "set_active"]
+Action = Literal["auto_promote", "promote", "rollback", "set_active", "recalibrate"]
 
 
 class PointerReason(BaseModel):

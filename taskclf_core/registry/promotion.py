@@ -14,6 +14,7 @@ import shutil
 
 from taskclf_core.access.approvals import Approval
 from taskclf_core.access.identity import AUTO, Identity
+from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD
 from taskclf_core.errors import (
     BundleError,
     ChampionChanged,
@@ -24,6 +25,16 @@ from taskclf_core.fs.atomic import atomic_folder
 from taskclf_core.fs.faultpoints import faultpoint
 from taskclf_core.paths import Home
 from taskclf_core.registry.bundle import LoadedBundle
+from taskclf_core.registry.deploychange import (
+    NewDeployment,
+    complete_interrupted_change,
+    deployment_for_rollback,
+    deployment_of_run,
+    install_store,
+    move_files,
+)
+from taskclf_core.registry.deployment import Deployment, inspect_deployment
+from taskclf_core.registry.deployrecord import DEPLOYMENT_FILE, record_of
 from taskclf_core.registry.history import (
     HistoryEntry,
     append_history,
@@ -38,10 +49,8 @@ from taskclf_core.registry.pointer import (
     ActivePointer,
     ActiveState,
     PointerReason,
-    inspect_active,
     pointer_model_dir,
     registry_lock,
-    write_active,
 )
 from taskclf_core.registry.runids import validate_model_id, validate_run_id
 from taskclf_core.registry.runs import (
@@ -73,8 +82,13 @@ def _commit(
     gates_summary: str,
     actor: Identity | None = None,
     approvals: tuple[Approval, ...] = (),
+    new: NewDeployment | None = None,
+    run_id: str | None = None,
 ) -> HistoryEntry:
-    """Append the history entry, then move the pointer (the caller holds the lock).
+    """Append the history entry, then move the policy and the pointer (the caller holds the lock).
+
+    ``new`` says what happens to ``inference_policy.json`` (see ``registry.deploychange``
+    for the order of the writes); None leaves it as it is.
 
     The entry links to the pointer it replaces, and only to that: when ``active.json``
     is unreadable (a rollback repairing it) it links to nothing and records the gap,
@@ -88,6 +102,10 @@ def _commit(
             f"({state.problem}); the changes before it cannot be confirmed"
         )
     change_id = new_change_id()
+    new = new or NewDeployment(model_id, "keep")
+    deployment_before = record_of(inspect_deployment(home)) if new.action != "keep" else None
+    if new.remark:
+        note = f"{note} ({new.remark})"
     reason = PointerReason.model_validate(
         {
             "action": action,
@@ -116,7 +134,7 @@ def _commit(
         note=note,
         previous_champion=before.model_id if before else None,
         new_champion=model_id,
-        run_id=model_id,
+        run_id=run_id or model_id,
         dataset_hash=dataset_hash,
         gates_summary=gates_summary,
         macro_f1=bundle.metrics.macro_f1,
@@ -126,12 +144,35 @@ def _commit(
         new=pointer,
         actor=actor,
         approvals=approvals,
+        deployment_before=deployment_before,
+        deployment_after=new.record,
     )
     append_history(home, entry)
     faultpoint("commit.appended")
-    write_active(home, pointer)
+    move_files(home, new, pointer)
     faultpoint("commit.done")
     return entry
+
+
+def _apply_refit(
+    home: Home, verdict: Verdict, *, approver: str, note: str, actor: Identity | None = None,
+    approvals: tuple[Approval, ...] = (),
+) -> HistoryEntry:
+    """A calibrator refit: a new store and policy for the same model, and a pointer naming the change."""
+    assert verdict.record is not None and verdict.state is not None
+    record = verdict.record
+    model = record.decision.calibrated_model
+    assert model is not None
+    try:
+        bundle = load_installed(home, model, parse_model=False)
+    except BundleError as exc:
+        raise PromotionRefused(f"calibrator refit {record.run_id}: the champion's bundle is broken ({exc})") from exc
+    new = deployment_of_run(home, record.run_id, (record.path / DEPLOYMENT_FILE).read_bytes(),
+                            bundle.metadata.schema_version, inspect_deployment(home), model_id=model)
+    install_store(home, new)
+    return _commit(home, action="recalibrate", bundle=bundle, model_id=model, state=verdict.state, approver=approver,
+                   note=note, dataset_hash=record.decision.dataset_hash, gates_summary=record.decision.gates_summary,
+                   actor=actor, approvals=approvals, new=new, run_id=record.run_id)
 
 
 def _install_and_commit(
@@ -140,6 +181,8 @@ def _install_and_commit(
 ) -> HistoryEntry:
     assert verdict.record is not None and verdict.state is not None
     record = verdict.record
+    if record.decision.kind == "calibration":
+        return _apply_refit(home, verdict, approver=approver, note=note, actor=actor, approvals=approvals)
     rid = record.run_id
     target = home.models_dir / rid
     label = f"{home.models_dir.name}/{rid}"
@@ -163,6 +206,12 @@ def _install_and_commit(
             f"{label} already exists and differs from run {rid} ({exc}); "
             "move it aside, then promote again"
         ) from exc
+    deployment_file = record.path / DEPLOYMENT_FILE
+    new = deployment_of_run(
+        home, rid, deployment_file.read_bytes() if DEPLOYMENT_FILE in record.decision.manifest else None,
+        bundle.metadata.schema_version, inspect_deployment(home),
+    )
+    install_store(home, new)
     return _commit(
         home,
         action=action,
@@ -175,6 +224,7 @@ def _install_and_commit(
         gates_summary=record.decision.gates_summary,
         actor=actor,
         approvals=approvals,
+        new=new,
     )
 
 
@@ -217,6 +267,7 @@ def promote(
     approver, note = validate_signoff(approver, note, "promote")
     with registry_lock(home):
         faultpoint("promote.locked")
+        complete_interrupted_change(home)
         verdict = judge(
             home, run_id, auto_promote=auto_promote, automatic=False, expected=expected_champion
         )
@@ -251,6 +302,7 @@ def promote_auto(
     """
     run_id = validate_run_id(run_id)
     with registry_lock(home):
+        complete_interrupted_change(home)
         verdict = judge(
             home, run_id, auto_promote=True, automatic=True, expected=expected_champion
         )
@@ -258,6 +310,61 @@ def promote_auto(
         assert verdict.record is not None
         note = verdict.record.decision.reason or "all gates passed with auto_promote on"
         return _install_and_commit(home, verdict, action="auto_promote", approver="auto", note=note, actor=AUTO)
+
+
+def check_rollback(
+    home: Home, model_id: str, *, expected_champion: str | None | AnyChampion = ANY_CHAMPION
+) -> tuple[Deployment, LoadedBundle, str]:
+    """Whether the champion may be rolled back to ``model_id`` now; the caller holds the lock.
+
+    The checks :func:`rollback` makes before it changes anything, also used to refuse a
+    pending approval of a rollback that could not happen (``registry.approve``).
+
+    Returns:
+        The deployment now, the target's bundle and its gates summary.
+
+    Raises:
+        PromotionRefused, ChampionChanged: as for :func:`rollback`.
+    """
+    label = f"{home.models_dir.name}/{model_id}"
+    target = home.models_dir / model_id
+    if target.is_symlink():
+        raise PromotionRefused(f"cannot roll back to {model_id}: {label} is a symbolic link; refused")
+    if not target.is_dir():
+        raise PromotionRefused(
+            f"there is no promoted model {model_id} in {home.models_dir.name}/; roll back "
+            "only to a model listed there"
+        )
+    deployment = inspect_deployment(home)
+    state = deployment.active
+    current = state.pointer
+    served_now = deployment.champion_id if deployment.uses_policy else (
+        current.model_id if current is not None and state.problem is None else None)
+    if served_now == model_id and not any(p.severity == "error" for p in deployment.problems):
+        raise PromotionRefused(f"model {model_id} is already the champion")
+    if not isinstance(expected_champion, AnyChampion):
+        now_id = deployment.champion_id if deployment.uses_policy else (current.model_id if current else None)
+        if expected_champion != now_id:
+            raise ChampionChanged(
+                f"the champion changed since the rollback was chosen (was "
+                f"{expected_champion or 'none'}, now {now_id or 'none'}); "
+                "review the history and try again"
+            )
+    if model_id not in inspect_history(home).applied:
+        raise PromotionRefused(
+            f"cannot roll back to {model_id}: it was never champion in the applied history "
+            f"({label} is left over from a promotion that never took effect); roll back "
+            "only to a former champion, or promote its run"
+        )
+    try:
+        bundle = load_installed(home, model_id, parse_model=False)
+    except BundleError as exc:
+        raise PromotionRefused(f"cannot roll back to {model_id}: {exc}") from exc
+    try:
+        gates_summary = read_run(home, model_id).decision.gates_summary
+    except RegistryError:
+        gates_summary = f"n/a ({bundle.origin}; no run record)"
+    return deployment, bundle, gates_summary
 
 
 def rollback(
@@ -268,6 +375,7 @@ def rollback(
     note: str,
     expected_champion: str | None | AnyChampion = ANY_CHAMPION,
     actor: Identity | None = None,
+    approvals: tuple[Approval, ...] = (),
 ) -> HistoryEntry:
     """Make a former champion the champion again.
 
@@ -285,6 +393,8 @@ def rollback(
         note: Why (required; see ``registry.signoff``).
         expected_champion: If given, the champion the rollback must replace
             (compare-and-swap, as shown to the person deciding); default: no check.
+        actor: Who decides, as established (``access.identity``).
+        approvals: The sign-offs that led to it (two under the two-person rule).
 
     Returns:
         The history entry of the change.
@@ -298,43 +408,13 @@ def rollback(
     """
     model_id = validate_model_id(model_id)
     approver, note = validate_signoff(approver, note, "roll back")
-    label = f"{home.models_dir.name}/{model_id}"
     with registry_lock(home):
         faultpoint("rollback.locked")
-        target = home.models_dir / model_id
-        if target.is_symlink():
-            raise PromotionRefused(f"cannot roll back to {model_id}: {label} is a symbolic link; refused")
-        if not target.is_dir():
-            raise PromotionRefused(
-                f"there is no promoted model {model_id} in {home.models_dir.name}/; roll back "
-                "only to a model listed there"
-            )
-        state = inspect_active(home)
-        current = state.pointer
-        if current is not None and current.model_id == model_id and state.problem is None:
-            raise PromotionRefused(f"model {model_id} is already the champion")
-        if not isinstance(expected_champion, AnyChampion):
-            now_id = current.model_id if current else None
-            if expected_champion != now_id:
-                raise ChampionChanged(
-                    f"the champion changed since the rollback was chosen (was "
-                    f"{expected_champion or 'none'}, now {now_id or 'none'}); "
-                    "review the history and try again"
-                )
-        if model_id not in inspect_history(home).applied:
-            raise PromotionRefused(
-                f"cannot roll back to {model_id}: it was never champion in the applied history "
-                f"({label} is left over from a promotion that never took effect); roll back "
-                "only to a former champion, or promote its run"
-            )
-        try:
-            bundle = load_installed(home, model_id, parse_model=False)
-        except BundleError as exc:
-            raise PromotionRefused(f"cannot roll back to {model_id}: {exc}") from exc
-        try:
-            gates_summary = read_run(home, model_id).decision.gates_summary
-        except RegistryError:
-            gates_summary = f"n/a ({bundle.origin}; no run record)"
+        complete_interrupted_change(home)
+        deployment, bundle, gates_summary = check_rollback(home, model_id, expected_champion=expected_champion)
+        state = deployment.active
+        new = deployment_for_rollback(home, model_id, deployment, schema_hash=bundle.metadata.schema_hash,
+                                      bundle_threshold=bundle.metadata.reject_threshold or DEFAULT_REJECT_THRESHOLD)
         return _commit(
             home,
             action="rollback",
@@ -346,4 +426,6 @@ def rollback(
             dataset_hash=bundle.metadata.dataset_hash,
             gates_summary=gates_summary,
             actor=actor,
+            approvals=approvals,
+            new=new,
         )

@@ -53,6 +53,18 @@ class ChampionRef(BaseModel):
     model_sha256: str = Field(pattern=_SHA256)
 
 
+#: The evidence a calibrator refit run must hold (it has no bundle: the model is the champion's).
+CALIBRATION_RUN_FILES = ("evaluation.json", "gates.json", "snapshot.json", "config.yaml", "deployment.json")
+
+
+class DeploymentRef(BaseModel):
+    """The deployment a run read: ``inference_policy.json``'s SHA-256 (None: there was no file)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    policy_sha256: str | None = Field(default=None, pattern=_SHA256)
+
+
 class RunDecision(BaseModel):
     """``decision.json`` of a run: its outcome and the evidence it rests on.
 
@@ -68,6 +80,12 @@ class RunDecision(BaseModel):
     champion_compared: ChampionRef | None
     #: Why the champion could not be loaded or evaluated, when that happened.
     champion_error: str | None = None
+    #: The deployment the run was judged against (None on runs made before deployments).
+    deployment_compared: DeploymentRef | None = None
+    #: ``retrain`` (a challenger model) or ``calibration`` (a calibrator refit of the champion).
+    kind: Literal["retrain", "calibration"] = "retrain"
+    #: For a calibrator refit: the model whose calibrator was refitted.
+    calibrated_model: str | None = Field(default=None, pattern=MODEL_ID_REGEX)
     started_at: UtcTimestamp
     finished_at: UtcTimestamp
     #: File name -> SHA-256 of every other file of the run; filled in by :func:`write_run`.
@@ -264,6 +282,9 @@ def verify_record(
                 f"run {record.run_id}: {name} does not match its SHA-256 in the manifest of "
                 f"{DECISION_FILE} (file altered after the run?)"
             )
+    if record.decision.kind == "calibration":  # a refit of the champion's calibrator: no bundle of its own
+        missing = [name for name in CALIBRATION_RUN_FILES if name not in manifest]
+        return f"run {record.run_id}: its manifest lists no {missing[0]}" if missing else None
     absent = [name for name in BUNDLE_FILES if name not in manifest]
     if absent:
         return f"run {record.run_id}: its manifest lists no {absent[0]}; the run has no complete bundle"

@@ -13,10 +13,11 @@ from typing import Final
 from taskclf_core.errors import ChampionChanged, PromotionRefused, RegistryError, RunIdError
 from taskclf_core.fs.jsonfile import read_json
 from taskclf_core.paths import Home
+from taskclf_core.registry.deployment import inspect_deployment
 from taskclf_core.registry.history import inspect_history
 from taskclf_core.registry.installed import verify_installed
 from taskclf_core.registry.metadata import MODEL_FILE
-from taskclf_core.registry.pointer import ActivePointer, ActiveState, inspect_active
+from taskclf_core.registry.pointer import ActivePointer, ActiveState
 from taskclf_core.registry.runs import (
     RunRecord,
     auto_promotion_interrupted,
@@ -116,15 +117,23 @@ def _decision_disagrees(record: RunRecord) -> str | None:
     return None
 
 
-def _champion_sha(home: Home, pointer: ActivePointer | None) -> str | None:
-    if pointer is None:
+def _champion_sha(home: Home, model_id: str | None, pointer: ActivePointer | None) -> str | None:
+    if model_id is None:
         return None
-    if pointer.model_sha256:
+    if pointer is not None and pointer.model_id == model_id and pointer.model_sha256:
         return pointer.model_sha256
-    try:  # a pointer taskclf wrote records no hash: the model file's
-        return sha256_file(home.models_dir / pointer.model_id / MODEL_FILE)
+    try:  # a pointer taskclf wrote records no hash (nor does a policy): the model file's
+        return sha256_file(home.models_dir / model_id / MODEL_FILE)
     except OSError:
         return None
+
+
+def _policy_change(before: str | None, now: str | None) -> str:
+    if before is None:
+        return "was created"
+    if now is None:
+        return "was removed"
+    return f"changed ({before[:12]}… → {now[:12]}…)"
 
 
 def judge(
@@ -143,6 +152,8 @@ def judge(
     except RegistryError as exc:
         return _refuse(f"{exc}; it cannot be promoted")
     rid, decision = record.run_id, record.decision
+    if decision.kind == "calibration":
+        return _judge_calibration(home, record, auto_promote=auto_promote, automatic=automatic)
     if decision.outcome == "dry_run":
         return _refuse(f"run {rid} is a dry run: dry runs are never promotable; start a real run")
     if decision.outcome == "rejected":
@@ -176,9 +187,12 @@ def judge(
     if problem:
         return _refuse(f"{problem}; it cannot be promoted")
 
-    state = inspect_active(home)
+    deployment = inspect_deployment(home)
+    state = deployment.active
     current = state.pointer
-    if current is not None and current.model_id == rid and state.problem is None:
+    # The champion is what the deployment serves: the policy's model where taskclf uses one.
+    now_id = deployment.champion_id if deployment.uses_policy else (current.model_id if current else None)
+    if now_id == rid and (deployment.uses_policy or state.problem is None):
         return _refuse(f"run {rid} is already the champion")
     earlier = next((e for e in inspect_history(home).entries if e.new_champion == rid), None)
     if earlier is not None:
@@ -196,7 +210,7 @@ def judge(
                 f"models/{rid} already exists and is broken ({broken}); "
                 "move it aside, then promote again"
             )
-    if state.problem:
+    if state.problem and not deployment.uses_policy:
         return _refuse(
             f"the champion pointer is broken ({state.problem}); roll back to a listed good "
             "bundle first"
@@ -208,8 +222,7 @@ def judge(
         expected_sha = compared.model_sha256 if compared else None
     else:
         expected_id, expected_sha = expected, None
-    now_id = current.model_id if current else None
-    now_sha = _champion_sha(home, current)
+    now_sha = _champion_sha(home, now_id, current)
     if expected_id != now_id or (expected_sha and now_sha and expected_sha != now_sha):
         was, now = expected_id or "none", now_id or "none"
         if was == now:  # same id, different bytes: only possible if a bundle was replaced
@@ -222,6 +235,17 @@ def judge(
             ),
             error=ChampionChanged,
         )
+    read = decision.deployment_compared
+    if isinstance(expected, FromRun) and read is not None and read.policy_sha256 != deployment.policy_sha256:
+        return Verdict(
+            ok=False,
+            reason=(
+                f"the deployment changed since this run was evaluated ({home.models_dir.name}/inference_policy.json "
+                f"{_policy_change(read.policy_sha256, deployment.policy_sha256)}): the champion was judged as "
+                "served then; re-run the retrain to compare against the deployment now"
+            ),
+            error=ChampionChanged,
+        )
     replaces = f"champion {now_id}" if now_id else "no champion (this will be the first)"
     return Verdict(
         ok=True,
@@ -229,6 +253,42 @@ def judge(
         record=record,
         state=state,
     )
+
+
+def _judge_calibration(home: Home, record: RunRecord, *, auto_promote: bool, automatic: bool) -> Verdict:
+    """Whether a calibrator refit may be applied now: its gates passed, its files are intact,
+    and the champion and its deployment are still the ones it was judged against."""
+    rid, decision = record.run_id, record.decision
+    model = decision.calibrated_model
+    if decision.outcome == "dry_run":
+        return _refuse(f"calibrator refit {rid} is a dry run: dry runs are never applied; start a real refit")
+    if decision.outcome == "rejected":
+        gates = ", ".join(decision.failed_gates or gates_on_file(record)[0]) or "(see gates.json)"
+        return _refuse(f"calibrator refit {rid} was rejected by gate(s) {gates}; it can never be applied")
+    wanted = "promoted" if automatic else "awaiting_signoff"
+    if decision.outcome != wanted:
+        return _refuse(f"calibrator refit {rid} has outcome {decision.outcome!r}; only refits awaiting sign-off are signed off")
+    if auto_promote and not automatic:
+        return _refuse("auto_promote is on in configs/retrain.yaml: promotion is automatic")
+    problem = verify_record(record) or _decision_disagrees(record)
+    if problem:
+        return _refuse(f"calibrator refit {rid} cannot be applied: {problem}")
+    if any(e.run_id == rid for e in inspect_history(home).entries):
+        return _refuse(f"calibrator refit {rid} was already applied")
+    deployment = inspect_deployment(home)
+    now_id = deployment.champion_id
+    if now_id != model:
+        return Verdict(ok=False, error=ChampionChanged, reason=(
+            f"the champion changed since this refit was evaluated (it refitted {model}, the champion is now "
+            f"{now_id or 'none'}); refit the calibrator of the champion now"))
+    read = decision.deployment_compared
+    if read is not None and read.policy_sha256 != deployment.policy_sha256:
+        return Verdict(ok=False, error=ChampionChanged, reason=(
+            f"the deployment changed since this refit was evaluated ({home.models_dir.name}/inference_policy.json "
+            f"{_policy_change(read.policy_sha256, deployment.policy_sha256)}); start a new refit"))
+    return Verdict(ok=True, record=record, state=deployment.active, reason=(
+        f"calibrator refit {rid} passed every gate and can be applied: {model} keeps serving, with the refitted "
+        "calibrator and threshold"))
 
 
 def promotability(home: Home, run_id: str, *, auto_promote: bool) -> tuple[bool, str]:

@@ -14,6 +14,7 @@ from taskclf_core.errors import ConfigError, RegistryError, describe_validation_
 from taskclf_core.fs.atomic import write_text_atomic
 from taskclf_core.model.thresholds import GateThresholds
 from taskclf_core.train.dask.config import ComputeConfig
+from taskclf_core.train.deploy import ServingConfig
 
 DEFAULT_RETRAIN_CADENCE_DAYS = 7
 DEFAULT_CALIBRATOR_UPDATE_CADENCE_DAYS = 7
@@ -52,6 +53,8 @@ class RetrainConfig(BaseModel):
     compute: ComputeConfig = Field(default_factory=lambda: ComputeConfig.model_validate({}))
     #: Roles and the two-person rule for a team deployment (issue 14); none by default.
     access: AccessPolicy = Field(default_factory=lambda: AccessPolicy())
+    #: How a challenger is deployed (taskclf's inference policy); None: like the current deployment.
+    serving: ServingConfig | None = None
 
 
 def parse_retrain_config(raw: Any, *, source: str = "config") -> RetrainConfig:
@@ -246,6 +249,9 @@ gates:
   seen_user_f1: 0.7
   # Macro-F1 on held-out users (only when users are held out).
   unseen_user_f1: 0.6
+  # A calibrator refit passes when its Brier score is at least this share better than the
+  # raw model's (taskclf's acceptance guide, section 3).
+  calibration_brier_improvement: 0.05
 
 # Where a retrain runs (README "Running on a Dask cluster"); `taskclf train retrain
 # --engine/--scheduler` override engine and scheduler for one run.
@@ -275,13 +281,44 @@ compute:
 # Who may do what when the console is served to a team (sign-in configured, `make serve`;
 # see README "Serving the console to a team"): emails or @domain patterns. Signed-in
 # people listed in neither are viewers. Local mode (`make run`) and the CLI check no roles.
+# A person is their verified email, compared case- and look-alike-insensitively.
 access:
   # May promote and roll back.
   approvers: []
   # May start and cancel retrains.
   operators: []
-  # Sign-offs from different approvers a promotion needs (2 = the two-person rule).
+  # Sign-offs from different approvers a promotion or a rollback needs (2 = the two-person
+  # rule; at most the number of approvers listed). The CLI counts once per OS user.
   required_approvals: 1
+  # OS user -> email: whose CLI approvals are whose (e.g. {alice: alice@example.com}), so
+  # one person's browser and CLI approvals count once.
+  cli_users: {}
+  # Hours a sign-in lasts; "Sign out" ends all of that person's sessions at once.
+  session_hours: 8
+  # 0 = off; N = a sign-off needs a sign-in at most N minutes old (asked with prompt=login).
+  signoff_reauth_minutes: 0
+
+# How a challenger is deployed in taskclf: models/inference_policy.json (model + calibrator
+# store + reject threshold). Without this section (the default) a challenger follows the
+# current deployment: a policy with a calibrator gets a new policy with a calibrator refitted
+# for the challenger (a tuned threshold is tuned again); no policy stays no policy. Uncomment
+# it to choose. Calibrators and thresholds are fitted on the validation split.
+# serving:
+#   # tune (taskclf's tune-reject: grid 0.10-0.95, reject rate in [0.05, 0.30], best accuracy
+#   # on accepted minutes) or a number in (0, 1].
+#   reject_threshold: tune
+#   # none, temperature or isotonic (as taskclf's `train calibrate`).
+#   calibration: temperature
+#   # Also tune one threshold per eligible user (only taskclf's online predictor applies them).
+#   per_user_thresholds: false
+#   # Who gets a calibrator (and threshold) of their own: taskclf's bar, on validation rows.
+#   eligibility:
+#     # Validation minutes at least.
+#     min_windows: 200
+#     # Distinct UTC days at least.
+#     min_days: 3
+#     # Distinct labels at least.
+#     min_labels: 3
 """
 
 

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ValidationError
 from taskclf_core.errors import RegistryError
 from taskclf_core.model.gates import RegressionResult
 from taskclf_core.model.reports import BootstrapInterval, EvaluationReport
+from taskclf_core.registry.deployrecord import DEPLOYMENT_FILE, ChallengerDeployment
+from taskclf_core.train.deploy import ServingEvidence
 
 EVIDENCE_FILES = ("evaluation.json", "gates.json", "snapshot.json", "config.yaml")
 
@@ -27,6 +29,12 @@ class RunEvidence(BaseModel):
     bootstrap: BootstrapInterval | None
     gates: dict[str, RegressionResult]
     config_yaml: str
+    #: The raw reports beside the served ones the gates judged (empty when they judged raw).
+    raw: dict[str, EvaluationReport | None] = {}
+    #: Which outputs were judged and the two deployments (None on runs before policies).
+    serving: ServingEvidence | None = None
+    #: The challenger's deployment as built (None on runs before policies).
+    deployment: ChallengerDeployment | None = None
 
 
 def read_evidence(run_dir: Path, run_id: str) -> RunEvidence:
@@ -54,6 +62,9 @@ def read_evidence(run_dir: Path, run_id: str) -> RunEvidence:
             bootstrap=evaluation.get("bootstrap"),
             gates=load("gates.json"),
             config_yaml=(Path(run_dir) / "config.yaml").read_text(encoding="utf-8"),
+            raw=evaluation.get("raw") or {},
+            serving=evaluation.get("serving"),
+            deployment=load(DEPLOYMENT_FILE) if (Path(run_dir) / DEPLOYMENT_FILE).exists() else None,
         )
     except (ValidationError, KeyError, OSError) as exc:
         raise RegistryError(f"run {run_id}: evidence files do not parse ({str(exc).splitlines()[0]})") from None

@@ -49,6 +49,7 @@ from taskclf_core.train.config import (
     TrainParams,
     load_retrain_config,
 )
+from taskclf_core.train.deploy import plan_deployment
 from taskclf_core.train.guards import MIN_LABELLED_WINDOWS, check_reject_threshold
 from taskclf_core.train.lock import retrain_lock
 from taskclf_core.train.records import DatasetSnapshot, Outcome, RetrainResult
@@ -57,6 +58,7 @@ from taskclf_core.train.stages import (
     Clock,
     ProgressCallback,
     decide_outcome,
+    deploy_challenger,
     evaluate_all,
     judge,
     not_due_result,
@@ -178,9 +180,11 @@ def run_retrain_pipeline(
                             warnings=found_warnings(features_df) if data_warnings is None else data_warnings,
                             known_hash=dataset_hash)
         challenger = train_challenger(data, config, clock)
-        champion = load_champion(home)
+        champion = load_champion(home, reject_threshold=reject_threshold)
+        plan = plan_deployment(config.serving, champion.deployment, reject_threshold)
+        deployment = deploy_challenger(data, challenger, plan, clock)
         evaluation = evaluate_all(data, challenger, champion, features_df, config=config,
-                                  reject_threshold=reject_threshold, clock=clock)
+                                  reject_threshold=reject_threshold, clock=clock, deployment=deployment)
         verdict = judge(evaluation, config, dry_run=dry_run, clock=clock)
 
         return save_and_report(

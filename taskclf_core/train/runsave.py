@@ -9,10 +9,12 @@ moves under the same registry lock.
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast, get_args
 
+import pandas as pd
 from pydantic import BaseModel
 
 from taskclf_core.data.schema import LABELS, SCHEMA_HASHES
@@ -29,11 +31,19 @@ from taskclf_core.registry.runids import new_run_id
 from taskclf_core.registry.runs import Outcome, write_run
 from taskclf_core.train.champion import ChampionState, current_champion_id
 from taskclf_core.train.config import RetrainConfig
+from taskclf_core.train.deploy import ChallengerDeployment, ServingEvidence
 from taskclf_core.train.records import DatasetSnapshot
 
 
 def _dump(model: BaseModel | None) -> Any:
     return None if model is None else model.model_dump(mode="json")
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """The frame as Parquet bytes (same frame and library versions, same bytes)."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False, compression="zstd")
+    return buffer.getvalue()
 
 
 def save_run(
@@ -55,6 +65,10 @@ def save_run(
     failed_gates: list[str],
     version: str,
     home: Home,
+    raw_reports: dict[str, EvaluationReport | None] | None = None,
+    serving: ServingEvidence | None = None,
+    deployment: ChallengerDeployment | None = None,
+    served_rows: pd.DataFrame | None = None,
 ) -> tuple[str, Outcome, str, Path]:
     """Write the run folder atomically (and, for ``promoted``, make it the champion).
 
@@ -72,16 +86,18 @@ def save_run(
 
     challenger_report = reports["challenger"]
     assert challenger_report is not None
+    # The bundle records the threshold it will be served with (its policy's, when it has one).
+    served_threshold = deployment.reject_threshold if deployment is not None and deployment.policy else reject_threshold
     metadata = bundle_mod.BundleMetadata(
         schema_version=challenger.schema_version,
         schema_hash=SCHEMA_HASHES[challenger.schema_version],
         label_set=list(LABELS),
         train_date_from=snapshot.date_from,
         train_date_to=snapshot.date_to,
-        params={**challenger.params, "reject_threshold": reject_threshold},
+        params={**challenger.params, "reject_threshold": served_threshold},
         git_commit=bundle_mod.git_commit(),
         dataset_hash=snapshot.dataset_hash,
-        reject_threshold=reject_threshold,
+        reject_threshold=served_threshold,
         data_provenance=data_provenance,  # type: ignore[arg-type]
         created_at=datetime.now(UTC).isoformat(),
         library_versions=bundle_mod.library_versions(),
@@ -100,6 +116,14 @@ def save_run(
     )
     evaluation = {name: _dump(report) for name, report in reports.items()}
     evaluation["bootstrap"] = _dump(bootstrap)
+    if raw_reports:
+        evaluation["raw"] = {name: _dump(report) for name, report in raw_reports.items()}
+    if serving is not None:
+        evaluation["serving"] = _dump(serving)
+    if deployment is not None:
+        files["deployment.json"] = dumps_json(_dump(deployment)).encode()
+    if served_rows is not None:
+        files["served_rows.parquet"] = parquet_bytes(served_rows)
     files["evaluation.json"] = dumps_json(evaluation).encode()
     files["gates.json"] = dumps_json({k: _dump(v) for k, v in gates.items()}).encode()
     files["snapshot.json"] = dumps_json(_dump(snapshot)).encode()
@@ -114,6 +138,8 @@ def save_run(
         "reason": reason,
         "champion_compared": compared,
         "champion_error": champion.error,
+        # The deployment the champion was read from: a promotion needs the same policy file.
+        "deployment_compared": {"policy_sha256": champion.policy_sha256},
         "started_at": started_at.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
         "auto_promote": config.auto_promote,

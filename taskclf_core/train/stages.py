@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -39,11 +39,20 @@ from taskclf_core.model.gates import (
 )
 from taskclf_core.model.lgbm import TrainedModel, label_codes, train_lgbm
 from taskclf_core.model.reports import BootstrapInterval, EvaluationReport
+from taskclf_core.model.served import ServedOutputs, ServingRule, serve
 from taskclf_core.model.serving import predict_proba
 from taskclf_core.paths import Home
 from taskclf_core.train.cadence import CadenceStatus
 from taskclf_core.train.champion import ChampionState
 from taskclf_core.train.config import RetrainConfig, config_to_yaml
+from taskclf_core.train.deploy import (
+    ChallengerDeployment,
+    DeploymentPlan,
+    ServingEvidence,
+    build_deployment,
+    challenger_summary,
+    champion_summary,
+)
 from taskclf_core.train.guards import (
     check_labelled_windows,
     one_schema_version,
@@ -137,6 +146,9 @@ class PreparedData:
     holdout_users: list[str]
     #: Positions in the feature frame of the evaluation rows (for a champion's extra columns).
     eval_positions: np.ndarray
+    #: Positions of the validation rows (calibrators and thresholds are fitted there) and their codes.
+    val_positions: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    val_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def _pipeline_columns(features_df: pd.DataFrame, schema_version: str) -> list[str]:
@@ -199,6 +211,7 @@ def prepare_data(
         data_warnings=list(warnings),
     )
     train_positions = labelled[parts["train"]]
+    val_positions = labelled[parts["val"]]
     return PreparedData(
         schema_version=schema_version,
         snapshot=snapshot,
@@ -208,6 +221,8 @@ def prepare_data(
         eval_df=eval_df,
         holdout_users=list(parts["holdout_users"]),
         eval_positions=eval_positions,
+        val_positions=val_positions,
+        val_labels=codes[val_positions].astype(np.int64),
     )
 
 
@@ -228,9 +243,27 @@ def train_challenger(data: PreparedData, config: RetrainConfig, clock: Clock) ->
     )
 
 
+def deploy_challenger(data: PreparedData, challenger: TrainedModel, plan: DeploymentPlan,
+                      clock: Clock) -> ChallengerDeployment:
+    """Build the challenger's deployment (calibrators, thresholds) on the validation rows."""
+    clock.stage("fitting the deployment", 0.755)
+    if not plan.policy:
+        return build_deployment(plan, data.val_labels[:0], np.zeros((0, len(LABELS))), np.zeros(0), np.zeros(0))
+    rows = data.features[_pipeline_columns(data.features, data.schema_version)].iloc[data.val_positions]
+    raw = predict_proba(challenger.booster, rows, challenger.feature_names, challenger.encoders)
+    stamps = pd.to_datetime(rows["bucket_start_ts"], utc=True)
+    days = stamps.dt.strftime("%Y-%m-%d").to_numpy()
+    return build_deployment(plan, data.val_labels, raw, rows["user_id"].astype("str").to_numpy(), days)
+
+
 @dataclass(frozen=True)
 class Evaluation:
-    """Challenger, champion and baseline on the same evaluation rows."""
+    """Challenger, champion and baseline on the same evaluation rows.
+
+    ``challenger`` and ``champion`` are the reports the gates judge: as served (the
+    champion with its policy now, the challenger with its planned deployment) whenever a
+    policy is in use, else the raw outputs; ``raw`` then holds the raw reports beside them.
+    """
 
     challenger: EvaluationReport
     champion: EvaluationReport | None
@@ -238,6 +271,11 @@ class Evaluation:
     bootstrap: BootstrapInterval | None
     #: The comparative gate: ``None`` with no champion; failed when it could not be scored.
     regression: RegressionResult | None
+    raw: dict[str, EvaluationReport | None] = field(default_factory=dict)
+    serving: ServingEvidence | None = None
+    deployment: ChallengerDeployment | None = None
+    #: Per evaluation row: the label and both models' served label, confidence and threshold.
+    served_rows: pd.DataFrame | None = None
 
 
 def _champion_frame(eval_df: pd.DataFrame, names: Sequence[str], features_df: pd.DataFrame,
@@ -249,6 +287,24 @@ def _champion_frame(eval_df: pd.DataFrame, names: Sequence[str], features_df: pd
     return pd.concat([eval_df, features_df[extra].iloc[positions].reset_index(drop=True)], axis=1)
 
 
+def _served_rows(eval_df: pd.DataFrame, y: np.ndarray, challenger: ServedOutputs,
+                 champion: ServedOutputs | None) -> pd.DataFrame:
+    """The per-row evidence of what each model serves (``served_rows.parquet``)."""
+    frame = pd.DataFrame({
+        "user_id": eval_df["user_id"].astype("str").to_numpy(),
+        "bucket_start_ts": eval_df["bucket_start_ts"].to_numpy(),
+        "label": y.astype(np.int8),
+        "challenger_pred": challenger.pred.astype(np.int8),
+        "challenger_confidence": challenger.proba.max(axis=1) if len(y) else np.zeros(0),
+        "challenger_threshold": challenger.thresholds,
+    })
+    if champion is not None:
+        frame["champion_pred"] = champion.pred.astype(np.int8)
+        frame["champion_confidence"] = champion.proba.max(axis=1) if len(y) else np.zeros(0)
+        frame["champion_threshold"] = champion.thresholds
+    return frame
+
+
 def evaluate_all(
     data: PreparedData,
     challenger: TrainedModel,
@@ -258,25 +314,41 @@ def evaluate_all(
     config: RetrainConfig,
     reject_threshold: float,
     clock: Clock,
+    deployment: ChallengerDeployment | None = None,
 ) -> Evaluation:
-    """Score challenger, champion and the rule baseline exactly as taskclf serves them."""
+    """Score challenger, champion and the rule baseline exactly as taskclf serves them.
+
+    Each model's raw probabilities go through its deployment: the champion's policy as it is
+    now, the challenger's as it would be promoted (``deployment``; without one, the raw model
+    at ``reject_threshold``). Where either side has a policy the gates judge served outputs.
+    """
     clock.stage("evaluating challenger", 0.76)
     eval_df, holdout, thresholds = data.eval_df, data.holdout_users, config.gates
     y = label_codes(eval_df["label"])
     users = eval_df["user_id"].astype("str").to_numpy()
+    deployment = deployment or build_deployment(DeploymentPlan(False, threshold=reject_threshold),
+                                                y[:0], np.zeros((0, len(LABELS))), users[:0], users[:0])
+    champion_policy = champion.deployment is not None and champion.deployment.uses_policy
+    judged = "served" if deployment.policy or champion_policy else "raw"
 
-    def report(name: str, pred: np.ndarray, proba: np.ndarray | None) -> EvaluationReport:
+    def report(name: str, pred: np.ndarray, proba: np.ndarray | None, threshold: float) -> EvaluationReport:
         return evaluate_predictions(name, y, pred, users, proba=proba, holdout_users=holdout,
-                                    reject_threshold=reject_threshold, thresholds=thresholds)
+                                    reject_threshold=threshold, thresholds=thresholds)
 
-    proba = predict_proba(challenger.booster, eval_df, challenger.feature_names, challenger.encoders)
-    pred = apply_reject(proba, reject_threshold)
-    challenger_report = report("challenger", pred, proba)
+    raw_proba = predict_proba(challenger.booster, eval_df, challenger.feature_names, challenger.encoders)
+    raw_pred = apply_reject(raw_proba, reject_threshold)
+    raw_reports: dict[str, EvaluationReport | None] = {
+        "challenger": report("challenger", raw_pred, raw_proba, reject_threshold), "champion": None}
+    chal_served = serve(raw_proba, users, deployment.rule() if deployment.policy else ServingRule(reject_threshold=reject_threshold))
+    challenger_report = (report("challenger", chal_served.pred, chal_served.proba, deployment.reject_threshold)
+                         if judged == "served" else raw_reports["challenger"])
+    assert challenger_report is not None
 
     clock.stage("evaluating champion", 0.82)
     champion_report: EvaluationReport | None = None
     bootstrap: BootstrapInterval | None = None
     regression: RegressionResult | None = None
+    champ_served: ServedOutputs | None = None
     if champion.error is not None:
         regression = failed_regression_gate(f"champion {champion.model_id} could not be evaluated: {champion.error}")
     elif champion.model is not None:
@@ -287,15 +359,31 @@ def evaluate_all(
         except TaskclfError as exc:
             regression = failed_regression_gate(f"champion {champion.model_id} could not be evaluated: {exc}")
         else:
-            champ_pred = apply_reject(champ_proba, reject_threshold)
-            champion_report = report("champion", champ_pred, champ_proba)
+            raw_reports["champion"] = report("champion", apply_reject(champ_proba, reject_threshold), champ_proba,
+                                             reject_threshold)
+            champ_served = serve(champ_proba, users, champion.rule if champion_policy
+                                 else ServingRule(reject_threshold=reject_threshold))
+            champion_report = (report("champion", champ_served.pred, champ_served.proba,
+                                      champion.rule.reject_threshold)
+                               if judged == "served" else raw_reports["champion"])
+            assert champion_report is not None
             regression = check_regression_gates(champion_report, challenger_report, config)
-            bootstrap = paired_bootstrap(y, pred, champ_pred, resamples=BOOTSTRAP_RESAMPLES,
-                                         seed=config.train_params.seed)
+            bootstrap = paired_bootstrap(y, chal_served.pred if judged == "served" else raw_pred,
+                                         champ_served.pred if judged == "served" else apply_reject(champ_proba, reject_threshold),
+                                         resamples=BOOTSTRAP_RESAMPLES, seed=config.train_params.seed)
 
     clock.stage("evaluating baseline", 0.88)
-    baseline_report = report("baseline", baseline_codes(eval_df), None)
-    return Evaluation(challenger_report, champion_report, baseline_report, bootstrap, regression)
+    baseline_report = report("baseline", baseline_codes(eval_df), None, reject_threshold)
+    serving = ServingEvidence(
+        judged=judged,  # type: ignore[arg-type]
+        champion=champion_summary(champion.model_id if champion.error is None else None, champion.deployment,
+                                  champion.rule if champion_policy else ServingRule(reject_threshold=reject_threshold)),
+        challenger=challenger_summary(deployment),
+        policy_sha256=champion.policy_sha256,
+    )
+    return Evaluation(challenger_report, champion_report, baseline_report, bootstrap, regression,
+                      raw=raw_reports if judged == "served" else {}, serving=serving, deployment=deployment,
+                      served_rows=_served_rows(eval_df, y, chal_served, champ_served))
 
 
 @dataclass(frozen=True)
@@ -373,6 +461,10 @@ def save_and_report(
         gates_summary=gates_summary(verdict.gates),
         failed_gates=verdict.failed,
         version=__version__,
+        raw_reports=evaluation.raw,
+        serving=evaluation.serving,
+        deployment=evaluation.deployment,
+        served_rows=evaluation.served_rows,
     )
     return RetrainResult(
         promoted=outcome == "promoted",
