@@ -82,9 +82,9 @@ def run_dask(data_dir: str, date_from: str, date_to: str, rounds: int, workers: 
     from distributed import Client, LocalCluster
 
     from taskclf_core.train.config import RetrainConfig
-    from taskclf_core.train.distributed_cluster import dask_settings, mute_stdout
-    from taskclf_core.train.distributed_config import ComputeConfig
-    from taskclf_core.train.distributed_pipeline import run_dask_retrain_pipeline
+    from taskclf_core.train.dask.cluster import dask_settings, mute_stdout
+    from taskclf_core.train.dask.config import ComputeConfig
+    from taskclf_core.train.dask.pipeline import run_dask_retrain_pipeline
 
     config = RetrainConfig.model_validate({"train_params": {"num_boost_round": rounds}})
     started = time.perf_counter()

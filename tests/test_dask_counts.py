@@ -14,7 +14,7 @@ import pytest
 
 from taskclf_core.model.evaluation import apply_reject, evaluate_predictions, paired_bootstrap
 from taskclf_core.model.thresholds import REFERENCE_THRESHOLDS
-from taskclf_core.train import distributed_score as dscore
+from taskclf_core.train.dask import score as dscore
 
 
 def _partition_counts(y: np.ndarray, proba: np.ndarray, champ: np.ndarray, users: np.ndarray) -> pd.DataFrame:

@@ -37,12 +37,15 @@ from taskclf_core.paths import Home
 from taskclf_core.registry.bundle import load_bundle
 from taskclf_core.registry.promotion import promote
 from taskclf_core.train.config import RetrainConfig
-from taskclf_core.train.distributed_cluster import dask_settings
-from taskclf_core.train.distributed_config import ClusterError, ComputeConfig
-from taskclf_core.train.distributed_pipeline import run_dask_retrain_pipeline
+from taskclf_core.train.dask.cluster import dask_settings
+from taskclf_core.train.dask.config import ClusterError, ComputeConfig
+from taskclf_core.train.dask.pipeline import run_dask_retrain_pipeline
 from taskclf_core.train.retrain import run_retrain_pipeline
 from taskclf_core.train.stages import Clock, prepare_data
 from tests.helpers_retrain import make_home
+
+#: Every test here uses a LocalCluster of 2 worker processes.
+pytestmark = pytest.mark.slow
 
 DATE_FROM, DATE_TO = date(2026, 3, 2), date(2026, 3, 15)
 CONFIG = RetrainConfig.model_validate({"train_params": {"num_boost_round": 30, "seed": 3}})
@@ -123,6 +126,12 @@ def test_dask_engine_matches_the_local_engine_and_its_model_serves_locally(team:
     # The saved model is an ordinary LightGBM text model on the serving contract.
     bundle = load_bundle(Path(result.run_dir))
     assert bundle.booster.feature_name() == list(bundle.metadata.feature_names or [])
+    # One set of training rules: the same rows masked (so the same vocabularies), the same
+    # recorded parameters (what differs is where the work ran).
+    local_bundle = load_bundle(Path(local.run_dir))
+    assert dict(bundle.encoders) == dict(local_bundle.encoders)
+    recorded, local_recorded = (json.loads((Path(d) / "metadata.json").read_text()) for d in (result.run_dir, local.run_dir))
+    assert recorded.get("params") == local_recorded.get("params")
     prepared = prepare_data(loaded.features, loaded.spans, holdout_user_fraction=0.0, source={},
                             warnings=[], clock=Clock(None))
     eval_df = prepared.eval_df

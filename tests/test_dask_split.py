@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from taskclf_core.data.split import split_by_time
-from taskclf_core.train import distributed_data as ddata
+from taskclf_core.train.dask import data as ddata
 
 
 def _frame(seed: int, users: int) -> pd.DataFrame:

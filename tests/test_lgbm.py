@@ -60,20 +60,34 @@ def test_categoricals_use_a_vocabulary_with_unknown_token_and_missing_numbers_ar
     assert model.feature_names[-1] == "user_id" and len(infos["user_id"]["values"]) >= 1
 
 
-def test_training_masks_rare_values_and_a_seeded_five_percent_to_unknown():
+def test_training_masks_rare_values_and_a_seeded_five_percent_per_user_day_to_unknown():
     from taskclf_core.model.encoding import fit_training_codes
 
-    frame = pd.DataFrame({"app_id": ["a"] * 300 + ["b"] * 100 + ["rare"] * 4,
-                          "app_category": ["x"] * 404})
+    # Two users; user "u" has 404 windows on one day, user "w" 200 on each of two days.
+    start = pd.Timestamp("2025-07-01 00:00", tz="UTC")
+    u_ts = pd.date_range(start, periods=404, freq="min")
+    w_ts = pd.date_range(start, periods=200, freq="min").append(pd.date_range(start + pd.Timedelta(days=1),
+                                                                              periods=200, freq="min"))
+    frame = pd.DataFrame({
+        "user_id": ["u"] * 404 + ["w"] * 400,
+        "bucket_start_ts": u_ts.append(w_ts),
+        "app_id": ["a"] * 300 + ["b"] * 100 + ["rare"] * 4 + ["a"] * 400,
+        "app_category": ["x"] * 804,
+    })
     fitted = fit_training_codes(frame, ["app_id", "app_category"], seed=7)
     assert fitted.encoders["app_id"] == ["__unknown__", "a", "b"]  # "rare" (4 < 5) is gone
     unknown = fitted.codes["app_id"] == 0.0
-    # the 4 rare rows, plus round(400 * 0.05) = 20 masked ones
-    assert unknown.sum() == 24 and unknown[-4:].all()
-    assert (fitted.codes["app_category"] == 0.0).sum() == round(404 * 0.05)
-    again = fit_training_codes(frame, ["app_id", "app_category"], seed=7)
+    # the 4 rare rows, plus round(400 * 0.05) = 20 of u's day and round(200 * 0.05) = 10 of each of w's
+    assert unknown[400:404].all()
+    assert (unknown[:400].sum(), unknown[404:604].sum(), unknown[604:].sum()) == (20, 10, 10)
+    category = fitted.codes["app_category"] == 0.0
+    assert (category[:404].sum(), category[404:604].sum(), category[604:].sum()) == (20, 10, 10)
+    assert not np.array_equal(category[:404], unknown[:404])  # each column draws its own rows
+    # The draw reads the rows, not their order: shuffled rows mask the same windows.
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    again = fit_training_codes(shuffled, ["app_id", "app_category"], seed=7)
+    assert np.array_equal(again.codes["app_id"][np.argsort(shuffled.index.to_numpy())], fitted.codes["app_id"])
     other = fit_training_codes(frame, ["app_id", "app_category"], seed=8)
-    assert np.array_equal(again.codes["app_id"], fitted.codes["app_id"])
     assert not np.array_equal(other.codes["app_id"], fitted.codes["app_id"])
 
 

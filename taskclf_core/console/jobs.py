@@ -179,10 +179,11 @@ def _describe_request(request: RetrainRequest) -> str:
 
 
 def _precheck(home: Home, request: RetrainRequest) -> None:
-    """Refuse bad input before anything is written (config, scenario, data directory)."""
-    from taskclf_core.console.service import resolve_config
+    """Refuse bad input before anything is written (config, engine, scenario, data directory)."""
+    from taskclf_core.console.service import resolve_config, retrain_compute
 
-    resolve_config(home, request.config_path)
+    _, config = resolve_config(home, request.config_path)
+    retrain_compute(config, request)
     if request.synthetic:
         from taskclf_core.data.synthetic import SCENARIOS
 

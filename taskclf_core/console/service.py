@@ -35,6 +35,7 @@ from taskclf_core.train.config import (
     load_retrain_config_or_defaults,
     write_default_config,
 )
+from taskclf_core.train.dask.config import ComputeConfig, effective_compute, require_dask
 
 __all__ = [  # the request helpers are re-exported: front ends import one module
     "RetrainRequest", "build_request", "cadence_report", "check_synthetic_size", "date_range",
@@ -139,10 +140,11 @@ def run_retrain(
     from taskclf_core.train.retrain import run_retrain_pipeline
 
     _, config = resolve_config(home, request.config_path)
+    compute = retrain_compute(config, request)
     date_from, date_to = date_range(request, config)
-    if _effective_engine(config, request) == "dask":
+    if compute.engine == "dask":
         _refuse_served_evaluation_on_dask(home, request, config)
-        return _run_retrain_on_dask(home, request, config, date_from, date_to, progress)
+        return _run_retrain_on_dask(home, request, config, compute, date_from, date_to, progress)
     source: dict[str, object]
     provenance: Literal["real", "synthetic"]
     if progress is not None:
@@ -207,12 +209,18 @@ def run_retrain(
     )
 
 
-def _effective_engine(config: RetrainConfig, request: RetrainRequest) -> str:
-    if request.engine is None and request.scheduler is None:
-        return config.compute.engine
-    from taskclf_core.train.distributed_config import effective_compute
+def retrain_compute(config: RetrainConfig, request: RetrainRequest) -> ComputeConfig:
+    """Where a retrain runs: the config's ``compute:`` section with the request's engine and
+    scheduler applied; checked before anything starts (CLI and the app's jobs).
 
-    return effective_compute(config.compute, engine=request.engine, scheduler=request.scheduler).engine
+    Raises:
+        ConfigError: a bad ``--scheduler``, or the Dask engine asked for but not installed
+            (one line with the install command).
+    """
+    compute = effective_compute(config.compute, engine=request.engine, scheduler=request.scheduler)
+    if compute.engine == "dask":
+        require_dask()
+    return compute
 
 
 def _refuse_served_evaluation_on_dask(home: Home, request: RetrainRequest, config: RetrainConfig) -> None:
@@ -235,14 +243,12 @@ def _refuse_served_evaluation_on_dask(home: Home, request: RetrainRequest, confi
 
 
 def _run_retrain_on_dask(
-    home: Home, request: RetrainRequest, config: RetrainConfig, date_from: date, date_to: date,
-    progress: ProgressCallback | None,
+    home: Home, request: RetrainRequest, config: RetrainConfig, compute: ComputeConfig, date_from: date,
+    date_to: date, progress: ProgressCallback | None,
 ) -> RetrainResult:
     """The same retrain on a Dask cluster (compute.engine dask, or --engine/--scheduler)."""
-    from taskclf_core.train.distributed_config import effective_compute
-    from taskclf_core.train.distributed_pipeline import run_dask_retrain_pipeline
+    from taskclf_core.train.dask.pipeline import run_dask_retrain_pipeline
 
-    compute = effective_compute(config.compute, engine=request.engine, scheduler=request.scheduler)
     if request.synthetic:
         raise ConfigError(
             "the Dask engine reads a data directory, not a synthetic team in memory: write the team with "

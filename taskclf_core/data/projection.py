@@ -26,7 +26,7 @@ from taskclf_core.data.schema import LABEL_TO_INDEX, LABELS
 _NO_LABEL = -1
 
 
-def _as_us(values: pd.Series | pd.Index) -> np.ndarray:
+def timestamps_us(values: pd.Series | pd.Index) -> np.ndarray:
     """Timestamps (aware or naive UTC) as int64 microseconds since the epoch."""
     series = pd.Series(values)
     if isinstance(series.dtype, pd.DatetimeTZDtype):
@@ -183,10 +183,10 @@ def project_codes(features: pd.DataFrame, spans: pd.DataFrame) -> np.ndarray:
     known &= ~np.isnan(label_codes)
     return label_window_codes(
         user_codes.astype(np.int64),
-        _as_us(features["bucket_start_ts"]),
-        _as_us(features["bucket_end_ts"]),
+        timestamps_us(features["bucket_start_ts"]),
+        timestamps_us(features["bucket_end_ts"]),
         span_user_codes[known].astype(np.int64),
-        _as_us(spans["start_ts"])[known],
-        _as_us(spans["end_ts"])[known],
+        timestamps_us(spans["start_ts"])[known],
+        timestamps_us(spans["end_ts"])[known],
         label_codes[known].astype(np.int64),
     )

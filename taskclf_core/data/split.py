@@ -88,11 +88,20 @@ def split_by_time(
         part = np.where(held_codes, 2, part)
 
     train, val, test = (np.sort(order[part == k]) for k in range(3))
-    if len(train) == 0 or len(val) == 0:
-        empty = "train" if len(train) == 0 else "validation"
+    check_split_sizes(train_rows=len(train), val_rows=len(val), rows=len(df), users=len(user_list), held=len(held))
+    return SplitIndices(train=train, val=val, test=test, holdout_users=held)
+
+
+def check_split_sizes(*, train_rows: int, val_rows: int, rows: int, users: int, held: int) -> None:
+    """Refuse a split whose train or validation part is empty (both engines call this).
+
+    Raises:
+        InsufficientDataError: naming the empty part, the rows, users and held-out users.
+    """
+    if train_rows == 0 or val_rows == 0:
+        empty = "train" if train_rows == 0 else "validation"
         raise InsufficientDataError(
-            f"the {empty} part is empty: {len(df)} labelled rows from {len(user_list)} user(s) "
-            f"({len(held)} held out); label more windows, widen the date range or lower "
+            f"the {empty} part is empty: {rows} labelled rows from {users} user(s) "
+            f"({held} held out); label more windows, widen the date range or lower "
             "the held-out user fraction"
         )
-    return SplitIndices(train=train, val=val, test=test, holdout_users=held)

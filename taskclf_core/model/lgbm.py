@@ -76,15 +76,25 @@ def label_codes(labels: pd.Series) -> np.ndarray:
     return out
 
 
-def class_weights(y: np.ndarray, mode: ClassWeight) -> np.ndarray | None:
-    """Per-row weights: ``n / (k * n_c)`` over the k classes present for ``balanced``."""
+def class_weight_table(counts: np.ndarray, mode: ClassWeight) -> np.ndarray | None:
+    """Weight per class from the training rows' class counts: ``n / (k * n_c)`` over the k
+    classes present for ``balanced`` (0 for an absent class), None for ``none``.
+
+    Both engines weight with this table (the Dask engine from counts summed on the workers).
+    """
     if mode == "none":
         return None
-    counts = np.bincount(y, minlength=len(LABELS)).astype(np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
     present = counts > 0
-    per_class = np.zeros_like(counts)
-    per_class[present] = len(y) / (present.sum() * counts[present])
-    return per_class[y]
+    per_class = np.zeros(len(LABELS), dtype=np.float64)
+    per_class[: len(counts)][present] = counts.sum() / (present.sum() * counts[present])
+    return per_class
+
+
+def class_weights(y: np.ndarray, mode: ClassWeight) -> np.ndarray | None:
+    """Per-row weights of :func:`class_weight_table` for the class codes ``y``."""
+    table = class_weight_table(np.bincount(y, minlength=len(LABELS)), mode)
+    return None if table is None else table[y]
 
 
 def train_params(*, seed: int, num_threads: int = 0, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -93,6 +103,19 @@ def train_params(*, seed: int, num_threads: int = 0, extra: Mapping[str, Any] | 
     params.update({"seed": seed, "num_threads": num_threads})
     params.update(extra or {})
     return params
+
+
+def recorded_params(*, seed: int, num_boost_round: int, class_weight: ClassWeight, num_threads: int = 0) -> dict[str, Any]:
+    """What a bundle records of its training: LightGBM's parameters and the training rules
+    (rounds, class weights, unknown-category masking); the same keys for both engines."""
+    return {
+        **train_params(seed=seed, num_threads=num_threads),
+        "num_boost_round": num_boost_round,
+        "class_weight": class_weight,
+        "class_weight_method": class_weight,
+        "unknown_category_freq_threshold": MIN_CATEGORY_FREQ,
+        "unknown_category_mask_rate": UNKNOWN_MASK_RATE,
+    }
 
 
 def train_lgbm(
@@ -135,8 +158,13 @@ def train_lgbm(
     if rows is not None and (labels is None or len(labels) != len(rows)):
         raise ValueError("train_lgbm: rows need one label code each")
     require_columns(train_df, feature_names)
+    keys = [c for c in ("user_id", "bucket_start_ts") if c not in train_df.columns]
+    if keys:
+        raise DataError(f"the training rows lack {', '.join(keys)}: the unknown-category mask is drawn per "
+                        "(user, day) of the training rows")
     categorical = categorical_columns(schema_version)
-    cat_frame = train_df[categorical]
+    # The masking draw reads each row's user and window start besides the categories.
+    cat_frame = train_df[list(dict.fromkeys([*categorical, "user_id", "bucket_start_ts"]))]
     fitted = fit_training_codes(cat_frame if rows is None else cat_frame.iloc[rows], categorical, seed=seed)
     X = feature_matrix(train_df, feature_names, fitted.encoders, codes=fitted.codes, rows=rows)
     y = label_codes(train_df["label"]) if labels is None else np.asarray(labels, dtype=np.int64)
@@ -160,12 +188,6 @@ def train_lgbm(
 
         callbacks.append(_progress)
     booster = lgb.train(params, dataset, num_boost_round=num_boost_round, callbacks=callbacks)
-    recorded = {
-        **params,
-        "num_boost_round": num_boost_round,
-        "class_weight": class_weight,
-        "class_weight_method": class_weight,
-        "unknown_category_freq_threshold": MIN_CATEGORY_FREQ,
-        "unknown_category_mask_rate": UNKNOWN_MASK_RATE,
-    }
+    recorded = recorded_params(seed=seed, num_boost_round=num_boost_round, class_weight=class_weight,
+                               num_threads=num_threads)
     return TrainedModel(booster, feature_names, fitted.encoders, schema_version, recorded)

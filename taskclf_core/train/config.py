@@ -13,8 +13,8 @@ from taskclf_core.access.policy import AccessPolicy
 from taskclf_core.errors import ConfigError, RegistryError, describe_validation_error, show_value
 from taskclf_core.fs.atomic import write_text_atomic
 from taskclf_core.model.thresholds import GateThresholds
+from taskclf_core.train.dask.config import ComputeConfig
 from taskclf_core.train.deploy import ServingConfig
-from taskclf_core.train.distributed_config import ComputeConfig
 
 DEFAULT_RETRAIN_CADENCE_DAYS = 7
 DEFAULT_CALIBRATOR_UPDATE_CADENCE_DAYS = 7
@@ -259,14 +259,20 @@ compute:
   # local: this process; dask: the same retrain on a Dask cluster.
   engine: local
   # For dask: local (a cluster started on this machine) or a scheduler address
-  # (tcp://host:8786) whose workers see the data directory at the same path.
+  # tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786) whose workers see the data directory at
+  # the same path; other schemes are refused. The Dask engine is an optional install:
+  # pip install -e '.[dask]'.
   scheduler: local
   # Worker processes of a local cluster; 0 = one per core.
   workers: 0
   # Memory limit per worker of a local cluster (e.g. 4GB); auto shares the machine.
   worker_memory: auto
-  # Seconds to wait for the scheduler (and a first worker) to answer.
+  # Seconds to connect: reach the scheduler, its handshake and first reply, and a first
+  # worker; a listener that is not a Dask scheduler fails the run within this.
   connect_timeout_s: 10
+  # Seconds the scheduler may leave a call unanswered during a run (it is asked every
+  # few seconds) before the run fails.
+  call_timeout_s: 60
   # Minutes a LightGBM worker waits for a lost one before the fit fails.
   fit_timeout_minutes: 5
   # Seconds a task waits for a lost worker before the run fails.

@@ -27,7 +27,6 @@ from taskclf_core.data.labels import LabelSpan, spans_to_frame
 from taskclf_core.data.quality import DataWarning
 from taskclf_core.data.quality import data_warnings as found_warnings
 from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD
-from taskclf_core.errors import DataError
 from taskclf_core.model.gates import (
     RegressionGate,
     RegressionResult,
@@ -51,11 +50,11 @@ from taskclf_core.train.config import (
     load_retrain_config,
 )
 from taskclf_core.train.deploy import plan_deployment
+from taskclf_core.train.guards import MIN_LABELLED_WINDOWS, check_reject_threshold
 from taskclf_core.train.lock import retrain_lock
 from taskclf_core.train.records import DatasetSnapshot, Outcome, RetrainResult
 from taskclf_core.train.stages import (
     BOOTSTRAP_RESAMPLES,
-    MIN_LABELLED_WINDOWS,
     Clock,
     ProgressCallback,
     decide_outcome,
@@ -164,8 +163,7 @@ def run_retrain_pipeline(
     """
     clock = Clock(progress)
     home = Home.for_dirs(models_dir, out_dir)
-    if not 0 < reject_threshold < 1:
-        raise DataError(f"reject_threshold must be in (0, 1); got {reject_threshold}")
+    check_reject_threshold(reject_threshold)
     started_at = datetime.now(UTC)
     spans = label_spans if isinstance(label_spans, pd.DataFrame) else spans_to_frame(label_spans)
     source = data_source or {}

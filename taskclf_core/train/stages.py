@@ -21,9 +21,9 @@ from taskclf_core import __version__
 from taskclf_core.data.hashing import dataset_hash
 from taskclf_core.data.projection import labelled_rows, project_codes
 from taskclf_core.data.quality import DataWarning
-from taskclf_core.data.schema import FEATURES, LABELS, SCHEMA_VERSIONS
+from taskclf_core.data.schema import FEATURES, LABELS
 from taskclf_core.data.split import split_by_time
-from taskclf_core.errors import DataError, InsufficientDataError, TaskclfError
+from taskclf_core.errors import DataError, TaskclfError
 from taskclf_core.model.baseline import BASELINE_COLUMNS, baseline_codes
 from taskclf_core.model.evaluation import apply_reject, evaluate_predictions, paired_bootstrap
 from taskclf_core.model.gates import (
@@ -53,13 +53,15 @@ from taskclf_core.train.deploy import (
     challenger_summary,
     champion_summary,
 )
+from taskclf_core.train.guards import (
+    check_labelled_windows,
+    one_schema_version,
+)
 from taskclf_core.train.records import DatasetSnapshot, Outcome, RetrainResult
 from taskclf_core.train.runsave import save_run
 
 ProgressCallback = Callable[[str, float], None]
 
-#: Fewer labelled windows than this stop the run before training.
-MIN_LABELLED_WINDOWS = 100
 BOOTSTRAP_RESAMPLES = 1000
 
 
@@ -99,13 +101,7 @@ def schema_version_of(df: pd.DataFrame) -> str:
     """
     if "schema_version" not in df.columns or len(df) == 0:
         raise DataError("the feature frame has no schema_version column; expected v1, v2 or v3 rows")
-    versions = sorted({str(v) for v in pd.unique(df["schema_version"].astype("str"))})
-    unknown = [v for v in versions if v not in SCHEMA_VERSIONS]
-    if unknown:
-        raise DataError(f"unknown schema_version {unknown[0]!r}; expected one of {', '.join(SCHEMA_VERSIONS)}")
-    if len(versions) > 1:
-        raise DataError(f"mixed schema versions in one training set: {', '.join(versions)}; use one version")
-    return versions[0]
+    return one_schema_version({str(v) for v in pd.unique(df["schema_version"].astype("str"))})
 
 
 def not_due_snapshot(features_df: pd.DataFrame, spans: pd.DataFrame, source: dict[str, Any]) -> DatasetSnapshot:
@@ -185,12 +181,7 @@ def prepare_data(
     clock.stage("projecting", 0.08)
     codes = project_codes(features_df, spans)
     labelled = np.flatnonzero(codes >= 0)
-    if len(labelled) < MIN_LABELLED_WINDOWS:
-        raise InsufficientDataError(
-            f"only {len(labelled)} labelled windows after projecting {len(spans)} spans onto "
-            f"{len(features_df)} windows; at least {MIN_LABELLED_WINDOWS} are needed: "
-            "label more time or widen the date range"
-        )
+    check_labelled_windows(len(labelled), spans=len(spans), windows=len(features_df))
 
     clock.stage("splitting", 0.12)
     # The split reads two columns of the labelled rows; nothing else is copied for it.

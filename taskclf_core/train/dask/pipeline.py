@@ -1,10 +1,10 @@
 """The retrain on a Dask cluster: same evidence, same gates, same run files as the local engine.
 
 Stages (the local engine's names): read, validate, hash and project every day file on the
-workers (:mod:`~taskclf_core.train.distributed_data`); split per user in time order from
+workers (:mod:`~taskclf_core.train.dask.data`); split per user in time order from
 row counts; fit ``lightgbm.dask.DaskLGBMClassifier`` on the serving matrix
-(:mod:`~taskclf_core.train.distributed_fit`); score challenger, champion and rule baseline
-on the workers, bringing back counts (:mod:`~taskclf_core.train.distributed_score`). From
+(:mod:`~taskclf_core.train.dask.fit`); score challenger, champion and rule baseline
+on the workers, bringing back counts (:mod:`~taskclf_core.train.dask.score`). From
 the verdict on, it is the local engine's code: :func:`~taskclf_core.train.stages.judge`,
 :func:`~taskclf_core.train.runsave.save_run` and the promotion it does.
 
@@ -14,6 +14,7 @@ data) raises before anything is saved: no run folder, the registry untouched.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import warnings
 from collections.abc import Sequence
@@ -28,28 +29,32 @@ import pandas as pd
 from taskclf_core.data.hashing import combine_digests, span_digest
 from taskclf_core.data.quality import combine_warnings
 from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD, FEATURES, LABELS
-from taskclf_core.errors import DataError, InsufficientDataError
+from taskclf_core.errors import DataError
 from taskclf_core.model.baseline import BASELINE_COLUMNS
-from taskclf_core.model.encoding import MIN_CATEGORY_FREQ
+from taskclf_core.model.encoding import vocabulary
 from taskclf_core.model.gates import check_regression_gates, failed_regression_gate
-from taskclf_core.model.lgbm import TrainedModel
+from taskclf_core.model.lgbm import TrainedModel, class_weight_table, recorded_params
 from taskclf_core.model.serving import categorical_columns, feature_columns
 from taskclf_core.paths import Home
 from taskclf_core.registry.cleanup import cleanup_stale_temp
-from taskclf_core.train import distributed_data as ddata
-from taskclf_core.train import distributed_fit as dfit
-from taskclf_core.train import distributed_score as dscore
 from taskclf_core.train.cadence import retrain_cadence
 from taskclf_core.train.champion import ChampionState, load_champion
 from taskclf_core.train.config import DEFAULT_MODELS_DIR, RetrainConfig
-from taskclf_core.train.distributed_cluster import cluster_failure, connect, quiet_distributed
-from taskclf_core.train.distributed_config import ComputeConfig
-from taskclf_core.train.distributed_plan import DataPlan, plan_data
+from taskclf_core.train.dask import data as ddata
+from taskclf_core.train.dask import fit as dfit
+from taskclf_core.train.dask import score as dscore
+from taskclf_core.train.dask.cluster import connect, quiet_distributed
+from taskclf_core.train.dask.config import ComputeConfig
+from taskclf_core.train.dask.plan import DataPlan, plan_data
+from taskclf_core.train.guards import (
+    check_labelled_windows,
+    check_reject_threshold,
+    one_schema_version,
+)
 from taskclf_core.train.lock import retrain_lock
 from taskclf_core.train.records import DatasetSnapshot, RetrainResult
 from taskclf_core.train.stages import (
     BOOTSTRAP_RESAMPLES,
-    MIN_LABELLED_WINDOWS,
     Clock,
     Evaluation,
     ProgressCallback,
@@ -84,8 +89,7 @@ def _prepare(client: Any, plan: DataPlan, champion: ChampionState, *, user_id: s
         keep += champion.model.feature_names  # a champion may read columns of another version
     clock.stage("hashing", 0.03)
     spans_f = client.scatter(plan.spans, broadcast=True)
-    days = [(d - date(1970, 1, 1)).days for d in plan.days]
-    parts = client.map(ddata.load_day, [str(f) for f in plan.files], days, spans=spans_f,
+    parts = client.map(ddata.load_day, [str(f) for f in plan.files], spans=spans_f,
                        columns=keep, user_id=user_id, pure=False)
     summaries = client.gather(client.map(ddata.summary_of, parts))
     frames = client.map(ddata.frame_of, parts)
@@ -95,9 +99,8 @@ def _prepare(client: Any, plan: DataPlan, champion: ChampionState, *, user_id: s
     if user_id is not None and feature_rows == 0:
         raise DataError(f"no feature rows for user {user_id!r} in {plan.data_dir} for {plan.days[0]}..{plan.days[-1]} "
                         f"({len(plan.files)} day file(s) read)")
-    versions = sorted({s.schema_version for s in summaries if s.schema_version})
-    if len(versions) > 1:
-        raise DataError(f"mixed schema versions in one training set: {', '.join(versions)}; use one version")
+    if feature_rows:
+        one_schema_version(s.schema_version for s in summaries if s.schema_version)
     columns = next(s.columns for s in summaries if s.feature_rows) if feature_rows else summaries[0].columns
     digest = combine_digests(columns, [d for s in summaries for d in s.digests], span_digest(plan.spans))
     total = combine_warnings(s.warnings for s in summaries)
@@ -108,12 +111,7 @@ def _prepare(client: Any, plan: DataPlan, champion: ChampionState, *, user_id: s
     for s in summaries:
         user_days.update(s.user_days)
     labelled = sum(user_days.values())
-    if labelled < MIN_LABELLED_WINDOWS:
-        raise InsufficientDataError(
-            f"only {labelled} labelled windows after projecting {len(plan.spans)} spans onto "
-            f"{feature_rows} windows; at least {MIN_LABELLED_WINDOWS} are needed: "
-            "label more time or widen the date range"
-        )
+    check_labelled_windows(labelled, spans=len(plan.spans), windows=feature_rows)
 
     clock.stage("splitting", 0.12)
     split = ddata.plan_split(user_days, holdout_user_fraction=holdout_user_fraction)
@@ -192,14 +190,15 @@ def _train(client: Any, prepared: _Prepared, config: RetrainConfig, compute: Com
     train = prepared.data[prepared.data[ddata.SPLIT] == ddata.TRAIN]
     counted = dask.compute(*[train[c].value_counts(split_out=1) for c in cats],
                            train[ddata.LABEL_CODE].value_counts(split_out=1))
-    kept = {c: {str(v) for v, n in counts.items() if n >= MIN_CATEGORY_FREQ} for c, counts in zip(cats, counted, strict=False)}
+    kept = dfit.kept_by_column(dict(zip(cats, counted[:-1], strict=True)))
     present_meta = pd.DataFrame({"column": pd.Series([], dtype=object), "value": pd.Series([], dtype=object)})
     present = train.map_partitions(dfit.present_values, cats, kept, tp.seed, meta=present_meta).compute()
-    encoders = {c: sorted(set(map(str, present.loc[present["column"] == c, "value"])) | {dfit.UNKNOWN_TOKEN})
-                for c in cats}
-    weights = dfit.balanced_weights({int(k): int(v) for k, v in counted[-1].items()}, tp.class_weight)
-    meta = dfit.training_matrix(train._meta.assign(**{ddata.FILE_DAY: np.zeros(0, np.int64)}), names, cats,
-                                kept, encoders, tp.seed, weights)
+    encoders = {c: vocabulary(map(str, present.loc[present["column"] == c, "value"])) for c in cats}
+    class_counts = np.zeros(len(LABELS), dtype=np.int64)
+    for code, n in counted[-1].items():
+        class_counts[int(code)] = int(n)
+    weights = class_weight_table(class_counts, tp.class_weight)
+    meta = dfit.training_matrix(train._meta, names, cats, kept, encoders, tp.seed, weights)
     matrix = train.map_partitions(dfit.training_matrix, names, cats, kept, encoders, tp.seed, weights, meta=meta)
     workers = sorted(client.scheduler_info()["workers"])
     X, y, w, n_workers = _pinned_training(client, matrix, workers, names)
@@ -215,7 +214,7 @@ def _train(client: Any, prepared: _Prepared, config: RetrainConfig, compute: Com
     # The machines LightGBM actually trained on (recorded in the model's parameters).
     found = re.search(r"^\[num_machines: (\d+)\]$", clf.booster_.model_to_string(), flags=re.MULTILINE)
     prepared.snapshot.source["workers"] = int(found.group(1)) if found else n_workers
-    params = dfit.recorded_params(seed=tp.seed, num_boost_round=tp.num_boost_round, class_weight=tp.class_weight)
+    params = recorded_params(seed=tp.seed, num_boost_round=tp.num_boost_round, class_weight=tp.class_weight)
     return dfit.fitted_model(clf.booster_, version, encoders, params)
 
 
@@ -283,8 +282,7 @@ def run_dask_retrain_pipeline(
     """
     clock = Clock(progress)
     home = Home.for_dirs(models_dir, out_dir)
-    if not 0 < reject_threshold < 1:
-        raise DataError(f"reject_threshold must be in (0, 1); got {reject_threshold}")
+    check_reject_threshold(reject_threshold)
     started_at = datetime.now(UTC)
     plan = plan_data(Path(data_dir), date_from, date_to, user_id)
     source: dict[str, Any] = {
@@ -306,7 +304,8 @@ def run_dask_retrain_pipeline(
         champion = load_champion(home)
         with quiet_distributed():
             clock.stage("connecting", 0.01)
-            with connect(compute) as client:
+            with connect(compute) as session:
+                client = session.client
                 try:
                     prepared = _prepare(client, plan, champion, user_id=user_id,
                                         holdout_user_fraction=holdout_user_fraction, source=source, clock=clock)
@@ -314,8 +313,8 @@ def run_dask_retrain_pipeline(
                     evaluation = _evaluate(client, prepared, challenger, champion, config=config,
                                            reject_threshold=reject_threshold, clock=clock)
                     clock.stage("closing the cluster", 0.89)
-                except Exception as exc:
-                    failure = cluster_failure(exc, clock._stage or "the run")
+                except (Exception, asyncio.CancelledError) as exc:  # a closed client cancels what waits on it
+                    failure = session.failure(exc, clock._stage or "the run")
                     if failure is not None:
                         raise failure from exc
                     raise

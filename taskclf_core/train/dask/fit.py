@@ -1,13 +1,12 @@
-"""The Dask engine's training: vocabularies, the serving matrix and ``DaskLGBMClassifier``.
+"""The Dask engine's training: the serving matrix per partition and ``DaskLGBMClassifier``.
 
-Vocabularies follow taskclf's trainer (:mod:`taskclf_core.model.encoding`): values seen
-fewer than 5 times in the training rows and a 5 % sample of the rest become
-``__unknown__``. On Dask the counts come from one groupby over the training partitions,
-and the sample is drawn **per partition**: ``round(5 % x known rows of the partition)``
-rows, from a ``numpy.random.RandomState`` seeded with (seed, the partition's day, the
-column's position). The local engine draws ``round(5 % x all known rows)`` from one stream
-over the whole column, so the two engines mask different rows (and the total can differ
-by the per-partition rounding), but each engine is deterministic for the same data.
+The training rules are the local engine's own functions, called per partition:
+vocabularies and the unknown-category mask from :mod:`taskclf_core.model.encoding` (the
+values kept are counted with one groupby over all the training partitions; the seeded
+sample is drawn per (user, day), and a (user, day) lives in one day file, so each
+partition masks exactly the rows the local engine masks), class weights from
+:func:`~taskclf_core.model.lgbm.class_weight_table` and the recorded parameters from
+:func:`~taskclf_core.model.lgbm.recorded_params`.
 
 Each partition becomes the exact matrix taskclf serves (:func:`~taskclf_core.model.serving.
 feature_matrix`: feature order, categorical codes, missing numbers 0, float64); training
@@ -26,88 +25,54 @@ import pandas as pd
 
 from taskclf_core.data.schema import LABELS
 from taskclf_core.errors import InsufficientDataError
-from taskclf_core.model.encoding import MIN_CATEGORY_FREQ, UNKNOWN_MASK_RATE
-from taskclf_core.model.lgbm import BASE_PARAMS, ClassWeight, TrainedModel, train_params
+from taskclf_core.model.encoding import MaskedColumn, RowKeys, kept_values, mask_column
+from taskclf_core.model.lgbm import BASE_PARAMS, TrainedModel, train_params
 from taskclf_core.model.serving import (
-    UNKNOWN_TOKEN,
     categorical_columns,
     categorical_indices,
     feature_columns,
     feature_matrix,
 )
-from taskclf_core.train.distributed_data import FILE_DAY, LABEL_CODE
+from taskclf_core.train.dask.data import LABEL_CODE
 
 LABEL_COLUMN = "__label__"
 WEIGHT_COLUMN = "__weight__"
 
 
-def _mask_rng(seed: int, frame: pd.DataFrame, position: int) -> np.random.RandomState:
-    day = int(frame[FILE_DAY].iloc[0]) if len(frame) else 0
-    return np.random.RandomState([seed, day, position])
+def kept_by_column(counts: Mapping[str, Mapping[Any, int]]) -> dict[str, set[str]]:
+    """Per column, the values kept (:func:`~taskclf_core.model.encoding.kept_values`) from
+    the value counts summed over all training partitions."""
+    return {c: kept_values({str(v): int(n) for v, n in per_value.items()}) for c, per_value in counts.items()}
 
 
-def masked_values(
-    frame: pd.DataFrame, columns: Sequence[str], kept: Mapping[str, set[str]], seed: int
-) -> dict[str, np.ndarray]:
-    """Per column, the text of each row, or None where taskclf's trainer masks it.
-
-    ``kept`` holds the values seen at least :data:`MIN_CATEGORY_FREQ` times in all the
-    training rows; the seeded per-partition sample is masked on top.
-    """
-    out: dict[str, np.ndarray] = {}
-    for position, column in enumerate(columns):
-        codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
-        texts = np.array([str(u) for u in uniques] + [None], dtype=object)
-        keep = np.array([t in kept[column] and t != UNKNOWN_TOKEN for t in texts[:-1]] + [False])
-        row_codes = np.where(codes >= 0, codes, len(uniques))
-        known_rows = np.flatnonzero(keep[row_codes])
-        values = texts[row_codes].copy()
-        values[~keep[row_codes]] = None
-        n_mask = int(round(len(known_rows) * UNKNOWN_MASK_RATE))
-        if n_mask > 0:
-            values[_mask_rng(seed, frame, position).choice(known_rows, size=n_mask, replace=False)] = None
-        out[column] = values
-    return out
+def masked_columns(frame: pd.DataFrame, columns: Sequence[str], kept: Mapping[str, set[str]],
+                   seed: int) -> dict[str, MaskedColumn]:
+    """Each categorical column of one training partition, masked as the local engine masks it."""
+    keys = RowKeys.of(frame)
+    return {column: mask_column(frame[column], kept[column], keys, seed=seed, column_position=position)
+            for position, column in enumerate(columns)}
 
 
 def present_values(frame: pd.DataFrame, columns: list[str], kept: dict[str, set[str]], seed: int) -> pd.DataFrame:
     """The distinct values left after masking in one partition (runs on a worker)."""
-    values = masked_values(frame, columns, kept, seed)
-    rows = [(c, v) for c in columns for v in pd.unique(values[c][values[c] != None])]  # noqa: E711
+    masked = masked_columns(frame, columns, kept, seed)
+    rows = [(c, v) for c in columns for v in sorted(masked[c].present())]
     return pd.DataFrame(rows, columns=["column", "value"]).astype(object)
 
 
 def training_matrix(
     frame: pd.DataFrame, feature_names: list[str], columns: list[str], kept: dict[str, set[str]],
-    encoders: dict[str, list[str]], seed: int, class_weight: dict[int, float] | None,
+    encoders: dict[str, list[str]], seed: int, class_weight: np.ndarray | None,
 ) -> pd.DataFrame:
     """One training partition as the serving matrix, plus label and weight (runs on a worker)."""
-    values = masked_values(frame, columns, kept, seed)
-    codes = {}
-    for column in columns:
-        vocab = encoders[column]
-        index = pd.Index(vocab, dtype=object)
-        code = index.get_indexer(pd.Index(values[column], dtype=object)).astype(np.float64)
-        code[code < 0] = float(vocab.index(UNKNOWN_TOKEN))
-        codes[column] = code
+    masked = masked_columns(frame, columns, kept, seed)
+    codes = {column: masked[column].codes(encoders[column]) for column in columns}
     matrix = feature_matrix(frame, feature_names, encoders, codes=codes)
     out = pd.DataFrame(matrix, columns=feature_names)
     labels = frame[LABEL_CODE].to_numpy(dtype=np.int64)
     out[LABEL_COLUMN] = labels
-    if class_weight is None:
-        out[WEIGHT_COLUMN] = np.ones(len(frame))
-    else:
-        out[WEIGHT_COLUMN] = np.array([class_weight[c] for c in range(len(LABELS))], dtype=np.float64)[labels]
+    out[WEIGHT_COLUMN] = np.ones(len(frame)) if class_weight is None else class_weight[labels]
     return out
-
-
-def balanced_weights(counts: Mapping[int, int], mode: ClassWeight) -> dict[int, float] | None:
-    """``n / (k * n_c)`` over the k classes present (as :func:`~taskclf_core.model.lgbm.class_weights`)."""
-    if mode == "none":
-        return None
-    n = sum(counts.values())
-    present = [c for c, v in counts.items() if v > 0]
-    return {c: (n / (len(present) * counts[c]) if counts.get(c, 0) > 0 else 0.0) for c in range(len(LABELS))}
 
 
 def dask_params(*, seed: int, num_boost_round: int, fit_timeout_minutes: int) -> dict[str, Any]:
@@ -124,18 +89,6 @@ def dask_params(*, seed: int, num_boost_round: int, fit_timeout_minutes: int) ->
         random_state=seed, time_out=fit_timeout_minutes,
     )
     return params
-
-
-def recorded_params(*, seed: int, num_boost_round: int, class_weight: ClassWeight) -> dict[str, Any]:
-    """What the bundle records: the same keys and values as the local engine's model."""
-    return {
-        **train_params(seed=seed),
-        "num_boost_round": num_boost_round,
-        "class_weight": class_weight,
-        "class_weight_method": class_weight,
-        "unknown_category_freq_threshold": MIN_CATEGORY_FREQ,
-        "unknown_category_mask_rate": UNKNOWN_MASK_RATE,
-    }
 
 
 def check_classes(label_sets: Sequence[set[int]], workers: Sequence[str]) -> None:

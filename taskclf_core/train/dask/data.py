@@ -24,15 +24,14 @@ import pandas as pd
 
 from taskclf_core.data.featurefiles import read_feature_file
 from taskclf_core.data.hashing import PartitionDigest, partition_digests
-from taskclf_core.data.projection import labelled_rows, project_codes
+from taskclf_core.data.projection import labelled_rows, project_codes, timestamps_us
 from taskclf_core.data.quality import DataWarning, partition_warnings
-from taskclf_core.data.split import holdout_users_for
-from taskclf_core.errors import DataError, InsufficientDataError
+from taskclf_core.data.split import check_split_sizes, holdout_users_for
+from taskclf_core.errors import DataError
 
 _US_PER_DAY = 86_400_000_000
 #: Columns the engine adds to each labelled partition.
 LABEL_CODE = "__label_code__"
-FILE_DAY = "__file_day__"
 SPLIT = "__split__"
 TRAIN, VAL, TEST = 0, 1, 2
 
@@ -65,25 +64,19 @@ class DaySummary:
     ts_max: int | None = None
 
 
-def _ts_us(series: pd.Series) -> np.ndarray:
-    return series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]").astype(np.int64)
-
-
 def load_day(
-    path: str, file_day: int, spans: pd.DataFrame, columns: Sequence[str], user_id: str | None
+    path: str, spans: pd.DataFrame, columns: Sequence[str], user_id: str | None
 ) -> tuple[pd.DataFrame, DaySummary]:
     """Read, validate, hash and project one day file (runs on a worker).
 
     Args:
         path: The day file, as every worker must see it.
-        file_day: The file's day (days since 1970-01-01), a partition key.
         spans: The label spans of the run (broadcast to every worker).
         columns: Columns to keep of the labelled rows (when the file has them).
         user_id: As for :func:`~taskclf_core.data.datadir.load_data_dir`.
 
     Returns:
-        The labelled rows (kept columns plus the label code and the file day) and the
-        file's summary.
+        The labelled rows (kept columns plus the label code) and the file's summary.
 
     Raises:
         DataError: the worker cannot see the file, or the file is invalid.
@@ -101,8 +94,7 @@ def load_day(
     keep = [c for c in dict.fromkeys(columns) if c in features.columns]
     labelled = labelled_rows(features, codes, columns=keep).drop(columns="label")
     labelled[LABEL_CODE] = codes[codes >= 0].astype(np.int64)
-    labelled[FILE_DAY] = np.int64(file_day)
-    ts = _ts_us(labelled["bucket_start_ts"])
+    ts = timestamps_us(labelled["bucket_start_ts"])
     user_days: dict[tuple[str, int], int] = {}
     if len(labelled):
         grouped = pd.DataFrame({"u": labelled["user_id"].astype("str").to_numpy(dtype=object),
@@ -194,14 +186,7 @@ def plan_split(
             test += n
         else:
             train, val, test = train + n_train, val + n_val, test + n - n_train - n_val
-    if train == 0 or val == 0:
-        empty = "train" if train == 0 else "validation"
-        total = sum(user_days.values())
-        raise InsufficientDataError(
-            f"the {empty} part is empty: {total} labelled rows from {len(users)} user(s) "
-            f"({len(held)} held out); label more windows, widen the date range or lower "
-            "the held-out user fraction"
-        )
+    check_split_sizes(train_rows=train, val_rows=val, rows=sum(user_days.values()), users=len(users), held=len(held))
     return SplitPlan(users, held, cuts, per_user, train, val, test)
 
 
@@ -226,7 +211,7 @@ def cut_rows(frame: pd.DataFrame, wanted: dict[tuple[str, int], list[int]]) -> p
     out: list[tuple[str, int, int, int]] = []
     if len(frame) and wanted:
         users = frame["user_id"].astype("str").to_numpy(dtype=object)
-        ts = _ts_us(frame["bucket_start_ts"])
+        ts = timestamps_us(frame["bucket_start_ts"])
         days = ts // _US_PER_DAY
         for (user, day), ranks in wanted.items():
             rows = (users == user) & (days == day)
@@ -277,7 +262,7 @@ def assign_split(
     if len(frame) == 0:
         return frame.assign(**{SPLIT: np.zeros(0, dtype=np.int8)})
     users = frame["user_id"].astype("str").to_numpy(dtype=object)
-    ts = _ts_us(frame["bucket_start_ts"])
+    ts = timestamps_us(frame["bucket_start_ts"])
     uniques, codes = np.unique(users, return_inverse=True)
     t_val = np.array([cuts[u][0] for u in uniques], dtype=np.int64)[codes]
     t_test = np.array([cuts[u][1] for u in uniques], dtype=np.int64)[codes]

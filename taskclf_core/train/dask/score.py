@@ -32,7 +32,7 @@ from taskclf_core.model.evaluation import (
 from taskclf_core.model.reports import BootstrapInterval, CalibrationBin, EvaluationReport
 from taskclf_core.model.serving import predict_proba
 from taskclf_core.model.thresholds import GateThresholds
-from taskclf_core.train.distributed_data import LABEL_CODE
+from taskclf_core.train.dask.data import LABEL_CODE
 
 K = len(LABELS) + 1  # classes plus the reject
 CELLS = len(LABELS) * K
