@@ -102,8 +102,8 @@ def test_retrain_review_signoff_and_new_champion_on_status(e2e_server: E2EServer
     expect(page).to_have_url(re.compile(rf"/Review\?run={run_id}$"))
     expect(page.get_by_role("heading", name=f"Run {run_id}")).to_be_visible()
     charts = page.get_by_test_id("stVegaLiteChart")
-    expect(charts).to_have_count(4)  # no champion yet: no bootstrap interval
-    for i in range(4):
+    expect(charts).to_have_count(5)  # no champion yet: no bootstrap interval; the "as served" reliability chart
+    for i in range(5):
         charts.nth(i).scroll_into_view_if_needed()
         expect(charts.nth(i).locator("canvas, svg").first).to_be_visible()
     expect(page.get_by_test_id("stTable")).to_contain_text("baseline_improvement")
@@ -259,8 +259,8 @@ def test_signed_off_review_bootstrap_chart_and_rollback_form(e2e_server: E2EServ
     expect(page.get_by_role("heading", name=f"Run {second}")).to_be_visible()
     expect(page.get_by_text(re.compile(r"^Macro-F1 difference \(challenger - champion\) .* bootstrap interval \["))).to_be_visible()
     charts = page.get_by_test_id("stVegaLiteChart")
-    expect(charts).to_have_count(5)
-    boot = charts.nth(3)
+    expect(charts).to_have_count(6)  # "as served" reliability, then metrics, per class, confusion, bootstrap, per user
+    boot = charts.nth(4)
     boot.scroll_into_view_if_needed()
     expect(boot.locator("canvas, svg").first).to_be_visible()
     box = boot.locator("canvas, svg").first.bounding_box()  # plot, axes and title as drawn
