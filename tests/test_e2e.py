@@ -185,8 +185,8 @@ def test_every_review_chart_fits_its_column_at_1280_and_share_gives_the_full_lin
     page.goto(f"{e2e_server.base}/Review?run={run_id}")
     expect(page.get_by_role("heading", name=f"Run {run_id}")).to_be_visible()
     charts = page.get_by_test_id("stVegaLiteChart")
-    share = page.get_by_test_id("stCode").filter(has_text="Review?run=")
-    share.scroll_into_view_if_needed()  # the page's last section: every element has arrived
+    last = page.get_by_test_id("stDownloadButton").filter(has_text="Download the whole review")
+    last.scroll_into_view_if_needed()  # the page's last element: every element has arrived
     wait_idle(page)
     page.wait_for_function(ALL_CHARTS_DRAWN)  # the Vega charts mount once their code has loaded
     count = charts.count()
@@ -204,6 +204,7 @@ def test_every_review_chart_fits_its_column_at_1280_and_share_gives_the_full_lin
     target.scroll_into_view_if_needed()  # the confusion matrices, baseline's last column and legend in view
     target.screenshot(path=str(tmp_path / "confusion-1280.png"))
 
+    share = page.get_by_test_id("stCode").filter(has_text="Review?run=")
     expect(share).to_have_text(f"{e2e_server.base}/Review?run={run_id}")
     share.hover()
     expect(share.get_by_role("button", name="Copy to clipboard")).to_have_count(1)
