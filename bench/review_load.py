@@ -51,7 +51,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 #: The page's last section has arrived and every chart on it is drawn (canvas or SVG with a
 #: width; no chart placeholder still waiting for its code): at least ``n`` charts.
 CHARTS_DRAWN = """(n) => { const c = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
-  const last = [...document.querySelectorAll('[data-testid="stCode"]')].some(e => e.innerText.includes('Review?run='));
+  const last = [...document.querySelectorAll('[data-testid="stDownloadButton"]')].some(e => e.innerText.includes('whole review'));
   return last && c.length >= n && !document.querySelector('[data-testid="stSkeleton"]')
     && c.every(e => { const d = e.querySelector('canvas, svg'); return d && d.getBoundingClientRect().width > 0; }); }"""
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
