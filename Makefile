@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: run serve test lint typecheck imports bench install browser clean
+.PHONY: run serve test lint typecheck imports bench bench-review install browser clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,8 +34,9 @@ run: install
 ADDRESS ?= 0.0.0.0
 SECRETS ?= .streamlit/secrets.toml
 HOME_DIR ?= $(CURDIR)
+# The launcher creates $(HOME_DIR)/models and artifacts itself, after its checks: a refused
+# start creates nothing.
 serve: install
-	@mkdir -p $(HOME_DIR)/models $(HOME_DIR)/artifacts
 	@TASKCLF_HOME=$(HOME_DIR) $(BIN)/python -m taskclf_core.console.serve --address $(ADDRESS) --port $(PORT) \
 	  --secrets $(SECRETS)
 
@@ -54,6 +55,11 @@ test: install browser lint typecheck imports
 
 bench: install
 	$(BIN)/python -m bench.run
+
+# Ten readers open one run's Review at once against a real server: the server's CPU per
+# render (cold, warm) and one browser's time to the headline and the last chart (issue 20).
+bench-review: install browser
+	$(BIN)/python -m bench.review_load
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -35,13 +35,17 @@ else:
     cols[2].metric("Trained from", champion.train_date_from)
     cols[3].metric("Trained to", champion.train_date_to)
     st.caption(f"Macro-F1 measured {status.CHAMPION_F1_SOURCE}.")
+    by = f" by **{plain(champion.approver_shown)}**" if champion.approver_shown else ""
     st.markdown(
-        f"Champion run **`{champion.run_id}`**, {champion.how} by **{plain(champion.promoted_by)}** "
-        f"on {formatting.format_time(champion.promoted_at)}."
+        f"Champion run **`{champion.run_id}`**, {champion.how}{by} on {formatting.format_time(champion.promoted_at)}."
     )
     if champion.signed_off_by:  # every approver, when and how each was authenticated
         st.caption(f"Signed off by {plain(champion.signed_off_by)}")
-    st.caption(f"Note: {plain(champion.note)}")
+    preview, longer = champion.note_preview  # a long note: its first line, the whole note expands
+    st.caption(f"Note: {plain(preview)}")
+    if longer:
+        with st.expander("The whole note"):
+            st.text(champion.note)
     st.page_link(REVIEW, label="Open the champion's review", query_params={"run": champion.run_id})
 
 st.subheader("What taskclf serves")
@@ -53,7 +57,8 @@ if deployment is not None:
     else:
         st.caption("No inference policy: every taskclf path serves the model `models/active.json` names, "
                    "uncalibrated, at its default reject threshold.")
-    st.dataframe(pd.DataFrame(deployment.rows_as_dicts()), hide_index=True, key="status_deployment")
+    st.dataframe(pd.DataFrame(deployment.rows_as_dicts()), hide_index=True, key="status_deployment",
+                 row_height=formatting.WRAPPED_ROW_HEIGHT)  # paths and names wrap
     for note in (p for p in deployment.problems if p.severity == "note"):
         st.caption(f"Note: {plain(note.what)}. {plain(note.fix[:1].upper() + note.fix[1:])}.")
 
@@ -87,8 +92,8 @@ if summary.auto_promote_note:
     st.warning(summary.auto_promote_note, icon=":material/block:")
 if not summary.awaiting:
     st.caption("No run is waiting for sign-off.")
-for sentence in access.pending_sentences(home):  # the two-person rule's first sign-offs
-    st.warning(f"Pending approval: {plain(sentence)}", icon=":material/pending_actions:")
+for heading, sentence in access.pending_notes(home):  # the two-person rule's first sign-offs (and void ones)
+    st.warning(f"{heading}: {plain(sentence)}", icon=":material/pending_actions:")
 for waiting in summary.awaiting:
     if waiting.promotable:
         st.warning(f"Run **`{waiting.row.run_id}`** awaits sign-off: {plain(waiting.why)}.", icon=":material/pending_actions:")
@@ -117,9 +122,12 @@ else:
         table,
         hide_index=True,
         column_config={
+            "run": st.column_config.TextColumn(width="medium"),
             "macro-F1": st.column_config.NumberColumn(format="%.4f", help="The challenger's macro-F1 on the run's test rows"),
             "review": st.column_config.LinkColumn(display_text="open review"),
+            "detail": st.column_config.TextColumn(width="large", help="Click a cell for its whole text"),
         },
+        row_height=formatting.WRAPPED_ROW_HEIGHT,  # text wraps (three lines); a click shows all of it
         key="status_runs",
     )
     st.caption(f"{len(summary.latest_runs)} newest of {summary.run_count} runs; all runs are on the History page.")

@@ -17,6 +17,7 @@ from access_frame import current_access, gate, reauth_provider, sign_in_again
 from taskclf_core.console.formatting import signoff_missing
 from taskclf_core.errors import TaskclfError
 from taskclf_core.paths import Home
+from taskclf_core.registry.signoff import MAX_APPROVER_CHARS, MAX_NOTE_CHARS
 
 #: (script, label, icon) of every page, in sidebar order.
 PAGES: Final[tuple[tuple[str, str, str], ...]] = (
@@ -93,8 +94,11 @@ def signoff_form(prefix: str, *, verb: str, note_label: str, enabled: bool = Tru
     if logged_in:
         approver = st.text_input("Approver (signed in)", value=logged_in, disabled=True, key=f"{prefix}_approver_user")
     else:
-        approver = st.text_input("Approver (required)", key=f"{prefix}_approver", disabled=not enabled)
-    note = st.text_area(note_label, key=f"{prefix}_note", disabled=not enabled)
+        approver = st.text_input(
+            "Approver (required)", key=f"{prefix}_approver", disabled=not enabled, max_chars=MAX_APPROVER_CHARS
+        )
+    # max_chars: the browser counts as one types ("12/4000") and stops at the registry's limit.
+    note = st.text_area(note_label, key=f"{prefix}_note", disabled=not enabled, max_chars=MAX_NOTE_CHARS)
     missing = signoff_missing(approver, note)
     if enabled and missing:
         st.caption(f"{verb.capitalize()} asks for a confirmation once both are filled. {missing}")

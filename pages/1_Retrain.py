@@ -9,7 +9,7 @@ import streamlit as st
 
 from access_frame import actor, current_access
 from page_frame import RETRAIN, REVIEW, page_frame, plain
-from taskclf_core.console import access, deployview, jobs
+from taskclf_core.console import access, deployview, jobs, review, status
 from taskclf_core.console.jobs import JobRunningError, JobStatus
 from taskclf_core.console.runstate import read_config
 from taskclf_core.data.synthetic import SCENARIOS
@@ -43,7 +43,12 @@ def render_job(job: JobStatus) -> None:
         shown = st.success if result.outcome in ("awaiting_signoff", "promoted") else st.warning
         produced = f" producing run `{result.run_id}`" if result.run_id else ""
         shown(f"{job_label(job)} `{job.job_id}` finished{produced}: **{result.outcome}**. {plain(result.reason)}")
-        if result.engine == "dask":
+        warned = review.data_warnings_sentence(result.data_warnings)
+        if warned and result.outcome != "not_due":
+            st.warning(f"{plain(warned)} (listed on the review).", icon=":material/warning:")
+        if result.outcome == "not_due":
+            st.caption("Nothing was trained: the cadence was not due and Force was off.")
+        elif result.engine == "dask":
             st.caption(f"Ran on the Dask engine ({result.workers} workers, scheduler {plain(str(result.scheduler))}).")
         else:
             st.caption("Ran on the local engine.")
@@ -99,7 +104,14 @@ if running is not None:
     st.page_link(RETRAIN, label=f"Follow retrain job {running.job_id}", query_params={"job": running.job_id})
     st.stop()
 
-with st.expander(f"Configuration in use: {config.path}", expanded=config.error is not None):
+config_label = (
+    f"Configuration in use: the reference defaults (no file at {config.path})" if config.defaults
+    else f"Configuration in use: {config.path}"
+)
+start_block = current_access().needs("operator")  # the core refuses the same (console.access)
+# A person who cannot start a retrain sees the form's values but cannot change them.
+locked = config.error is not None or start_block is not None
+with st.expander(config_label, expanded=config.error is not None):
     if config.defaults:
         st.caption("No configuration file: the reference defaults are in use (`taskclf init` writes one).")
     if config.error:
@@ -116,37 +128,39 @@ SCHEMA_HELP = {
 
 cfg = config.effective
 KINDS = {"retrain": "Retrain the model (a challenger)", "calibrate": "Refit the champion's calibrator"}
-kind = st.radio("What to run", list(KINDS), format_func=KINDS.__getitem__, horizontal=True, key="retrain_kind")
+kind = st.radio(
+    "What to run", list(KINDS), format_func=KINDS.__getitem__, horizontal=True, key="retrain_kind", disabled=locked
+)
 if kind == "calibrate":
     st.caption(plain(deployview.refit_sentence(home, cfg.calibrator_update_cadence_days)) + " The refit is its own run: fitted on the validation "
                "rows, judged before and after as served, and signed off on its review like a model.")
-synthetic = st.toggle("Synthetic data", value=not home.default_data_dir.is_dir(), key="retrain_synthetic")
+synthetic = st.toggle("Synthetic data", value=not home.default_data_dir.is_dir(), key="retrain_synthetic", disabled=locked)
 fields: dict[str, Any] = {"synthetic": synthetic, "kind": kind}
 if synthetic:
     names = list(SCENARIOS)
     scenario = st.selectbox(
-        "Scenario", names, key="retrain_scenario",
+        "Scenario", names, key="retrain_scenario", disabled=locked,
         format_func=lambda n: f"{n}: {SCENARIOS[n].description}",
     )
     schema_version = st.selectbox(
-        "Schema", SCHEMA_CHOICES, key="retrain_schema",
+        "Schema", SCHEMA_CHOICES, key="retrain_schema", disabled=locked,
         format_func=lambda v: f"{v}: {SCHEMA_HELP[v]}",
     )
     cols = st.columns(3)
     fields.update(
         scenario=scenario,
         schema_version=schema_version,
-        users=int(cols[0].number_input("Users", min_value=1, max_value=500, value=5, key="retrain_users")),
-        days=int(cols[1].number_input("Days", min_value=1, max_value=3650, value=cfg.data_lookback_days, key="retrain_days")),
-        seed=int(cols[2].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, key="retrain_seed")),
+        users=int(cols[0].number_input("Users", min_value=1, max_value=500, value=5, key="retrain_users", disabled=locked)),
+        days=int(cols[1].number_input("Days", min_value=1, max_value=3650, value=cfg.data_lookback_days, key="retrain_days", disabled=locked)),
+        seed=int(cols[2].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, key="retrain_seed", disabled=locked)),
     )
 else:
     today = datetime.now(UTC).date()
-    data_dir = st.text_input("Data directory", value=str(home.default_data_dir), key="retrain_data_dir")
+    data_dir = st.text_input("Data directory", value=str(home.default_data_dir), key="retrain_data_dir", disabled=locked)
     picked = st.date_input(
-        "Date range (UTC)", value=(today - timedelta(days=cfg.data_lookback_days - 1), today), key="retrain_dates"
+        "Date range (UTC)", value=(today - timedelta(days=cfg.data_lookback_days - 1), today), key="retrain_dates", disabled=locked
     )
-    user_id = st.text_input("User id (only for schema v2 files, which carry none)", key="retrain_user_id")
+    user_id = st.text_input("User id (only for schema v2 files, which carry none)", key="retrain_user_id", disabled=locked)
     dates = list(picked) if isinstance(picked, tuple | list) else [picked]
     fields.update(
         data_dir=data_dir.strip() or None,
@@ -155,8 +169,8 @@ else:
         user_id=user_id.strip() or None,
     )
 left, right = st.columns(2)
-fields["force"] = left.toggle("Force (skip the cadence check)", key="retrain_force")
-fields["dry_run"] = right.toggle("Dry run (evaluate only; never promotable)", key="retrain_dry_run")
+fields["force"] = left.toggle("Force (skip the cadence check)", key="retrain_force", disabled=locked)
+fields["dry_run"] = right.toggle("Dry run (evaluate only; never promotable)", key="retrain_dry_run", disabled=locked)
 
 
 def start(request_fields: dict[str, Any]) -> None:
@@ -194,14 +208,20 @@ def confirm_start(request_fields: dict[str, Any]) -> None:
 
 
 may_promote = cfg.auto_promote and not fields["dry_run"]
-start_block = current_access().needs("operator")  # the core refuses the same (console.access)
+# The pipeline's own cadence rule: without force, a retrain that is not due trains nothing.
+not_due = status.retrain_cadence_view(home, cfg).start_refusal(force=fields["force"]) if kind == "retrain" else None
 if config.error:
     st.caption("Start is disabled: the configuration is invalid (see above).")
 elif start_block:
     st.warning(f"Start is disabled: {plain(start_block)}.", icon=":material/block:")
+elif not_due:
+    st.warning(f"Start is disabled: {plain(not_due)}.", icon=":material/event_busy:")
 elif may_promote:
     st.caption("auto_promote is on: you will be asked to confirm, because this retrain may replace the champion.")
-if st.button("Start calibrator refit" if kind == "calibrate" else "Start retrain", type="primary", key="retrain_start", disabled=config.error is not None or start_block is not None):
+if st.button(
+    "Start calibrator refit" if kind == "calibrate" else "Start retrain", type="primary", key="retrain_start",
+    disabled=locked or not_due is not None,
+):
     if may_promote:
         st.session_state["retrain_confirm_open"] = True
     else:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from functools import partial
 
-import pandas as pd
 import streamlit as st
 
+import review_frame
 from access_frame import actor, current_access
 from page_frame import HISTORY, RETRAIN, STATUS, hide_chart_toolbar, page_frame, plain, signoff
-from taskclf_core.console import access, charts, formatting, report, review, servingview
+from taskclf_core.console import access, charts, formatting, report, review
 from taskclf_core.console.access import audit_rows
 from taskclf_core.console.runstate import names_of
 from taskclf_core.errors import TaskclfError
@@ -38,7 +38,7 @@ if not requested:
     st.stop()
 
 try:
-    rv = review.run_review(home, requested)
+    rv = review.run_review(home, requested, access=current_access())  # one registry snapshot, the sign-off plan too
 except TaskclfError as exc:
     st.error(f"Cannot show this review: {plain(exc)}")
     st.page_link(HISTORY, label="See every run on the History page")
@@ -56,12 +56,20 @@ if refit_of:
             "its deployment now (before) and *challenger* the same model with the refitted calibrator and "
             "threshold (after).", icon=":material/tune:")
 st.badge(state.label, color=STATE_COLOURS.get(state.outcome, "gray"))  # type: ignore[arg-type]
-for sentence in state.sentences():
-    st.markdown(plain(sentence) + ".")
+for sentence in state.sentences(run_id):
+    st.markdown(plain(formatting.end_sentence(sentence)))
+for what, full_note in state.full_notes():  # a long note: its first line above, the whole note here
+    with st.expander(what):
+        st.text(full_note)
 if state.recorded_differs:
     st.caption(f"Recorded outcome when the run finished (evidence): {decision.outcome}. {plain(decision.reason)}")
+elif rv.reason_now:
+    st.markdown(plain(rv.reason_now))
+    st.caption(f"Recorded outcome when the run finished (evidence): {decision.outcome}.")
 else:
     st.markdown(plain(decision.reason))
+if rv.data_warnings_sentence:
+    st.warning(f"{plain(rv.data_warnings_sentence)} (listed under Gates below).", icon=":material/warning:")
 for note in rv.notes:
     st.caption(plain(note))
 if rv.intact_problem:
@@ -79,47 +87,23 @@ st.markdown(
     f"Compared against champion **`{compared}`**; champion now **`{rv.current_champion or 'none'}`**. "
     f"Finished {formatting.format_time(decision.finished_at)}; regression tolerance {rv.tolerance}."
 )
-snapshot = rv.evidence.snapshot
-with st.expander(
-    f"Dataset snapshot: {snapshot.get('row_count')} labelled windows, {snapshot.get('user_count')} users, "
-    f"{snapshot.get('date_from')} to {snapshot.get('date_to')}, hash {snapshot.get('dataset_hash')}"
-):
-    st.json(snapshot, expanded=1)
-with st.expander("Configuration used by this run"):
-    st.code(rv.evidence.config_yaml, language="yaml")
+review_frame.draw_inputs(rv.content_key, rv.evidence.snapshot, rv.evidence.config_yaml)
 
 # ----------------------------------------------------------------------------- as served
-served = rv.served
-if served is not None:
-    st.subheader("As taskclf will serve it")
-    st.markdown(plain(served.judged_sentence))
-    st.dataframe(
-        pd.DataFrame([{"": d.what, ("before (now)" if refit_of else "champion now"): d.champion,
-                       ("after the refit" if refit_of else "challenger if promoted"): d.challenger,
-                       "changes": "yes" if d.changed else ""} for d in served.diff]),
-        hide_index=True, key="review_deployment_diff",
-    )
-    four = st.column_config.NumberColumn(format="%.4f")
-    st.dataframe(
-        pd.DataFrame([f.as_dict() for f in served.figures]), hide_index=True, key="review_served_figures",
-        column_config={k: four for k in ("macro-F1 after reject", "reject rate", "accuracy on accepted", "coverage", "ECE", "Brier")},
-    )
-    if len(served.per_user):
-        with st.expander("Reject rate and macro-F1 per user, raw and served"):
-            st.dataframe(served.per_user, hide_index=True, key="review_served_users",
-                         column_config={c: four for c in served.per_user.columns if c != "user"})
-    st.altair_chart(charts.reliability_chart(servingview.reliability_frame(served)), key="review_chart_reliability",
-                    theme=None, width="content")
+
+if rv.served is not None:
+    review_frame.draw_served(rv.content_key, refit_of, rv.served, review.reliability_spec(rv))
 
 # ----------------------------------------------------------------------------- charts
 st.subheader("Champion vs challenger vs rule baseline")
-built = charts.review_charts(reports, tolerance=rv.tolerance, bootstrap=rv.evidence.bootstrap)
+
+built = review.chart_specs(rv)  # built once per run content, shared by every reader
 if rv.interval_sentence is None:
     st.caption("No champion when this run was evaluated: the comparative gate was skipped, so there is no macro-F1 difference to show.")
 for name, chart in built.items():
     if name == "bootstrap" and rv.interval_sentence:
         st.markdown(rv.interval_sentence)
-    st.altair_chart(chart, key=f"review_chart_{name}", theme=None, width="content")  # as exported
+    review_frame.draw_chart(rv.content_key, name, chart)
     png, svg, spec, _ = st.columns([1, 1, 2, 5])
     png.download_button(
         "PNG", data=partial(charts.to_png, chart), file_name=f"{run_id}-{name}.png", mime="image/png",
@@ -136,52 +120,8 @@ for name, chart in built.items():
 
 # ----------------------------------------------------------------------------- gates
 st.subheader("Gates")
-GATE_COLOURS = {"failed": "background-color: #f8d7da; color: #a71d2a; font-weight: 600",
-                "passed": "background-color: #d4edda; color: #1e7e34", "skipped": "color: #666"}
-gate_table = pd.DataFrame(
-    [
-        {
-            "gate": g.name, "kind": g.kind, "result": g.status,
-            "value": formatting.format_gate_value(g.value, g.threshold), "threshold": plain(g.threshold),
-            "config key": plain(g.config_key), "detail": plain(g.detail),
-        }
-        for g in rv.gates
-    ]
-).set_index("gate")
-# st.table renders its cells as Markdown (">= 0.95" would become a quote): cells are escaped.
-st.table(gate_table.style.map(lambda v: GATE_COLOURS.get(v, ""), subset=["result"]))
-
-challenger_report = reports["challenger"]
-if challenger_report is not None and challenger_report.acceptance:
-    with st.expander("Acceptance checks of the challenger: each threshold and where it is set"):
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {"check": c.name, "result": "passed" if c.passed else "failed",
-                     "value": formatting.format_gate_value(c.value, c.threshold), "threshold": c.threshold,
-                     "config key": c.config_key}
-                    for c in challenger_report.acceptance
-                ]
-            ),
-            hide_index=True, key="review_acceptance",
-        )
-        st.caption("Thresholds are set in the `gates:` section of the configuration; the run records those it was judged by.")
-if rv.data_warnings:
-    st.warning(
-        f"{len(rv.data_warnings)} data warning(s): rows taskclf accepts but that look wrong were kept in this run's data.",
-        icon=":material/warning:",
-    )
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {"kind": w.get("kind"), "column": w.get("column"), "rows": w.get("rows"),
-                 "min": w.get("min_value"), "max": w.get("max_value"), "allowed": w.get("allowed"),
-                 "source": w.get("source")}
-                for w in rv.data_warnings
-            ]
-        ),
-        hide_index=True, key="review_data_warnings",
-    )
+review_frame.draw_gate_table(rv.content_key, rv.gates)
+review_frame.draw_checks(rv.content_key, rv)
 
 # ----------------------------------------------------------------------------- sign-off
 st.subheader("Sign-off")
@@ -200,7 +140,7 @@ elif done:
 for label, text in audit_rows(rv.effective.promotion, rv.pending):  # who, how, approvals (issue 14)
     st.caption(f"{plain(label)}: {plain(text)}")
 you = current_access()
-plan = access.plan_signoff(home, run_id, kind="promote", access=you)  # the core re-checks under its lock
+plan = rv.plan or access.plan_signoff(home, run_id, kind="promote", access=you)  # the core re-checks under its lock
 st.caption(f"Rule: {plain(access.required_rule(you.policy))}.")
 waiting = plan.state.waiting()
 if waiting and rv.can_promote:
@@ -228,7 +168,8 @@ signoff(
 
 # ----------------------------------------------------------------------------- share
 st.subheader("Share")
-st.markdown(f"This page's address reproduces this view: `Review?run={run_id}`.")
+st.markdown("This address reproduces this view (hover it for the copy button):")
+st.code(formatting.review_url(st.context.url, run_id), language=None, wrap_lines=True)
 st.download_button(
     "Download the whole review (self-contained HTML)", data=partial(report.render_report, rv),
     file_name=report.report_file_name(run_id), mime="text/html", key="review_report", on_click="ignore",

@@ -37,8 +37,9 @@ elif done:
         f"Rolled back by {plain(names_of(done))}: **`{done.new_champion}`** is the champion again. Recorded in the history."
     )
 
-# Long text columns get a fixed width so the tables fit the page (full text on hover).
+# Long text columns get a fixed width and wrap (three lines; a click on a cell shows all of it).
 TEXT = st.column_config.TextColumn(width="medium")
+WRAP = formatting.WRAPPED_ROW_HEIGHT
 
 # ----------------------------------------------------------------------------- champion history
 st.subheader("Champion history")
@@ -61,22 +62,22 @@ else:
         ),
         hide_index=True,
         column_config={
-            "approver": st.column_config.TextColumn(width="small"), "note": TEXT, "gates": TEXT,
+            "approver": TEXT, "note": st.column_config.TextColumn(width="large"), "gates": TEXT,
             "signed off by": TEXT, "approvals": TEXT, "deployment (before → after)": TEXT,
             "macro-F1": st.column_config.NumberColumn(format="%.4f"),
             "evidence": st.column_config.LinkColumn(display_text="open review"),
         },
-        key="history_changes",
+        row_height=WRAP, key="history_changes",
     )
 for problem in view.problems:
     st.caption(f"Note: {plain(problem)}")
 serving = deployview.deployment_view(home)
 st.caption("What taskclf serves now (each serving path reads the deployment its own way):")
-st.dataframe(pd.DataFrame(serving.rows_as_dicts()), hide_index=True, key="history_deployment")
+st.dataframe(pd.DataFrame(serving.rows_as_dicts()), hide_index=True, row_height=WRAP, key="history_deployment")
 for problem in serving.problems:
     st.caption(f"{problem.severity.capitalize()}: {plain(problem.what)}. Fix: {plain(problem.fix)}.")
-for sentence in access.pending_sentences(home):  # the two-person rule's first sign-offs
-    st.warning(f"Pending approval: {plain(sentence)}", icon=":material/pending_actions:")
+for heading, sentence in access.pending_notes(home):  # the two-person rule's first sign-offs (and void ones)
+    st.warning(f"{heading}: {plain(sentence)}", icon=":material/pending_actions:")
 
 # ----------------------------------------------------------------------------- models
 st.subheader("Promoted models")
@@ -96,7 +97,7 @@ else:
         ),
         hide_index=True,
         column_config={"macro-F1": st.column_config.NumberColumn(format="%.4f"), "state": TEXT},
-        key="history_models",
+        row_height=WRAP, key="history_models",
     )
 
 # ----------------------------------------------------------------------------- runs
@@ -117,10 +118,10 @@ else:
         ),
         hide_index=True,
         column_config={
-            "macro-F1": st.column_config.NumberColumn(format="%.4f"), "detail": TEXT,
-            "review": st.column_config.LinkColumn(display_text="open review"),
+            "macro-F1": st.column_config.NumberColumn(format="%.4f"), "detail": st.column_config.TextColumn(width="large"),
+            "review": st.column_config.LinkColumn(display_text="open review"), "run": TEXT,
         },
-        key="history_runs",
+        row_height=WRAP, key="history_runs",
     )
 
 # ----------------------------------------------------------------------------- rollback

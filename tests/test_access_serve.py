@@ -9,11 +9,12 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from taskclf_core.console.serve import auth_problem
+from taskclf_core.console.serve import auth_problem, metadata_problem
 from tests.conftest import ROOT
 
 GOOD = (
@@ -21,6 +22,15 @@ GOOD = (
     'client_id = "taskclf"\nclient_secret = "not-a-secret"\n'
     'server_metadata_url = "http://127.0.0.1:9/.well-known/openid-configuration"\n'
 )
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[str]:
+    """A real OpenID Connect provider on 127.0.0.1 (its discovery document answers)."""
+    import oidc_provider_mock
+
+    with oidc_provider_mock.run_server_in_thread() as server:
+        yield f"http://127.0.0.1:{server.server_port}/.well-known/openid-configuration"
 
 
 def secrets_at(tmp_path: Path) -> Path:
@@ -83,10 +93,12 @@ def test_make_serve_without_sign_in_refuses_in_one_line(tmp_path: Path) -> None:
     assert out == b""
 
 
-def test_make_serve_with_sign_in_binds_the_address_asked_for(tmp_path: Path) -> None:
+def test_make_serve_with_sign_in_binds_the_address_asked_for(tmp_path: Path, provider: str) -> None:
     port = free_port("127.0.0.2")
     secrets_file = secrets_at(tmp_path)
-    secrets_file.write_text(GOOD.format(port=port, secret=secrets.token_hex(32)))
+    secrets_file.write_text(
+        GOOD.format(port=port, secret=secrets.token_hex(32)).replace("http://127.0.0.1:9/.well-known/openid-configuration", provider)
+    )
     proc = make_serve(tmp_path, secrets_file, address="127.0.0.2", port=port)
     try:
         deadline = time.monotonic() + 40
@@ -104,6 +116,7 @@ def test_make_serve_with_sign_in_binds_the_address_asked_for(tmp_path: Path) -> 
             urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
         with urllib.request.urlopen(f"http://127.0.0.2:{port}/", timeout=5) as page:
             assert page.headers["X-Frame-Options"] == "DENY"  # served as make run serves it
+        assert (tmp_path / "home" / "models").is_dir() and (tmp_path / "home" / "artifacts").is_dir()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -120,3 +133,61 @@ def test_the_secrets_file_must_sit_where_streamlit_reads_it(tmp_path: Path) -> N
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0
     assert f"{elsewhere} is not named <folder>/.streamlit/secrets.toml" in err.decode().splitlines()[0]
+
+
+def filled_example(secret: str, **values: str) -> str:
+    """The shipped example with a real cookie secret and ``values`` put in for its placeholders."""
+    text = (ROOT / ".streamlit" / "secrets.toml.example").read_text()
+    text = text.replace('"<change me: 64 random hex characters>"', f'"{secret}"')
+    for old, new in values.items():
+        text = text.replace(old, new)
+    return text
+
+
+def test_make_serve_refuses_the_examples_placeholders_and_creates_nothing(tmp_path: Path, provider: str) -> None:
+    """Issue 21 item 6: `<client id>`, `<client secret>` and the example provider were accepted."""
+    secrets_file = secrets_at(tmp_path)
+    secret = secrets.token_hex(32)
+    steps = [
+        ({}, "client_id in {f} is the example's placeholder '<client id>': use the value your provider gave"),
+        ({"<client id>": "taskclf"},
+         "client_secret in {f} is the example's placeholder '<client secret>': use the value your provider gave"),
+        ({"<client id>": "taskclf", "<client secret>": "s3cret"},
+         "server_metadata_url in {f} is the example address "
+         "'https://accounts.example.com/.well-known/openid-configuration': use your provider's discovery document"),
+        ({"<client id>": "taskclf", "<client secret>": "s3cret",
+          "https://accounts.example.com/.well-known/openid-configuration": provider},
+         "redirect_uri in {f} is the example address 'https://taskclf.example.com/oauth2callback': "
+         "use the address people open the console at"),
+    ]
+    for values, expected in steps:
+        secrets_file.write_text(filled_example(secret, **values))
+        assert auth_problem(secrets_file) == expected.format(f=secrets_file)
+    proc = make_serve(tmp_path, secrets_file, address="0.0.0.0", port=free_port("127.0.0.1"))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and out == b""
+    ours = [line for line in err.decode().splitlines() if not line.startswith("make")]
+    assert len(ours) == 1 and "redirect_uri in" in ours[0], err
+    assert not (tmp_path / "home").exists()  # a refused start creates no models/ or artifacts/
+
+
+def test_make_serve_refuses_a_provider_that_does_not_answer(tmp_path: Path, provider: str) -> None:
+    dead = f"http://127.0.0.1:{free_port('127.0.0.1')}/.well-known/openid-configuration"
+    assert (metadata_problem(dead, timeout=2) or "").startswith(
+        f"the provider's metadata URL {dead} did not answer within 2 s ("
+    )
+    not_found = provider.replace("openid-configuration", "nothing-here")
+    assert metadata_problem(not_found) == f"the provider's metadata URL {not_found} answered HTTP 404 (expected 200)"
+    assert metadata_problem("ftp://h/x") == "server_metadata_url must be an http(s) address; got 'ftp://h/x'"
+    assert metadata_problem(provider) is None
+    secrets_file = secrets_at(tmp_path)
+    secrets_file.write_text(GOOD.format(port=1, secret=secrets.token_hex(32)).replace(
+        "http://127.0.0.1:9/.well-known/openid-configuration", dead))
+    proc = make_serve(tmp_path, secrets_file, address="0.0.0.0", port=free_port("127.0.0.1"))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    ours = [line for line in err.decode().splitlines() if not line.startswith("make")]
+    assert len(ours) == 1, err
+    assert ours[0].startswith("error: refusing to serve on 0.0.0.0:")
+    assert f"the provider's metadata URL {dead} did not answer within 5 s (" in ours[0]
+    assert not (tmp_path / "home").exists()

@@ -153,6 +153,7 @@ def test_a_start_that_may_promote_automatically_asks_first(home_copy: Path) -> N
     """Issue 11 item 12: with auto_promote on, one click must not start a job that can replace the champion."""
     write_config(home_copy, TEST_CONFIG + "auto_promote: true\n")
     at = open_app(RETRAIN)
+    at.toggle(key="retrain_force").set_value(True).run()  # the seeded champion is young: not due
     assert any("you will be asked to confirm" in c for c in texts(at.caption))
     at.button(key="retrain_start").click().run()
     (dialog,) = at.get("dialog")

@@ -91,8 +91,8 @@ def test_per_class_chart_groups_precision_and_recall_and_leaves_out_undefined(re
     assert frame[(frame["class"] == never) & (frame["model"] == "challenger")].empty  # n/a, never 0
     s = spec(charts.per_class_chart(reports))
     assert s["facet"]["row"]["field"] == "measure"
-    bars, whiskers = s["spec"]["layer"]
-    assert bars["mark"]["type"] == "bar" and whiskers["mark"]["type"] == "rule"
+    bars, whiskers, missing = s["spec"]["layer"]
+    assert bars["mark"]["type"] == "bar" and whiskers["mark"]["type"] == "rule" and missing["mark"]["type"] == "text"
     assert bars["encoding"]["x"]["field"] == "class" and bars["encoding"]["xOffset"]["field"] == "model"
     assert whiskers["encoding"]["y"]["field"] == "ci_low" and whiskers["encoding"]["y2"]["field"] == "ci_high"
     rows = s["datasets"][s["data"]["name"]]
@@ -112,7 +112,8 @@ def test_confusion_chart_is_row_normalised_with_a_reject_column(reports: dict[st
     rejected = frame[(frame["model"] == "challenger") & (frame["predicted"] == "Mixed/Unknown")].set_index("true")["count"]
     assert rejected.to_dict() == {label: challenger.per_class[label].rejected for label in LABELS}
     s = spec(charts.confusion_chart(reports))
-    assert s["facet"]["column"]["field"] == "model"
+    # two panels per row (champion | challenger, then the baseline): it fits a 1280-pixel window
+    assert s["facet"]["field"] == "model" and s["columns"] == 2
     cells, text = s["spec"]["layer"]
     assert cells["mark"]["type"] == "rect" and text["mark"]["type"] == "text"
     assert cells["encoding"]["color"]["field"] == "share" and text["encoding"]["text"]["field"] == "count"
@@ -175,3 +176,34 @@ def test_metrics_chart_draws_the_thresholds_the_run_was_judged_by(reports: dict[
         ("macro-F1", 0.5), ("weighted-F1", 0.7), ("reject rate", 0.05), ("reject rate", 0.4),
         ("BreakIdle precision", 0.95), ("BreakIdle recall", 0.8),
     }
+
+
+def test_the_legend_lists_only_the_models_the_run_has(reports: dict[str, EvaluationReport | None]) -> None:
+    """Issue 21 item 13: "champion" was in the legend of a run evaluated without one."""
+    for build in (charts.metrics_chart, lambda r: charts.per_class_chart(r), charts.per_user_chart):
+        s = spec(build({**reports, "champion": None}) if build is not charts.metrics_chart
+                 else build({**reports, "champion": None}, tolerance=0.02))
+        layers = s.get("layer") or s.get("spec", {}).get("layer") or [s]
+        colours = [layer["encoding"]["color"] for layer in layers if "color" in layer.get("encoding", {})
+                   and layer["encoding"]["color"].get("field") == "model"]
+        assert colours and all(c["scale"]["domain"] == ["challenger", "baseline"] for c in colours)
+        assert all(c["scale"]["range"] == ["#f58518", "#9d9d9d"] for c in colours)
+
+
+def test_classes_a_model_never_predicts_say_why_they_have_no_bar(reports: dict[str, EvaluationReport | None]) -> None:
+    """Issue 21 item 13: a class the baseline never predicts showed no bar and no word why."""
+    never = fake_report("baseline", 0.9, 5, never=2)  # LABELS[2] has no rows and is never predicted
+    s = spec(charts.per_class_chart({**reports, "baseline": never}))
+    label = LABELS[2]
+    assert s["title"]["subtitle"] == [
+        f"n/a: the rule baseline never predicts {label}, so its precision there is undefined (no bar)",
+        f"n/a: the rule baseline has no test rows of {label}, so its recall there is undefined (no bar)",
+    ]
+    rows = s["datasets"][s["data"]["name"]]
+    stand_ins = [r for r in rows if r.get("why")]
+    assert {(r["measure"], r["class"], r["model"]) for r in stand_ins} == {
+        ("precision", label, "baseline"), ("recall", label, "baseline")}
+    assert not [r for r in rows if r["class"] == label and r["model"] == "baseline" and r.get("value") is not None]
+    _, _, missing = s["spec"]["layer"]
+    assert missing["encoding"]["text"] == {"value": "n/a"} and missing["transform"] == [{"filter": "isValid(datum.why)"}]
+    assert "subtitle" not in json.dumps(spec(charts.per_class_chart(reports))["title"])  # every bar there: no note

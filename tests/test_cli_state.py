@@ -137,6 +137,7 @@ def test_superseded_and_rolled_back_runs_say_so(home_copy, seeded_home):
     rows = _runs()
     assert rows[seeded_home.awaiting]["state"] == "signed off · rolled back from"
     assert f"Rolled back (champion again: {seeded_home.champion}), signed off by carol on " in rows[seeded_home.awaiting]["history"]
+    assert rows[seeded_home.awaiting]["history"].endswith("; note: worse on Meet.")  # one full stop, never ".."
     assert rows[seeded_home.champion]["state"] == "signed off · champion again"
     assert sorted(_runs("--outcome", "promoted")) == sorted([seeded_home.champion, seeded_home.awaiting])
 

@@ -102,8 +102,8 @@ def test_retrain_review_signoff_and_new_champion_on_status(e2e_server: E2EServer
     expect(page).to_have_url(re.compile(rf"/Review\?run={run_id}$"))
     expect(page.get_by_role("heading", name=f"Run {run_id}")).to_be_visible()
     charts = page.get_by_test_id("stVegaLiteChart")
-    expect(charts).to_have_count(4)  # no champion yet: no bootstrap interval
-    for i in range(4):
+    expect(charts).to_have_count(5)  # no champion yet: no bootstrap interval; the "as served" reliability chart
+    for i in range(5):
         charts.nth(i).scroll_into_view_if_needed()
         expect(charts.nth(i).locator("canvas, svg").first).to_be_visible()
     expect(page.get_by_test_id("stTable")).to_contain_text("baseline_improvement")
@@ -160,6 +160,56 @@ def test_review_opened_by_url_downloads_the_report_and_a_png(e2e_server: E2EServ
     assert real_errors(errors) == [], "\n".join(errors)
 
 
+#: Every chart element present is drawn, and no chart placeholder is still waiting for its code.
+ALL_CHARTS_DRAWN = """() => { const c = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
+  const waiting = document.querySelectorAll('[data-testid="stSkeleton"]').length;
+  return c.length >= 5 && !waiting && c.every(e => { const d = e.querySelector('canvas, svg');
+    return d && d.getBoundingClientRect().width > 0; }); }"""
+
+#: Each chart on Review as drawn, beside the column it sits in (widths and right edges in px).
+CHART_FIT_JS = """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].map(chart => {
+    const column = chart.closest('[data-testid="stVerticalBlock"]').getBoundingClientRect();
+    const drawn = [chart, ...chart.querySelectorAll('canvas, svg')].map(e => e.getBoundingClientRect());
+    return {title: chart.getAttribute('aria-label') || '', column: column.width, columnRight: column.right,
+            width: Math.max(chart.scrollWidth, ...drawn.map(r => r.width)), right: Math.max(...drawn.map(r => r.right))};
+})"""
+
+
+def test_every_review_chart_fits_its_column_at_1280_and_share_gives_the_full_link(
+    e2e_server: E2EServer, page: Any, tmp_path: Path
+) -> None:
+    """Issue 21 items 7 and 13: the three-panel confusion matrix overflowed the column at 1280 px;
+    Share gave a relative link without a copy button."""
+    run_id = e2e_server.seeded.awaiting  # evaluated against a champion: all five charts, three confusion panels
+    assert page.viewport_size == {"width": 1280, "height": 900}
+    page.goto(f"{e2e_server.base}/Review?run={run_id}")
+    expect(page.get_by_role("heading", name=f"Run {run_id}")).to_be_visible()
+    charts = page.get_by_test_id("stVegaLiteChart")
+    last = page.get_by_test_id("stDownloadButton").filter(has_text="Download the whole review")
+    last.scroll_into_view_if_needed()  # the page's last element: every element has arrived
+    wait_idle(page)
+    page.wait_for_function(ALL_CHARTS_DRAWN)  # the Vega charts mount once their code has loaded
+    count = charts.count()
+    assert count >= 5, count  # the five of the comparison, and any other section's (as served)
+    for i in range(count):
+        charts.nth(i).scroll_into_view_if_needed()
+        expect(charts.nth(i).locator("canvas, svg").first).to_be_visible()
+    page.wait_for_timeout(500)  # the last chart finishes its layout
+    fits = page.evaluate(CHART_FIT_JS)
+    assert len(fits) == count
+    for i, fit in enumerate(fits):
+        assert fit["width"] <= fit["column"] + 1 and fit["right"] <= fit["columnRight"] + 1, (i, fit)
+    confusion = charts.filter(has=page.get_by_text("Confusion matrices", exact=False))
+    target = confusion.first if confusion.count() else charts.nth(count - 3)
+    target.scroll_into_view_if_needed()  # the confusion matrices, baseline's last column and legend in view
+    target.screenshot(path=str(tmp_path / "confusion-1280.png"))
+
+    share = page.get_by_test_id("stCode").filter(has_text="Review?run=")
+    expect(share).to_have_text(f"{e2e_server.base}/Review?run={run_id}")
+    share.hover()
+    expect(share.get_by_role("button", name="Copy to clipboard")).to_have_count(1)
+
+
 def test_unknown_run_in_the_url_shows_a_message(e2e_server: E2EServer, page: Any) -> None:
     page.goto(f"{e2e_server.base}/Review?run=..%2F..%2Fetc%2Fpasswd")
     expect(page.get_by_text(re.compile("^Cannot show this review: invalid run id"))).to_be_visible()
@@ -197,7 +247,7 @@ def test_signed_off_review_bootstrap_chart_and_rollback_form(e2e_server: E2EServ
     expect(page.get_by_role("heading", name=f"Run {first}")).to_be_visible()
     expect(page.get_by_text("signed off · superseded", exact=True)).to_be_visible()
     expect(page.get_by_text(re.compile(r"^Signed off by e2e-erin on .*; note: first champion, every gate passed\.$"))).to_be_visible()
-    expect(page.get_by_text(re.compile(rf"^Superseded on .* by {second} \(promote by e2e-frank\)\.$"))).to_be_visible()
+    expect(page.get_by_text(re.compile(rf"^Superseded on .* by {second} \(signed off by e2e-frank\)\.$"))).to_be_visible()
     expect(page.get_by_text(re.compile(r"^Recorded outcome when the run finished \(evidence\): awaiting_signoff\."))).to_be_visible()
     screenshot(page, "review-signed-off.png")
     with page.expect_download() as report_download:
@@ -210,8 +260,8 @@ def test_signed_off_review_bootstrap_chart_and_rollback_form(e2e_server: E2EServ
     expect(page.get_by_role("heading", name=f"Run {second}")).to_be_visible()
     expect(page.get_by_text(re.compile(r"^Macro-F1 difference \(challenger - champion\) .* bootstrap interval \["))).to_be_visible()
     charts = page.get_by_test_id("stVegaLiteChart")
-    expect(charts).to_have_count(5)
-    boot = charts.nth(3)
+    expect(charts).to_have_count(6)  # "as served" reliability, then metrics, per class, confusion, bootstrap, per user
+    boot = charts.nth(4)
     boot.scroll_into_view_if_needed()
     expect(boot.locator("canvas, svg").first).to_be_visible()
     box = boot.locator("canvas, svg").first.bounding_box()  # plot, axes and title as drawn

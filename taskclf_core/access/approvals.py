@@ -14,28 +14,17 @@ email; one approval per OS user for typed names), here and nowhere else.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskclf_core.access.identity import Identity
+from taskclf_core.times import format_utc  # the one time format (re-exported here)
 
 PENDING_VERSION: Final = 1
 
 #: What a sign-off changes: a run promoted, or the champion rolled back to a model.
 ChangeKind = Literal["promote", "rollback"]
-
-
-def format_utc(value: str) -> str:
-    """``"2026-11-26 05:24 UTC"`` for an ISO 8601 time (the text itself if it does not parse)."""
-    try:
-        when = datetime.fromisoformat(value)
-        if when.tzinfo is None:
-            return value
-        return f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-    except (TypeError, ValueError, OverflowError):
-        return value
 
 
 class Approval(BaseModel):

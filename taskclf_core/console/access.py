@@ -10,9 +10,9 @@ signed-in person first checks that their session is alive (``console.sessions``)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from taskclf_core.access.approvals import ChangeKind, format_utc, names
 from taskclf_core.access.identity import Identity, cli_identity, local_identity, os_user
@@ -62,6 +62,8 @@ class Access:
         """Why a control is disabled (``"approvers only: you are signed in as a viewer"``), or None."""
         if self.can(role):
             return None
+        if self.problem and self.identity is not None:  # not a viewer: nobody's roles can be read
+            return f"{role_needed(role)}: {self.problem}"
         held = describe_roles(self.identity, self.policy) if self.identity else "nobody (not signed in)"
         return f"{role_needed(role)}: you are signed in as {held}"
 
@@ -79,6 +81,8 @@ class Access:
         """The roles held, for the sidebar (``"approver, operator"``, ``"viewer"``)."""
         if self.identity is None:
             return "local mode: every role, not authenticated"
+        if self.problem:
+            return "no role while the configuration cannot be read"
         return describe_roles(self.identity, self.policy)
 
 
@@ -103,6 +107,36 @@ def pending_sentences(home: Home, subject: str | None = None, *, kind: ChangeKin
     if subject is not None:
         return pending_state(home, subject, required=policy.required_approvals, kind=kind).sentences()
     return [s for state in all_pending(home, required=policy.required_approvals) for s in state.sentences()]
+
+
+#: Headings of approvals in words: those that count, those void, a file that was not read.
+PENDING_HEADING: Final = "Pending approval"
+VOID_HEADING: Final = "Void approval"
+UNREAD_HEADING: Final = "Approvals not read"
+
+
+def pending_notes(home: Home, subject: str | None = None, *, kind: ChangeKind = "promote") -> list[tuple[str, str]]:
+    """Approvals in words under the heading that fits them: ``(heading, sentence)``; one
+    change's, or every change's (Review, Status, History).
+
+    "Pending approval" only for approvals that still count toward the two-person rule; a
+    void one (the champion changed since) is headed "Void approval".
+    """
+    policy, _ = access_policy(home)
+    required = policy.required_approvals
+    states = (
+        [pending_state(home, subject, required=required, kind=kind)] if subject is not None
+        else all_pending(home, required=required)
+    )
+    out: list[tuple[str, str]] = []
+    for state in states:
+        parts = (
+            (PENDING_HEADING, replace(state, void=(), problem=None)),
+            (VOID_HEADING, replace(state, valid=(), problem=None)),
+            (UNREAD_HEADING, replace(state, valid=(), void=())),
+        )
+        out += [(heading, sentence) for heading, part in parts for sentence in part.sentences()]
+    return out
 
 
 def plan_signoff(home: Home, subject: str, *, kind: ChangeKind, access: Access) -> SignoffPlan:
@@ -173,14 +207,15 @@ def signed_by(entry: HistoryEntry) -> str:
     return f"{actor.name if actor is not None else entry.approver} on {when} ({how})"
 
 
-def audit_rows(entry: HistoryEntry | None, pending: list[str]) -> list[tuple[str, str]]:
-    """The sign-off rows of a run's review and report: who, how, which approvals; pending ones."""
+def audit_rows(entry: HistoryEntry | None, pending: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The sign-off rows of a run's review and report: who, how, which approvals; then the
+    approvals under their headings (:func:`pending_notes`)."""
     rows: list[tuple[str, str]] = []
     if entry is not None:
         rows.append((f"{entry.action} by", who(entry)))
         if entry.approvals:
             rows.append(("Approvals", approvals_of(entry)))
-    rows += [("Pending approval", sentence) for sentence in pending]
+    rows += list(pending)
     return rows
 
 
@@ -263,6 +298,7 @@ __all__ = [
     "approvers_of",
     "audit_rows",
     "cancel_retrain",
+    "pending_notes",
     "pending_sentences",
     "plan_signoff",
     "required_rule",

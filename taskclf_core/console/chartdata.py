@@ -117,7 +117,8 @@ def tolerance_frame(champion_macro_f1: float | None, tolerance: float) -> pd.Dat
 def per_class_frame(reports: Reports) -> pd.DataFrame:
     """One row per (measure, class, model): precision or recall, rows behind it, CI.
 
-    A precision that is undefined (no support, never predicted) is left out, never 0.
+    A precision that is undefined (the class is never predicted) is left out, never 0;
+    :func:`undefined_frame` says why.
     """
     rows = []
     for model in _models(reports):
@@ -127,7 +128,7 @@ def per_class_frame(reports: Reports) -> pd.DataFrame:
             cm = report.per_class.get(label)
             if cm is None:
                 continue
-            if cm.precision is not None:
+            if cm.precision is not None and cm.predicted > 0:
                 rows.append(
                     {
                         "measure": "precision", "class": label, "model": model,
@@ -135,7 +136,7 @@ def per_class_frame(reports: Reports) -> pd.DataFrame:
                         "ci_low": cm.precision_ci_low, "ci_high": cm.precision_ci_high,
                     }
                 )
-            if cm.recall is not None:
+            if cm.recall is not None and cm.support > 0:
                 rows.append(
                     {
                         "measure": "recall", "class": label, "model": model,
@@ -144,6 +145,42 @@ def per_class_frame(reports: Reports) -> pd.DataFrame:
                     }
                 )
     return pd.DataFrame(rows, columns=["measure", "class", "model", "value", "n", "ci_low", "ci_high"])
+
+
+def models_shown(reports: Reports) -> list[str]:
+    """The models a chart shows, in display order (no champion when the run had none)."""
+    return _models(reports)
+
+
+def undefined_frame(reports: Reports) -> pd.DataFrame:
+    """One row per (measure, class, model) whose value is undefined, with why (no bar is drawn).
+
+    Precision is undefined for a class the model never predicts; recall for a class with no
+    rows among the test rows.
+    """
+    rows = []
+    for model in _models(reports):
+        report = reports[model]
+        assert report is not None
+        for label in LABELS:
+            cm = report.per_class.get(label)
+            if cm is not None and (cm.precision is None or cm.predicted == 0):
+                rows.append({"measure": "precision", "class": label, "model": model, "why": "never predicted"})
+            if cm is not None and (cm.recall is None or cm.support == 0):
+                rows.append({"measure": "recall", "class": label, "model": model, "why": "no rows of this class"})
+    return pd.DataFrame(rows, columns=["measure", "class", "model", "why"])
+
+
+def undefined_notes(reports: Reports) -> list[str]:
+    """Why some per-class bars are missing, one line per model and reason (empty when none are)."""
+    frame = undefined_frame(reports)
+    lines = []
+    for model in _models(reports):
+        for why, measure in (("never predicts", "precision"), ("has no test rows of", "recall")):
+            classes = frame[(frame["model"] == model) & (frame["measure"] == measure)]["class"].tolist()
+            if classes:
+                lines.append(f"n/a: the {MODEL_TITLES[model]} {why} {', '.join(classes)}, so its {measure} there is undefined (no bar)")
+    return lines
 
 
 def confusion_frame(reports: Reports) -> pd.DataFrame:

@@ -30,10 +30,13 @@ from taskclf_core.console.chartdata import (
     bootstrap_frame,
     confusion_frame,
     metrics_frame,
+    models_shown,
     per_class_frame,
     per_user_frame,
     thresholds_frame,
     tolerance_frame,
+    undefined_frame,
+    undefined_notes,
 )
 from taskclf_core.data.schema import LABELS
 from taskclf_core.model.reports import BootstrapInterval
@@ -42,12 +45,14 @@ from taskclf_core.model.reports import BootstrapInterval
 AnyChart: TypeAlias = alt.Chart | alt.LayerChart | alt.FacetChart | alt.HConcatChart | alt.VConcatChart
 
 
-def _model_colour() -> alt.Color:
+def _model_colour(reports: Reports) -> alt.Color:
+    """The model colours; the legend lists only the models the run has (no champion without one)."""
+    shown = models_shown(reports)
     return alt.Color(
         "model:N",
         title="model",
-        scale=alt.Scale(domain=list(MODEL_ORDER), range=[MODEL_COLOURS[m] for m in MODEL_ORDER]),
-        sort=list(MODEL_ORDER),
+        scale=alt.Scale(domain=shown, range=[MODEL_COLOURS[m] for m in shown]),
+        sort=shown,
     )
 
 
@@ -93,9 +98,9 @@ def metrics_chart(reports: Reports, *, tolerance: float) -> alt.LayerChart:
         .mark_bar()
         .encode(
             x=x,
-            xOffset=alt.XOffset("model:N", sort=list(MODEL_ORDER)),
+            xOffset=alt.XOffset("model:N", sort=models_shown(reports)),
             y=y,
-            color=_model_colour(),
+            color=_model_colour(reports),
             tooltip=["metric:N", "model:N", alt.Tooltip("value:Q", format=".4f")],
         )
     )
@@ -104,7 +109,7 @@ def metrics_chart(reports: Reports, *, tolerance: float) -> alt.LayerChart:
         .mark_text(dy=-5, fontSize=9)
         .encode(
             x=x,
-            xOffset=alt.XOffset("model:N", sort=list(MODEL_ORDER)),
+            xOffset=alt.XOffset("model:N", sort=models_shown(reports)),
             y=y,
             text=alt.Text("value:Q", format=".2f"),
         )
@@ -118,8 +123,9 @@ def metrics_chart(reports: Reports, *, tolerance: float) -> alt.LayerChart:
             tooltip=["metric:N", alt.Tooltip("rule:N", title="threshold")],
         )
     )
+    shaded = "; shaded: tolerance around the champion" if champion is not None else ""
     return alt.LayerChart(layer=[band, bars, labels, rules]).properties(
-        title="Headline metrics (black rules: thresholds; shaded: tolerance around the champion)",
+        title=f"Headline metrics (black rules: thresholds{shaded})",
         width=620,
         height=300,
     )
@@ -135,12 +141,12 @@ def per_class_chart(reports: Reports) -> alt.FacetChart:
     value (predicted rows for precision, support for recall).
     """
     x = alt.X("class:N", sort=list(LABELS), title=None, axis=alt.Axis(labelAngle=-30))
-    offset = alt.XOffset("model:N", sort=list(MODEL_ORDER))
+    offset = alt.XOffset("model:N", sort=models_shown(reports))
     bars = alt.Chart().mark_bar().encode(
         x=x,
         xOffset=offset,
         y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title=None),
-        color=_model_colour(),
+        color=_model_colour(reports),
         tooltip=[
             "measure:N", "class:N", "model:N", alt.Tooltip("value:Q", format=".4f"),
             alt.Tooltip("n:Q", title="rows"),
@@ -151,11 +157,22 @@ def per_class_chart(reports: Reports) -> alt.FacetChart:
     whiskers = alt.Chart().mark_rule(color="black").encode(
         x=x, xOffset=offset, y="ci_low:Q", y2="ci_high:Q"
     )
+    # An undefined value has no bar: "n/a" stands in its place, and the subtitle says why.
+    missing = alt.Chart().transform_filter("isValid(datum.why)").mark_text(
+        fontSize=8, dy=-6, color="#555"
+    ).encode(
+        x=x, xOffset=offset, y=alt.datum(0), text=alt.value("n/a"),
+        tooltip=["measure:N", "class:N", "model:N", alt.Tooltip("why:N", title="no bar")],
+    )
+    undefined = undefined_frame(reports)
+    data = pd.concat([per_class_frame(reports), undefined], ignore_index=True) if len(undefined) else per_class_frame(reports)
+    title = "Per-class precision and recall (whiskers: 95% Wilson interval)"
+    notes = undefined_notes(reports)
     return (
-        alt.layer(bars, whiskers, data=per_class_frame(reports))
+        alt.layer(bars, whiskers, missing, data=data)
         .properties(width=620, height=160)
         .facet(row=alt.Row("measure:N", title=None, sort=["precision", "recall"]))
-        .properties(title="Per-class precision and recall (whiskers: 95% Wilson interval)")
+        .properties(title=alt.TitleParams(title, subtitle=notes) if notes else title)
     )
 
 
@@ -163,7 +180,11 @@ def per_class_chart(reports: Reports) -> alt.FacetChart:
 
 
 def confusion_chart(reports: Reports) -> alt.FacetChart:
-    """Confusion matrices side by side: row-normalised heat maps with the counts written in."""
+    """Confusion matrices, two per row: row-normalised heat maps with the counts written in.
+
+    Champion and challenger side by side, the rule baseline below (about 750 px wide: it
+    fits the Review page's column from a 1280-pixel window up, as the export does).
+    """
     x = alt.X("predicted:N", sort=list(PREDICTED_COLUMNS), title="predicted", axis=alt.Axis(labelAngle=-40))
     y = alt.Y("true:N", sort=list(LABELS), title="true")
     cells = alt.Chart().mark_rect().encode(
@@ -181,7 +202,8 @@ def confusion_chart(reports: Reports) -> alt.FacetChart:
     return (
         alt.layer(cells, text, data=confusion_frame(reports))
         .properties(width=260, height=220)
-        .facet(column=alt.Column("model:N", title=None, sort=list(MODEL_ORDER)))
+        .facet(facet=alt.Facet("model:N", title=None, sort=models_shown(reports)), columns=2)
+        .resolve_axis(x="independent")
         .properties(title="Confusion matrices (rows: true class, normalised; last column: rejected)")
     )
 
@@ -239,9 +261,9 @@ def per_user_chart(reports: Reports) -> alt.Chart:
                 "user:N", title="user (first 8 characters of the id)",
                 axis=alt.Axis(labelAngle=0, labelExpr="substring(datum.label, 0, 8)"),
             ),
-            xOffset=alt.XOffset("model:N", sort=list(MODEL_ORDER)),
+            xOffset=alt.XOffset("model:N", sort=models_shown(reports)),
             y=alt.Y("macro_f1:Q", scale=alt.Scale(domain=[0, 1]), title="macro-F1"),
-            color=_model_colour(),
+            color=_model_colour(reports),
             tooltip=["user:N", "model:N", alt.Tooltip("macro_f1:Q", format=".4f"), "rows:Q", "held_out:N"],
         )
         .properties(title="Macro-F1 per user", width=620, height=220)
@@ -308,18 +330,24 @@ def review_charts(
 _VL_VERSION = "v" + ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
 
 
-def to_vegalite_dict(chart: AnyChart) -> dict[str, Any]:
-    """The chart's Vega-Lite specification with its data inlined."""
-    spec: dict[str, Any] = chart.to_dict()
+#: A chart, or its Vega-Lite specification as built by :func:`to_vegalite_json` (cached specs).
+ChartOrSpec: TypeAlias = AnyChart | str
+
+
+def to_vegalite_dict(chart: ChartOrSpec) -> dict[str, Any]:
+    """The chart's Vega-Lite specification with its data inlined (a new dict on every call)."""
+    spec: dict[str, Any] = json.loads(chart) if isinstance(chart, str) else chart.to_dict()
     return spec
 
 
-def to_vegalite_json(chart: AnyChart) -> str:
+def to_vegalite_json(chart: ChartOrSpec) -> str:
     """The chart's Vega-Lite specification as JSON text (data inlined)."""
+    if isinstance(chart, str):
+        return chart
     return json.dumps(to_vegalite_dict(chart), indent=2, sort_keys=True)
 
 
-def to_svg(chart: AnyChart) -> str:
+def to_svg(chart: ChartOrSpec) -> str:
     """Render the chart to SVG text offline (no external data or fonts are fetched)."""
     svg: str = vl_convert.vegalite_to_svg(
         to_vegalite_dict(chart), vl_version=_VL_VERSION, allowed_base_urls=[]
@@ -327,7 +355,7 @@ def to_svg(chart: AnyChart) -> str:
     return svg
 
 
-def to_png(chart: AnyChart, *, scale: float = 2.0) -> bytes:
+def to_png(chart: ChartOrSpec, *, scale: float = 2.0) -> bytes:
     """Render the chart to PNG bytes offline."""
     png: bytes = vl_convert.vegalite_to_png(
         to_vegalite_dict(chart), vl_version=_VL_VERSION, scale=scale, allowed_base_urls=[]
@@ -344,6 +372,7 @@ __all__ = [
     "PREDICTED_COLUMNS",
     "THRESHOLDS",
     "AnyChart",
+    "ChartOrSpec",
     "bootstrap_chart",
     "bootstrap_frame",
     "confusion_chart",
@@ -361,4 +390,6 @@ __all__ = [
     "to_vegalite_dict",
     "to_vegalite_json",
     "tolerance_frame",
+    "undefined_frame",
+    "undefined_notes",
 ]

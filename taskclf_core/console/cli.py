@@ -30,6 +30,7 @@ from rich.text import Text
 
 from taskclf_core.errors import TaskclfError
 from taskclf_core.paths import Home
+from taskclf_core.times import format_utc
 
 try:  # typer >= 0.20 parses with its own copy of click; older versions use click itself
     from typer._click import exceptions as click_errors
@@ -154,12 +155,17 @@ def _print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 
 
+#: Columns holding ISO 8601 times: tables show them as every page does (``--json`` keeps ISO).
+_TIME_COLUMNS = frozenset({"finished_at", "created_at", "time"})
+
+
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     table = Table(title=title, title_justify="left")
     for column in columns:
         table.add_column(column, overflow="fold", no_wrap=column in ("run_id", "model_id", "gate", "new_champion"))
     for row in rows:
-        table.add_row(*[Text("" if v is None else _literal(v)) for v in row])
+        shown = [format_utc(v) if c in _TIME_COLUMNS and isinstance(v, str) else v for c, v in zip(columns, row, strict=True)]
+        table.add_row(*[Text("" if v is None else _literal(v)) for v in shown])
     out.print(table)
 
 
@@ -336,7 +342,8 @@ def _render_result(result: Any) -> None:
         )
     if result.bootstrap is not None:
         b = result.bootstrap
-        _say(f"macro-F1 difference {b.difference:+.4f} (95% CI {b.low:+.4f} .. {b.high:+.4f})")
+        _say(f"macro-F1 difference (challenger - champion) {b.difference:+.4f} "
+             f"({b.level:.0%} CI {b.low:+.4f} to {b.high:+.4f})")
     _say(f"Outcome: {result.outcome}. {result.reason}")
     _say(f"Run: {result.run_id} ({result.run_dir})")
 

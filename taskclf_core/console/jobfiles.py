@@ -59,6 +59,8 @@ class JobResult(BaseModel):
     engine: str = "local"
     scheduler: str | None = None
     workers: int | None = None
+    #: How many data warnings the run's data had (rows taskclf accepts that look wrong).
+    data_warnings: int = 0
 
 
 class JobStatus(BaseModel):

@@ -123,6 +123,7 @@ def run_job(folder: Path) -> int:
             engine=str(result.dataset_snapshot.source.get("engine", "local")),
             scheduler=result.dataset_snapshot.source.get("scheduler"),
             workers=result.dataset_snapshot.source.get("workers"),
+            data_warnings=len(result.dataset_snapshot.data_warnings),
         )
         late = " (a cancel arrived while the run was being saved; the run completed)" if reporter.cancel_requested else ""
         release_lock(home, job_id)

@@ -70,6 +70,7 @@ from taskclf_core.fs.atomic import write_json_atomic
 from taskclf_core.fs.procs import process_alive, process_start_ticks
 from taskclf_core.paths import Home
 from taskclf_core.registry.runids import new_run_id
+from taskclf_core.times import format_utc
 
 if TYPE_CHECKING:
     from taskclf_core.console.service import RetrainRequest
@@ -224,7 +225,7 @@ def start_job(home: Home, request: RetrainRequest) -> JobStatus:
         if current is not None:
             raise JobRunningError(
                 f"a retrain is already running (job {current.job_id}, started "
-                f"{current.started_at[:19].replace('T', ' ')} UTC, stage {current.stage}); "
+                f"{format_utc(current.started_at)}, stage {current.stage}); "
                 "wait for it to finish or cancel it",
                 current.job_id,
             )

@@ -17,8 +17,8 @@ from typing import Any
 from taskclf_core import __version__
 from taskclf_core.console import charts
 from taskclf_core.console.access import audit_rows
-from taskclf_core.console.formatting import format_gate_value
-from taskclf_core.console.review import GateRow, RunReview
+from taskclf_core.console.formatting import end_sentence, format_gate_value, format_time
+from taskclf_core.console.review import GateRow, RunReview, chart_specs
 from taskclf_core.data.schema import LABELS
 from taskclf_core.model.reports import EvaluationReport
 
@@ -70,18 +70,39 @@ def _headline(review: RunReview) -> str:
         ["Run", _e(review.run_id)],
         ["State", f'<span class="outcome {_e(state.outcome)}">{_e(state.label)}</span>'],
     ]
-    rows += [["What happened", _e(sentence + ".")] for sentence in state.sentences()]
+    rows += [["What happened", _e(end_sentence(s))] for s in state.sentences(review.run_id, full_notes=True)]
+    if state.recorded_differs:
+        rows.append(["Recorded outcome (evidence)", _e(f"{d.outcome}: {d.reason}")])
+    elif review.reason_now:
+        rows += [["Reason", _e(review.reason_now)], ["Recorded outcome (evidence)", _e(d.outcome)]]
+    else:
+        rows.append(["Reason", _e(d.reason)])
     rows += [
-        ["Recorded outcome (evidence)" if state.recorded_differs else "Reason", _e(
-            f"{d.outcome}: {d.reason}" if state.recorded_differs else d.reason
-        )],
         ["Champion compared against", _e(compared)],
         ["Champion now", _e(review.current_champion or "none")],
         ["Promotable now", _e(("yes: " if review.can_promote else "no: ") + review.promote_reason)],
-        ["Started / finished (UTC)", f"{_e(d.started_at)} / {_e(d.finished_at)}"],
+        ["Started / finished", f"{_e(format_time(d.started_at))} / {_e(format_time(d.finished_at))}"],
         ["Gates", _e(d.gates_summary)],
     ]
+    if review.data_warnings_sentence:
+        rows.append(["Data warnings", _e(end_sentence(review.data_warnings_sentence) + " See Dataset snapshot.")])
     return _table(None, rows)
+
+
+def _run_history(review: RunReview) -> str:
+    """Every champion change involving the run (to it, from it, back to it), oldest first."""
+    lines = review.effective.history(review.run_id)
+    if not lines:
+        return "<p>No champion change involves this run.</p>"
+    return "<ol>" + "".join(f"<li>{_e(end_sentence(line))}</li>" for line in lines) + "</ol>"
+
+
+def _data_warnings(review: RunReview) -> str:
+    rows = review.data_warning_rows
+    if not rows:
+        return ""
+    header = list(rows[0])
+    return "<h3>Data warnings</h3>" + _table(header, [[_e(r[h]) for h in header] for r in rows])
 
 
 def _signoff(review: RunReview) -> str:
@@ -178,12 +199,9 @@ def render_report(review: RunReview, *, generated_at: datetime | None = None) ->
         The HTML text (UTF-8); it references nothing outside itself.
     """
     generated_at = generated_at or datetime.now(UTC)
-    built = charts.review_charts(
-        review.reports, tolerance=review.tolerance, bootstrap=review.evidence.bootstrap
-    )
     svgs = "".join(
-        f'<div class="chart" id="chart-{_e(name)}">{_scope_ids(charts.to_svg(chart), name)}</div>'
-        for name, chart in built.items()
+        f'<div class="chart" id="chart-{_e(name)}">{_scope_ids(charts.to_svg(spec), name)}</div>'
+        for name, spec in chart_specs(review).items()
     )
     sentence = review.interval_sentence
     interval = f"<p>{_e(sentence)}</p>" if sentence else (
@@ -201,12 +219,13 @@ def render_report(review: RunReview, *, generated_at: datetime | None = None) ->
         f"<h1>{_e(title)}</h1>{notes}"
         f"<h2>Headline</h2>{_headline(review)}{_scores(review.reports)}"
         f"<h2>Sign-off</h2>{_signoff(review)}"
+        f"<h2>History of this run</h2>{_run_history(review)}"
         f"<h2>Gates</h2>{_gates(review.gates)}"
         f"<h2>Champion vs challenger</h2>{interval}{svgs}"
         f"<h2>Challenger per class</h2>{_per_class(review.evidence.challenger)}"
-        f"<h2>Dataset snapshot</h2>{_snapshot(review)}"
+        f"<h2>Dataset snapshot</h2>{_snapshot(review)}{_data_warnings(review)}"
         f"<h2>Configuration used</h2><pre>{_e(review.evidence.config_yaml)}</pre>"
-        f'<p class="muted">Generated {generated_at:%Y-%m-%d %H:%M:%S} UTC by taskclf_core {_e(__version__)}. '
+        f'<p class="muted">Generated {format_time(generated_at)} by taskclf_core {_e(__version__)}. '
         "This file is self-contained and opens offline.</p>"
         "</body></html>\n"
     )

@@ -6,28 +6,33 @@ Also the page's one action, :func:`sign_off`. The HTML report renders the same r
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final
 
 import yaml
 
 from taskclf_core.access.identity import Identity
-from taskclf_core.console.access import pending_sentences
+from taskclf_core.console.access import Access, pending_notes, plan_signoff
+from taskclf_core.console.derived import ContentCache, content_key
 from taskclf_core.console.formatting import format_time
 from taskclf_core.console.runstate import RunState, effective_state, read_config, run_rows
 from taskclf_core.console.servingview import ServedComparison, served_comparison
 from taskclf_core.errors import ConfigError, RegistryError
 from taskclf_core.model.evaluation import EvaluationReport
-from taskclf_core.model.gates import RegressionGate
+from taskclf_core.model.gates import RegressionGate, in_current_convention
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from taskclf_core.registry.approve import PendingApproval
 from taskclf_core.registry.history import HistoryEntry
+from taskclf_core.registry.pending import SignoffPlan
 from taskclf_core.registry.runids import validate_run_id
 from taskclf_core.registry.runs import ChampionRef, RunDecision
+from taskclf_core.registry.snapshot import one_read
 from taskclf_core.train.config import RetrainConfig, parse_retrain_config
-from taskclf_core.train.evidence import RunEvidence, read_evidence
+from taskclf_core.train.evidence import EVIDENCE_FILES, RunEvidence, read_evidence
 
 #: Which rows the three macro-F1 figures of a review come from.
 REVIEW_F1_SOURCE: Final = (
@@ -54,10 +59,18 @@ class GateRow:
 _STATUS_ORDER: Final = {"failed": 0, "passed": 1, "skipped": 2}
 
 
-def gate_rows(evidence: RunEvidence) -> list[GateRow]:
-    """Every gate of a run, failed first (then passed, then skipped), stable within."""
+def gate_rows(evidence: RunEvidence, tolerance: float) -> list[GateRow]:
+    """Every gate of a run, failed first (then passed, then skipped), stable within.
+
+    The comparative gate is shown as challenger − champion whatever convention the run
+    recorded (``tolerance``: the run's ``regression_tolerance``).
+    """
+    champion, challenger = evidence.champion, evidence.challenger
     gates: list[RegressionGate] = [
-        g for kind in ("candidate", "baseline", "comparative", "calibration")
+        in_current_convention(
+            g, champion.macro_f1 if champion else None, challenger.macro_f1 if challenger else None, tolerance
+        )
+        for kind in ("candidate", "baseline", "comparative", "calibration")
         if (group := evidence.gates.get(kind)) for g in group.gates
     ]
     rows = [GateRow(g.name, g.kind, g.status, g.value, g.threshold, g.detail, g.config_key) for g in gates]
@@ -81,10 +94,18 @@ class RunReview:
     intact_problem: str | None = None
     notes: list[str] = field(default_factory=list)
     state: RunState | None = None
-    #: Approvals given so far under the two-person rule (and void ones), in words.
-    pending: list[str] = field(default_factory=list)
+    #: Approvals given so far under the two-person rule, each under its heading
+    #: (``"Pending approval"``, ``"Void approval"``), in words.
+    pending: list[tuple[str, str]] = field(default_factory=list)
     #: Raw and served figures side by side and the deployment diff (None on older runs).
     served: ServedComparison | None = None
+    #: The headline's reason when the recorded one no longer applies (auto_promote is on).
+    reason_now: str | None = None
+    #: SHA-256 of the run's evidence files: what is derived from them is derived once per key.
+    content_key: str = ""
+    #: What a sign-off by the session's person would do now (when ``run_review`` was given
+    #: the session's access): read in the same registry snapshot as the rest.
+    plan: SignoffPlan | None = None
 
     @property
     def reports(self) -> dict[str, EvaluationReport | None]:
@@ -101,10 +122,27 @@ class RunReview:
         return self.state or RunState(recorded=self.decision.outcome)
 
     @property
+    def reason(self) -> str:
+        """The headline's reason: the recorded one, unless it no longer applies."""
+        return self.reason_now or self.decision.reason
+
+    @property
     def data_warnings(self) -> list[dict[str, Any]]:
         """The snapshot's data warnings (rows taskclf accepts that look wrong; they were kept)."""
         found = self.evidence.snapshot.get("data_warnings") or []
         return [w for w in found if isinstance(w, dict)] if isinstance(found, list) else []
+
+    @property
+    def data_warning_rows(self) -> list[dict[str, Any]]:
+        """The data warnings as table rows; a value the warning does not have is blank, never ``None``."""
+        columns = {"kind": "kind", "column": "column", "rows": "rows", "min": "min_value", "max": "max_value",
+                   "allowed": "allowed", "source": "source"}
+        return [{shown: "" if w.get(key) is None else w.get(key) for shown, key in columns.items()} for w in self.data_warnings]
+
+    @property
+    def data_warnings_sentence(self) -> str | None:
+        """``"2 data warnings: …"`` for the headline, or None without any."""
+        return data_warnings_sentence(len(self.data_warnings))
 
     @property
     def interval_sentence(self) -> str | None:
@@ -119,6 +157,16 @@ class RunReview:
             f"the difference is {verdict} the regression tolerance {self.tolerance} (the gate passes "
             f"when it is at least {-self.tolerance:+.4f})."
         )
+
+
+def data_warnings_sentence(count: int) -> str | None:
+    """How many data warnings a run's data had, in words (Review's headline, the Retrain result)."""
+    if not count:
+        return None
+    return (
+        f"{count} data warning{'s' if count != 1 else ''}: rows taskclf accepts but that look wrong "
+        "were kept in this run's data"
+    )
 
 
 def _run_config(evidence: RunEvidence) -> tuple[RetrainConfig | None, str | None]:
@@ -149,12 +197,53 @@ def _check_evidence_files(folder: Path, run_id: str) -> None:
             raise RegistryError(f"run {run_id}: {name} is not valid ({why})") from None
 
 
-def run_review(home: Home, run_id: object) -> RunReview:
+@dataclass(frozen=True)
+class _Derived:
+    """What a run's evidence files give, derived once per content (shared, read-only)."""
+
+    evidence: RunEvidence
+    run_config: RetrainConfig | None
+    tolerance: float
+    gates: tuple[GateRow, ...]
+    notes: tuple[str, ...]
+    served: ServedComparison | None
+
+
+#: The files a review derives from (the key of :data:`_DERIVED`).
+_KEY_FILES: Final = ("decision.json", *EVIDENCE_FILES)
+_DERIVED: ContentCache[_Derived] = ContentCache()
+
+
+def _derive(folder: Path, run_id: str, decision: RunDecision) -> _Derived:
+    _check_evidence_files(folder, run_id)
+    try:
+        evidence = read_evidence(folder, run_id)
+    except RegistryError:
+        raise
+    except (ValueError, TypeError, KeyError, RecursionError, OverflowError) as exc:
+        raise RegistryError(
+            f"run {run_id}: its evidence files are not valid ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
+    run_config, note = _run_config(evidence)
+    tolerance = (run_config or RetrainConfig.model_validate({})).regression_tolerance
+    return _Derived(
+        evidence, run_config, tolerance, tuple(gate_rows(evidence, tolerance)), (note,) if note else (),
+        served_comparison(evidence, run_id, refit=decision.kind == "calibration"),
+    )
+
+
+def run_review(home: Home, run_id: object, *, access: Access | None = None) -> RunReview:
     """The review of one run: decision, effective state, evidence, gates, promotability.
+
+    What comes from the run's evidence files is derived once per content (see
+    :mod:`taskclf_core.console.derived`); the registry's state is read on every call, as
+    one snapshot (each bundle and run folder checked once: ``registry.snapshot``).
 
     Args:
         home: The registry home.
         run_id: The run id as given (e.g. from the URL); validated before any path use.
+        access: The session's access (the page's): the review then carries the sign-off
+            plan of its person (:attr:`RunReview.plan`).
 
     Returns:
         The review.
@@ -164,49 +253,99 @@ def run_review(home: Home, run_id: object) -> RunReview:
         RegistryError: the run's decision or evidence files are not valid (names the file).
     """
     run_id = validate_run_id(run_id)
+    with one_read():  # one snapshot of the registry: each bundle and run folder checked once
+        review = _run_review(home, run_id)
+        if access is None:
+            return review
+        return replace(review, plan=plan_signoff(home, run_id, kind="promote", access=access))
+
+
+def _run_review(home: Home, run_id: str) -> RunReview:
     try:
         record = registry.read_run(home, run_id)
     except (RecursionError, OverflowError, UnicodeDecodeError) as exc:
         raise RegistryError(f"run {run_id}: decision.json is not valid ({type(exc).__name__})") from None
-    _check_evidence_files(record.path, run_id)
-    try:
-        evidence = read_evidence(record.path, run_id)
-    except RegistryError:
-        raise
-    except (ValueError, TypeError, KeyError, RecursionError, OverflowError) as exc:
-        raise RegistryError(
-            f"run {run_id}: its evidence files are not valid ({type(exc).__name__}: {str(exc)[:200]})"
-        ) from None
-    run_config, note = _run_config(evidence)
-    notes = [note] if note else []
+    derived, key = _DERIVED.get(
+        str(record.path), lambda: content_key(record.path, _KEY_FILES), lambda: _derive(record.path, run_id, record.decision)
+    )
     config = read_config(home)
     if config.config is None:
         can, why = False, f"cannot decide whether this run may be promoted: {config.error}"
     else:
         can, why = registry.promotability(home, run_id, auto_promote=config.config.auto_promote)
-    if config.config is not None and config.config.auto_promote and record.decision.outcome == "awaiting_signoff":
+    state = effective_state(home, run_id, record.decision)
+    reason_now = None
+    stranded = record.decision.outcome == "awaiting_signoff" and state.promotion is None
+    if config.config is not None and config.config.auto_promote and stranded:
         why += (
             ". Nothing promotes runs awaiting sign-off while auto_promote is on: turn it off in "
             f"{config.path} to sign this run off here, or start a new retrain"
         )
-    state = registry.inspect_active(home)
+        reason_now = (
+            "Every gate passed, but auto_promote is on now, so nothing will promote this run "
+            "(it waits for a sign-off that auto_promote turns off: see Sign-off below)."
+        )
+    active = registry.inspect_active(home)
     return RunReview(
         run_id=run_id,
         decision=record.decision,
-        evidence=evidence,
-        run_config=run_config,
-        tolerance=(run_config or RetrainConfig.model_validate({})).regression_tolerance,
-        gates=gate_rows(evidence),
+        evidence=derived.evidence,
+        run_config=derived.run_config,
+        tolerance=derived.tolerance,
+        gates=list(derived.gates),
         can_promote=can,
         promote_reason=why,
         compared_against=record.decision.champion_compared,
-        current_champion=state.pointer.model_id if state.pointer else None,
+        current_champion=active.pointer.model_id if active.pointer else None,
         intact_problem=registry.verify_run(home, run_id),
-        notes=notes,
-        state=effective_state(home, run_id, record.decision),
-        pending=pending_sentences(home, run_id),
-        served=served_comparison(evidence, run_id, refit=record.decision.kind == "calibration"),
+        notes=list(derived.notes),
+        state=state,
+        pending=pending_notes(home, run_id),
+        served=derived.served,
+        reason_now=reason_now,
+        content_key=key,
     )
+
+
+_CHART_SPECS: ContentCache[Mapping[str, str]] = ContentCache()
+
+
+def chart_specs(review: RunReview) -> Mapping[str, str]:
+    """Every chart of the review as Vega-Lite JSON text (data inlined), in page order.
+
+    Built once per run content and shared by every session (the page draws them, the
+    report renders them to SVG, the export buttons convert them).
+    """
+    from taskclf_core.console import charts
+
+    def build() -> Mapping[str, str]:
+        built = charts.review_charts(review.reports, tolerance=review.tolerance, bootstrap=review.evidence.bootstrap)
+        return MappingProxyType({name: charts.to_vegalite_json(chart) for name, chart in built.items()})
+
+    if not review.content_key:  # a review not read by run_review: nothing to key it by
+        return build()
+    specs, _ = _CHART_SPECS.get(review.run_id, lambda: review.content_key, build)
+    return specs
+
+
+_SERVED_SPECS: ContentCache[str] = ContentCache()
+
+
+def reliability_spec(review: RunReview) -> str | None:
+    """The "as served" reliability chart as Vega-Lite JSON text, built once per run content
+    (None for a run made before the console recorded deployments)."""
+    from taskclf_core.console import charts, servingview
+
+    served = review.served
+    if served is None:
+        return None
+
+    def build() -> str:
+        return charts.to_vegalite_json(charts.reliability_chart(servingview.reliability_frame(served)))
+
+    if not review.content_key:
+        return build()
+    return _SERVED_SPECS.get(review.run_id, lambda: review.content_key, build)[0]
 
 
 @dataclass(frozen=True)
@@ -259,6 +398,9 @@ def sign_off(
 
 __all__ = [
     "REVIEW_F1_SOURCE",
+    "chart_specs",
+    "data_warnings_sentence",
+    "reliability_spec",
     "GateRow",
     "RunChoice",
     "RunReview",

@@ -16,7 +16,7 @@ from typing import Final
 
 from taskclf_core.access.approvals import names
 from taskclf_core.console.access import signed_by
-from taskclf_core.console.formatting import format_time
+from taskclf_core.console.formatting import first_line, format_time, sentences
 from taskclf_core.errors import ConfigError
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
@@ -87,6 +87,54 @@ def _signed(entry: HistoryEntry) -> str:
     return "signed off" if entry.action == "promote" else "promoted automatically"
 
 
+def _note(note: str, full: bool) -> str:
+    return note if full else first_line(note)[0]
+
+
+def _how(entry: HistoryEntry) -> str:
+    """How a change was made, in words: ``signed off by alice and bob``, ``promoted automatically``."""
+    if entry.action == "promote":
+        return f"signed off by {names_of(entry)}"
+    if entry.action == "auto_promote":
+        return "promoted automatically"
+    if entry.action == "rollback":
+        return f"a rollback signed off by {names_of(entry)}"
+    if entry.action == "recalibrate":
+        return "a calibrator refit" + ("" if entry.approver == "auto" else f" signed off by {names_of(entry)}")
+    return "set by taskclf"
+
+
+def describe_change(entry: HistoryEntry, run_id: str, *, full_notes: bool = False, replacing: bool = False) -> str:
+    """One champion change as it concerns ``run_id``, in one sentence (no final full stop).
+
+    Who signed off is every approver, when and how each was authenticated (``signed_by``).
+    Notes are cut to their first line unless ``full_notes``; ``replacing`` also names the
+    champion the change replaced (the report's history).
+    """
+    when = format_time(entry.time)
+    note = f"; note: {_note(entry.note, full_notes)}" if entry.note.strip() and entry.approver != "auto" else ""
+    signed = entry.approver != "auto" and entry.action != "set_active"
+    if entry.action == "recalibrate":
+        if entry.run_id == run_id:  # the refit run whose calibrator was applied
+            return (f"Signed off by {signed_by(entry)}" if signed else f"Applied automatically on {when}") + note
+        return f"Calibrator refit {entry.run_id} applied on {when} ({_how(entry)}){note}"
+    if entry.new_champion == run_id:
+        if entry.action == "promote" and signed:
+            text = f"Signed off by {signed_by(entry)}"
+        elif entry.action == "rollback":
+            text = f"Made champion again by a rollback signed off by {signed_by(entry)}"
+        elif entry.action == "set_active":
+            text = f"Made champion by taskclf on {when}"
+        else:
+            text = f"Promoted automatically on {when}"
+        if replacing:
+            text += f", replacing {entry.previous_champion}" if entry.previous_champion else ", the first champion"
+        return text + note
+    if entry.action == "rollback":
+        return f"Rolled back (champion again: {entry.new_champion}), signed off by {signed_by(entry)}{note}"
+    return f"Superseded on {when} by {entry.new_champion} ({_how(entry)})"
+
+
 @dataclass(frozen=True)
 class RunState:
     """A run's effective state: the recorded outcome plus what the champion history says.
@@ -98,6 +146,7 @@ class RunState:
         ended: When it is no longer champion: the change that replaced it.
         restored: The latest rollback that made it champion again.
         broken: Why its files cannot be used (None when intact).
+        changes: Every champion change involving the run (to it or from it), oldest first.
     """
 
     recorded: str | None
@@ -106,6 +155,7 @@ class RunState:
     ended: HistoryEntry | None = None
     restored: HistoryEntry | None = None
     broken: str | None = None
+    changes: tuple[HistoryEntry, ...] = ()
 
     @property
     def outcome(self) -> str:
@@ -135,27 +185,32 @@ class RunState:
         """Whether the recorded outcome is no longer what the run's state is."""
         return self.recorded is not None and self.recorded != self.outcome
 
-    def sentences(self) -> list[str]:
-        """What happened to the run after it finished, one sentence per change."""
-        out: list[str] = []
+    def _summary(self) -> list[HistoryEntry]:
+        shown = [self.promotion]
+        if self.ended is not None and not self.is_champion:
+            shown.append(self.ended)
+        if self.restored is not None and self.is_champion:
+            shown.append(self.restored)
+        return [e for e in shown if e is not None]
+
+    def sentences(self, run_id: str | None = None, *, full_notes: bool = False) -> list[str]:
+        """What happened to the run after it finished: its promotion, then how it left or
+        came back (one sentence each; notes cut to their first line unless ``full_notes``)."""
         p = self.promotion
-        if p is not None:
-            if p.action in ("promote", "recalibrate") and p.approver != "auto":
-                out.append(f"Signed off by {signed_by(p)}; note: {p.note}")
-            else:
-                out.append(f"Promoted automatically on {format_time(p.time)}; note: {p.note}")
-        e = self.ended
-        if e is not None and not self.is_champion:
-            if e.action == "rollback":
-                out.append(
-                    f"Rolled back (champion again: {e.new_champion}), signed off by {signed_by(e)}; note: {e.note}"
-                )
-            else:
-                out.append(f"Superseded on {format_time(e.time)} by {e.new_champion} ({e.action} by {names_of(e)})")
-        r = self.restored
-        if r is not None and self.is_champion:
-            out.append(f"Made champion again by a rollback signed off by {signed_by(r)}; note: {r.note}")
+        subject = run_id or ("" if p is None else p.run_id if p.action == "recalibrate" else p.new_champion)
+        return [describe_change(e, subject, full_notes=full_notes) for e in self._summary()]
+
+    def full_notes(self) -> list[tuple[str, str]]:
+        """``(what, note)`` of each note :meth:`sentences` shows cut, for the page to expand."""
+        out = []
+        for entry in self._summary():
+            if entry.approver != "auto" and first_line(entry.note)[1]:
+                out.append((f"Note of the {format_time(entry.time)} change ({_how(entry)})", entry.note.strip()))
         return out
+
+    def history(self, run_id: str) -> list[str]:
+        """Every champion change involving the run, oldest first, with whole notes (the report)."""
+        return [describe_change(e, run_id, full_notes=True, replacing=True) for e in self.changes]
 
 
 def run_states(entries: list[HistoryEntry], champion_id: str | None) -> dict[str, RunState]:
@@ -169,7 +224,7 @@ def run_states(entries: list[HistoryEntry], champion_id: str | None) -> dict[str
     states: dict[str, RunState] = {}
     for entry in oldest_first:  # a calibrator refit applied: its run is signed off, the model unchanged
         if entry.action == "recalibrate" and entry.run_id not in states:
-            states[entry.run_id] = RunState(recorded=None, promotion=entry, is_champion=False)
+            states[entry.run_id] = RunState(recorded=None, promotion=entry, is_champion=False, changes=(entry,))
     for run_id in {e.new_champion for e in entries}:
         promotions = [e for e in oldest_first if e.new_champion == run_id and e.action not in ("rollback", "recalibrate")]
         restores = [e for e in oldest_first if e.new_champion == run_id and e.action == "rollback"]
@@ -180,6 +235,7 @@ def run_states(entries: list[HistoryEntry], champion_id: str | None) -> dict[str
             is_champion=run_id == champion_id,
             ended=ends[-1] if ends else None,
             restored=restores[-1] if restores else None,
+            changes=tuple(e for e in oldest_first if run_id in (e.new_champion, e.previous_champion)),
         )
     return states
 
@@ -217,9 +273,9 @@ class RunRow:
         """What the tables show beside the outcome: the problem, what happened, or the reason."""
         if self.broken:
             return self.broken
-        happened = self.state.sentences()
+        happened = self.state.sentences(self.run_id)
         if happened:
-            return f"{'. '.join(happened)}. Recorded outcome (evidence): {self.state.recorded}: {self.reason}"
+            return sentences([*happened, f"Recorded outcome (evidence): {self.state.recorded}: {self.reason}"])
         return self.reason
 
 
@@ -235,7 +291,7 @@ def _row(summary: RunSummary, history: RunState | None, moved_on: bool) -> RunRo
     base = history or RunState(recorded=None)
     state = RunState(
         recorded=d.outcome if d else None, promotion=base.promotion, is_champion=base.is_champion,
-        ended=base.ended, restored=base.restored, broken=summary.broken,
+        ended=base.ended, restored=base.restored, broken=summary.broken, changes=base.changes,
     )
     return RunRow(
         run_id=summary.run_id,
@@ -287,7 +343,7 @@ def effective_state(home: Home, run_id: str, decision: RunDecision) -> RunState:
         return RunState(recorded=decision.outcome)
     return RunState(
         recorded=decision.outcome, promotion=base.promotion, is_champion=base.is_champion,
-        ended=base.ended, restored=base.restored,
+        ended=base.ended, restored=base.restored, changes=base.changes,
     )
 
 

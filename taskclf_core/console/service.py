@@ -370,6 +370,7 @@ def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]
     Raises:
         ConfigError: ``outcome`` is not one of them.
     """
+    from taskclf_core.console.formatting import sentences
     from taskclf_core.console.runstate import OUTCOMES, RunState, run_states
     from taskclf_core.registry import listing as registry
 
@@ -384,7 +385,7 @@ def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]
         base = states.get(run.run_id) or RunState(recorded=None)
         state = RunState(
             recorded=d.outcome if d else None, promotion=base.promotion, is_champion=base.is_champion,
-            ended=base.ended, restored=base.restored, broken=run.broken,
+            ended=base.ended, restored=base.restored, broken=run.broken, changes=base.changes,
         )
         if outcome is not None and state.outcome != outcome:
             continue
@@ -397,7 +398,7 @@ def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]
             "gates": d.gates_summary if d else "",
             "champion_compared": d.champion_compared.run_id if d and d.champion_compared else None,
             "finished_at": d.finished_at if d else None,
-            "history": " ".join(f"{sentence}." for sentence in state.sentences()),
+            "history": sentences(state.sentences(run.run_id, full_notes=True)),
             "problem": run.broken,
         })
     return rows

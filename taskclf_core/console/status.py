@@ -19,6 +19,7 @@ from typing import Final
 
 from taskclf_core.console.access import signed_by
 from taskclf_core.console.deployview import DeploymentView, deployment_view
+from taskclf_core.console.formatting import first_line
 from taskclf_core.console.runstate import ConfigState, RunRow, names_of, read_config, run_rows
 from taskclf_core.errors import TaskclfError
 from taskclf_core.paths import Home
@@ -26,7 +27,9 @@ from taskclf_core.registry import listing as registry
 from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.registry.installed import load_installed
 from taskclf_core.registry.policy import resolve_home_path
+from taskclf_core.times import format_utc
 from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, parse_utc, retrain_cadence
+from taskclf_core.train.config import RetrainConfig
 
 CALIBRATOR_STORE_ENV: Final = "TASKCLF_CALIBRATOR_STORE"
 #: How many runs awaiting sign-off get a promotability check on the status page.
@@ -67,11 +70,22 @@ class ChampionView:
             "promote": "promoted (signed off)",
             "auto_promote": "promoted automatically",
             "rollback": "made champion again by rollback",
+            "set_active": "made champion by taskclf",
         }.get(self.action, self.action)
+
+    @property
+    def approver_shown(self) -> str | None:
+        """Who made it champion, when a person did (None for an automatic promotion or taskclf)."""
+        return self.promoted_by if self.action in ("promote", "rollback") else None
+
+    @property
+    def note_preview(self) -> tuple[str, bool]:
+        """The note's first line (cut) and whether the whole note is longer (the page expands it)."""
+        return first_line(self.note)
 
 
 def _when(value: datetime | None) -> str:
-    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "unknown"
+    return format_utc(value)
 
 
 @dataclass(frozen=True)
@@ -106,6 +120,13 @@ class CadenceView:
                 source += f"; the champion serving now is {self.champion}"
         head = f"{what} due since {_when(self.due_at)}" if self.due else f"{what} not due until {_when(self.due_at)}"
         return f"{head}: {source}."
+
+    def start_refusal(self, *, force: bool) -> str | None:
+        """Why starting a retrain now would only record ``not_due`` (the pipeline's cadence
+        rule: without force it trains only when due), or None when it would train."""
+        if self.due or force:
+            return None
+        return f"{self.sentence('Retrain')} Without Force a retrain started now stops at once as not_due: turn on Force to retrain anyway"
 
 
 @dataclass(frozen=True)
@@ -144,6 +165,13 @@ def calibrator_store(home: Home) -> Path | None:
         return None
     path = Path(value).expanduser()
     return path if path.is_absolute() else home.root / path
+
+
+def retrain_cadence_view(home: Home, config: RetrainConfig, *, now: datetime | None = None) -> CadenceView:
+    """Whether a retrain is due now, as the pipeline decides it (Status and the Retrain page)."""
+    pointer = registry.inspect_active(home).pointer
+    status = retrain_cadence(home.models_dir, config.global_retrain_cadence_days, now=now or datetime.now(UTC))
+    return _cadence_view(status, pointer.model_id if pointer else None)
 
 
 def _champion_view(
@@ -257,7 +285,7 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
     cfg = config.effective
 
     champion: ChampionView | None = None
-    rows, history, champion_id = run_rows(home)
+    rows, history, _ = run_rows(home)
     pointer_problem = registry.champion_problem(home)
     if pointer_problem:
         problems.append(_champion_problem(pointer_problem, registry.inspect_active(home).problem))
@@ -299,7 +327,7 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
     job = running_job(home)
     return StatusSummary(
         champion=champion,
-        cadence=_cadence_view(retrain_cadence(home.models_dir, cfg.global_retrain_cadence_days, now=now), champion_id),
+        cadence=retrain_cadence_view(home, cfg, now=now),
         calibrator=calibrator,
         calibrator_store=store,
         config=config,
@@ -323,5 +351,6 @@ __all__ = [
     "Problem",
     "StatusSummary",
     "calibrator_store",
+    "retrain_cadence_view",
     "status_summary",
 ]

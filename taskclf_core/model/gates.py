@@ -135,6 +135,28 @@ def check_baseline_gate(
     )
 
 
+def regression_difference(
+    champion_macro_f1: float, challenger_macro_f1: float, tolerance: float
+) -> tuple[float, bool, str, str]:
+    """The comparative gate's figures in its one sign convention: challenger − champion.
+
+    The gate passes when the difference is at least ``-tolerance`` (a drop of at most the
+    tolerance). The gate table, the sentence, the chart, the report and the CLI all show
+    this difference with this sign.
+
+    Returns:
+        ``(difference, passed, threshold, detail)``.
+    """
+    difference = challenger_macro_f1 - champion_macro_f1
+    passed = difference >= -tolerance
+    edge = f"-{tolerance}" if tolerance else "0"
+    detail = (
+        f"challenger {challenger_macro_f1:.4f} - champion {champion_macro_f1:.4f} = {difference:+.4f} "
+        f"{'>=' if passed else '<'} {edge} (regression_tolerance {tolerance})"
+    )
+    return difference, passed, f">= {edge}", detail
+
+
 def check_regression_gates(
     champion_report: EvaluationReport,
     challenger_report: EvaluationReport,
@@ -142,8 +164,9 @@ def check_regression_gates(
 ) -> RegressionResult:
     """Comparative regression check: challenger vs champion on macro-F1.
 
-    ``macro_f1_no_regression``: champion macro-F1 − challenger macro-F1 <=
-    ``regression_tolerance`` (both evaluated on the same rows).
+    ``macro_f1_no_regression``: challenger macro-F1 − champion macro-F1 >=
+    ``-regression_tolerance`` (both evaluated on the same rows; see
+    :func:`regression_difference`).
 
     Args:
         champion_report: Evaluation report of the current deployed model.
@@ -153,20 +176,32 @@ def check_regression_gates(
     Returns:
         A :class:`RegressionResult` with per-gate pass/fail details.
     """
-    drop = champion_report.macro_f1 - challenger_report.macro_f1
-    passed = drop <= config.regression_tolerance
+    difference, passed, threshold, detail = regression_difference(
+        champion_report.macro_f1, challenger_report.macro_f1, config.regression_tolerance
+    )
     return _result(
         [
             RegressionGate(
-                name="macro_f1_no_regression", passed=passed, kind="comparative", value=drop,
-                threshold=f"<= {config.regression_tolerance}", config_key="regression_tolerance",
-                detail=(
-                    f"champion {champion_report.macro_f1:.4f} - challenger {challenger_report.macro_f1:.4f} "
-                    f"= {drop:+.4f} {'<=' if passed else '>'} tolerance {config.regression_tolerance}"
-                ),
+                name="macro_f1_no_regression", passed=passed, kind="comparative", value=difference,
+                threshold=threshold, config_key="regression_tolerance", detail=detail,
             )
         ]
     )
+
+
+def in_current_convention(
+    gate: RegressionGate, champion_macro_f1: float | None, challenger_macro_f1: float | None, tolerance: float
+) -> RegressionGate:
+    """A comparative gate recorded as champion − challenger (``<= tolerance``, before the sign
+    convention was unified) restated as challenger − champion; every other gate unchanged.
+
+    The recorded pass/fail stays as it was (it is the same decision either way).
+    """
+    recorded_drop = gate.name == "macro_f1_no_regression" and gate.threshold.startswith("<=")
+    if not recorded_drop or gate.skipped or champion_macro_f1 is None or challenger_macro_f1 is None:
+        return gate
+    difference, _, threshold, detail = regression_difference(champion_macro_f1, challenger_macro_f1, tolerance)
+    return gate.model_copy(update={"value": difference, "threshold": threshold, "detail": detail})
 
 
 def skipped_regression_gate(reason: str = "no champion") -> RegressionResult:

@@ -33,6 +33,7 @@ from taskclf_core.registry.deployrecord import DeploymentRecord
 from taskclf_core.registry.pointer import Action, ActivePointer, ActiveState, inspect_active
 from taskclf_core.registry.runids import MODEL_ID_REGEX
 from taskclf_core.registry.stamps import UtcTimestamp, parse_utc
+from taskclf_core.times import format_utc
 
 HISTORY_FILE = "active_history.jsonl"
 
@@ -116,8 +117,8 @@ class HistoryEntry(BaseModel):
         }
 
     def describe(self) -> str:
-        """``"promote of 2026… by alice at 2026-11-26T05:24:30+00:00"``."""
-        return f"{self.action} of {self.new_champion} by {self.approver} at {self.time}"
+        """``"promote of 2026… by alice at 2026-11-26 05:24 UTC"``."""
+        return f"{self.action} of {self.new_champion} by {self.approver} at {format_utc(self.time)}"
 
     def to_line(self) -> str:
         """The JSON line written to the history file (compact, one line)."""

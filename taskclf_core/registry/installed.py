@@ -16,6 +16,7 @@ from taskclf_core.fs.jsonfile import read_json
 from taskclf_core.paths import Home
 from taskclf_core.registry.bundle import LoadedBundle, load_bundle
 from taskclf_core.registry.runids import RUN_ID_PATTERN, validate_model_id
+from taskclf_core.registry.snapshot import remembered
 
 RUN_DECISION_FILE = "decision.json"
 _SHA256 = re.compile(r"\A[0-9a-f]{64}\Z")
@@ -88,14 +89,19 @@ def load_installed(home: Home, model_id: str, *, parse_model: bool = True) -> Lo
     """
     model_id = validate_model_id(model_id)
     label = f"{home.models_dir.name}/{model_id}"
-    manifest, manifest_label = run_manifest(home, model_id)
-    return load_bundle(
-        home.models_dir / model_id,
-        parse_model=parse_model,
-        label=label,
-        manifest=manifest,
-        manifest_label=manifest_label,
-    )
+
+    def load() -> LoadedBundle:
+        manifest, manifest_label = run_manifest(home, model_id)
+        return load_bundle(
+            home.models_dir / model_id,
+            parse_model=parse_model,
+            label=label,
+            manifest=manifest,
+            manifest_label=manifest_label,
+        )
+
+    # Once per render inside registry.snapshot.one_read (the same bundle is asked for often).
+    return remembered(("installed", str(home.models_dir), str(home.runs_dir), model_id, parse_model), load)
 
 
 def verify_installed(home: Home, model_id: str) -> str | None:

@@ -32,6 +32,7 @@ from taskclf_core.registry.runids import (
     model_id_sort_key,
     validate_run_id,
 )
+from taskclf_core.registry.snapshot import remembered
 from taskclf_core.registry.stamps import UtcTimestamp, sha256_bytes, sha256_file
 
 DECISION_FILE = "decision.json"
@@ -272,6 +273,12 @@ def read_run(home: Home, run_id: str) -> RunRecord:
 def verify_record(
     record: RunRecord, *, hashes: bool = True, parse_model: bool = False
 ) -> str | None:
+    # Once per render inside registry.snapshot.one_read (promotability and "intact" both ask).
+    key = ("run", str(record.path), tuple(sorted(record.decision.manifest.items())), hashes, parse_model)
+    return remembered(key, lambda: _verify_record(record, hashes=hashes, parse_model=parse_model))
+
+
+def _verify_record(record: RunRecord, *, hashes: bool, parse_model: bool) -> str | None:
     manifest = record.decision.manifest
     for name, expected in sorted(manifest.items()):
         path = record.path / name

@@ -205,7 +205,7 @@ calibrator_update_cadence_days: 7
 data_lookback_days: 30
 
 # Max allowed macro-F1 drop of the challenger below the champion, in [0, 1]
-# (gate macro_f1_no_regression: champion - challenger <= tolerance).
+# (gate macro_f1_no_regression: challenger - champion >= -tolerance).
 regression_tolerance: 0.02
 
 # The challenger must beat the rule baseline on macro-F1 (gate baseline_improvement).
