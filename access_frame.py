@@ -27,11 +27,10 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 import streamlit as st
 
-from taskclf_core.access.identity import Identity, IdentityError, oidc_identity
-from taskclf_core.access.policy import AccessDenied
+from taskclf_core.access.identity import Identity, oidc_identity
 from taskclf_core.console.access import Access, session_access
 from taskclf_core.console.sessions import record_sign_out, session_problem
-from taskclf_core.errors import TaskclfError
+from taskclf_core.errors import AccessDenied, IdentityError, TaskclfError
 from taskclf_core.paths import Home
 
 NEXT_COOKIE: Final = "taskclf_next"

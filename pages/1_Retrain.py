@@ -10,10 +10,10 @@ import streamlit as st
 from access_frame import actor, current_access
 from page_frame import RETRAIN, REVIEW, page_frame, plain
 from taskclf_core.console import access, deployview, jobs, review, status
-from taskclf_core.console.jobs import JobRunningError, JobStatus
+from taskclf_core.console.jobs import JobStatus
 from taskclf_core.console.runstate import read_config
 from taskclf_core.data.synthetic import SCENARIOS
-from taskclf_core.errors import TaskclfError
+from taskclf_core.errors import JobRunningError, TaskclfError
 
 home = page_frame("Retrain")
 config = read_config(home)

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from taskclf_core.console import jobfiles, jobrunner, jobs
-from taskclf_core.console.jobs import JobRunningError
-from taskclf_core.errors import BusyError, ConfigError, DataError, RunIdError
+from taskclf_core.errors import BusyError, ConfigError, DataError, JobRunningError, RunIdError
 from taskclf_core.paths import Home
 from taskclf_core.train.lock import retrain_running
 from tests.conftest import SeededHome, synthetic_request

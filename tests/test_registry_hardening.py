@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from helpers_registry import champion_of, make_run, promoted_run
 
-from taskclf_core.errors import PromotionRefused, RegistryError
+from taskclf_core.errors import PromotionRefused, RegistryError, StorageError
 from taskclf_core.fs.atomic import open_lock_file
 from taskclf_core.paths import Home
 from taskclf_core.registry.bundle import bundle_created_at
@@ -69,7 +69,7 @@ def test_a_lock_file_planted_as_a_symlink_is_refused_and_its_target_untouched(
     (home.models_dir / ".registry.lock").symlink_to(outside)
     run_id = make_run(home, champion=champion_of(home))
 
-    with pytest.raises(RegistryError) as err:
+    with pytest.raises(StorageError) as err:
         promote(home, run_id, approver="alice", note="ship", auto_promote=False)
     assert str(err.value).startswith(f"cannot lock {home.models_dir / '.registry.lock'}: ")
     assert outside.read_text() == "keep me"

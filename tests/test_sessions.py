@@ -19,11 +19,11 @@ from taskclf_core.access.policy import AccessPolicy
 from taskclf_core.console import access
 from taskclf_core.console.service import promote_run, rollback_model
 from taskclf_core.console.sessions import (
-    SessionEnded,
     record_sign_out,
     session_problem,
     signed_out_path,
 )
+from taskclf_core.errors import SessionEnded
 from taskclf_core.paths import Home
 from tests.conftest import write_config
 

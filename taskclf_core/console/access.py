@@ -18,7 +18,6 @@ from taskclf_core.access.approvals import ChangeKind, format_utc, names
 from taskclf_core.access.identity import Identity, cli_identity, local_identity, os_user
 from taskclf_core.access.policy import (
     AccessPolicy,
-    SignInAgain,
     describe_roles,
     has_role,
     require_fresh_signin,
@@ -26,7 +25,7 @@ from taskclf_core.access.policy import (
     role_needed,
 )
 from taskclf_core.console.sessions import require_live_session
-from taskclf_core.errors import ConfigError
+from taskclf_core.errors import ConfigError, SignInAgain
 from taskclf_core.paths import Home
 from taskclf_core.registry.approve import PendingApproval, rollback_as
 from taskclf_core.registry.history import HistoryEntry

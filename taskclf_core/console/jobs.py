@@ -65,7 +65,13 @@ from taskclf_core.console.jobfiles import (
     start_lock,
     validate_job_id,
 )
-from taskclf_core.errors import BusyError, ConfigError, DataError, RegistryError, TaskclfError
+from taskclf_core.errors import (
+    ConfigError,
+    DataError,
+    JobRunningError,
+    RegistryError,
+    TaskclfError,
+)
 from taskclf_core.fs.atomic import write_json_atomic
 from taskclf_core.fs.procs import process_alive, process_start_ticks
 from taskclf_core.paths import Home
@@ -74,14 +80,6 @@ from taskclf_core.times import format_utc
 
 if TYPE_CHECKING:
     from taskclf_core.console.service import RetrainRequest
-
-
-class JobRunningError(BusyError):
-    """A retrain job is already running; ``job_id`` names it (None: a CLI retrain)."""
-
-    def __init__(self, message: str, job_id: str | None) -> None:
-        super().__init__(message)
-        self.job_id = job_id
 
 
 def read_job(home: Home, job_id: str) -> JobStatus:
@@ -331,7 +329,6 @@ __all__ = [
     "ACTIVE_LOCK",
     "ACTIVE_STATES",
     "JobResult",
-    "JobRunningError",
     "JobState",
     "JobStatus",
     "cancel_job",

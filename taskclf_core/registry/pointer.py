@@ -289,7 +289,7 @@ def registry_lock(home: Home, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Itera
 
     Raises:
         BusyError: Another process or thread held the lock for ``timeout`` seconds.
-        RegistryError: The lock file cannot be created or opened (a read-only or full
+        StorageError: The lock file cannot be created or opened (a read-only or full
             disk, or it is a symbolic link or not a regular file); the message names the
             path.
     """

@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from taskclf_core.access.policy import AccessPolicy
-from taskclf_core.errors import ConfigError, RegistryError, describe_validation_error, show_value
+from taskclf_core.errors import ConfigError, StorageError, describe_validation_error, show_value
 from taskclf_core.fs.atomic import write_text_atomic
 from taskclf_core.model.thresholds import GateThresholds
 from taskclf_core.train.dask.config import ComputeConfig
@@ -334,7 +334,7 @@ def write_default_config(path: Path) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(path, DEFAULT_CONFIG_YAML)
-    except RegistryError as exc:  # the atomic write names the path and the reason
+    except StorageError as exc:  # the atomic write names the path and the reason
         raise ConfigError(str(exc)) from None
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None

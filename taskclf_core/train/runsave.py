@@ -78,7 +78,8 @@ def save_run(
 
     Raises:
         ValueError: ``outcome`` is not the outcome of a run that trained a challenger.
-        RegistryError: The run could not be written or promoted (e.g. a full disk).
+        StorageError: The disk refused to write the run (e.g. a full disk).
+        RegistryError: The run could not be promoted.
     """
     if outcome not in get_args(Outcome):
         raise ValueError(f"a saved run's outcome is one of {get_args(Outcome)}; got {outcome!r}")
