@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,11 +30,11 @@ from taskclf_core.errors import (
 from taskclf_core.paths import Home
 from taskclf_core.registry import deploychange
 from taskclf_core.registry.history import HistoryEntry, append_history, new_change_id
+from taskclf_core.registry.latest import find_latest_model
 from taskclf_core.registry.listing import (
     ChampionRef,
     champion_problem,
     cleanup_stale_temp,
-    find_latest_promoted,
     inspect_history,
     list_models,
     list_runs,
@@ -810,23 +811,28 @@ def test_list_models_flags_broken_bundles_and_the_champion(home: Home) -> None:
     assert champion_problem(home) is None
 
 
-def test_find_latest_promoted_uses_created_at_then_run_id(home: Home) -> None:
-    assert find_latest_promoted(home.models_dir) is None
+def test_find_latest_model_uses_created_at_then_run_id(home: Home) -> None:
+    assert find_latest_model(home.models_dir) is None
     first = promoted_run(home)
     second = promoted_run(home, note="newer")
-    assert find_latest_promoted(home.models_dir) == home.models_dir / second
+    assert find_latest_model(home.models_dir) == home.models_dir / second
 
     meta = home.models_dir / first / "metadata.json"
     raw = json.loads(meta.read_text())
-    raw["created_at"] = "2099-01-01T00:00:00"  # naive: read as UTC
+    raw["created_at"] = (datetime.now(UTC) + timedelta(minutes=1)).replace(tzinfo=None).isoformat()  # naive: UTC
     meta.write_text(json.dumps(raw))
-    assert find_latest_promoted(home.models_dir) == home.models_dir / first
+    assert find_latest_model(home.models_dir) == home.models_dir / first
+
+    # In the future (beyond the tolerance): not believed, so placed by its run id's time.
+    raw["created_at"] = "2099-01-01T00:00:00"
+    meta.write_text(json.dumps(raw))
+    assert find_latest_model(home.models_dir) == home.models_dir / second
 
     raw["created_at"] = "garbage"
     meta.write_text(json.dumps(raw))
     (home.models_dir / second / "metadata.json").write_text("{")
     # Both unreadable: placed by the time in their run ids, so the newest run is found.
-    assert find_latest_promoted(home.models_dir) == home.models_dir / second
+    assert find_latest_model(home.models_dir) == home.models_dir / second
 
 
 # --------------------------------------------------------------------------- race

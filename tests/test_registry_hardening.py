@@ -21,8 +21,8 @@ from helpers_registry import champion_of, make_run, promoted_run
 from taskclf_core.errors import PromotionRefused, RegistryError, StorageError
 from taskclf_core.fs.atomic import open_lock_file
 from taskclf_core.paths import Home
-from taskclf_core.registry.bundle import bundle_created_at
 from taskclf_core.registry.history import HistoryEntry, append_history, new_change_id
+from taskclf_core.registry.latest import bundle_created_at
 from taskclf_core.registry.listing import (
     LEFTOVER,
     champion_problem,

@@ -22,7 +22,7 @@ from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from taskclf_core.registry.history import HistoryEntry, HistoryReport
 from taskclf_core.registry.runs import RunDecision, RunSummary, auto_promotion_interrupted
-from taskclf_core.train.cadence import parse_utc
+from taskclf_core.registry.stamps import parse_utc
 from taskclf_core.train.config import RetrainConfig, load_retrain_config_or_defaults
 
 #: Every effective outcome a listed run can have (filters and counts use these).
@@ -280,10 +280,7 @@ class RunRow:
 
 
 def _finished(d: RunDecision | None) -> datetime | None:
-    try:
-        return parse_utc(d.finished_at) if d else None
-    except (ValueError, OverflowError):
-        return None
+    return parse_utc(d.finished_at) if d else None  # validated when the decision was read
 
 
 def _row(summary: RunSummary, history: RunState | None, moved_on: bool) -> RunRow:
@@ -312,11 +309,7 @@ def _champion_moved_on(home: Home, summary: RunSummary, report: HistoryReport) -
         return False
     if not auto_promotion_interrupted(home, summary.run_id):
         return False
-    newest = report.entries[0]
-    try:
-        return parse_utc(newest.time) > parse_utc(d.finished_at)  # type: ignore[operator]
-    except (TypeError, ValueError, OverflowError):
-        return False
+    return parse_utc(report.entries[0].time) > parse_utc(d.finished_at)  # both validated when read
 
 
 def run_rows(home: Home) -> tuple[list[RunRow], HistoryReport, str | None]:

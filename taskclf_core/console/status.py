@@ -27,8 +27,9 @@ from taskclf_core.registry import listing as registry
 from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.registry.installed import load_installed
 from taskclf_core.registry.policy import resolve_home_path
+from taskclf_core.registry.stamps import parse_utc
 from taskclf_core.times import format_utc
-from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, parse_utc, retrain_cadence
+from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, retrain_cadence
 from taskclf_core.train.config import RetrainConfig
 
 CALIBRATOR_STORE_ENV: Final = "TASKCLF_CALIBRATOR_STORE"
@@ -180,11 +181,8 @@ def _champion_view(
     # Resolved and checked as everywhere else (every file against its run's manifest).
     bundle = load_installed(home, pointer.model_id, parse_model=False)
     entry = next((e for e in entries if pointer.change_id and e.change_id == pointer.change_id), None)
-    try:
-        created = parse_utc(bundle.metadata.created_at)
-        promoted_at = parse_utc(pointer.selected_at)
-    except (ValueError, OverflowError):
-        created = promoted_at = None
+    created = parse_utc(bundle.metadata.created_at)  # both validated when read
+    promoted_at = parse_utc(pointer.selected_at)
     return ChampionView(
         run_id=pointer.model_id,
         train_date_from=bundle.metadata.train_date_from,

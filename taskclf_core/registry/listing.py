@@ -16,12 +16,11 @@ before it touches a path; listings never raise for a broken bundle or run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from taskclf_core.errors import BundleError
 from taskclf_core.paths import Home
-from taskclf_core.registry.bundle import LoadedBundle, bundle_created_at
+from taskclf_core.registry.bundle import LoadedBundle
 from taskclf_core.registry.cleanup import cleanup_stale_temp
 from taskclf_core.registry.history import (
     HistoryEntry,
@@ -30,6 +29,7 @@ from taskclf_core.registry.history import (
     read_history,
 )
 from taskclf_core.registry.installed import load_installed
+from taskclf_core.registry.latest import in_future
 from taskclf_core.registry.metadata import MODEL_FILE, BundleMetadata, BundleMetrics
 from taskclf_core.registry.pointer import (
     ActivePointer,
@@ -40,7 +40,7 @@ from taskclf_core.registry.pointer import (
     registry_lock,
 )
 from taskclf_core.registry.promotion import promote, promote_auto, rollback
-from taskclf_core.registry.runids import is_model_id, model_id_time
+from taskclf_core.registry.runids import is_model_id
 from taskclf_core.registry.runs import (
     ChampionRef,
     RunDecision,
@@ -72,7 +72,6 @@ __all__ = [
     "champion_problem",
     "champion_ref",
     "cleanup_stale_temp",
-    "find_latest_promoted",
     "inspect_active",
     "inspect_history",
     "inspect_models",
@@ -92,9 +91,6 @@ __all__ = [
     "write_run",
 ]
 
-
-#: A ``created_at`` further ahead of this machine's clock than this is reported.
-FUTURE_TOLERANCE = timedelta(minutes=5)
 
 #: ``ModelSummary.leftover``: a bundle that was never champion in the applied history.
 LEFTOVER = (
@@ -170,8 +166,7 @@ def inspect_models(home: Home, *, parse_model: bool = False) -> ModelsReport:
                 broken = str(exc)
             else:
                 leftover = None if name in history.applied else LEFTOVER
-                created = parse_utc(bundle.metadata.created_at)
-                if created > datetime.now(UTC) + FUTURE_TOLERANCE:
+                if in_future(parse_utc(bundle.metadata.created_at)):
                     problems.append(
                         f"{shown}/metadata.json: created_at {bundle.metadata.created_at} is in "
                         "the future; the retrain cadence cannot count from it (clock wrong, or "
@@ -208,38 +203,6 @@ def rollback_targets(home: Home) -> list[str]:
         left-over bundle that was never champion in the applied history).
     """
     return [m.model_id for m in list_models(home) if m.rollback_target]
-
-
-def find_latest_promoted(models_dir: Path) -> Path | None:
-    """The most recently created promoted bundle (the reference's ``find_latest_model``).
-
-    Scans ``models_dir`` for sub-folders holding ``metadata.json`` and picks the latest
-    ``created_at`` (naive read as UTC). A bundle whose ``created_at`` is missing or
-    unreadable is placed by the time in its run id, so the caller still finds it and can
-    report its ``created_at`` as unreadable (cadence: a retrain is then due).
-
-    Args:
-        models_dir: ``home.models_dir``.
-
-    Returns:
-        The bundle folder, or None when there is none.
-    """
-    best: tuple[datetime, str] | None = None
-    for name in folder_names_newest_first(Path(models_dir)):
-        folder = Path(models_dir) / name
-        if not (folder / "metadata.json").is_file():
-            continue
-        if folder.is_symlink():
-            continue
-        when = bundle_created_at(folder)
-        if when is None:
-            try:
-                when = model_id_time(name)
-            except ValueError:  # not a model id, or one whose date does not exist
-                when = datetime.min.replace(tzinfo=UTC)
-        if best is None or (when, name) > best:
-            best = (when, name)
-    return Path(models_dir) / best[1] if best else None
 
 
 def champion_ref(home: Home) -> ChampionRef | None:

@@ -36,10 +36,10 @@ from taskclf_core.model.gates import (
 from taskclf_core.model.reports import BootstrapInterval
 from taskclf_core.paths import Home
 from taskclf_core.registry.cleanup import cleanup_stale_temp
+from taskclf_core.registry.latest import find_latest_model
 from taskclf_core.train.cadence import (
     check_calibrator_update_due,
     check_retrain_due,
-    find_latest_model,
     retrain_cadence,
 )
 from taskclf_core.train.champion import load_champion
