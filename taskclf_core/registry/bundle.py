@@ -111,6 +111,12 @@ class LoadedBundle:
         return self.metadata.origin
 
     @property
+    def model_sha256(self) -> str:
+        """The model's SHA-256: the one its metadata records, else (taskclf's bundles record
+        none) the hash of ``model.txt`` as read. The one answer to "which model is this"."""
+        return self.metadata.model_sha256 or sha256_bytes(self.model_text.encode("utf-8"))
+
+    @property
     def verifiable(self) -> bool:
         """Whether a recorded hash vouches for the model (False for taskclf's bundles)."""
         return self.integrity != INTEGRITY_UNVERIFIABLE

@@ -30,7 +30,7 @@ from taskclf_core.registry.history import (
 )
 from taskclf_core.registry.installed import load_installed
 from taskclf_core.registry.latest import in_future
-from taskclf_core.registry.metadata import MODEL_FILE, BundleMetadata, BundleMetrics
+from taskclf_core.registry.metadata import BundleMetadata, BundleMetrics
 from taskclf_core.registry.pointer import (
     ActivePointer,
     ActiveState,
@@ -52,7 +52,7 @@ from taskclf_core.registry.runs import (
     verify_run,
     write_run,
 )
-from taskclf_core.registry.stamps import parse_utc, sha256_file
+from taskclf_core.registry.stamps import parse_utc
 from taskclf_core.registry.verdict import ANY_CHAMPION, FROM_RUN, promotability
 
 __all__ = [
@@ -70,7 +70,6 @@ __all__ = [
     "RunRecord",
     "RunSummary",
     "champion_problem",
-    "champion_ref",
     "cleanup_stale_temp",
     "inspect_active",
     "inspect_history",
@@ -203,27 +202,6 @@ def rollback_targets(home: Home) -> list[str]:
         left-over bundle that was never champion in the applied history).
     """
     return [m.model_id for m in list_models(home) if m.rollback_target]
-
-
-def champion_ref(home: Home) -> ChampionRef | None:
-    """The current champion as recorded in a run's ``champion_compared``.
-
-    Args:
-        home: The registry home.
-
-    Returns:
-        The champion's run id and model hash, or None when there is no champion.
-
-    Raises:
-        RegistryError: ``active.json`` is invalid or names a missing or broken bundle.
-    """
-    pointer = read_active(home)
-    if pointer is None:
-        return None
-    # A pointer taskclf wrote records no hash: use the model file's (the bundle just passed
-    # its checks in read_active).
-    sha = pointer.model_sha256 or sha256_file(home.models_dir / pointer.model_id / MODEL_FILE)
-    return ChampionRef(run_id=pointer.model_id, model_sha256=sha)
 
 
 def load_champion(home: Home, *, parse_model: bool = True) -> LoadedBundle | None:

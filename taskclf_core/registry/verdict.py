@@ -10,21 +10,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from taskclf_core.errors import ChampionChanged, PromotionRefused, RegistryError, RunIdError
+from taskclf_core.errors import (
+    BundleError,
+    ChampionChanged,
+    PromotionRefused,
+    RegistryError,
+    RunIdError,
+)
 from taskclf_core.fs.jsonfile import read_json
 from taskclf_core.paths import Home
 from taskclf_core.registry.deployment import inspect_deployment
 from taskclf_core.registry.history import inspect_history
-from taskclf_core.registry.installed import verify_installed
-from taskclf_core.registry.metadata import MODEL_FILE
-from taskclf_core.registry.pointer import ActivePointer, ActiveState
+from taskclf_core.registry.installed import load_installed, verify_installed
+from taskclf_core.registry.pointer import ActiveState
 from taskclf_core.registry.runs import (
     RunRecord,
     auto_promotion_interrupted,
     read_run,
     verify_record,
 )
-from taskclf_core.registry.stamps import sha256_file
 
 
 class FromRun:
@@ -117,14 +121,13 @@ def _decision_disagrees(record: RunRecord) -> str | None:
     return None
 
 
-def _champion_sha(home: Home, model_id: str | None, pointer: ActivePointer | None) -> str | None:
+def _champion_sha(home: Home, model_id: str | None) -> str | None:
+    """The champion's model hash (recorded, or of its ``model.txt``); None without a usable one."""
     if model_id is None:
         return None
-    if pointer is not None and pointer.model_id == model_id and pointer.model_sha256:
-        return pointer.model_sha256
-    try:  # a pointer taskclf wrote records no hash (nor does a policy): the model file's
-        return sha256_file(home.models_dir / model_id / MODEL_FILE)
-    except OSError:
+    try:
+        return load_installed(home, model_id, parse_model=False).model_sha256
+    except BundleError:
         return None
 
 
@@ -222,7 +225,7 @@ def judge(
         expected_sha = compared.model_sha256 if compared else None
     else:
         expected_id, expected_sha = expected, None
-    now_sha = _champion_sha(home, now_id, current)
+    now_sha = _champion_sha(home, now_id)
     if expected_id != now_id or (expected_sha and now_sha and expected_sha != now_sha):
         was, now = expected_id or "none", now_id or "none"
         if was == now:  # same id, different bytes: only possible if a bundle was replaced
