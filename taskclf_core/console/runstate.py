@@ -9,7 +9,7 @@ superseded. The recorded outcome stays visible as evidence, labelled as such.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Final
@@ -213,6 +213,15 @@ class RunState:
         return [describe_change(e, run_id, full_notes=True, replacing=True) for e in self.changes]
 
 
+def state_of(run_id: str, recorded: str | None, states: dict[str, RunState], *, broken: str | None = None) -> RunState:
+    """A run's effective state: its recorded outcome (None: unreadable) and why it is broken,
+    with what the champion history says of it (``states``: :func:`run_states`).
+
+    The one place a run's state is assembled (listings, the review, the CLI's table).
+    """
+    return replace(states.get(run_id) or RunState(recorded=None), recorded=recorded, broken=broken)
+
+
 def run_states(entries: list[HistoryEntry], champion_id: str | None) -> dict[str, RunState]:
     """The history part of every run's state, by run id (only runs the history names).
 
@@ -249,6 +258,8 @@ class RunRow:
 
     run_id: str
     state: RunState
+    #: The run's ``decision.json`` (None when unreadable).
+    decision: RunDecision | None
     reason: str
     macro_f1: float | None
     finished_at: datetime | None
@@ -283,16 +294,12 @@ def _finished(d: RunDecision | None) -> datetime | None:
     return parse_utc(d.finished_at) if d else None  # validated when the decision was read
 
 
-def _row(summary: RunSummary, history: RunState | None, moved_on: bool) -> RunRow:
+def _row(summary: RunSummary, states: dict[str, RunState], moved_on: bool) -> RunRow:
     d = summary.decision
-    base = history or RunState(recorded=None)
-    state = RunState(
-        recorded=d.outcome if d else None, promotion=base.promotion, is_champion=base.is_champion,
-        ended=base.ended, restored=base.restored, broken=summary.broken, changes=base.changes,
-    )
     return RunRow(
         run_id=summary.run_id,
-        state=state,
+        state=state_of(summary.run_id, d.outcome if d else None, states, broken=summary.broken),
+        decision=d,
         reason=d.reason if d else "",
         macro_f1=d.macro_f1 if d else None,
         finished_at=_finished(d),
@@ -321,9 +328,7 @@ def run_rows(home: Home) -> tuple[list[RunRow], HistoryReport, str | None]:
     active = registry.inspect_active(home)
     champion_id = active.pointer.model_id if active.pointer else None
     states = run_states(report.entries, champion_id)
-    rows = [
-        _row(s, states.get(s.run_id), _champion_moved_on(home, s, report)) for s in registry.list_runs(home)
-    ]
+    rows = [_row(s, states, _champion_moved_on(home, s, report)) for s in registry.list_runs(home)]
     return rows, report, champion_id
 
 
@@ -331,13 +336,8 @@ def effective_state(home: Home, run_id: str, decision: RunDecision) -> RunState:
     """One run's effective state (for its review)."""
     report = registry.inspect_history(home)
     active = registry.inspect_active(home)
-    base = run_states(report.entries, active.pointer.model_id if active.pointer else None).get(run_id)
-    if base is None:
-        return RunState(recorded=decision.outcome)
-    return RunState(
-        recorded=decision.outcome, promotion=base.promotion, is_champion=base.is_champion,
-        ended=base.ended, restored=base.restored, changes=base.changes,
-    )
+    states = run_states(report.entries, active.pointer.model_id if active.pointer else None)
+    return state_of(run_id, decision.outcome, states)
 
 
 __all__ = [
@@ -349,4 +349,5 @@ __all__ = [
     "read_config",
     "run_rows",
     "run_states",
+    "state_of",
 ]

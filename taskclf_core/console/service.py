@@ -371,37 +371,27 @@ def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]
         ConfigError: ``outcome`` is not one of them.
     """
     from taskclf_core.console.formatting import sentences
-    from taskclf_core.console.runstate import OUTCOMES, RunState, run_states
-    from taskclf_core.registry import listing as registry
+    from taskclf_core.console.runstate import OUTCOMES, run_rows
 
     if outcome is not None and outcome not in OUTCOMES:
         raise ConfigError(f"unknown outcome {outcome!r}; expected one of: {', '.join(OUTCOMES)}")
-    report = registry.inspect_history(home)
-    active = registry.inspect_active(home)
-    states = run_states(report.entries, active.pointer.model_id if active.pointer else None)
-    rows = []
-    for run in registry.list_runs(home):
-        d = run.decision
-        base = states.get(run.run_id) or RunState(recorded=None)
-        state = RunState(
-            recorded=d.outcome if d else None, promotion=base.promotion, is_champion=base.is_champion,
-            ended=base.ended, restored=base.restored, broken=run.broken, changes=base.changes,
-        )
-        if outcome is not None and state.outcome != outcome:
-            continue
-        rows.append({
-            "run_id": run.run_id,
-            "state": state.label,
-            "outcome": state.outcome,
-            "recorded_outcome": state.recorded,
-            "macro_f1": round(d.macro_f1, 4) if d else None,
-            "gates": d.gates_summary if d else "",
-            "champion_compared": d.champion_compared.run_id if d and d.champion_compared else None,
-            "finished_at": d.finished_at if d else None,
-            "history": sentences(state.sentences(run.run_id, full_notes=True)),
-            "problem": run.broken,
-        })
-    return rows
+    rows, _, _ = run_rows(home)
+    return [
+        {
+            "run_id": r.run_id,
+            "state": r.state.label,
+            "outcome": r.outcome,
+            "recorded_outcome": r.state.recorded,
+            "macro_f1": round(r.decision.macro_f1, 4) if r.decision else None,
+            "gates": r.decision.gates_summary if r.decision else "",
+            "champion_compared": r.compared_against,
+            "finished_at": r.decision.finished_at if r.decision else None,
+            "history": sentences(r.state.sentences(r.run_id, full_notes=True)),
+            "problem": r.broken,
+        }
+        for r in rows
+        if outcome is None or r.outcome == outcome
+    ]
 
 
 def models_table(home: Home) -> list[dict[str, Any]]:
