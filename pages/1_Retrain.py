@@ -11,12 +11,12 @@ from access_frame import actor, current_access
 from page_frame import RETRAIN, REVIEW, page_frame, plain
 from taskclf_core.console import access, deployview, jobs, review, status
 from taskclf_core.console.jobs import JobStatus
-from taskclf_core.console.runstate import read_config
 from taskclf_core.data.synthetic import SCENARIOS
 from taskclf_core.errors import JobRunningError, TaskclfError
+from taskclf_core.train.config import read_config
 
 home = page_frame("Retrain")
-config = read_config(home)
+config = read_config(home.config_path)
 
 
 def job_label(job: JobStatus) -> str:

@@ -25,13 +25,13 @@ from taskclf_core.access.policy import (
     role_needed,
 )
 from taskclf_core.console.sessions import require_live_session
-from taskclf_core.errors import ConfigError, SignInAgain
+from taskclf_core.errors import SignInAgain
 from taskclf_core.paths import Home
 from taskclf_core.registry.approve import PendingApproval, rollback_as
 from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.registry.pending import SignoffPlan, all_pending, pending_state, signoff_plan
 from taskclf_core.registry.signoff import validate_signoff
-from taskclf_core.train.config import load_retrain_config_or_defaults
+from taskclf_core.train.config import read_config
 
 if TYPE_CHECKING:
     from taskclf_core.console.jobs import JobStatus
@@ -87,11 +87,10 @@ class Access:
 
 def access_policy(home: Home) -> tuple[AccessPolicy, str | None]:
     """The ``access:`` section in force, or no roles and the reason when the config is invalid."""
-    try:
-        config, _ = load_retrain_config_or_defaults(home.config_path)
-    except ConfigError as exc:
-        return AccessPolicy(), f"the roles cannot be read, so nobody holds one: {exc}"
-    return config.access, None
+    state = read_config(home.config_path)
+    if state.config is None:
+        return AccessPolicy(), f"the roles cannot be read, so nobody holds one: {state.error}"
+    return state.config.access, None
 
 
 def session_access(home: Home, *, team: bool, identity: Identity | None) -> Access:
@@ -253,7 +252,7 @@ def roll_back_as(
         AccessDenied: a signed-in ``actor`` is not an approver, or their session ended.
         RunIdError, PromotionRefused, ChampionChanged, BusyError: see ``registry.rollback``.
     """
-    config, _ = load_retrain_config_or_defaults(home.config_path)
+    config = read_config(home.config_path).require()
     actor, note = acting(home, actor, approver=approver, note=note, verb="roll back", policy=config.access)
     return rollback_as(
         home, model_id, actor=actor, note=note, policy=config.access, expected_champion=expected_champion

@@ -18,7 +18,7 @@ from taskclf_core.access.identity import Identity
 from taskclf_core.console.access import Access, pending_notes, plan_signoff
 from taskclf_core.console.derived import ContentCache, content_key
 from taskclf_core.console.formatting import format_time
-from taskclf_core.console.runstate import RunState, effective_state, read_config, run_rows
+from taskclf_core.console.runstate import RunState, effective_state, run_rows
 from taskclf_core.console.servingview import ServedComparison, served_comparison
 from taskclf_core.errors import ConfigError, RegistryError
 from taskclf_core.model.evaluation import EvaluationReport
@@ -31,7 +31,7 @@ from taskclf_core.registry.pending import SignoffPlan
 from taskclf_core.registry.runids import validate_run_id
 from taskclf_core.registry.runs import ChampionRef, RunDecision
 from taskclf_core.registry.snapshot import one_read
-from taskclf_core.train.config import RetrainConfig, parse_retrain_config
+from taskclf_core.train.config import RetrainConfig, parse_retrain_config, read_config
 from taskclf_core.train.evidence import EVIDENCE_FILES, RunEvidence, read_evidence
 
 #: Which rows the three macro-F1 figures of a review come from.
@@ -268,7 +268,7 @@ def _run_review(home: Home, run_id: str) -> RunReview:
     derived, key = _DERIVED.get(
         str(record.path), lambda: content_key(record.path, _KEY_FILES), lambda: _derive(record.path, run_id, record.decision)
     )
-    config = read_config(home)
+    config = read_config(home.config_path)
     if config.config is None:
         can, why = False, f"cannot decide whether this run may be promoted: {config.error}"
     else:

@@ -1,4 +1,4 @@
-"""One effective state per run, and the configuration in use: shared by every read model.
+"""One effective state per run: shared by every read model.
 
 A run's ``decision.json`` records the outcome it had when it finished (for example
 ``awaiting_signoff``); what happened afterwards is in the champion history. The pages, the
@@ -11,67 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from pathlib import Path
 from typing import Final
 
 from taskclf_core.access.approvals import names
 from taskclf_core.console.access import signed_by
 from taskclf_core.console.formatting import first_line, format_time, sentences
-from taskclf_core.errors import ConfigError
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from taskclf_core.registry.history import HistoryEntry, HistoryReport
 from taskclf_core.registry.runs import RunDecision, RunSummary, auto_promotion_interrupted
 from taskclf_core.registry.stamps import parse_utc
-from taskclf_core.train.config import RetrainConfig, load_retrain_config_or_defaults
 
 #: Every effective outcome a listed run can have (filters and counts use these).
 OUTCOMES: Final[tuple[str, ...]] = ("awaiting_signoff", "promoted", "rejected", "dry_run", "broken")
-
-# --------------------------------------------------------------------------- config
-
-
-@dataclass(frozen=True)
-class ConfigState:
-    """The configuration file in use: its path, text, parsed value or error.
-
-    ``defaults`` is True when the home has no config file: the reference defaults are
-    used (``taskclf init`` writes the commented default file).
-    """
-
-    path: Path
-    text: str | None
-    config: RetrainConfig | None
-    error: str | None
-    defaults: bool = False
-
-    @property
-    def effective(self) -> RetrainConfig:
-        """The parsed config, or the reference defaults when it is missing or invalid."""
-        return self.config or RetrainConfig.model_validate({})
-
-
-def read_config(home: Home) -> ConfigState:
-    """Read ``configs/retrain.yaml`` without raising (the error is in ``error``).
-
-    A missing file is not an error: the reference defaults apply (``defaults`` is True).
-    """
-    path = home.config_path
-    try:
-        config, defaults = load_retrain_config_or_defaults(path)
-    except ConfigError as exc:
-        return ConfigState(path, _text(path), None, str(exc))
-    return ConfigState(path, None if defaults else _text(path), config, None, defaults=defaults)
-
-
-def _text(path: Path) -> str | None:
-    try:
-        if not path.is_file() or path.stat().st_size > 1 << 20:
-            return None
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-
 
 # --------------------------------------------------------------------------- run state
 
@@ -342,11 +294,9 @@ def effective_state(home: Home, run_id: str, decision: RunDecision) -> RunState:
 
 __all__ = [
     "OUTCOMES",
-    "ConfigState",
     "RunRow",
     "RunState",
     "effective_state",
-    "read_config",
     "run_rows",
     "run_states",
     "state_of",

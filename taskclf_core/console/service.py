@@ -32,7 +32,7 @@ from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, retrai
 from taskclf_core.train.config import (
     RetrainConfig,
     load_retrain_config,
-    load_retrain_config_or_defaults,
+    read_config,
     write_default_config,
 )
 from taskclf_core.train.dask.config import ComputeConfig, effective_compute, require_dask
@@ -68,8 +68,7 @@ def resolve_config(home: Home, config_path: Path | None) -> tuple[Path, RetrainC
     """
     if config_path is not None:
         return Path(config_path), load_retrain_config(Path(config_path))
-    config, _ = load_retrain_config_or_defaults(home.config_path)
-    return home.config_path, config
+    return home.config_path, read_config(home.config_path).require()
 
 
 def default_config_notice(home: Home, config_path: Path | None) -> str | None:

@@ -20,7 +20,7 @@ from typing import Final
 from taskclf_core.console.access import signed_by
 from taskclf_core.console.deployview import DeploymentView, deployment_view
 from taskclf_core.console.formatting import first_line
-from taskclf_core.console.runstate import ConfigState, RunRow, names_of, read_config, run_rows
+from taskclf_core.console.runstate import RunRow, names_of, run_rows
 from taskclf_core.errors import TaskclfError
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
@@ -30,7 +30,7 @@ from taskclf_core.registry.policy import resolve_home_path
 from taskclf_core.registry.stamps import parse_utc
 from taskclf_core.times import format_utc
 from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, retrain_cadence
-from taskclf_core.train.config import RetrainConfig
+from taskclf_core.train.config import ConfigState, RetrainConfig, read_config
 
 CALIBRATOR_STORE_ENV: Final = "TASKCLF_CALIBRATOR_STORE"
 #: How many runs awaiting sign-off get a promotability check on the status page.
@@ -277,7 +277,7 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
     """
     now = now or datetime.now(UTC)
     problems: list[Problem] = []
-    config = read_config(home)
+    config = read_config(home.config_path)
     if config.error:
         problems.append(_config_problem(config))
     cfg = config.effective

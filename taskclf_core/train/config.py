@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -167,23 +168,52 @@ def load_retrain_config(path: Path) -> RetrainConfig:
     return parse_retrain_yaml(_read_config_text(path), source=str(path))
 
 
-def load_retrain_config_or_defaults(path: Path) -> tuple[RetrainConfig, bool]:
-    """The config at ``path``, or the reference defaults when no file is there.
+@dataclass(frozen=True)
+class ConfigState:
+    """A config file as read once: its path, text, parsed value or error.
 
-    A fresh home has no ``configs/retrain.yaml``: every command then runs with the
-    defaults (and says so) instead of failing. A file that exists but is broken (also a
-    dangling symlink) is still an error.
+    ``defaults`` is True when there is no file: the reference defaults apply (``taskclf
+    init`` writes the commented default file). A file that exists but cannot be read or
+    is invalid (also a dangling symlink) has ``error`` set and no ``config``.
+    """
 
-    Returns:
-        ``(config, used_defaults)``; ``used_defaults`` is true when ``path`` does not exist.
+    path: Path
+    text: str | None
+    config: RetrainConfig | None
+    error: str | None
+    defaults: bool = False
 
-    Raises:
-        ConfigError: the file exists but cannot be read or is invalid.
+    @property
+    def effective(self) -> RetrainConfig:
+        """The parsed config, or the reference defaults when it is missing or invalid."""
+        return self.config or RetrainConfig.model_validate({})
+
+    def require(self) -> RetrainConfig:
+        """The parsed config (the defaults when there is no file).
+
+        Raises:
+            ConfigError: the file exists but cannot be read or is invalid.
+        """
+        if self.config is None:
+            raise ConfigError(self.error or f"{self.path}: the config cannot be used")
+        return self.config
+
+
+def read_config(path: Path) -> ConfigState:
+    """Read a config file once, without raising: the one way the console reads its config.
+
+    A missing file is not an error: the reference defaults apply (``defaults`` is True).
+    Reading is bounded (:data:`MAX_CONFIG_BYTES`) and strict (see :func:`parse_retrain_yaml`).
     """
     path = Path(path)
     if not os.path.lexists(path):
-        return RetrainConfig.model_validate({}), True
-    return load_retrain_config(path), False
+        return ConfigState(path, None, RetrainConfig.model_validate({}), None, defaults=True)
+    text: str | None = None
+    try:
+        text = _read_config_text(path)
+        return ConfigState(path, text, parse_retrain_yaml(text, source=str(path)), None)
+    except ConfigError as exc:
+        return ConfigState(path, text, None, str(exc))
 
 
 #: What ``taskclf init`` writes: the reference defaults, one comment per key
