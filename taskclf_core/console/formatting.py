@@ -10,6 +10,16 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from taskclf_core.registry.signoff import MAX_APPROVER_CHARS, MAX_NOTE_CHARS
 from taskclf_core.times import format_utc
 
+#: (script, title, icon) of every page of the app, in sidebar order. A page's address is
+#: its title (``Review?run=<id>``): the sidebar, deep links after sign-in and review links
+#: all come from this one list.
+PAGES: Final[tuple[tuple[str, str, str], ...]] = (
+    ("app.py", "Status", ":material/monitor_heart:"),
+    ("pages/1_Retrain.py", "Retrain", ":material/model_training:"),
+    ("pages/2_Review.py", "Review", ":material/fact_check:"),
+    ("pages/3_History.py", "History", ":material/history:"),
+)
+
 
 def review_link(run_id: str) -> str:
     """The URL of a run's review, relative to a page of the app (``Review?run=<id>``)."""
