@@ -27,7 +27,6 @@ from taskclf_core.access.policy import (
 from taskclf_core.console.sessions import require_live_session
 from taskclf_core.errors import SignInAgain
 from taskclf_core.paths import Home
-from taskclf_core.registry.approve import PendingApproval, rollback_as
 from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.registry.pending import SignoffPlan, all_pending, pending_state, signoff_plan
 from taskclf_core.registry.signoff import validate_signoff
@@ -238,27 +237,6 @@ def acting(
     return make(approver, user=os_user(), cli_users=policy.cli_users), note
 
 
-def roll_back_as(
-    home: Home, model_id: str, *, approver: str, note: str, expected_champion: str | None,
-    actor: Identity | None,
-) -> HistoryEntry | PendingApproval:
-    """Roll back as the signed-in person (approvers only), or as the typed ``approver`` (local).
-
-    ``expected_champion`` is the champion shown to the person deciding (None: no champion).
-    The two-person rule applies as to a promotion.
-
-    Raises:
-        ConfigError: the configuration cannot be read (the rule in force is unknown).
-        AccessDenied: a signed-in ``actor`` is not an approver, or their session ended.
-        RunIdError, PromotionRefused, ChampionChanged, BusyError: see ``registry.rollback``.
-    """
-    config = read_config(home.config_path).require()
-    actor, note = acting(home, actor, approver=approver, note=note, verb="roll back", policy=config.access)
-    return rollback_as(
-        home, model_id, actor=actor, note=note, policy=config.access, expected_champion=expected_champion
-    )
-
-
 def start_retrain(home: Home, fields: Mapping[str, Any], *, actor: Identity | None) -> JobStatus:
     """Start a retrain as ``actor`` (the Retrain page's call): operators only.
 
@@ -300,7 +278,6 @@ __all__ = [
     "pending_sentences",
     "plan_signoff",
     "required_rule",
-    "roll_back_as",
     "signed_by",
     "session_access",
     "start_retrain",

@@ -419,12 +419,12 @@ def rollback(
     Under the two-person rule (access.required_approvals: 2) the first sign-off is kept
     pending, as for a promotion; the CLI counts as one approver per OS user.
     """
-    from taskclf_core.console.service import rollback_model
+    from taskclf_core.console.service import expected_champion_option, rollback_model
     from taskclf_core.registry.approve import PendingApproval
 
     with _errors():
         entry = rollback_model(_home(models_dir, out_dir), run_id, approver=approver, note=note,
-                               expect_champion=expect_champion, origin="cli")
+                               expected_champion=expected_champion_option(expect_champion), origin="cli")
     if isinstance(entry, PendingApproval):
         _say_pending(entry, as_json)
         return

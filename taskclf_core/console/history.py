@@ -180,10 +180,10 @@ def roll_back(
     Raises:
         RunIdError, PromotionRefused, ChampionChanged, BusyError: see ``registry.rollback``.
     """
-    from taskclf_core.console.access import roll_back_as
+    from taskclf_core.console.service import rollback_model
 
     # The signed-in person (approvers only) or, with actor None, the typed approver (local).
-    return roll_back_as(
+    return rollback_model(
         home, model_id, approver=approver, note=note, expected_champion=expected_champion, actor=actor
     )
 

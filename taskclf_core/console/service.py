@@ -28,6 +28,7 @@ from taskclf_core.errors import ConfigError, DataError, PromotionRefused
 from taskclf_core.paths import Home
 from taskclf_core.registry.approve import PendingApproval
 from taskclf_core.registry.history import HistoryEntry
+from taskclf_core.registry.verdict import ANY_CHAMPION, AnyChampion
 from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, retrain_cadence
 from taskclf_core.train.config import (
     RetrainConfig,
@@ -39,7 +40,7 @@ from taskclf_core.train.dask.config import ComputeConfig, effective_compute, req
 
 __all__ = [  # the request helpers are re-exported: front ends import one module
     "RetrainRequest", "build_request", "cadence_report", "check_synthetic_size", "date_range",
-    "default_config_notice", "history_report", "history_table", "init_home", "models_table", "promote_run", "resolve_config",
+    "default_config_notice", "expected_champion_option", "history_report", "history_table", "init_home", "models_table", "promote_run", "resolve_config",
     "resolve_home", "rollback_model", "run_retrain", "runs_table", "synthesize_data", "synthetic_size_problem",
 ]
 
@@ -321,25 +322,36 @@ def promote_run(
     )
 
 
+def expected_champion_option(text: str | None) -> str | None | AnyChampion:
+    """``--expect-champion`` as a rollback's compare-and-swap expects it: not given, no check
+    (:data:`ANY_CHAMPION`); ``"none"``, no champion (None); else the model id (validated)."""
+    from taskclf_core.registry.runids import validate_model_id
+
+    if text is None:
+        return ANY_CHAMPION
+    return None if text == "none" else validate_model_id(text)
+
+
 def rollback_model(
-    home: Home, model_id: str, *, approver: str, note: str, expect_champion: str | None = None,
+    home: Home, model_id: str, *, approver: str, note: str,
+    expected_champion: str | None | AnyChampion = ANY_CHAMPION,
     actor: Identity | None = None, origin: Literal["local", "cli"] = "local",
 ) -> HistoryEntry | PendingApproval:
     """Roll back to a promoted model (see registry.rollback), refused before any file is touched
-    when the home has no models folder.
+    when the home has no models folder. The one rollback call of the CLI and the History page.
 
     The two-person rule applies as to a promotion (``registry.approve.rollback_as``), so the
     config must be readable: an invalid one is refused (the rule in force is unknown).
 
     Args:
-        expect_champion: The champion the rollback must replace (compare-and-swap);
-            ``"none"`` for no champion; None for no check.
+        expected_champion: The champion the rollback must replace (compare-and-swap), as
+            ``registry.rollback`` takes it: a model id, None for "no champion", or
+            :data:`ANY_CHAMPION` for no check.
         actor: Who decides, as for :func:`promote_run` (approvers only when signed in).
     """
     from taskclf_core.console.access import acting
     from taskclf_core.registry.approve import rollback_as
     from taskclf_core.registry.runids import validate_model_id
-    from taskclf_core.registry.verdict import ANY_CHAMPION
 
     model_id = validate_model_id(model_id)
     if not home.models_dir.is_dir():
@@ -347,12 +359,9 @@ def rollback_model(
             f"there is no models folder at {home.models_dir}, so no model to roll back to "
             "(set TASKCLF_HOME or --models-dir to the home's models folder)"
         )
-    expected: Any = ANY_CHAMPION
-    if expect_champion is not None:
-        expected = None if expect_champion == "none" else validate_model_id(expect_champion)
     _, config = resolve_config(home, None)
     actor, note = acting(home, actor, approver=approver, note=note, verb="roll back", policy=config.access, origin=origin)
-    return rollback_as(home, model_id, actor=actor, note=note, policy=config.access, expected_champion=expected)
+    return rollback_as(home, model_id, actor=actor, note=note, policy=config.access, expected_champion=expected_champion)
 
 
 def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]]:

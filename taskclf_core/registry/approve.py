@@ -42,7 +42,7 @@ from taskclf_core.registry.verdict import (
     FROM_RUN,
     AnyChampion,
     FromRun,
-    judge,
+    check_promotion,
     raise_refusal,
 )
 
@@ -178,7 +178,7 @@ def approve(
     _, note = validate_signoff(actor.name, note, "promote")
 
     def check() -> ActiveState:
-        verdict = judge(home, run_id, auto_promote=auto_promote, automatic=False, expected=expected_champion)
+        verdict = check_promotion(home, run_id, auto_promote=auto_promote, automatic=False, expected=expected_champion)
         raise_refusal(verdict)
         assert verdict.state is not None
         return verdict.state

@@ -2,7 +2,7 @@
 
 :func:`promotability` answers without the lock (the app and CLI enable the Promote button
 and say why); ``promotion.promote`` and ``promotion.promote_auto`` re-apply the same
-:func:`judge` under the registry lock.
+:func:`check_promotion` under the registry lock.
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ ANY_CHAMPION: Final = AnyChampion()
 
 
 @dataclass(frozen=True)
-class Verdict:
+class PromotionCheck:
+    """Whether a run may become champion now (:func:`check_promotion`), and why."""
+
     ok: bool
     reason: str
     error: type[RegistryError] = PromotionRefused
@@ -56,8 +58,8 @@ class Verdict:
     state: ActiveState | None = None
 
 
-def _refuse(reason: str) -> Verdict:
-    return Verdict(ok=False, reason=reason)
+def _refuse(reason: str) -> PromotionCheck:
+    return PromotionCheck(ok=False, reason=reason)
 
 
 def gates_on_file(record: RunRecord) -> tuple[list[str], str | None]:
@@ -139,24 +141,24 @@ def _policy_change(before: str | None, now: str | None) -> str:
     return f"changed ({before[:12]}… → {now[:12]}…)"
 
 
-def judge(
+def check_promotion(
     home: Home,
     run_id: str,
     *,
     auto_promote: bool,
     automatic: bool,
     expected: str | None | FromRun,
-) -> Verdict:
+) -> PromotionCheck:
     """The one place that decides whether a run may become champion now."""
     try:
         record = read_run(home, run_id)
     except RunIdError as exc:
-        return Verdict(ok=False, reason=str(exc), error=RunIdError)
+        return PromotionCheck(ok=False, reason=str(exc), error=RunIdError)
     except RegistryError as exc:
         return _refuse(f"{exc}; it cannot be promoted")
     rid, decision = record.run_id, record.decision
     if decision.kind == "calibration":
-        return _judge_calibration(home, record, auto_promote=auto_promote, automatic=automatic)
+        return _check_refit(home, record, auto_promote=auto_promote, automatic=automatic)
     if decision.outcome == "dry_run":
         return _refuse(f"run {rid} is a dry run: dry runs are never promotable; start a real run")
     if decision.outcome == "rejected":
@@ -230,7 +232,7 @@ def judge(
         was, now = expected_id or "none", now_id or "none"
         if was == now:  # same id, different bytes: only possible if a bundle was replaced
             was, now = f"{was} ({(expected_sha or '')[:12]})", f"{now} ({(now_sha or '')[:12]})"
-        return Verdict(
+        return PromotionCheck(
             ok=False,
             reason=(
                 f"the champion changed since this run was evaluated (was {was}, now {now}); "
@@ -240,7 +242,7 @@ def judge(
         )
     read = decision.deployment_compared
     if isinstance(expected, FromRun) and read is not None and read.policy_sha256 != deployment.policy_sha256:
-        return Verdict(
+        return PromotionCheck(
             ok=False,
             reason=(
                 f"the deployment changed since this run was evaluated ({home.models_dir.name}/inference_policy.json "
@@ -250,7 +252,7 @@ def judge(
             error=ChampionChanged,
         )
     replaces = f"champion {now_id}" if now_id else "no champion (this will be the first)"
-    return Verdict(
+    return PromotionCheck(
         ok=True,
         reason=f"run {rid} passed every gate and can be promoted; it replaces {replaces}",
         record=record,
@@ -258,7 +260,7 @@ def judge(
     )
 
 
-def _judge_calibration(home: Home, record: RunRecord, *, auto_promote: bool, automatic: bool) -> Verdict:
+def _check_refit(home: Home, record: RunRecord, *, auto_promote: bool, automatic: bool) -> PromotionCheck:
     """Whether a calibrator refit may be applied now: its gates passed, its files are intact,
     and the champion and its deployment are still the ones it was judged against."""
     rid, decision = record.run_id, record.decision
@@ -281,15 +283,15 @@ def _judge_calibration(home: Home, record: RunRecord, *, auto_promote: bool, aut
     deployment = inspect_deployment(home)
     now_id = deployment.champion_id
     if now_id != model:
-        return Verdict(ok=False, error=ChampionChanged, reason=(
+        return PromotionCheck(ok=False, error=ChampionChanged, reason=(
             f"the champion changed since this refit was evaluated (it refitted {model}, the champion is now "
             f"{now_id or 'none'}); refit the calibrator of the champion now"))
     read = decision.deployment_compared
     if read is not None and read.policy_sha256 != deployment.policy_sha256:
-        return Verdict(ok=False, error=ChampionChanged, reason=(
+        return PromotionCheck(ok=False, error=ChampionChanged, reason=(
             f"the deployment changed since this refit was evaluated ({home.models_dir.name}/inference_policy.json "
             f"{_policy_change(read.policy_sha256, deployment.policy_sha256)}); start a new refit"))
-    return Verdict(ok=True, record=record, state=deployment.active, reason=(
+    return PromotionCheck(ok=True, record=record, state=deployment.active, reason=(
         f"calibrator refit {rid} passed every gate and can be applied: {model} keeps serving, with the refitted "
         "calibrator and threshold"))
 
@@ -308,11 +310,11 @@ def promotability(home: Home, run_id: str, *, auto_promote: bool) -> tuple[bool,
     Returns:
         ``(can_promote, reason)``: one sentence either way.
     """
-    verdict = judge(home, run_id, auto_promote=auto_promote, automatic=False, expected=FROM_RUN)
+    verdict = check_promotion(home, run_id, auto_promote=auto_promote, automatic=False, expected=FROM_RUN)
     return verdict.ok, verdict.reason
 
 
-def raise_refusal(verdict: Verdict) -> None:
+def raise_refusal(verdict: PromotionCheck) -> None:
     """Raise the verdict's error with its reason when it refuses; else do nothing."""
     if not verdict.ok:
         raise verdict.error(verdict.reason)

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from taskclf_core.errors import RegistryError
-from taskclf_core.model.gates import RegressionResult
+from taskclf_core.model.gates import GateGroup
 from taskclf_core.model.reports import BootstrapInterval, EvaluationReport
 from taskclf_core.registry.deployrecord import DEPLOYMENT_FILE, ChallengerDeployment
 from taskclf_core.train.deploy import ServingEvidence
@@ -27,7 +27,7 @@ class RunEvidence(BaseModel):
     champion: EvaluationReport | None
     baseline: EvaluationReport
     bootstrap: BootstrapInterval | None
-    gates: dict[str, RegressionResult]
+    gates: dict[str, GateGroup]
     config_yaml: str
     #: The raw reports beside the served ones the gates judged (empty when they judged raw).
     raw: dict[str, EvaluationReport | None] = {}

@@ -28,8 +28,8 @@ from taskclf_core.data.quality import DataWarning
 from taskclf_core.data.quality import data_warnings as found_warnings
 from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD
 from taskclf_core.model.gates import (
+    GateGroup,
     RegressionGate,
-    RegressionResult,
     check_candidate_gates,
     check_regression_gates,
 )
@@ -68,6 +68,10 @@ from taskclf_core.train.stages import (
     train_challenger,
 )
 
+#: The reference API's name of a group of gates (it holds the candidate and baseline gates
+#: too, so the library calls it :class:`GateGroup`).
+RegressionResult = GateGroup
+
 __all__ = [
     "BOOTSTRAP_RESAMPLES",
     "MIN_LABELLED_WINDOWS",
@@ -75,6 +79,7 @@ __all__ = [
     "DatasetSnapshot",
     "Outcome",
     "ProgressCallback",
+    "GateGroup",
     "RegressionGate",
     "RegressionResult",
     "RetrainConfig",

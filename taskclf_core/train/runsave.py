@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from taskclf_core.data.schema import LABELS, SCHEMA_HASHES
 from taskclf_core.fs.atomic import dumps_json
 from taskclf_core.fs.faultpoints import faultpoint
-from taskclf_core.model.gates import RegressionResult
+from taskclf_core.model.gates import GateGroup
 from taskclf_core.model.lgbm import TrainedModel
 from taskclf_core.model.reports import BootstrapInterval, EvaluationReport
 from taskclf_core.paths import Home
@@ -54,7 +54,7 @@ def save_run(
     config_yaml: str,
     reports: dict[str, EvaluationReport | None],
     bootstrap: BootstrapInterval | None,
-    gates: dict[str, RegressionResult],
+    gates: dict[str, GateGroup],
     outcome: str,
     reason: str,
     champion: ChampionState,
