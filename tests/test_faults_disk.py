@@ -40,7 +40,6 @@ from taskclf_core.errors import StorageError
 from taskclf_core.paths import Home
 from taskclf_core.registry.listing import (
     cleanup_stale_temp,
-    load_champion,
     promote,
     read_active,
     write_run,
@@ -174,7 +173,7 @@ def _sweep(
             # A refused change changed nothing: the previous champion is intact.
             if capture(root).active != before.active:
                 violations.add(label, [f"call {nth}: refused with {outcome['message']!r} but the pointer moved"])
-            load_champion(Home(root), parse_model=False)
+            read_active(Home(root))  # the champion's pointer and bundle still read
             if mode == "ENOSPC" and leftovers(root):  # a read-only disk cannot delete them
                 violations.add(label, [f"call {nth}: a live writer left {leftovers(root)}"])
         else:

@@ -31,7 +31,6 @@ from taskclf_core.registry.listing import (
     inspect_models,
     list_models,
     list_runs,
-    load_champion,
     promotability,
     promote,
     read_active,
@@ -194,7 +193,7 @@ def test_every_file_of_a_promoted_bundle_is_checked_against_its_run(home: Home, 
     assert {m.model_id: m.broken for m in list_models(home)}[second] == expected
     assert expected in (inspect_active(home).problem or "")
     with pytest.raises(RegistryError, match="does not match its SHA-256"):
-        load_champion(home)
+        read_active(home)
     problem = champion_problem(home)
     assert problem is not None and f"for example {first}" in problem
 

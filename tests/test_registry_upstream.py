@@ -29,12 +29,12 @@ from helpers_taskclf_rules import (
 from taskclf_core.errors import ChampionChanged, PromotionRefused
 from taskclf_core.paths import Home
 from taskclf_core.registry.bundle import INTEGRITY_UNVERIFIABLE, ORIGIN_TASKCLF
+from taskclf_core.registry.installed import load_installed
 from taskclf_core.registry.listing import (
     LEFTOVER,
     inspect_active,
     inspect_history,
     inspect_models,
-    load_champion,
     promote,
     read_active,
     rollback,
@@ -87,7 +87,7 @@ def test_a_taskclf_registry_reads_as_champion_with_its_origin_and_no_recorded_ha
     assert entry.note == "manual set-active" and entry.origin == "taskclf"
 
     # Loaded for evaluation as champion: booster, encoders, metadata, origin, integrity.
-    bundle = load_champion(home)
+    bundle = load_installed(home, upstream)
     assert bundle is not None and bundle.origin == ORIGIN_TASKCLF
     assert bundle.integrity == INTEGRITY_UNVERIFIABLE and not bundle.verifiable
     assert bundle.booster.num_feature() == N_FEATURES[schema]
@@ -253,7 +253,7 @@ def test_a_taskclf_champion_is_identified_by_its_model_bytes_for_the_run_record(
     assert state.error is None and state.model_id == upstream
     sha = hashlib.sha256((home.models_dir / upstream / "model.txt").read_bytes()).hexdigest()
     assert state.model_sha256 == sha
-    assert load_champion(home, parse_model=False).model_sha256 == sha  # one answer: LoadedBundle.model_sha256
+    assert load_installed(home, upstream).model_sha256 == sha  # one answer: LoadedBundle.model_sha256
     # The file itself is untouched: no hash is written into taskclf's metadata.
     assert "model_sha256" not in json.loads((home.models_dir / upstream / "metadata.json").read_text())
 

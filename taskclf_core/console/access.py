@@ -98,14 +98,6 @@ def session_access(home: Home, *, team: bool, identity: Identity | None) -> Acce
     return Access(team=team, identity=identity, policy=policy, problem=problem)
 
 
-def pending_sentences(home: Home, subject: str | None = None, *, kind: ChangeKind = "promote") -> list[str]:
-    """Pending (and void) approvals in words: one change's, or every change's (Review, Status, History)."""
-    policy, _ = access_policy(home)
-    if subject is not None:
-        return pending_state(home, subject, required=policy.required_approvals, kind=kind).sentences()
-    return [s for state in all_pending(home, required=policy.required_approvals) for s in state.sentences()]
-
-
 #: Headings of approvals in words: those that count, those void, a file that was not read.
 PENDING_HEADING: Final = "Pending approval"
 VOID_HEADING: Final = "Void approval"
@@ -174,18 +166,6 @@ def who(entry: HistoryEntry) -> str:
 def approvals_of(entry: HistoryEntry) -> str:
     """Every sign-off that led to a change, with when and how each was authenticated, and its note."""
     return "; ".join(f"{a.describe()}, note: {a.note}" for a in entry.approvals)
-
-
-def approvers_of(entry: HistoryEntry) -> str:
-    """Every approver of a change with when each approved and how they were authenticated.
-
-    ``"alice@example.com (signed in …) at 2026-… UTC and bob@example.com (…) at …"``; the
-    one who acted when no approvals were recorded (older lines, automatic, taskclf).
-    """
-    if entry.approvals:
-        shown = [a.describe() for a in entry.approvals]
-        return shown[0] if len(shown) == 1 else f"{'; '.join(shown[:-1])} and {shown[-1]}"
-    return f"{who(entry)} at {format_utc(entry.time)}"
 
 
 def signed_by(entry: HistoryEntry) -> str:
@@ -271,11 +251,9 @@ __all__ = [
     "access_policy",
     "acting",
     "approvals_of",
-    "approvers_of",
     "audit_rows",
     "cancel_retrain",
     "pending_notes",
-    "pending_sentences",
     "plan_signoff",
     "required_rule",
     "signed_by",

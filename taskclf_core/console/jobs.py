@@ -309,22 +309,6 @@ def cancel_job(home: Home, job_id: str) -> JobStatus:
     return read_job(home, job_id)
 
 
-def wait_job(home: Home, job_id: str, *, timeout: float = 120.0, poll: float = 0.2) -> JobStatus:
-    """Poll until the job is no longer active, and return its final status.
-
-    Raises:
-        TimeoutError: still active after ``timeout`` seconds.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        job = read_job(home, job_id)
-        if not job.active:
-            return job
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"retrain job {job_id} still {job.state} ({job.stage}) after {timeout:g} s")
-        time.sleep(poll)
-
-
 __all__ = [
     "ACTIVE_LOCK",
     "ACTIVE_STATES",
@@ -342,5 +326,4 @@ __all__ = [
     "start_job",
     "submit",
     "validate_job_id",
-    "wait_job",
 ]

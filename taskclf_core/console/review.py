@@ -370,11 +370,6 @@ def run_choices(home: Home, *, limit: int = 50) -> list[RunChoice]:
     return out
 
 
-def recent_run_ids(home: Home, *, limit: int = 50) -> list[str]:
-    """The newest run ids (for a run picker), newest first."""
-    return [c.run_id for c in run_choices(home, limit=limit)]
-
-
 def sign_off(
     home: Home, run_id: str, *, approver: str, note: str, actor: Identity | None = None
 ) -> HistoryEntry | PendingApproval:
@@ -405,7 +400,6 @@ __all__ = [
     "RunChoice",
     "RunReview",
     "gate_rows",
-    "recent_run_ids",
     "run_choices",
     "run_review",
     "sign_off",

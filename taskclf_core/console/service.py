@@ -40,7 +40,7 @@ from taskclf_core.train.dask.config import ComputeConfig, effective_compute, req
 
 __all__ = [  # the request helpers are re-exported: front ends import one module
     "RetrainRequest", "build_request", "cadence_report", "check_synthetic_size", "date_range",
-    "default_config_notice", "expected_champion_option", "history_report", "history_table", "init_home", "models_table", "promote_run", "resolve_config",
+    "default_config_notice", "expected_champion_option", "history_report", "init_home", "promote_run", "resolve_config",
     "resolve_home", "rollback_model", "run_retrain", "runs_table", "synthesize_data", "synthetic_size_problem",
 ]
 
@@ -402,11 +402,6 @@ def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]
     ]
 
 
-def models_table(home: Home) -> list[dict[str, Any]]:
-    """Promoted models (champion marked, broken bundles with the reason)."""
-    return models_report(home)[0]
-
-
 def models_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
     """Promoted models as rows, and every registry file that could not be read and why
     (pointer, history lines, bundles, the deployment), so an empty or short table is never silent.
@@ -457,11 +452,6 @@ def deployment_report(home: Home) -> tuple[list[dict[str, Any]], list[dict[str, 
     view = deployment_view(home)
     return view.rows_as_dicts(), [{"what": p.what, "fix": p.fix, "severity": p.severity, "code": p.code}
                                   for p in view.problems]
-
-
-def history_table(home: Home) -> list[dict[str, Any]]:
-    """The champion history that took effect, newest first."""
-    return history_report(home)[0]
 
 
 def history_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:

@@ -244,6 +244,3 @@ def _final_path(exc: OSError, tmp: Path, target: Path) -> Path:
     return names[-1] if names else target
 
 
-def is_temporary(path: Path) -> bool:
-    """True for the leftovers of an interrupted atomic write."""
-    return path.name.startswith(TMP_PREFIX)

@@ -13,7 +13,7 @@ its history entry.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -231,9 +231,4 @@ def rollback_as(
     return _sign(home, "rollback", model_id, actor=actor, note=note, policy=policy, check=check, complete=complete)
 
 
-def approvals_text(approvals: Iterable[Approval]) -> str:
-    """The approvals of a change in one line (for tables and the report)."""
-    return "; ".join(a.describe() for a in approvals)
-
-
-__all__ = ["PendingApproval", "approvals_text", "approve", "rollback_as"]
+__all__ = ["PendingApproval", "approve", "rollback_as"]

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from taskclf_core.errors import BundleError
 from taskclf_core.paths import Home
-from taskclf_core.registry.bundle import LoadedBundle
 from taskclf_core.registry.cleanup import cleanup_stale_temp
 from taskclf_core.registry.history import (
     HistoryEntry,
@@ -76,7 +75,6 @@ __all__ = [
     "inspect_models",
     "list_models",
     "list_runs",
-    "load_champion",
     "promotability",
     "promote",
     "promote_auto",
@@ -202,25 +200,6 @@ def rollback_targets(home: Home) -> list[str]:
         left-over bundle that was never champion in the applied history).
     """
     return [m.model_id for m in list_models(home) if m.rollback_target]
-
-
-def load_champion(home: Home, *, parse_model: bool = True) -> LoadedBundle | None:
-    """The champion's bundle, or None when there is no champion.
-
-    Args:
-        home: The registry home.
-        parse_model: Also parse ``model.txt`` with LightGBM (``booster`` ready).
-
-    Returns:
-        The loaded bundle, or None.
-
-    Raises:
-        RegistryError: ``active.json`` is invalid or names a missing or broken bundle.
-    """
-    pointer = read_active(home)
-    if pointer is None:
-        return None
-    return load_installed(home, pointer.model_id, parse_model=parse_model)
 
 
 def champion_problem(home: Home) -> str | None:
