@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import difflib
 import reprlib
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
@@ -93,6 +94,20 @@ class SignInAgain(AccessDenied):
 
 class SessionEnded(AccessDenied):
     """The sign-in was ended (signed out elsewhere) or has expired: sign in again."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong a person should know, as data: what is wrong and what fixes it.
+
+    Shown, never raised, and never parsed back from a sentence: the pages, the report and
+    the CLI render ``what`` and ``fix`` as they need. ``code`` names the kind of problem.
+    """
+
+    code: str
+    what: str
+    fix: str
+    severity: Literal["error", "warning", "note"] = "warning"
 
 
 # --------------------------------------------------------------------------- messages

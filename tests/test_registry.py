@@ -618,9 +618,8 @@ def test_garbage_in_active_json_is_reported_not_replaced(home: Home) -> None:
         read_active(home)
     assert str(err.value).startswith("models/active.json is not valid JSON (Expecting")
     problem = champion_problem(home)
-    assert problem is not None
-    assert problem.startswith(str(err.value))
-    assert f"Fix: roll back to a former champion whose bundle is good (for example {first})" in problem
+    assert problem is not None and problem.what == str(err.value)
+    assert problem.fix.startswith(f"roll back on the History page to a former champion whose bundle is good (for example {first})")
     message = _refusal(home, second_run)
     assert message.startswith("the champion pointer is broken (models/active.json is not valid")
     assert list_models(home)[0].broken is None
@@ -652,9 +651,11 @@ def test_pointer_naming_a_missing_or_broken_bundle_is_reported(home: Home) -> No
         f"model.txt does not match its SHA-256 in the manifest of artifacts/runs/{first}/"
         "decision.json (file altered after the run?)"
     )
-    assert champion_problem(home) == (
-        f"{err.value}. There is no good bundle in models/ to roll back to: move "
-        "models/active.json aside by hand (the registry then has no champion) and run a retrain."
+    problem = champion_problem(home)
+    assert problem is not None and problem.what == str(err.value)
+    assert problem.fix == (
+        "there is no good bundle in models/ to roll back to: move "
+        "models/active.json aside by hand (the registry then has no champion) and run a retrain"
     )
 
     shutil.rmtree(home.models_dir / first)

@@ -195,7 +195,7 @@ def test_every_file_of_a_promoted_bundle_is_checked_against_its_run(home: Home, 
     with pytest.raises(RegistryError, match="does not match its SHA-256"):
         read_active(home)
     problem = champion_problem(home)
-    assert problem is not None and f"for example {first}" in problem
+    assert problem is not None and f"for example {first}" in problem.fix
 
 
 # --------------------------------------------------------------------------- 11.6

@@ -152,15 +152,21 @@ def required_rule(policy: AccessPolicy) -> str:
     )
 
 
+def _unrecorded(entry: HistoryEntry) -> tuple[str, str]:
+    """Who made a change that recorded no identity, and how that is known."""
+    if entry.origin == "taskclf":
+        return "taskclf", "set by taskclf; no identity recorded"
+    if entry.action == "auto_promote":
+        return "auto", "automatic promotion; no identity recorded"
+    return entry.approver, "no identity recorded: written before identities were recorded"
+
+
 def who(entry: HistoryEntry) -> str:
     """Who made a champion change and how that was established (History page, report)."""
     if entry.actor is not None:
         return entry.actor.describe()
-    if entry.origin == "taskclf":
-        return "taskclf (set by taskclf; no identity recorded)"
-    if entry.action == "auto_promote":
-        return "auto (automatic promotion; no identity recorded)"
-    return f"{entry.approver} (no identity recorded: written before identities were recorded)"
+    name, how = _unrecorded(entry)
+    return f"{name} ({how})"
 
 
 def approvals_of(entry: HistoryEntry) -> str:
@@ -180,7 +186,7 @@ def signed_by(entry: HistoryEntry) -> str:
         each = "; ".join(f"{a.actor.name}: approved at {format_utc(a.at)}, {a.actor.how()}" for a in entry.approvals)
         return f"{names(entry.approvals)} on {when} ({each})"
     actor = entry.approvals[0].actor if entry.approvals else entry.actor
-    how = actor.how() if actor is not None else who(entry).removeprefix(entry.approver).strip(" ()")
+    how = actor.how() if actor is not None else _unrecorded(entry)[1]
     return f"{actor.name if actor is not None else entry.approver} on {when} ({how})"
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from taskclf_core.errors import Problem
 from taskclf_core.paths import Home
 from taskclf_core.registry.deploychange import pending_completion
-from taskclf_core.registry.deployment import Deployment, PathView, Problem, inspect_deployment
+from taskclf_core.registry.deployment import Deployment, PathView, inspect_deployment
 from taskclf_core.registry.deployrecord import DeploymentRecord
 
 TRAY = "tray, and infer online after a policy reload"

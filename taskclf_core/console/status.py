@@ -12,7 +12,7 @@ The calibrator store is optional: set ``TASKCLF_CALIBRATOR_STORE`` to its folder
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
@@ -21,7 +21,7 @@ from taskclf_core.console.access import signed_by
 from taskclf_core.console.deployview import DeploymentView, deployment_view
 from taskclf_core.console.formatting import first_line
 from taskclf_core.console.runstate import RunRow, names_of, run_rows
-from taskclf_core.errors import TaskclfError
+from taskclf_core.errors import Problem, TaskclfError
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from taskclf_core.registry.history import HistoryEntry
@@ -37,14 +37,6 @@ CALIBRATOR_STORE_ENV: Final = "TASKCLF_CALIBRATOR_STORE"
 AWAITING_CHECKED: Final = 5
 #: Which rows the champion's macro-F1 on Status comes from (Review re-evaluates per run).
 CHAMPION_F1_SOURCE: Final = "on the test rows of the run that produced it (from its bundle's metrics.json)"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something wrong in the home, in plain words, with the fix."""
-
-    what: str
-    fix: str
 
 
 @dataclass(frozen=True)
@@ -210,25 +202,17 @@ def _cadence_view(status: CadenceStatus, champion: str | None = None, *, retrain
     )
 
 
-def _champion_problem(problem: str, head: str | None) -> Problem:
-    """The broken-champion problem with the one fix that applies (no repeated sentences).
-
-    ``problem`` is :func:`registry.champion_problem`'s text: the pointer's problem
-    (``head``), then either "Fix: roll back …" or why no rollback is possible.
-    """
-    if head and problem.startswith(head):
-        rest = problem[len(head) :].lstrip(". ")
-    else:
-        head, _, rest = problem.partition(". ")
-    fix = rest.removeprefix("Fix: ").strip()
-    fix = fix[:1].upper() + fix[1:] if fix else "Promote a run from its review, or start a retrain."
-    if fix.startswith("Roll back to "):
-        fix = fix.replace("Roll back to ", "Roll back on the History page to ", 1)
-    return Problem(what=head, fix=fix)
+def _shown(problem: Problem, *, capitalise_what: bool = True) -> Problem:
+    """A problem as the page shows it: the fix a sentence (capitalised, one final stop), and
+    ``what`` capitalised unless it starts with a file name (``models/active.json …``)."""
+    fix = problem.fix[:1].upper() + problem.fix[1:]
+    what = problem.what[:1].upper() + problem.what[1:] if capitalise_what else problem.what
+    return replace(problem, what=what, fix=fix if fix.endswith(".") else fix + ".")
 
 
 def _config_problem(config: ConfigState) -> Problem:
     return Problem(
+        "config_invalid",
         what=f"The retrain configuration cannot be used: {config.error}",
         fix=f"Correct {config.path} (see configs/retrain.yaml in the project for every key "
         "and its allowed values). Until then retrains refuse to start and the status "
@@ -242,6 +226,7 @@ def _registry_problems(home: Home, rows: list[RunRow], history_problems: list[st
         if model.broken and not model.is_champion:
             problems.append(
                 Problem(
+                    "bundle_broken",
                     what=f"Promoted bundle models/{model.model_id} is broken: {model.broken}",
                     fix="It cannot be rolled back to. Move the folder out of models/ "
                     "(it is not the champion, so nothing else changes).",
@@ -251,6 +236,7 @@ def _registry_problems(home: Home, rows: list[RunRow], history_problems: list[st
         if row.broken and not row.stale_interrupted:
             problems.append(
                 Problem(
+                    "run_broken",
                     what=f"Run artifacts/runs/{row.run_id} is broken: {row.broken}",
                     fix="It cannot be reviewed or promoted; move it out of artifacts/runs or "
                     "start a new retrain.",
@@ -258,7 +244,8 @@ def _registry_problems(home: Home, rows: list[RunRow], history_problems: list[st
             )
     # With a broken pointer the history problems only repeat it; show them once it is fixed.
     for note in [] if pointer_broken else history_problems:
-        problems.append(Problem(what=f"Champion history: {note}", fix="Nothing to do: ignored entries stay in the file for the record."))
+        problems.append(Problem("history_ignored", what=f"Champion history: {note}",
+                                fix="Nothing to do: ignored entries stay in the file for the record.", severity="note"))
     return problems
 
 
@@ -286,22 +273,23 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
     rows, history, _ = run_rows(home)
     pointer_problem = registry.champion_problem(home)
     if pointer_problem:
-        problems.append(_champion_problem(pointer_problem, registry.inspect_active(home).problem))
+        problems.append(_shown(pointer_problem, capitalise_what=False))
     else:
         pointer = registry.inspect_active(home).pointer
         if pointer is not None:
             try:
                 champion = _champion_view(home, pointer, now, history.entries)
             except TaskclfError as exc:  # changed between the two reads
-                problems.append(Problem(what=str(exc), fix="Reload the page; if it stays, roll back on the History page."))
+                problems.append(Problem("champion_changed", what=str(exc),
+                                        fix="Reload the page; if it stays, roll back on the History page."))
 
     problems.extend(_registry_problems(home, rows, history.problems, pointer_problem is not None))
     awaiting: list[AwaitingRun] = []
     pending = [r for r in rows if r.outcome == "awaiting_signoff"]
     for row in pending[:AWAITING_CHECKED]:
-        ok, why = registry.promotability(home, row.run_id, auto_promote=cfg.auto_promote)
-        subject = f"run {row.run_id} "  # the sentence names the run already
-        awaiting.append(AwaitingRun(row, ok, "it " + why[len(subject) :] if why.startswith(subject) else why))
+        check = registry.promotion_check(home, row.run_id, auto_promote=cfg.auto_promote)
+        # The page names the run already: a reason about the run says "it".
+        awaiting.append(AwaitingRun(row, check.ok, f"it {check.why}" if check.subject else check.why))
     auto_note = None
     if cfg.auto_promote and pending:
         auto_note = (
@@ -311,8 +299,7 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
         )
 
     deployment = deployment_view(home)
-    problems[:0] = [Problem(what=p.what[:1].upper() + p.what[1:], fix=p.fix[:1].upper() + p.fix[1:] + ".")
-                    for p in deployment.problems if p.severity != "note"]
+    problems[:0] = [_shown(p) for p in deployment.problems if p.severity != "note"]
     # The store the deployment serves, else the one TASKCLF_CALIBRATOR_STORE names.
     store = resolve_home_path(home, deployment.store_folder) if deployment.store_folder else calibrator_store(home)
     calibrator = (
@@ -346,7 +333,6 @@ __all__ = [
     "AwaitingRun",
     "CadenceView",
     "ChampionView",
-    "Problem",
     "StatusSummary",
     "calibrator_store",
     "retrain_cadence_view",

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD, LABELS
-from taskclf_core.errors import RegistryError
+from taskclf_core.errors import Problem, RegistryError
 from taskclf_core.fs.jsonfile import read_json
 from taskclf_core.model.served import RAW_RULE, ServingRule
 from taskclf_core.paths import Home
@@ -40,16 +40,6 @@ from taskclf_core.registry.policy import (
 POLICY_PATH: Final = "policy-aware path (tray; infer online after a policy reload)"
 BATCH_PATH: Final = "infer batch (and infer online at start-up)"
 Source = Literal["inference_policy.json", "active.json"]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something about the deployment a person should know, with what fixes it."""
-
-    code: str
-    what: str
-    fix: str
-    severity: Literal["error", "warning", "note"] = "warning"
 
 
 @dataclass(frozen=True)
@@ -314,4 +304,4 @@ def inspect_deployment(home: Home) -> Deployment:
     return Deployment(active, pf, served, batch, tuple(problems))
 
 
-__all__ = ["BATCH_PATH", "POLICY_PATH", "Deployment", "PathView", "Problem", "StoreView", "inspect_deployment"]
+__all__ = ["BATCH_PATH", "POLICY_PATH", "Deployment", "PathView", "StoreView", "inspect_deployment"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from taskclf_core.errors import BundleError
+from taskclf_core.errors import BundleError, Problem
 from taskclf_core.paths import Home
 from taskclf_core.registry.cleanup import cleanup_stale_temp
 from taskclf_core.registry.history import (
@@ -52,7 +52,7 @@ from taskclf_core.registry.runs import (
     write_run,
 )
 from taskclf_core.registry.stamps import parse_utc
-from taskclf_core.registry.verdict import ANY_CHAMPION, FROM_RUN, promotability
+from taskclf_core.registry.verdict import ANY_CHAMPION, FROM_RUN, promotability, promotion_check
 
 __all__ = [
     "ANY_CHAMPION",
@@ -76,6 +76,7 @@ __all__ = [
     "list_models",
     "list_runs",
     "promotability",
+    "promotion_check",
     "promote",
     "promote_auto",
     "read_active",
@@ -202,26 +203,29 @@ def rollback_targets(home: Home) -> list[str]:
     return [m.model_id for m in list_models(home) if m.rollback_target]
 
 
-def champion_problem(home: Home) -> str | None:
-    """What is wrong with the champion pointer, in plain words with the fix; None if fine.
+def champion_problem(home: Home) -> Problem | None:
+    """What is wrong with the champion pointer, and the fix; None when it is fine.
 
     Args:
         home: The registry home.
 
     Returns:
         None when there is no ``active.json`` or it names a good bundle; else the problem
-        and the fix (roll back to a listed good bundle).
+        (the pointer's) and the one fix that applies: roll back to a listed good bundle, or
+        set the pointer aside when there is none. ``active.json`` is never replaced here.
     """
     state = inspect_active(home)
     if state.problem is None:
         return None
     good = [m.model_id for m in list_models(home) if m.rollback_target]
     if good:
-        return (
-            f"{state.problem}. Fix: roll back to a former champion whose bundle is good (for "
-            f"example {good[0]}); active.json is never replaced automatically."
+        fix = (
+            f"roll back on the History page to a former champion whose bundle is good (for example {good[0]}); "
+            "active.json is never replaced automatically"
         )
-    return (
-        f"{state.problem}. There is no good bundle in models/ to roll back to: move "
-        "models/active.json aside by hand (the registry then has no champion) and run a retrain."
-    )
+    else:
+        fix = (
+            "there is no good bundle in models/ to roll back to: move models/active.json aside by hand (the "
+            "registry then has no champion) and run a retrain"
+        )
+    return Problem("champion_pointer", state.problem, fix, "error")
