@@ -5,7 +5,6 @@ Also the page's one action, :func:`sign_off`. The HTML report renders the same r
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +19,7 @@ from taskclf_core.console.derived import ContentCache, content_key
 from taskclf_core.console.formatting import format_time
 from taskclf_core.console.runstate import RunState, effective_state, run_rows
 from taskclf_core.console.servingview import ServedComparison, served_comparison
+from taskclf_core.data.quality import DataWarning
 from taskclf_core.errors import ConfigError, RegistryError
 from taskclf_core.model.evaluation import EvaluationReport
 from taskclf_core.model.gates import RegressionGate, in_current_convention
@@ -127,17 +127,17 @@ class RunReview:
         return self.reason_now or self.decision.reason
 
     @property
-    def data_warnings(self) -> list[dict[str, Any]]:
+    def data_warnings(self) -> list[DataWarning]:
         """The snapshot's data warnings (rows taskclf accepts that look wrong; they were kept)."""
-        found = self.evidence.snapshot.get("data_warnings") or []
-        return [w for w in found if isinstance(w, dict)] if isinstance(found, list) else []
+        return list(self.evidence.snapshot.data_warnings)
 
     @property
     def data_warning_rows(self) -> list[dict[str, Any]]:
         """The data warnings as table rows; a value the warning does not have is blank, never ``None``."""
         columns = {"kind": "kind", "column": "column", "rows": "rows", "min": "min_value", "max": "max_value",
                    "allowed": "allowed", "source": "source"}
-        return [{shown: "" if w.get(key) is None else w.get(key) for shown, key in columns.items()} for w in self.data_warnings]
+        return [{shown: "" if getattr(w, key) is None else getattr(w, key) for shown, key in columns.items()}
+                for w in self.data_warnings]
 
     @property
     def data_warnings_sentence(self) -> str | None:
@@ -176,27 +176,6 @@ def _run_config(evidence: RunEvidence) -> tuple[RetrainConfig | None, str | None
         return None, f"the run's config.yaml is not valid ({exc}); the default tolerance is shown"
 
 
-#: Evidence files of a run and the JSON type each must hold.
-_EVIDENCE_JSON: Final = ("decision.json", "snapshot.json", "evaluation.json", "gates.json")
-
-
-def _check_evidence_files(folder: Path, run_id: str) -> None:
-    """Refuse evidence files that are not valid, naming the file (before anything parses them)."""
-    for name in (*_EVIDENCE_JSON, "config.yaml"):
-        path = folder / name
-        try:
-            text = path.read_bytes().decode("utf-8")
-            if name.endswith(".json") and not isinstance(json.loads(text), dict):
-                raise ValueError("expected a JSON object")
-        except FileNotFoundError:
-            continue  # read_evidence names a missing file itself
-        except (OSError, ValueError, RecursionError) as exc:
-            why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)[:160] or type(exc).__name__
-            if isinstance(exc, RecursionError):
-                why = "nested too deeply"
-            raise RegistryError(f"run {run_id}: {name} is not valid ({why})") from None
-
-
 @dataclass(frozen=True)
 class _Derived:
     """What a run's evidence files give, derived once per content (shared, read-only)."""
@@ -215,15 +194,7 @@ _DERIVED: ContentCache[_Derived] = ContentCache()
 
 
 def _derive(folder: Path, run_id: str, decision: RunDecision) -> _Derived:
-    _check_evidence_files(folder, run_id)
-    try:
-        evidence = read_evidence(folder, run_id)
-    except RegistryError:
-        raise
-    except (ValueError, TypeError, KeyError, RecursionError, OverflowError) as exc:
-        raise RegistryError(
-            f"run {run_id}: its evidence files are not valid ({type(exc).__name__}: {str(exc)[:200]})"
-        ) from None
+    evidence = read_evidence(folder, run_id)  # each file read and validated once (names a bad one)
     run_config, note = _run_config(evidence)
     tolerance = (run_config or RetrainConfig.model_validate({})).regression_tolerance
     return _Derived(
