@@ -30,6 +30,7 @@ from taskclf_core.paths import Home
 from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.registry.pending import SignoffPlan, all_pending, pending_state, signoff_plan
 from taskclf_core.registry.signoff import validate_signoff
+from taskclf_core.registry.snapshot import RegistrySnapshot
 from taskclf_core.train.config import read_config
 
 if TYPE_CHECKING:
@@ -104,15 +105,17 @@ VOID_HEADING: Final = "Void approval"
 UNREAD_HEADING: Final = "Approvals not read"
 
 
-def pending_notes(home: Home, subject: str | None = None, *, kind: ChangeKind = "promote") -> list[tuple[str, str]]:
+def pending_notes(
+    snap: RegistrySnapshot, policy: AccessPolicy, subject: str | None = None, *, kind: ChangeKind = "promote"
+) -> list[tuple[str, str]]:
     """Approvals in words under the heading that fits them: ``(heading, sentence)``; one
-    change's, or every change's (Review, Status, History).
+    change's, or every change's (Review, Status, History), from the render's snapshot.
 
     "Pending approval" only for approvals that still count toward the two-person rule; a
     void one (the champion changed since) is headed "Void approval".
     """
-    policy, _ = access_policy(home)
     required = policy.required_approvals
+    home = snap.home  # the pending file and the pointer are the snapshot's (one read)
     states = (
         [pending_state(home, subject, required=required, kind=kind)] if subject is not None
         else all_pending(home, required=required)

@@ -460,12 +460,11 @@ def runs(
 def models(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonOpt = False) -> None:
     """List promoted models; the champion is marked, broken bundles say why; files that
     could not be read are named on stderr."""
-    from taskclf_core.console.service import deployment_report, models_report
+    from taskclf_core.console.service import models_listing
 
     with _errors():
         home = _home(models_dir, out_dir)
-        rows, problems = models_report(home)
-        paths, _ = deployment_report(home)
+        rows, problems, paths = models_listing(home)
     for problem in problems:
         err.print(Text(_literal(f"Problem: {problem}")))
     if as_json:

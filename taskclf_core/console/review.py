@@ -20,7 +20,7 @@ from taskclf_core.console.formatting import format_time
 from taskclf_core.console.runstate import RunState, effective_state, run_rows
 from taskclf_core.console.servingview import ServedComparison, served_comparison
 from taskclf_core.data.quality import DataWarning
-from taskclf_core.errors import ConfigError, RegistryError
+from taskclf_core.errors import ConfigError
 from taskclf_core.model.evaluation import EvaluationReport
 from taskclf_core.model.gates import RegressionGate, in_current_convention
 from taskclf_core.paths import Home
@@ -30,7 +30,7 @@ from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.registry.pending import SignoffPlan
 from taskclf_core.registry.runids import validate_run_id
 from taskclf_core.registry.runs import ChampionRef, RunDecision
-from taskclf_core.registry.snapshot import one_read
+from taskclf_core.registry.snapshot import RegistrySnapshot, registry_snapshot
 from taskclf_core.train.config import RetrainConfig, parse_retrain_config, read_config
 from taskclf_core.train.evidence import EVIDENCE_FILES, RunEvidence, read_evidence
 
@@ -224,18 +224,16 @@ def run_review(home: Home, run_id: object, *, access: Access | None = None) -> R
         RegistryError: the run's decision or evidence files are not valid (names the file).
     """
     run_id = validate_run_id(run_id)
-    with one_read():  # one snapshot of the registry: each bundle and run folder checked once
-        review = _run_review(home, run_id)
+    with registry_snapshot(home) as snap:  # one read of the registry for the whole page
+        review = _run_review(snap, run_id)
         if access is None:
             return review
         return replace(review, plan=plan_signoff(home, run_id, kind="promote", access=access))
 
 
-def _run_review(home: Home, run_id: str) -> RunReview:
-    try:
-        record = registry.read_run(home, run_id)
-    except (RecursionError, OverflowError, UnicodeDecodeError) as exc:
-        raise RegistryError(f"run {run_id}: decision.json is not valid ({type(exc).__name__})") from None
+def _run_review(snap: RegistrySnapshot, run_id: str) -> RunReview:
+    home = snap.home
+    record = registry.read_run(home, run_id)
     derived, key = _DERIVED.get(
         str(record.path), lambda: content_key(record.path, _KEY_FILES), lambda: _derive(record.path, run_id, record.decision)
     )
@@ -244,7 +242,7 @@ def _run_review(home: Home, run_id: str) -> RunReview:
         can, why = False, f"cannot decide whether this run may be promoted: {config.error}"
     else:
         can, why = registry.promotability(home, run_id, auto_promote=config.config.auto_promote)
-    state = effective_state(home, run_id, record.decision)
+    state = effective_state(snap, run_id, record.decision)
     reason_now = None
     stranded = record.decision.outcome == "awaiting_signoff" and state.promotion is None
     if config.config is not None and config.config.auto_promote and stranded:
@@ -256,7 +254,6 @@ def _run_review(home: Home, run_id: str) -> RunReview:
             "Every gate passed, but auto_promote is on now, so nothing will promote this run "
             "(it waits for a sign-off that auto_promote turns off: see Sign-off below)."
         )
-    active = registry.inspect_active(home)
     return RunReview(
         run_id=run_id,
         decision=record.decision,
@@ -267,11 +264,11 @@ def _run_review(home: Home, run_id: str) -> RunReview:
         can_promote=can,
         promote_reason=why,
         compared_against=record.decision.champion_compared,
-        current_champion=active.pointer.model_id if active.pointer else None,
+        current_champion=snap.pointer_id,
         intact_problem=registry.verify_run(home, run_id),
         notes=list(derived.notes),
         state=state,
-        pending=pending_notes(home, run_id),
+        pending=pending_notes(snap, config.effective.access, run_id),
         served=derived.served,
         reason_now=reason_now,
         content_key=key,
@@ -329,7 +326,8 @@ class RunChoice:
 
 def run_choices(home: Home, *, limit: int = 50) -> list[RunChoice]:
     """The newest reviewable runs for a picker, newest first, labelled with state, date and macro-F1."""
-    rows, _, _ = run_rows(home)
+    with registry_snapshot(home) as snap:
+        rows, _, _ = run_rows(snap)
     out = []
     for r in rows:
         if r.state.recorded is None:

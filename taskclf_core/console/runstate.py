@@ -20,6 +20,7 @@ from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from taskclf_core.registry.history import HistoryEntry, HistoryReport
 from taskclf_core.registry.runs import RunDecision, RunSummary, auto_promotion_interrupted
+from taskclf_core.registry.snapshot import RegistrySnapshot
 from taskclf_core.registry.stamps import parse_utc
 
 #: Every effective outcome a listed run can have (filters and counts use these).
@@ -271,25 +272,21 @@ def _champion_moved_on(home: Home, summary: RunSummary, report: HistoryReport) -
     return parse_utc(report.entries[0].time) > parse_utc(d.finished_at)  # both validated when read
 
 
-def run_rows(home: Home) -> tuple[list[RunRow], HistoryReport, str | None]:
+def run_rows(snap: RegistrySnapshot) -> tuple[list[RunRow], HistoryReport, str | None]:
     """Every run with its effective state, newest first; the history; the champion id.
 
     Never raises for a broken run: it is listed with its reason.
     """
-    report = registry.inspect_history(home)
-    active = registry.inspect_active(home)
-    champion_id = active.pointer.model_id if active.pointer else None
+    report = snap.history
+    champion_id = snap.pointer_id
     states = run_states(report.entries, champion_id)
-    rows = [_row(s, states, _champion_moved_on(home, s, report)) for s in registry.list_runs(home)]
+    rows = [_row(s, states, _champion_moved_on(snap.home, s, report)) for s in registry.list_runs(snap.home)]
     return rows, report, champion_id
 
 
-def effective_state(home: Home, run_id: str, decision: RunDecision) -> RunState:
+def effective_state(snap: RegistrySnapshot, run_id: str, decision: RunDecision) -> RunState:
     """One run's effective state (for its review)."""
-    report = registry.inspect_history(home)
-    active = registry.inspect_active(home)
-    states = run_states(report.entries, active.pointer.model_id if active.pointer else None)
-    return state_of(run_id, decision.outcome, states)
+    return state_of(run_id, decision.outcome, run_states(snap.history.entries, snap.pointer_id))
 
 
 __all__ = [

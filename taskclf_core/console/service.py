@@ -28,6 +28,7 @@ from taskclf_core.errors import ConfigError, DataError, PromotionRefused
 from taskclf_core.paths import Home
 from taskclf_core.registry.approve import PendingApproval
 from taskclf_core.registry.history import HistoryEntry
+from taskclf_core.registry.snapshot import registry_snapshot
 from taskclf_core.registry.verdict import ANY_CHAMPION, AnyChampion
 from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, retrain_cadence
 from taskclf_core.train.config import (
@@ -40,7 +41,7 @@ from taskclf_core.train.dask.config import ComputeConfig, effective_compute, req
 
 __all__ = [  # the request helpers are re-exported: front ends import one module
     "RetrainRequest", "build_request", "cadence_report", "check_synthetic_size", "date_range",
-    "default_config_notice", "expected_champion_option", "history_report", "init_home", "promote_run", "resolve_config",
+    "default_config_notice", "expected_champion_option", "history_report", "init_home", "models_listing", "promote_run", "resolve_config",
     "resolve_home", "rollback_model", "run_retrain", "runs_table", "synthesize_data", "synthetic_size_problem",
 ]
 
@@ -383,7 +384,8 @@ def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]
 
     if outcome is not None and outcome not in OUTCOMES:
         raise ConfigError(f"unknown outcome {outcome!r}; expected one of: {', '.join(OUTCOMES)}")
-    rows, _, _ = run_rows(home)
+    with registry_snapshot(home) as snap:  # one read of the registry for the listing
+        rows, _, _ = run_rows(snap)
     return [
         {
             "run_id": r.run_id,
@@ -402,18 +404,20 @@ def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]
     ]
 
 
-def models_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
-    """Promoted models as rows, and every registry file that could not be read and why
-    (pointer, history lines, bundles, the deployment), so an empty or short table is never silent.
+def models_listing(home: Home) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+    """``taskclf train models`` from one read of the registry: the promoted models as rows;
+    every registry file that could not be read and why (pointer, history lines, bundles, the
+    deployment), so an empty or short table is never silent; and what each taskclf serving
+    path serves now (model, calibrator, thresholds).
 
-    ``served_by`` names the taskclf paths that serve each model now (see
-    :func:`deployment_report` for the calibrator and thresholds of each path).
+    ``served_by`` names the taskclf paths that serve each model now.
     """
     from taskclf_core.console.deployview import deployment_view
     from taskclf_core.registry.listing import inspect_models
 
-    report = inspect_models(home)
-    view = deployment_view(home)
+    with registry_snapshot(home) as snap:
+        report = inspect_models(home)
+        view = deployment_view(snap)
     served_by: dict[str, list[str]] = {}
     for row in view.rows:
         served_by.setdefault(row.model, []).append(row.path)
@@ -433,7 +437,7 @@ def models_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
         for m in report.models
     ]
     problems = [*report.problems, *(f"{p.what}. Fix: {p.fix}" for p in view.problems if p.severity != "note")]
-    return rows, problems
+    return rows, problems, view.rows_as_dicts()
 
 
 def recover_change(home: Home) -> HistoryEntry | None:
@@ -445,23 +449,14 @@ def recover_change(home: Home) -> HistoryEntry | None:
         return complete_interrupted_change(home)
 
 
-def deployment_report(home: Home) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """What each taskclf serving path serves now, and the deployment's problems (what, fix, severity)."""
-    from taskclf_core.console.deployview import deployment_view
-
-    view = deployment_view(home)
-    return view.rows_as_dicts(), [{"what": p.what, "fix": p.fix, "severity": p.severity, "code": p.code}
-                                  for p in view.problems]
-
-
 def history_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
     """The champion history that took effect (newest first) and what was left out and why:
     entries whose pointer move never happened, torn or invalid lines, a broken chain."""
     from taskclf_core.console.access import signed_by
     from taskclf_core.console.deployview import describe_change
-    from taskclf_core.registry.history import inspect_history
 
-    report = inspect_history(home)
+    with registry_snapshot(home) as snap:  # one read of the registry for the listing
+        report = snap.history
     rows = [
         {
             "time": e.time, "action": e.action, "approver": e.approver, "signed_off_by": signed_by(e), "note": e.note,

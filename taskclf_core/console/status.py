@@ -12,21 +12,22 @@ The calibrator store is optional: set ``TASKCLF_CALIBRATOR_STORE`` to its folder
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-from taskclf_core.console.access import signed_by
+from taskclf_core.console.access import pending_notes, signed_by
 from taskclf_core.console.deployview import DeploymentView, deployment_view
 from taskclf_core.console.formatting import first_line
 from taskclf_core.console.runstate import RunRow, names_of, run_rows
-from taskclf_core.errors import Problem, TaskclfError
+from taskclf_core.errors import Problem
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.registry.installed import load_installed
 from taskclf_core.registry.policy import resolve_home_path
+from taskclf_core.registry.snapshot import RegistrySnapshot, registry_snapshot
 from taskclf_core.registry.stamps import parse_utc
 from taskclf_core.times import format_utc
 from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, retrain_cadence
@@ -149,6 +150,8 @@ class StatusSummary:
     auto_promote_note: str | None = None
     #: What each taskclf serving path serves now (model, calibrator, thresholds).
     deployment: DeploymentView | None = None
+    #: The two-person rule's first sign-offs (and void ones): ``(heading, sentence)``.
+    pending_notes: list[tuple[str, str]] = field(default_factory=list)
 
 
 def calibrator_store(home: Home) -> Path | None:
@@ -162,9 +165,9 @@ def calibrator_store(home: Home) -> Path | None:
 
 def retrain_cadence_view(home: Home, config: RetrainConfig, *, now: datetime | None = None) -> CadenceView:
     """Whether a retrain is due now, as the pipeline decides it (Status and the Retrain page)."""
-    pointer = registry.inspect_active(home).pointer
-    status = retrain_cadence(home.models_dir, config.global_retrain_cadence_days, now=now or datetime.now(UTC))
-    return _cadence_view(status, pointer.model_id if pointer else None)
+    with registry_snapshot(home) as snap:
+        status = retrain_cadence(home.models_dir, config.global_retrain_cadence_days, now=now or datetime.now(UTC))
+        return _cadence_view(status, snap.pointer_id)
 
 
 def _champion_view(
@@ -262,7 +265,12 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
     Returns:
         The summary.
     """
-    now = now or datetime.now(UTC)
+    with registry_snapshot(home) as snap:  # one read of the registry for the whole page
+        return _summary(snap, now or datetime.now(UTC), latest)
+
+
+def _summary(snap: RegistrySnapshot, now: datetime, latest: int) -> StatusSummary:
+    home = snap.home
     problems: list[Problem] = []
     config = read_config(home.config_path)
     if config.error:
@@ -270,18 +278,12 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
     cfg = config.effective
 
     champion: ChampionView | None = None
-    rows, history, _ = run_rows(home)
+    rows, history, _ = run_rows(snap)
     pointer_problem = registry.champion_problem(home)
     if pointer_problem:
         problems.append(_shown(pointer_problem, capitalise_what=False))
-    else:
-        pointer = registry.inspect_active(home).pointer
-        if pointer is not None:
-            try:
-                champion = _champion_view(home, pointer, now, history.entries)
-            except TaskclfError as exc:  # changed between the two reads
-                problems.append(Problem("champion_changed", what=str(exc),
-                                        fix="Reload the page; if it stays, roll back on the History page."))
+    elif snap.active.pointer is not None:  # checked in the snapshot: its bundle loads
+        champion = _champion_view(home, snap.active.pointer, now, history.entries)
 
     problems.extend(_registry_problems(home, rows, history.problems, pointer_problem is not None))
     awaiting: list[AwaitingRun] = []
@@ -298,7 +300,7 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
             "or start a new retrain (it promotes automatically when every gate passes)."
         )
 
-    deployment = deployment_view(home)
+    deployment = deployment_view(snap)
     problems[:0] = [_shown(p) for p in deployment.problems if p.severity != "note"]
     # The store the deployment serves, else the one TASKCLF_CALIBRATOR_STORE names.
     store = resolve_home_path(home, deployment.store_folder) if deployment.store_folder else calibrator_store(home)
@@ -323,6 +325,7 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
         running_job_id=job.job_id if job else None,
         auto_promote_note=auto_note,
         deployment=deployment,
+        pending_notes=pending_notes(snap, cfg.access),
     )
 
 

@@ -36,6 +36,7 @@ from taskclf_core.registry.policy import (
     read_policy_file,
     resolve_home_path,
 )
+from taskclf_core.registry.snapshot import remembered
 
 POLICY_PATH: Final = "policy-aware path (tray; infer online after a policy reload)"
 BATCH_PATH: Final = "infer batch (and infer online at start-up)"
@@ -273,6 +274,8 @@ def _policy_path(home: Home, pf: PolicyFile, active: ActiveState, problems: list
 def inspect_deployment(home: Home) -> Deployment:
     """Read ``active.json``, the policy and its store once; what every taskclf path serves.
 
+    Read once per ``registry.snapshot.one_read`` block (a render's snapshot).
+
     Never raises and never writes (taskclf's auto-repair of ``active.json`` is not done
     here: a broken pointer is reported).
 
@@ -282,6 +285,11 @@ def inspect_deployment(home: Home) -> Deployment:
     Returns:
         The deployment with its problems.
     """
+    return remembered(("deployment", home), lambda: _inspect_deployment(home))
+
+
+def _inspect_deployment(home: Home) -> Deployment:
+    """:func:`inspect_deployment` without the snapshot's memory."""
     active = inspect_active(home)
     pf = read_policy_file(home)
     problems: list[Problem] = []

@@ -51,6 +51,7 @@ from taskclf_core.registry.runs import (
     verify_run,
     write_run,
 )
+from taskclf_core.registry.snapshot import remembered
 from taskclf_core.registry.stamps import parse_utc
 from taskclf_core.registry.verdict import ANY_CHAMPION, FROM_RUN, promotability, promotion_check
 
@@ -132,6 +133,8 @@ class ModelsReport:
 def inspect_models(home: Home, *, parse_model: bool = False) -> ModelsReport:
     """Every bundle in ``models/`` (newest first) and every problem met reading the registry.
 
+    Read once per ``registry.snapshot.one_read`` block (a render's snapshot).
+
     Each bundle is loaded and checked file by file against its run's manifest (taskclf's
     bundles, which have no run, read as "no recorded hash"). Symbolic links are refused
     and listed as broken. A bundle that was never champion in the applied history is
@@ -144,6 +147,11 @@ def inspect_models(home: Home, *, parse_model: bool = False) -> ModelsReport:
     Returns:
         The report; never raises for a broken bundle, pointer or history line.
     """
+    return remembered(("models", home, parse_model), lambda: _inspect_models(home, parse_model=parse_model))
+
+
+def _inspect_models(home: Home, *, parse_model: bool = False) -> ModelsReport:
+    """:func:`inspect_models` without the snapshot's memory."""
     state = inspect_active(home)
     history = inspect_history(home)
     problems = ([state.problem] if state.problem else []) + list(history.problems)
