@@ -11,7 +11,14 @@ from access_frame import actor, current_access
 from page_frame import RETRAIN, REVIEW, page_frame, plain
 from taskclf_core.console import access, deployview, jobs, review, status
 from taskclf_core.console.jobs import JobStatus
-from taskclf_core.console.request import MAX_DAYS, MAX_SEED, MAX_USERS, MIN_DAYS, MIN_USERS
+from taskclf_core.console.request import (
+    MAX_DAYS,
+    MAX_SEED,
+    MAX_USERS,
+    MIN_DAYS,
+    MIN_USERS,
+    may_promote_automatically,
+)
 from taskclf_core.data.schema import SCHEMA_DESCRIPTIONS
 from taskclf_core.data.synthetic import SCENARIOS
 from taskclf_core.errors import JobRunningError, TaskclfError
@@ -21,14 +28,10 @@ home = page_frame("Retrain")
 config = read_config(home.config_path)
 
 
-def job_label(job: JobStatus) -> str:
-    return "Calibrator refit job" if job.request.get("kind") == "calibrate" else "Retrain job"
-
-
 def render_job(job: JobStatus) -> None:
     """The job's state: its options, progress while it runs, then its outcome or error."""
     if job.active:
-        st.info(f"{job_label(job)} `{job.job_id}` is running: {plain(job.message)}", icon=":material/sync:")
+        st.info(f"{job.label} `{job.job_id}` is running: {plain(job.message)}", icon=":material/sync:")
         st.progress(job.fraction, text=f"Stage: {job.stage} ({job.fraction:.0%})")
         if job.cancel_requested:
             st.caption("Cancel requested; the job stops at the next safe point (press again to force it).")
@@ -44,7 +47,7 @@ def render_job(job: JobStatus) -> None:
         result = job.result
         shown = st.success if result.outcome in ("awaiting_signoff", "promoted") else st.warning
         produced = f" producing run `{result.run_id}`" if result.run_id else ""
-        shown(f"{job_label(job)} `{job.job_id}` finished{produced}: **{result.outcome}**. {plain(result.reason)}")
+        shown(f"{job.label} `{job.job_id}` finished{produced}: **{result.outcome}**. {plain(result.reason)}")
         warned = review.data_warnings_sentence(result.data_warnings)
         if warned and result.outcome != "not_due":
             st.warning(f"{plain(warned)} (listed on the review).", icon=":material/warning:")
@@ -57,9 +60,9 @@ def render_job(job: JobStatus) -> None:
         if result.run_id:
             st.page_link(REVIEW, label=f"Open the review of run {result.run_id}", query_params={"run": result.run_id}, icon=":material/fact_check:")
     elif job.state == "cancelled":
-        st.warning(f"{job_label(job)} `{job.job_id}` was cancelled. {plain(job.message)}")
+        st.warning(f"{job.label} `{job.job_id}` was cancelled. {plain(job.message)}")
     else:
-        st.error(f"{job_label(job)} `{job.job_id}` failed: {plain(job.error)}")
+        st.error(f"{job.label} `{job.job_id}` failed: {plain(job.error)}")
     with st.expander("Options of this job", expanded=job.active):
         st.json({k: v for k, v in job.request.items() if v is not None and v is not False})
 
@@ -78,18 +81,10 @@ def live_job(job_id: str) -> None:
 
 
 # ----------------------------------------------------------------------------- the job
-requested = st.query_params.get("job")
-running = jobs.running_job(home)
-shown_job: JobStatus | None = None
-if requested:
-    try:
-        shown_job = jobs.read_job(home, requested)
-    except TaskclfError as exc:
-        st.error(f"Cannot show retrain job: {plain(exc)}")
-elif running is not None:
-    shown_job = running
-else:
-    shown_job = jobs.latest_job(home)
+job_view = jobs.jobs_view(home, st.query_params.get("job"))  # the one asked for, else running, else latest
+running, shown_job = job_view.running, job_view.shown
+if job_view.problem:
+    st.error(plain(job_view.problem))
 
 if shown_job is not None:
     st.subheader("Current retrain" if shown_job.active else "Last retrain")
@@ -201,7 +196,7 @@ def confirm_start(request_fields: dict[str, Any]) -> None:
         st.rerun()
 
 
-may_promote = cfg.auto_promote and not fields["dry_run"]
+may_promote = may_promote_automatically(cfg, dry_run=fields["dry_run"])
 # The pipeline's own cadence rule: without force, a retrain that is not due trains nothing.
 not_due = status.retrain_cadence_view(home, cfg).start_refusal(force=fields["force"]) if kind == "retrain" else None
 if config.error:

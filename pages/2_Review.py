@@ -80,7 +80,7 @@ cols[0].metric("Challenger macro-F1", f"{reports['challenger'].macro_f1:.4f}" if
 champion_report = reports["champion"]
 cols[1].metric("Champion macro-F1", f"{champion_report.macro_f1:.4f}" if champion_report else "none")
 cols[2].metric("Rule baseline macro-F1", f"{reports['baseline'].macro_f1:.4f}" if reports["baseline"] else "n/a")
-cols[3].metric("Gates failed", sum(g.status == "failed" for g in rv.gates), help=decision.gates_summary)
+cols[3].metric("Gates failed", rv.failed_gate_count, help=decision.gates_summary)
 st.caption(f"Macro-F1: {review.REVIEW_F1_SOURCE}.")
 compared = rv.compared_against.run_id if rv.compared_against else "none (no champion when it ran)"
 st.markdown(

@@ -89,6 +89,11 @@ class JobStatus(BaseModel):
         """True while the job is starting or running."""
         return self.state in ACTIVE_STATES
 
+    @property
+    def label(self) -> str:
+        """``"Calibrator refit job"`` or ``"Retrain job"`` (what the job's request asked for)."""
+        return "Calibrator refit job" if self.request.get("kind") == "calibrate" else "Retrain job"
+
 
 class JobSpec(BaseModel):
     """``request.json``: the home and the retrain request of a job."""

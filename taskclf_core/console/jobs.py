@@ -37,6 +37,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -150,6 +151,28 @@ def latest_job(home: Home) -> JobStatus | None:
     """The newest job, or None when none was ever started."""
     jobs = list_jobs(home, limit=1)
     return jobs[0] if jobs else None
+
+
+@dataclass(frozen=True)
+class JobsView:
+    """The Retrain page's jobs: the one to show, the one running, and why a requested one is not shown."""
+
+    shown: JobStatus | None
+    running: JobStatus | None
+    #: Why the job asked for (``?job=``) cannot be shown (None: shown, or none asked for).
+    problem: str | None = None
+
+
+def jobs_view(home: Home, requested: str | None) -> JobsView:
+    """Which job the Retrain page shows: the one asked for (``?job=<id>``), else the running
+    one, else the latest; and the running one (a new retrain waits for it to end)."""
+    running = running_job(home)
+    if requested:
+        try:
+            return JobsView(read_job(home, requested), running)
+        except TaskclfError as exc:
+            return JobsView(None, running, f"Cannot show retrain job: {exc}")
+    return JobsView(running if running is not None else latest_job(home), running)
 
 
 def running_job(home: Home) -> JobStatus | None:
@@ -312,11 +335,13 @@ def cancel_job(home: Home, job_id: str) -> JobStatus:
 __all__ = [
     "ACTIVE_LOCK",
     "ACTIVE_STATES",
+    "JobsView",
     "JobResult",
     "JobState",
     "JobStatus",
     "cancel_job",
     "job_dir",
+    "jobs_view",
     "latest_job",
     "list_jobs",
     "process_alive",

@@ -92,6 +92,12 @@ class RetrainRequest(BaseModel):
         return self
 
 
+def may_promote_automatically(config: RetrainConfig, *, dry_run: bool) -> bool:
+    """Whether a retrain started now may replace the champion without a sign-off (``auto_promote``
+    is on and it is not a dry run): the Retrain page asks for a confirmation first."""
+    return config.auto_promote and not dry_run
+
+
 def _describe_request_error(exc: ValidationError) -> str:
     """One plain sentence for the first problem of a request (no pydantic wording)."""
     first = exc.errors()[0]

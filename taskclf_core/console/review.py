@@ -117,6 +117,11 @@ class RunReview:
         }
 
     @property
+    def failed_gate_count(self) -> int:
+        """How many of the run's gates failed (a skipped gate did not fail)."""
+        return sum(g.status == "failed" for g in self.gates)
+
+    @property
     def effective(self) -> RunState:
         """The run's effective state (the recorded outcome when the history says nothing)."""
         return self.state or RunState(recorded=self.decision.outcome)
