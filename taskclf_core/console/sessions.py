@@ -28,12 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from taskclf_core.access.identity import Identity
 from taskclf_core.access.policy import AccessPolicy
-from taskclf_core.errors import SessionEnded, describe_validation_error
+from taskclf_core.errors import SessionEnded
 from taskclf_core.fs.atomic import open_lock_file, write_text_atomic
+from taskclf_core.fs.jsonfile import read_record
 from taskclf_core.paths import Home
 
 SIGNED_OUT_FILE: Final = "signed_out.json"
@@ -59,21 +60,8 @@ def signed_out_path(home: Home) -> Path:
 
 def _read(home: Home) -> tuple[SignOuts, str | None]:
     path = signed_out_path(home)
-    try:
-        if path.is_symlink():
-            return SignOuts(), f"{path} is a symbolic link"
-        with path.open("rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-    except FileNotFoundError:
-        return SignOuts(), None
-    except OSError as exc:
-        return SignOuts(), f"{path} cannot be read ({exc.strerror or exc})"
-    if len(data) > MAX_BYTES:
-        return SignOuts(), f"{path} is larger than {MAX_BYTES:,} bytes"
-    try:
-        return SignOuts.model_validate_json(data), None
-    except ValidationError as exc:
-        return SignOuts(), f"{path} is not valid ({describe_validation_error(exc, model=SignOuts)[:160]})"
+    record, problem = read_record(path, SignOuts, shown=str(path), max_bytes=MAX_BYTES)
+    return record or SignOuts(), problem
 
 
 @contextmanager

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from pydantic import ValidationError
-
 from taskclf_core.access.approvals import (
     Approval,
     ChangeKind,
@@ -31,8 +29,8 @@ from taskclf_core.access.approvals import (
     split_void,
 )
 from taskclf_core.access.identity import Identity
-from taskclf_core.errors import describe_validation_error
 from taskclf_core.fs.atomic import write_text_atomic
+from taskclf_core.fs.jsonfile import read_record
 from taskclf_core.paths import Home
 from taskclf_core.registry.pointer import ActiveState, inspect_active
 from taskclf_core.registry.runids import validate_model_id, validate_run_id
@@ -63,25 +61,10 @@ def read_pending(home: Home) -> tuple[PendingApprovals, str | None]:
 
 def _read_pending(home: Home) -> tuple[PendingApprovals, str | None]:
     """:func:`read_pending` without the snapshot's memory."""
-    path = pending_path(home)
-    try:
-        if path.is_symlink():
-            return PendingApprovals(), f"{_shown(home)} is a symbolic link; not read"
-        with path.open("rb") as fh:
-            data = fh.read(MAX_PENDING_BYTES + 1)
-    except FileNotFoundError:
-        return PendingApprovals(), None
-    except OSError as exc:
-        return PendingApprovals(), f"{_shown(home)} cannot be read ({exc.strerror or exc})"
-    if len(data) > MAX_PENDING_BYTES:
-        return PendingApprovals(), f"{_shown(home)} is larger than {MAX_PENDING_BYTES:,} bytes; ignored"
-    try:
-        return PendingApprovals.model_validate_json(data), None
-    except ValidationError as exc:
-        why = describe_validation_error(exc, model=PendingApprovals)[:200]
-        return PendingApprovals(), (
-            f"{_shown(home)} is not valid ({why}); its pending approvals are ignored (sign off again)"
-        )
+    data, problem = read_record(pending_path(home), PendingApprovals, shown=_shown(home), max_bytes=MAX_PENDING_BYTES)
+    if problem is not None:
+        problem += "; its pending approvals are ignored (sign off again)"
+    return data or PendingApprovals(), problem
 
 
 def write_pending(home: Home, data: PendingApprovals) -> None:

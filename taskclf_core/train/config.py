@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from taskclf_core.access.policy import AccessPolicy
 from taskclf_core.errors import ConfigError, StorageError, describe_validation_error, show_value
 from taskclf_core.fs.atomic import write_text_atomic
+from taskclf_core.fs.jsonfile import decode_utf8, read_bounded
 from taskclf_core.model.thresholds import GateThresholds
 from taskclf_core.train.dask.config import ComputeConfig
 from taskclf_core.train.deploy import ServingConfig
@@ -110,21 +111,19 @@ class _StrictLoader(yaml.SafeLoader):
 
 def _read_config_text(path: Path) -> str:
     try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_CONFIG_BYTES + 1)
+        data = read_bounded(path, MAX_CONFIG_BYTES)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
-    if len(data) > MAX_CONFIG_BYTES:
+    except ValueError as exc:  # the only one read_bounded raises: too large
         raise ConfigError(
-            f"{path}: the config file is larger than {MAX_CONFIG_BYTES:,} bytes; a retrain config is a few "
-            "hundred bytes (is this the right file?)"
-        )
+            f"{path}: the config file is {exc}; a retrain config is a few hundred bytes (is this the right file?)"
+        ) from None
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: cannot read the config file (not UTF-8 text: byte {exc.start + 1})") from None
+        return decode_utf8(data)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc})") from None
 
 
 def parse_retrain_yaml(text: str, *, source: str = "config") -> RetrainConfig:

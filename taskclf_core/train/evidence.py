@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from taskclf_core.errors import RegistryError, describe_validation_item
-from taskclf_core.fs.jsonfile import MAX_JSON_BYTES, read_json
+from taskclf_core.fs.jsonfile import MAX_JSON_BYTES, decode_utf8, read_bounded, read_json
 from taskclf_core.model.gates import GateGroup
 from taskclf_core.model.reports import BootstrapInterval, EvaluationReport
 from taskclf_core.registry.deployrecord import DEPLOYMENT_FILE, ChallengerDeployment
@@ -65,18 +65,13 @@ def _json_object(folder: Path, run_id: str, name: str) -> dict[str, Any]:
 
 def _text(folder: Path, run_id: str, name: str) -> str:
     try:
-        with open(folder / name, "rb") as fh:
-            data = fh.read(MAX_JSON_BYTES + 1)
+        return decode_utf8(read_bounded(folder / name, MAX_JSON_BYTES))
     except FileNotFoundError:
         raise RegistryError(f"run {run_id}: {name} is missing") from None
     except OSError as exc:
         raise RegistryError(f"run {run_id}: cannot read {name} ({exc.strerror or exc})") from None
-    if len(data) > MAX_JSON_BYTES:
-        raise _refused(run_id, name, f"larger than {MAX_JSON_BYTES // (1024 * 1024)} MB")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _refused(run_id, name, f"not UTF-8 text: byte {exc.start + 1}") from None
+    except ValueError as exc:
+        raise _refused(run_id, name, str(exc)) from None
 
 
 def read_evidence(run_dir: Path, run_id: str) -> RunEvidence:
