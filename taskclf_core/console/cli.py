@@ -110,6 +110,10 @@ OutOpt = Annotated[Path | None, typer.Option("--out-dir", help=_help("Folder for
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 SchemaOpt = Annotated[str, typer.Option("--schema", help="Schema version of the synthetic team: " + "; ".join(f"{v} ({d})" for v, d in SCHEMA_DESCRIPTIONS.items()) + ".")]
 UsersOpt = Annotated[int, typer.Option("--users", min=MIN_USERS, max=MAX_USERS, help="Synthetic team size.")]
+FromOpt = Annotated[str | None, typer.Option("--from", help=_help("First day YYYY-MM-DD [default: lookback before --to]."))]
+ToOpt = Annotated[str | None, typer.Option("--to", help=_help("Last day YYYY-MM-DD [default: today, UTC]."))]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help=_help("taskclf data directory [default: <home>/data/processed]."))]
+UserIdOpt = Annotated[str | None, typer.Option("--user-id", help="User id for schema v2 files (they carry none).")]
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Synthetic data seed.")]
 
 
@@ -228,10 +232,10 @@ def retrain(
     users: UsersOpt = 5,
     seed: SeedOpt = 0,
     schema_version: SchemaOpt = "v3",
-    date_from: Annotated[str | None, typer.Option("--from", help=_help("First day YYYY-MM-DD [default: lookback before --to]."))] = None,
-    date_to: Annotated[str | None, typer.Option("--to", help=_help("Last day YYYY-MM-DD [default: today, UTC]."))] = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help=_help("taskclf data directory [default: <home>/data/processed]."))] = None,
-    user_id: Annotated[str | None, typer.Option("--user-id", help="User id for schema v2 files (they carry none).")] = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    data_dir: DataDirOpt = None,
+    user_id: UserIdOpt = None,
     models_dir: ModelsOpt = None,
     out_dir: OutOpt = None,
     holdout_fraction: Annotated[float, typer.Option("--holdout-fraction", help="Fraction of users held out for test, in [0, 1).")] = 0.0,
@@ -241,17 +245,25 @@ def retrain(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the retrain pipeline and print the snapshot, every gate and the outcome."""
+    _run_request(
+        dict(config_path=config, force=force, dry_run=dry_run, synthetic=synthetic, scenario=scenario,
+             schema_version=schema_version, users=users, seed=seed, date_from=date_from,
+             date_to=date_to, data_dir=data_dir, user_id=user_id, holdout_fraction=holdout_fraction,
+             reject_threshold=reject_threshold, engine=engine, scheduler=scheduler),
+        models_dir, out_dir, as_json,
+    )
+
+
+def _run_request(fields: dict[str, Any], models_dir: Path | None, out_dir: Path | None, as_json: bool) -> None:
+    """Check the request (``--from``/``--to`` as typed), run it (with a progress bar on a
+    terminal) and render the result: the one body of ``retrain`` and ``calibrate``."""
     from taskclf_core.console.service import build_request, run_retrain
 
     with _errors():
-        request = build_request(config_path=config, force=force, dry_run=dry_run, synthetic=synthetic,
-                                scenario=scenario, schema_version=schema_version, users=users, seed=seed,
-                                date_from=_date(date_from, "--from"),
-                                date_to=_date(date_to, "--to"), data_dir=data_dir, user_id=user_id,
-                                holdout_fraction=holdout_fraction, reject_threshold=reject_threshold,
-                                engine=engine, scheduler=scheduler)
+        days = {"date_from": _date(fields["date_from"], "--from"), "date_to": _date(fields["date_to"], "--to")}
+        request = build_request(**{**fields, **days})
         home = _home(models_dir, out_dir)
-        _note_defaults(home, config)
+        _note_defaults(home, request.config_path)
         report, stop = _progress_reporter(not as_json and err.is_terminal)
         try:
             result = run_retrain(home, request, progress=report)
@@ -273,34 +285,22 @@ def calibrate(
     users: UsersOpt = 5,
     seed: SeedOpt = 0,
     schema_version: SchemaOpt = "v3",
-    date_from: Annotated[str | None, typer.Option("--from", help=_help("First day YYYY-MM-DD [default: lookback before --to]."))] = None,
-    date_to: Annotated[str | None, typer.Option("--to", help=_help("Last day YYYY-MM-DD [default: today, UTC]."))] = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help=_help("taskclf data directory [default: <home>/data/processed]."))] = None,
-    user_id: Annotated[str | None, typer.Option("--user-id", help="User id for schema v2 files (they carry none).")] = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    data_dir: DataDirOpt = None,
+    user_id: UserIdOpt = None,
     models_dir: ModelsOpt = None,
     out_dir: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Refit the champion's calibrator on recent labelled data: a run gated and signed off like a model
     (`taskclf train promote RUN_ID` applies it)."""
-    from taskclf_core.console.service import build_request, run_retrain
-
-    with _errors():
-        request = build_request(kind="calibrate", config_path=config, force=force, dry_run=dry_run,
-                                synthetic=synthetic, scenario=scenario, schema_version=schema_version, users=users,
-                                seed=seed, date_from=_date(date_from, "--from"), date_to=_date(date_to, "--to"),
-                                data_dir=data_dir, user_id=user_id)
-        home = _home(models_dir, out_dir)
-        _note_defaults(home, config)
-        report, stop = _progress_reporter(not as_json and err.is_terminal)
-        try:
-            result = run_retrain(home, request, progress=report)
-        finally:
-            stop()
-    if as_json:
-        _print_json(result.model_dump(mode="json"))
-        return
-    _render_result(result)
+    _run_request(
+        dict(kind="calibrate", config_path=config, force=force, dry_run=dry_run, synthetic=synthetic,
+             scenario=scenario, schema_version=schema_version, users=users, seed=seed,
+             date_from=date_from, date_to=date_to, data_dir=data_dir, user_id=user_id),
+        models_dir, out_dir, as_json,
+    )
 
 
 @train_app.command("recover", epilog=EPILOG)
@@ -507,7 +507,7 @@ def synthesize(
     users: UsersOpt = 5,
     days: Annotated[int, typer.Option("--days", min=MIN_DAYS, max=MAX_DAYS, help="Days of data.")] = 30,
     seed: SeedOpt = 0,
-    date_to: Annotated[str | None, typer.Option("--to", help=_help("Last day YYYY-MM-DD [default: today, UTC]."))] = None,
+    date_to: ToOpt = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the taskclf data already in --out.")] = False,
     schema_version: SchemaOpt = "v3",
     as_json: JsonOpt = False,
