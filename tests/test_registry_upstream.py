@@ -92,7 +92,7 @@ def test_a_taskclf_registry_reads_as_champion_with_its_origin_and_no_recorded_ha
     assert bundle.integrity == INTEGRITY_UNVERIFIABLE and not bundle.verifiable
     assert bundle.booster.num_feature() == N_FEATURES[schema]
     assert list(bundle.encoders) == FACTS["schemas"][schema]["categorical_columns"]
-    assert len(bundle.model_sha256) == 64  # taskclf records none: the hash of its model.txt
+    assert len(bundle.metadata.model_sha256) == 64  # taskclf records none: the hash of its model.txt
     # Reading never writes.
     assert {p.name: p.read_bytes() for p in home.models_dir.iterdir() if p.is_file()} == before
 
@@ -253,7 +253,7 @@ def test_a_taskclf_champion_is_identified_by_its_model_bytes_for_the_run_record(
     assert state.error is None and state.model_id == upstream
     sha = hashlib.sha256((home.models_dir / upstream / "model.txt").read_bytes()).hexdigest()
     assert state.model_sha256 == sha
-    assert load_installed(home, upstream).model_sha256 == sha  # one answer: LoadedBundle.model_sha256
+    assert load_installed(home, upstream).metadata.model_sha256 == sha  # one answer: load_bundle fills it in
     # The file itself is untouched: no hash is written into taskclf's metadata.
     assert "model_sha256" not in json.loads((home.models_dir / upstream / "metadata.json").read_text())
 

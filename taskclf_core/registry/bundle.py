@@ -93,7 +93,11 @@ INTEGRITY_UNVERIFIABLE = "no recorded hash: integrity not verifiable"
 
 @dataclass(frozen=True)
 class LoadedBundle:
-    """A bundle read from disk and checked (files present, parsed, hashes match)."""
+    """A bundle read from disk and checked (files present, parsed, hashes match).
+
+    ``metadata.model_sha256`` is always set: the recorded hash, or (taskclf's bundles record
+    none) the hash of ``model.txt`` as read: the one answer to "which model is this".
+    """
 
     path: Path
     metadata: BundleMetadata
@@ -109,12 +113,6 @@ class LoadedBundle:
     def origin(self) -> str:
         """Who trained the model (``"trained by taskclf"`` or this console)."""
         return self.metadata.origin
-
-    @property
-    def model_sha256(self) -> str:
-        """The model's SHA-256: the one its metadata records, else (taskclf's bundles record
-        none) the hash of ``model.txt`` as read. The one answer to "which model is this"."""
-        return self.metadata.model_sha256 or sha256_bytes(self.model_text.encode("utf-8"))
 
     @property
     def verifiable(self) -> bool:

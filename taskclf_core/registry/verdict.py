@@ -138,7 +138,7 @@ def _champion_sha(home: Home, model_id: str | None) -> str | None:
     if model_id is None:
         return None
     try:
-        return load_installed(home, model_id, parse_model=False).model_sha256
+        return load_installed(home, model_id, parse_model=False).metadata.model_sha256
     except BundleError:
         return None
 

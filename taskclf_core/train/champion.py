@@ -75,7 +75,7 @@ def load_champion(home: Home, *, reject_threshold: float = DEFAULT_REJECT_THRESH
         )
     except TaskclfError as exc:
         return ChampionState(model_id=model_id, error=str(exc), deployment=deployment)
-    return ChampionState(model_id, loaded.model_sha256, model, rule=rule, deployment=deployment)
+    return ChampionState(model_id, loaded.metadata.model_sha256, model, rule=rule, deployment=deployment)
 
 
 def current_champion_id(home: Home) -> str | None:
