@@ -7,7 +7,7 @@ of the three models, shared by the charts and the HTML report.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import pandas as pd
 
@@ -19,7 +19,7 @@ from taskclf_core.model.evaluation import (
     ACCEPT_REJECT_RATE,
     ACCEPT_WEIGHTED_F1,
 )
-from taskclf_core.model.reports import BootstrapInterval, EvaluationReport
+from taskclf_core.model.reports import BootstrapInterval, ClassMetrics, EvaluationReport
 from taskclf_core.model.thresholds import GateThresholds
 
 #: Display order and colours of the three models (the same on every chart).
@@ -114,6 +114,27 @@ def tolerance_frame(champion_macro_f1: float | None, tolerance: float) -> pd.Dat
     return pd.DataFrame([row], columns=columns)
 
 
+def _per_class(reports: Reports) -> Iterator[tuple[str, str, ClassMetrics]]:
+    """``(model, class, its metrics)`` of every model shown, in display order."""
+    for model in _models(reports):
+        report = reports[model]
+        assert report is not None
+        for label in LABELS:
+            cm = report.per_class.get(label)
+            if cm is not None:
+                yield model, label, cm
+
+
+def _precision_defined(cm: ClassMetrics) -> bool:
+    """Precision is defined when the model predicts the class at least once."""
+    return cm.precision is not None and cm.predicted > 0
+
+
+def _recall_defined(cm: ClassMetrics) -> bool:
+    """Recall is defined when the test rows hold the class at least once."""
+    return cm.recall is not None and cm.support > 0
+
+
 def per_class_frame(reports: Reports) -> pd.DataFrame:
     """One row per (measure, class, model): precision or recall, rows behind it, CI.
 
@@ -121,29 +142,13 @@ def per_class_frame(reports: Reports) -> pd.DataFrame:
     :func:`undefined_frame` says why.
     """
     rows = []
-    for model in _models(reports):
-        report = reports[model]
-        assert report is not None
-        for label in LABELS:
-            cm = report.per_class.get(label)
-            if cm is None:
-                continue
-            if cm.precision is not None and cm.predicted > 0:
-                rows.append(
-                    {
-                        "measure": "precision", "class": label, "model": model,
-                        "value": float(cm.precision), "n": cm.predicted,
-                        "ci_low": cm.precision_ci_low, "ci_high": cm.precision_ci_high,
-                    }
-                )
-            if cm.recall is not None and cm.support > 0:
-                rows.append(
-                    {
-                        "measure": "recall", "class": label, "model": model,
-                        "value": float(cm.recall), "n": cm.support,
-                        "ci_low": None, "ci_high": None,
-                    }
-                )
+    for model, label, cm in _per_class(reports):
+        if _precision_defined(cm):
+            rows.append({"measure": "precision", "class": label, "model": model, "value": float(cm.precision or 0.0),
+                         "n": cm.predicted, "ci_low": cm.precision_ci_low, "ci_high": cm.precision_ci_high})
+        if _recall_defined(cm):
+            rows.append({"measure": "recall", "class": label, "model": model, "value": float(cm.recall or 0.0),
+                         "n": cm.support, "ci_low": None, "ci_high": None})
     return pd.DataFrame(rows, columns=["measure", "class", "model", "value", "n", "ci_low", "ci_high"])
 
 
@@ -159,15 +164,11 @@ def undefined_frame(reports: Reports) -> pd.DataFrame:
     rows among the test rows.
     """
     rows = []
-    for model in _models(reports):
-        report = reports[model]
-        assert report is not None
-        for label in LABELS:
-            cm = report.per_class.get(label)
-            if cm is not None and (cm.precision is None or cm.predicted == 0):
-                rows.append({"measure": "precision", "class": label, "model": model, "why": "never predicted"})
-            if cm is not None and (cm.recall is None or cm.support == 0):
-                rows.append({"measure": "recall", "class": label, "model": model, "why": "no rows of this class"})
+    for model, label, cm in _per_class(reports):
+        if not _precision_defined(cm):
+            rows.append({"measure": "precision", "class": label, "model": model, "why": "never predicted"})
+        if not _recall_defined(cm):
+            rows.append({"measure": "recall", "class": label, "model": model, "why": "no rows of this class"})
     return pd.DataFrame(rows, columns=["measure", "class", "model", "why"])
 
 

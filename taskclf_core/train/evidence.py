@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from taskclf_core.errors import RegistryError, describe_validation_item
-from taskclf_core.fs.jsonfile import MAX_JSON_BYTES, decode_utf8, read_bounded, read_json
+from taskclf_core.fs.jsonfile import MAX_JSON_BYTES, decode_utf8, loads_json, read_bounded
 from taskclf_core.model.gates import GateGroup
 from taskclf_core.model.reports import BootstrapInterval, EvaluationReport
 from taskclf_core.registry.deployrecord import DEPLOYMENT_FILE, ChallengerDeployment
@@ -49,21 +49,8 @@ def _refused(run_id: str, name: str, why: str) -> RegistryError:
     return RegistryError(f"run {run_id}: {name} is not valid ({why})")
 
 
-def _json_object(folder: Path, run_id: str, name: str) -> dict[str, Any]:
-    try:
-        raw = read_json(folder / name)
-    except FileNotFoundError:
-        raise RegistryError(f"run {run_id}: {name} is missing") from None
-    except OSError as exc:
-        raise RegistryError(f"run {run_id}: cannot read {name} ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise _refused(run_id, name, str(exc)) from None
-    if not isinstance(raw, dict):
-        raise _refused(run_id, name, "expected a JSON object")
-    return raw
-
-
-def _text(folder: Path, run_id: str, name: str) -> str:
+def _read(folder: Path, run_id: str, name: str) -> str:
+    """A file of the run as text, bounded; every way it can fail names the run and the file."""
     try:
         return decode_utf8(read_bounded(folder / name, MAX_JSON_BYTES))
     except FileNotFoundError:
@@ -72,6 +59,16 @@ def _text(folder: Path, run_id: str, name: str) -> str:
         raise RegistryError(f"run {run_id}: cannot read {name} ({exc.strerror or exc})") from None
     except ValueError as exc:
         raise _refused(run_id, name, str(exc)) from None
+
+
+def _json_object(folder: Path, run_id: str, name: str) -> dict[str, Any]:
+    try:
+        raw = loads_json(_read(folder, run_id, name))
+    except ValueError as exc:
+        raise _refused(run_id, name, str(exc)) from None
+    if not isinstance(raw, dict):
+        raise _refused(run_id, name, "expected a JSON object")
+    return raw
 
 
 def read_evidence(run_dir: Path, run_id: str) -> RunEvidence:
@@ -85,7 +82,7 @@ def read_evidence(run_dir: Path, run_id: str) -> RunEvidence:
     parts: dict[str, Any] = {
         "snapshot.json": _json_object(folder, run_id, "snapshot.json"),
         "gates.json": _json_object(folder, run_id, "gates.json"),
-        "config.yaml": _text(folder, run_id, "config.yaml"),
+        "config.yaml": _read(folder, run_id, "config.yaml"),
     }
     if (folder / DEPLOYMENT_FILE).exists():
         parts[DEPLOYMENT_FILE] = _json_object(folder, run_id, DEPLOYMENT_FILE)
