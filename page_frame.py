@@ -17,6 +17,7 @@ from access_frame import current_access, gate, reauth_provider, sign_in_again
 from taskclf_core.console.formatting import PAGES, signoff_missing
 from taskclf_core.errors import TaskclfError
 from taskclf_core.paths import Home
+from taskclf_core.registry.approve import PendingApproval
 from taskclf_core.registry.signoff import MAX_APPROVER_CHARS, MAX_NOTE_CHARS
 
 STATUS, RETRAIN, REVIEW, HISTORY = (script for script, _, _ in PAGES)
@@ -150,6 +151,20 @@ def signoff_dialog(
             st.rerun()
 
     dialog()
+
+
+def signoff_result(prefix: str) -> Any:
+    """What the sign-off confirmed in the previous run of the page did (``<prefix>_done``).
+
+    A first approval kept pending by the two-person rule is shown here (another approver
+    completes it) and None is returned; the history entry of a completed change is returned
+    for the page to say what changed; None when nothing was confirmed.
+    """
+    done = st.session_state.pop(f"{prefix}_done", None)
+    if isinstance(done, PendingApproval):  # access.required_approvals: another approver completes it
+        st.info(plain(done.describe()) + ".", icon=":material/pending_actions:")
+        return None
+    return done
 
 
 def signoff(

@@ -8,12 +8,20 @@ import streamlit as st
 
 import review_frame
 from access_frame import actor, current_access
-from page_frame import HISTORY, RETRAIN, STATUS, hide_chart_toolbar, page_frame, plain, signoff
+from page_frame import (
+    HISTORY,
+    RETRAIN,
+    STATUS,
+    hide_chart_toolbar,
+    page_frame,
+    plain,
+    signoff,
+    signoff_result,
+)
 from taskclf_core.console import access, charts, formatting, report, review
 from taskclf_core.console.access import audit_rows
 from taskclf_core.console.runstate import names_of
 from taskclf_core.errors import TaskclfError
-from taskclf_core.registry.approve import PendingApproval
 
 home = page_frame("Review")
 hide_chart_toolbar()
@@ -127,10 +135,8 @@ review_frame.draw_checks(rv.content_key, rv)
 st.subheader("Sign-off")
 
 
-done = st.session_state.pop("review_done", None)
-if isinstance(done, PendingApproval):  # access.required_approvals: another approver completes it
-    st.info(plain(done.describe()) + ".", icon=":material/pending_actions:")
-elif done:
+done = signoff_result("review")
+if done:
     st.success(
         f"Promoted by {plain(names_of(done))}: **`{done.new_champion}`** is now the champion "
         f"(replacing `{done.previous_champion or 'none'}`). Recorded in the history."

@@ -6,10 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from access_frame import actor, current_access
-from page_frame import page_frame, plain, signoff
+from page_frame import page_frame, plain, signoff, signoff_result
 from taskclf_core.console import access, deployview, formatting, history
 from taskclf_core.console.runstate import OUTCOMES, names_of
-from taskclf_core.registry.approve import PendingApproval
 
 home = page_frame("History")
 
@@ -30,10 +29,8 @@ if wanted != st.query_params.get("outcome"):
 you = current_access()
 view = history.history_view(home, outcome=wanted, access=you)  # one read of the registry
 
-done = st.session_state.pop("history_done", None)
-if isinstance(done, PendingApproval):  # access.required_approvals: another approver completes it
-    st.info(plain(done.describe()) + ".", icon=":material/pending_actions:")
-elif done:
+done = signoff_result("history")
+if done:
     st.success(
         f"Rolled back by {plain(names_of(done))}: **`{done.new_champion}`** is the champion again. Recorded in the history."
     )
