@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -57,12 +57,9 @@ def format_age(age: timedelta | None) -> str:
     return f"{secs} s"
 
 
-def format_time(value: datetime | str | None) -> str:
-    """``"2026-11-26 05:24 UTC"`` (strings are parsed as ISO 8601); ``"unknown"`` for None.
-
-    The one time format of every page, the report and the CLI (see ``fs.times``).
-    """
-    return format_utc(value)
+#: The one time format of every page, the report and the CLI (``times.format_utc``), under
+#: the name the pages use.
+format_time = format_utc
 
 
 def end_sentence(text: str) -> str:

@@ -78,10 +78,6 @@ class ChampionView:
         return first_line(self.note)
 
 
-def _when(value: datetime | None) -> str:
-    return format_utc(value)
-
-
 @dataclass(frozen=True)
 class CadenceView:
     """Whether a retrain (or calibrator update) is due, since or until when, and why.
@@ -104,15 +100,15 @@ class CadenceView:
         if self.last_created_at is None or self.due_at is None:
             return f"{what} due: {self.reason}."
         if self.counted_from is None:  # the calibrator store
-            source = f"the store was last updated {_when(self.last_created_at)}"
+            source = f"the store was last updated {format_utc(self.last_created_at)}"
         else:
             source = (
                 f"the {self.cadence_days}-day cadence counts from the newest promoted model "
-                f"{self.counted_from}, created {_when(self.last_created_at)}"
+                f"{self.counted_from}, created {format_utc(self.last_created_at)}"
             )
             if self.champion is not None and self.champion != self.counted_from:
                 source += f"; the champion serving now is {self.champion}"
-        head = f"{what} due since {_when(self.due_at)}" if self.due else f"{what} not due until {_when(self.due_at)}"
+        head = f"{what} due since {format_utc(self.due_at)}" if self.due else f"{what} not due until {format_utc(self.due_at)}"
         return f"{head}: {source}."
 
     def start_refusal(self, *, force: bool) -> str | None:

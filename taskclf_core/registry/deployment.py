@@ -191,7 +191,7 @@ def _metadata(home: Home, model_dir: str) -> dict[str, object] | None:
 
 
 def _legacy(name: str, active: ActiveState, fallback: str | None) -> PathView:
-    model = active.pointer.model_id if active.pointer is not None and active.problem is None else None
+    model = active.champion_id
     error = active.problem
     if active.pointer is None and not active.exists:
         error = "no active.json: taskclf would select a model itself (and write active.json)"

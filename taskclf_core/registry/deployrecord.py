@@ -123,7 +123,7 @@ def record_of(deployment: Deployment) -> DeploymentRecord:
     served = deployment.served
     text = pf.data.decode("utf-8", errors="replace") if pf.data is not None else None
     if not deployment.uses_policy:
-        model = deployment.active.pointer.model_id if deployment.active.pointer else None
+        model = deployment.active.pointer_id
         return DeploymentRecord(model_id=model, policy=text, policy_sha256=pf.sha256)
     store = served.store
     return DeploymentRecord(

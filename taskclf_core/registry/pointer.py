@@ -112,6 +112,11 @@ class ActiveState:
     problem: str | None
 
     @property
+    def pointer_id(self) -> str | None:
+        """The model ``active.json`` names, even when it is broken (what a change replaces)."""
+        return self.pointer.model_id if self.pointer is not None else None
+
+    @property
     def champion_id(self) -> str | None:
         """The usable champion's model id; None when there is none or it has a problem."""
         return self.pointer.model_id if self.pointer is not None and self.problem is None else None

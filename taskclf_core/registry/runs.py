@@ -353,7 +353,7 @@ def _effective_promotions(home: Home) -> tuple[set[str], str | None] | None:
     report = inspect_history(home)
     if not report.complete:
         return None
-    return {e.run_id for e in report.entries}, state.pointer.model_id if state.pointer else None
+    return {e.run_id for e in report.entries}, state.pointer_id
 
 
 def _interrupted_promotion(run_id: str, champion: str | None) -> str:

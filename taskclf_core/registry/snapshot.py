@@ -80,7 +80,7 @@ class RegistrySnapshot:
     @property
     def pointer_id(self) -> str | None:
         """The model ``active.json`` names, even when it is broken (what a rollback replaces)."""
-        return self.active.pointer.model_id if self.active.pointer is not None else None
+        return self.active.pointer_id
 
     @property
     def champion_id(self) -> str | None:
