@@ -35,7 +35,7 @@ def _worker_rss_mb() -> float:
 def write_team(users: int, days: int, out: str, schema_version: str = "v1") -> dict[str, Any]:
     """Write a default-scenario team as a data directory; the range it covers."""
     from taskclf_core.data.datadir import write_data_dir
-    from taskclf_core.data.synthetic import generate_team
+    from taskclf_core.synthetic.team import generate_team
 
     date_from = DATE_TO - timedelta(days=days - 1)
     team = generate_team("default", users=users, date_from=date_from, date_to=DATE_TO, seed=7,

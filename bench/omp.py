@@ -37,10 +37,10 @@ def measure_training(users: int, days: int, rounds: int, repeats: int, num_threa
     from taskclf_core.data.projection import project_spans
     from taskclf_core.data.schema import FEATURES
     from taskclf_core.data.split import split_by_time
-    from taskclf_core.data.synthetic import generate_team
     from taskclf_core.model.encoding import fit_training_codes
     from taskclf_core.model.lgbm import class_weights, label_codes, train_params
     from taskclf_core.model.serving import categorical_columns, feature_matrix
+    from taskclf_core.synthetic.team import generate_team
 
     team = generate_team(SCENARIO, users=users, days=days, date_from=DATE_FROM, seed=SEED)
     labelled = project_spans(team.features, team.spans)

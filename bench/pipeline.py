@@ -77,7 +77,6 @@ def measure_size(users: int, days: int, rounds: int, repeats: int, schema_versio
     from taskclf_core.data.projection import project_codes
     from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD, FEATURES
     from taskclf_core.data.split import split_by_time
-    from taskclf_core.data.synthetic import generate_team
     from taskclf_core.model.baseline import baseline_codes
     from taskclf_core.model.encoding import fit_training_codes
     from taskclf_core.model.evaluation import apply_reject, evaluate_predictions, paired_bootstrap
@@ -99,6 +98,7 @@ def measure_size(users: int, days: int, rounds: int, repeats: int, schema_versio
     from taskclf_core.paths import Home
     from taskclf_core.registry.bundle import load_bundle
     from taskclf_core.registry.promotion import promote
+    from taskclf_core.synthetic.team import generate_team
     from taskclf_core.train import runsave
     from taskclf_core.train.champion import load_champion
     from taskclf_core.train.config import RetrainConfig, config_to_yaml

@@ -20,8 +20,8 @@ from taskclf_core.console.request import (
     may_promote_automatically,
 )
 from taskclf_core.data.schema import SCHEMA_DESCRIPTIONS
-from taskclf_core.data.synthetic import SCENARIOS
 from taskclf_core.errors import JobRunningError, TaskclfError
+from taskclf_core.synthetic.team import SCENARIOS
 from taskclf_core.train.config import read_config
 
 home = page_frame("Retrain")

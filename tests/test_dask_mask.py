@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 
 from taskclf_core.data.datadir import find_day_files, load_data_dir, write_data_dir
-from taskclf_core.data.synthetic import generate_team
 from taskclf_core.model.encoding import fit_training_codes, value_counts, vocabulary
 from taskclf_core.model.serving import UNKNOWN_TOKEN, categorical_columns, feature_columns
+from taskclf_core.synthetic.team import generate_team
 from taskclf_core.train.dask import data as ddata
 from taskclf_core.train.dask import fit as dfit
 from taskclf_core.train.stages import Clock, prepare_data

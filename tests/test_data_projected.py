@@ -11,8 +11,8 @@ import pytest
 from taskclf_core.data.datadir import load_data_dir, write_data_dir
 from taskclf_core.data.hashing import dataset_hash
 from taskclf_core.data.schema import COLUMNS, pipeline_columns
-from taskclf_core.data.synthetic import generate_team
 from taskclf_core.errors import DataError
+from taskclf_core.synthetic.team import generate_team
 
 FIXTURES = Path(__file__).parent / "fixtures" / "taskclf-data"
 

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from taskclf_core.console.cli import app
 from taskclf_core.data.datadir import check_data_dir_target, load_data_dir
 from taskclf_core.data.labelfiles import read_labels, write_labels_csv
-from taskclf_core.data.synthetic import generate_team, synthesize_data_dir
 from taskclf_core.errors import DataError
+from taskclf_core.synthetic.team import generate_team, synthesize_data_dir
 
 LAST_DAY = date(2026, 11, 29)
 runner = CliRunner()

@@ -14,8 +14,8 @@ from taskclf_core.data.datadir import load_data_dir
 from taskclf_core.data.featurecheck import validate_features
 from taskclf_core.data.projection import project_spans
 from taskclf_core.data.quality import data_warnings
-from taskclf_core.data.synthetic import generate_team, synthesize_data_dir
 from taskclf_core.errors import ConfigError
+from taskclf_core.synthetic.team import generate_team, synthesize_data_dir
 
 LAST_DAY = date(2025, 7, 14)
 TOKEN = list(schema.TITLE_SKETCH_FEATURES[:128])

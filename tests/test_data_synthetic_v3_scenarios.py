@@ -9,8 +9,8 @@ import pytest
 
 from taskclf_core.console.request import RetrainRequest
 from taskclf_core.console.service import promote_run, run_retrain
-from taskclf_core.data.synthetic import synthesize_data_dir
 from taskclf_core.errors import InsufficientDataError
+from taskclf_core.synthetic.team import synthesize_data_dir
 from tests.helpers_retrain import make_home
 
 pytestmark = pytest.mark.slow

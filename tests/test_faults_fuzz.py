@@ -459,7 +459,7 @@ def test_hostile_label_csv_is_a_data_error_or_a_valid_span_frame(tmp_path: Path)
 @pytest.fixture(scope="module")
 def base_table() -> pa.Table:
     """Three valid rows of a schema v1 day file, as written to parquet."""
-    from taskclf_core.data.synthetic import generate_team
+    from taskclf_core.synthetic.team import generate_team
 
     team = generate_team("default", users=1, days=1, date_to=date(2026, 11, 20), seed=0)
     return pa.Table.from_pandas(team.features.head(3), preserve_index=False)

@@ -13,10 +13,10 @@ from taskclf_core.data.datadir import load_data_dir
 from taskclf_core.data.projection import project_spans
 from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD, FEATURES, LABELS
 from taskclf_core.data.split import split_by_time
-from taskclf_core.data.synthetic import generate_team
 from taskclf_core.model.evaluation import apply_reject, evaluate_predictions
 from taskclf_core.model.lgbm import class_weights, label_codes, train_lgbm
 from taskclf_core.model.serving import UNKNOWN_TOKEN, feature_matrix, predict_proba
+from taskclf_core.synthetic.team import generate_team
 from taskclf_core.train.retrain import compute_dataset_hash
 
 FIXTURES = "tests/fixtures/taskclf-data"

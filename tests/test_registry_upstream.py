@@ -269,7 +269,7 @@ def test_a_forced_retrain_evaluates_the_taskclf_champion_and_records_it(
 
     from taskclf_core.console.request import RetrainRequest
     from taskclf_core.console.service import run_retrain
-    from taskclf_core.data.synthetic import synthesize_data_dir
+    from taskclf_core.synthetic.team import synthesize_data_dir
 
     home, upstream = _upstream_home(tmp_path, schema)
     write_config(home.root)

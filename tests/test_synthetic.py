@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from taskclf_core.data import schema
-from taskclf_core.data.synthetic import SCENARIOS, generate_team
 from taskclf_core.errors import ConfigError
+from taskclf_core.synthetic.team import SCENARIOS, generate_team
 
 LAST_DAY = date(2025, 7, 14)
 STRING_COLUMNS = (

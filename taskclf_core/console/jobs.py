@@ -206,7 +206,7 @@ def _precheck(home: Home, request: RetrainRequest) -> None:
     _, config = resolve_config(home, request.config_path)
     retrain_compute(config, request)
     if request.synthetic:
-        from taskclf_core.data.synthetic import SCENARIOS
+        from taskclf_core.synthetic.team import SCENARIOS
 
         if request.scenario not in SCENARIOS:
             raise ConfigError(

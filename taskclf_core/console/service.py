@@ -108,7 +108,7 @@ def synthesize_data(
         ConfigError: days out of the supported range, a team too large, bad scenario.
         DataError: the folder cannot be written, or is not empty and ``overwrite`` is false.
     """
-    from taskclf_core.data.synthetic import synthesize_data_dir
+    from taskclf_core.synthetic.team import synthesize_data_dir
 
     last = date_to or datetime.now(UTC).date()
     if not FIRST_DAY <= last <= LAST_DAY:
@@ -151,7 +151,7 @@ def run_retrain(
     if progress is not None:
         progress("loading", 0.0)
     if request.synthetic:
-        from taskclf_core.data.synthetic import generate_team
+        from taskclf_core.synthetic.team import generate_team
 
         check_synthetic_size(request.users, (date_to - date_from).days + 1, request.schema_version)
         team = generate_team(

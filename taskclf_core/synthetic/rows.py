@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from taskclf_core.data import schema
-from taskclf_core.data.synthpeople import (
+from taskclf_core.synthetic.people import (
     APP_CATEGORY,
     APP_IDS,
     BLOCK_SD,
@@ -35,8 +35,8 @@ from taskclf_core.data.synthpeople import (
     per_label,
     salted_hash,
 )
-from taskclf_core.data.synthscenarios import Scenario
-from taskclf_core.data.synthtitles import title_columns, title_tasks
+from taskclf_core.synthetic.scenarios import Scenario
+from taskclf_core.synthetic.titles import title_columns, title_tasks
 
 PROVENANCE: Final = "synthetic"
 SOURCE_ID: Final = "aw-watcher-window"

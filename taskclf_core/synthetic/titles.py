@@ -21,7 +21,7 @@ from typing import Final
 import numpy as np
 
 from taskclf_core.data import schema
-from taskclf_core.data.synthpeople import APP_IDS, N_LABELS, NEIGHBOUR, salted_hash
+from taskclf_core.synthetic.people import APP_IDS, N_LABELS, NEIGHBOUR, salted_hash
 
 SKETCH_BUCKETS: Final = 128
 MAX_TOKENS: Final = 12

@@ -4,7 +4,7 @@ The generator exercises the whole retrain workflow without a collector. A team i
 several users working every day of a date range: a few sessions a day separated by
 away gaps (no rows), each session a sequence of task *blocks* (one label each, of a
 plausible length). Every minute of a block is one feature row whose app, keyboard and
-mouse behaviour come from the block label's profile (``synthpeople.PROFILES``), modulated by the
+mouse behaviour come from the block label's profile (``people.PROFILES``), modulated by the
 user, the block and the minute. Each labelled block becomes one label span; some blocks
 stay unlabelled and some span edges are off the minute, so projection has real work.
 
@@ -34,10 +34,10 @@ import pandas as pd
 from taskclf_core.data import schema
 from taskclf_core.data.datadir import check_data_dir_target, replace_data_dir
 from taskclf_core.data.labelcheck import validate_span_frame
-from taskclf_core.data.synthpeople import draw_blocks, draw_users
-from taskclf_core.data.synthrows import feature_frame, span_frame
-from taskclf_core.data.synthscenarios import SCENARIOS, Scenario
 from taskclf_core.errors import ConfigError
+from taskclf_core.synthetic.people import draw_blocks, draw_users
+from taskclf_core.synthetic.rows import feature_frame, span_frame
+from taskclf_core.synthetic.scenarios import SCENARIOS, Scenario
 
 __all__ = [
     "DEFAULT_DAYS",

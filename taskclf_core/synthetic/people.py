@@ -16,7 +16,7 @@ from typing import Final
 import numpy as np
 
 from taskclf_core.data import schema
-from taskclf_core.data.synthscenarios import Scenario
+from taskclf_core.synthetic.scenarios import Scenario
 
 # --------------------------------------------------------------------------------- apps
 
