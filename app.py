@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from page_frame import RETRAIN, REVIEW, page_frame, plain
-from taskclf_core.console import formatting, status
+from taskclf_core.console import formatting
+from taskclf_core.console.read import status
 
 home = page_frame("Status")
 summary = status.status_summary(home)

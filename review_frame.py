@@ -17,7 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from page_frame import plain
-from taskclf_core.console import formatting, review, servingview
+from taskclf_core.console import formatting
+from taskclf_core.console.read import review, servingview
 from taskclf_core.train.records import DatasetSnapshot
 
 

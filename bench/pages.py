@@ -137,7 +137,8 @@ def _render(page: str | None, query: dict[str, str]) -> tuple[float, list[str]]:
 
 def measure_pages(n_runs: int, n_models: int, repeats: int) -> dict[str, Any]:
     """Seed a temporary home and time the Status and Review pages (and their core calls)."""
-    from taskclf_core.console import charts, review, status
+    from taskclf_core.console.read import review, status
+    from taskclf_core.console.reports import charts
     from taskclf_core.paths import Home
 
     root = Path(tempfile.mkdtemp(prefix="taskclf-bench-home-"))

@@ -9,8 +9,9 @@ import streamlit as st
 
 from access_frame import actor, current_access
 from page_frame import RETRAIN, REVIEW, page_frame, plain
-from taskclf_core.console import access, deployview, jobs, review, status
+from taskclf_core.console import access, jobs
 from taskclf_core.console.jobs import JobStatus
+from taskclf_core.console.read import deployview, review, status
 from taskclf_core.console.request import (
     MAX_DAYS,
     MAX_SEED,

@@ -18,9 +18,11 @@ from page_frame import (
     signoff,
     signoff_result,
 )
-from taskclf_core.console import access, charts, formatting, report, review
+from taskclf_core.console import access, formatting
 from taskclf_core.console.access import audit_rows
-from taskclf_core.console.runstate import names_of
+from taskclf_core.console.read import review
+from taskclf_core.console.read.runstate import names_of
+from taskclf_core.console.reports import charts, report
 from taskclf_core.errors import TaskclfError
 
 home = page_frame("Review")

@@ -7,8 +7,9 @@ import streamlit as st
 
 from access_frame import actor, current_access
 from page_frame import page_frame, plain, signoff, signoff_result
-from taskclf_core.console import access, deployview, formatting, history
-from taskclf_core.console.runstate import OUTCOMES, names_of
+from taskclf_core.console import access, formatting
+from taskclf_core.console.read import deployview, history
+from taskclf_core.console.read.runstate import OUTCOMES, names_of
 
 home = page_frame("History")
 

@@ -19,9 +19,11 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from taskclf_core.access.identity import oidc_identity, os_user
-from taskclf_core.console import access, jobs, report, review
+from taskclf_core.console import access, jobs
 from taskclf_core.console.cli import app as cli_app
 from taskclf_core.console.formatting import format_time
+from taskclf_core.console.read import review
+from taskclf_core.console.reports import report
 from taskclf_core.errors import AccessDenied
 from taskclf_core.paths import Home
 from taskclf_core.registry.approve import PendingApproval

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from taskclf_core.console import report, review
+from taskclf_core.console.read import review
+from taskclf_core.console.reports import report
 from taskclf_core.paths import Home
 from tests.conftest import TEST_CONFIG, SeededHome, write_config
 from tests.test_access_console import (

@@ -24,7 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from taskclf_core.console import report, review
+from taskclf_core.console.read import review
+from taskclf_core.console.reports import report
 from taskclf_core.errors import PromotionRefused
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry

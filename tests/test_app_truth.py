@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from taskclf_core.console import report, review
+from taskclf_core.console.read import review
+from taskclf_core.console.reports import report
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from tests.conftest import TEST_CONFIG, SeededHome, tree_state, write_config

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from taskclf_core.console import charts
+from taskclf_core.console.reports import charts
 from taskclf_core.data.schema import LABELS
 from taskclf_core.model.evaluation import (
     REJECT_CODE,

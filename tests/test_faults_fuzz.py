@@ -31,7 +31,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from taskclf_core.console import jobs, review
+from taskclf_core.console import jobs
+from taskclf_core.console.read import review
 from taskclf_core.data.featurecheck import validate_features
 from taskclf_core.data.featurefiles import read_feature_file
 from taskclf_core.data.labelfiles import read_labels

@@ -8,7 +8,7 @@ from pathlib import Path
 from helpers_registry import champion_of, make_run, promoted_run
 
 from taskclf_core.console.formatting import format_time
-from taskclf_core.console.history import history_view
+from taskclf_core.console.read.history import history_view
 from taskclf_core.paths import Home
 from taskclf_core.registry.history import read_history
 from taskclf_core.registry.listing import promote, rollback

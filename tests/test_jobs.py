@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from taskclf_core.console import jobfiles, jobrunner, jobs
+from taskclf_core.console import jobs
+from taskclf_core.console.jobs import files as jobfiles
+from taskclf_core.console.jobs import runner as jobrunner
 from taskclf_core.errors import BusyError, ConfigError, DataError, JobRunningError, RunIdError
 from taskclf_core.paths import Home
 from taskclf_core.train.lock import retrain_running

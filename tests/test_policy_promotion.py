@@ -21,7 +21,7 @@ import pytest
 import taskclf_policy_rules as taskclf_rules
 import taskclf_serving
 
-from taskclf_core.console import review
+from taskclf_core.console.read import review
 from taskclf_core.console.request import RetrainRequest
 from taskclf_core.console.service import rollback_model, run_retrain
 from taskclf_core.data.datadir import load_data_dir

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from taskclf_core.console import report
-from taskclf_core.console import review as review_model
-from taskclf_core.console.review import RunReview
+from taskclf_core.console.read import review as review_model
+from taskclf_core.console.read.review import RunReview
+from taskclf_core.console.reports import report
 from taskclf_core.paths import Home
 from tests.conftest import SeededHome
 

@@ -21,9 +21,11 @@ from typer.testing import CliRunner
 
 from taskclf_core.access.approvals import Approval, PendingApprovals
 from taskclf_core.access.identity import oidc_identity
-from taskclf_core.console import access, report, review
+from taskclf_core.console import access
 from taskclf_core.console.cli import app as cli_app
 from taskclf_core.console.formatting import signoff_missing
+from taskclf_core.console.read import review
+from taskclf_core.console.reports import report
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from tests.conftest import APP, TEST_CONFIG, SeededHome, synthetic_request, wait_job, write_config
@@ -383,7 +385,7 @@ def test_the_legend_n_a_bars_and_share_link_on_review(home_copy: Path, seeded_ho
 
 def test_review_derives_once_per_run_content_and_again_when_a_file_changes(home_copy: Path, seeded_home: SeededHome) -> None:
     """Issue 20 item 7: every render re-read and re-derived the evidence, tables and chart specs."""
-    from taskclf_core.console.review import _CHART_SPECS, _DERIVED
+    from taskclf_core.console.read.review import _CHART_SPECS, _DERIVED
 
     home = Home.resolve(home_copy)
     first = review.run_review(home, seeded_home.awaiting)

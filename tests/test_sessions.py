@@ -17,7 +17,7 @@ from helpers_registry import champion_of, make_run, promoted_run
 from taskclf_core.access.identity import Identity, oidc_identity
 from taskclf_core.access.policy import AccessPolicy
 from taskclf_core.console import access
-from taskclf_core.console.history import roll_back
+from taskclf_core.console.read.history import roll_back
 from taskclf_core.console.service import promote_run, rollback_model
 from taskclf_core.console.sessions import (
     record_sign_out,

@@ -354,7 +354,7 @@ def _render_result(result: Any) -> None:
 
 def _names(entry: Any) -> str:
     """Every approver of a change (``"alice and bob"``); the history entry has when and how."""
-    from taskclf_core.console.runstate import names_of
+    from taskclf_core.console.read.runstate import names_of
 
     return names_of(entry)
 

@@ -369,7 +369,7 @@ def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]
     """Runs, newest first, with their effective state, as rows for a table or JSON.
 
     ``state`` and ``outcome`` are effective (a run signed off since it finished is
-    ``promoted``; see :mod:`taskclf_core.console.runstate`); ``recorded_outcome`` is what
+    ``promoted``; see :mod:`taskclf_core.console.read.runstate`); ``recorded_outcome`` is what
     its ``decision.json`` recorded, kept as evidence; ``history`` says what happened to it
     after it finished (by whom, when, with the note). Broken runs say why.
 
@@ -380,7 +380,7 @@ def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]
         ConfigError: ``outcome`` is not one of them.
     """
     from taskclf_core.console.formatting import sentences
-    from taskclf_core.console.runstate import OUTCOMES, run_rows
+    from taskclf_core.console.read.runstate import OUTCOMES, run_rows
 
     if outcome is not None and outcome not in OUTCOMES:
         raise ConfigError(f"unknown outcome {outcome!r}; expected one of: {', '.join(OUTCOMES)}")
@@ -412,7 +412,7 @@ def models_listing(home: Home) -> tuple[list[dict[str, Any]], list[str], list[di
 
     ``served_by`` names the taskclf paths that serve each model now.
     """
-    from taskclf_core.console.deployview import deployment_view
+    from taskclf_core.console.read.deployview import deployment_view
     from taskclf_core.registry.listing import inspect_models
 
     with registry_snapshot(home) as snap:
@@ -453,7 +453,7 @@ def history_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
     """The champion history that took effect (newest first) and what was left out and why:
     entries whose pointer move never happened, torn or invalid lines, a broken chain."""
     from taskclf_core.console.access import signed_by
-    from taskclf_core.console.deployview import describe_change
+    from taskclf_core.console.read.deployview import describe_change
 
     with registry_snapshot(home) as snap:  # one read of the registry for the listing
         report = snap.history

@@ -14,10 +14,10 @@ import re
 from datetime import UTC, datetime
 
 from taskclf_core import __version__
-from taskclf_core.console import charts
 from taskclf_core.console.access import audit_rows
 from taskclf_core.console.formatting import end_sentence, format_gate_value, format_time
-from taskclf_core.console.review import GateRow, RunReview, chart_specs
+from taskclf_core.console.read.review import GateRow, RunReview, chart_specs
+from taskclf_core.console.reports import charts
 from taskclf_core.data.schema import LABELS
 from taskclf_core.model.reports import EvaluationReport
 
@@ -190,7 +190,7 @@ def render_report(review: RunReview, *, generated_at: datetime | None = None) ->
     """Render the review of one run as a self-contained HTML document.
 
     Args:
-        review: The run review (see :func:`taskclf_core.console.review.run_review`).
+        review: The run review (see :func:`taskclf_core.console.read.review.run_review`).
         generated_at: The time written in the footer (default: now, UTC).
 
     Returns:

@@ -1,7 +1,7 @@
 """The files of a background retrain job: records, paths, the start lock and the job lock.
 
 Shared by :mod:`taskclf_core.console.jobs` (the app's side: start, read, cancel) and
-:mod:`taskclf_core.console.jobrunner` (the job process's side). See ``jobs`` for the layout.
+:mod:`taskclf_core.console.jobs.runner` (the job process's side). See ``jobs`` for the layout.
 """
 
 from __future__ import annotations

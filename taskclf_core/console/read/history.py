@@ -1,7 +1,7 @@
 """The History page's read model: champion changes, promoted models, runs, rollback targets.
 
 Also the page's one action, :func:`roll_back`. Runs are counted and filtered by their
-effective state (:mod:`taskclf_core.console.runstate`): a run signed off after it
+effective state (:mod:`taskclf_core.console.read.runstate`): a run signed off after it
 finished counts as ``promoted``.
 """
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from taskclf_core.access.identity import Identity
 from taskclf_core.console.access import Access, pending_notes, plan_signoff
-from taskclf_core.console.deployview import DeploymentView, deployment_view
 from taskclf_core.console.formatting import format_time
-from taskclf_core.console.runstate import OUTCOMES, RunRow, run_rows
+from taskclf_core.console.read.deployview import DeploymentView, deployment_view
+from taskclf_core.console.read.runstate import OUTCOMES, RunRow, run_rows
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from taskclf_core.registry.approve import PendingApproval

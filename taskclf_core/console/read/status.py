@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Final
 
 from taskclf_core.console.access import pending_notes, signed_by
-from taskclf_core.console.deployview import DeploymentView, deployment_view
 from taskclf_core.console.formatting import first_line
-from taskclf_core.console.runstate import RunRow, names_of, run_rows
+from taskclf_core.console.read.deployview import DeploymentView, deployment_view
+from taskclf_core.console.read.runstate import RunRow, names_of, run_rows
 from taskclf_core.errors import Problem
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry

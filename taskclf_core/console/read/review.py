@@ -15,10 +15,10 @@ import yaml
 
 from taskclf_core.access.identity import Identity
 from taskclf_core.console.access import Access, pending_notes, plan_signoff
-from taskclf_core.console.derived import ContentCache, content_key
 from taskclf_core.console.formatting import format_time
-from taskclf_core.console.runstate import RunState, effective_state, run_rows
-from taskclf_core.console.servingview import ServedComparison, served_comparison
+from taskclf_core.console.read.derived import ContentCache, content_key
+from taskclf_core.console.read.runstate import RunState, effective_state, run_rows
+from taskclf_core.console.read.servingview import ServedComparison, served_comparison
 from taskclf_core.data.quality import DataWarning
 from taskclf_core.errors import ConfigError
 from taskclf_core.model.evaluation import EvaluationReport
@@ -212,7 +212,7 @@ def run_review(home: Home, run_id: object, *, access: Access | None = None) -> R
     """The review of one run: decision, effective state, evidence, gates, promotability.
 
     What comes from the run's evidence files is derived once per content (see
-    :mod:`taskclf_core.console.derived`); the registry's state is read on every call, as
+    :mod:`taskclf_core.console.read.derived`); the registry's state is read on every call, as
     one snapshot (each bundle and run folder checked once: ``registry.snapshot``).
 
     Args:
@@ -289,7 +289,7 @@ def chart_specs(review: RunReview) -> Mapping[str, str]:
     Built once per run content and shared by every session (the page draws them, the
     report renders them to SVG, the export buttons convert them).
     """
-    from taskclf_core.console import charts
+    from taskclf_core.console.reports import charts
 
     def build() -> Mapping[str, str]:
         built = charts.review_charts(review.reports, tolerance=review.tolerance, bootstrap=review.evidence.bootstrap)
@@ -307,7 +307,8 @@ _SERVED_SPECS: ContentCache[str] = ContentCache()
 def reliability_spec(review: RunReview) -> str | None:
     """The "as served" reliability chart as Vega-Lite JSON text, built once per run content
     (None for a run made before the console recorded deployments)."""
-    from taskclf_core.console import charts, servingview
+    from taskclf_core.console.read import servingview
+    from taskclf_core.console.reports import charts
 
     served = review.served
     if served is None:

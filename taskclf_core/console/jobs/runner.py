@@ -1,7 +1,7 @@
 """The job process: runs one retrain job folder and reports to its ``status.json``.
 
 Started by :func:`taskclf_core.console.jobs.start_job` as
-``python -m taskclf_core.console.jobrunner run <job_dir>``. SIGTERM becomes
+``python -m taskclf_core.console.jobs.runner run <job_dir>``. SIGTERM becomes
 :class:`JobCancelled`, which unwinds the pipeline; while the run is being saved or
 promoted the job finishes that step first. Tracebacks of internal errors go to
 ``job.log``, never to the page.
@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from taskclf_core.console.jobfiles import (
+from taskclf_core.console.jobs.files import (
     LOG_FILE,
     PROGRESS_WRITE_INTERVAL,
     REQUEST_FILE,
@@ -166,10 +166,10 @@ def run_job(folder: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m taskclf_core.console.jobrunner run <job_dir>``."""
+    """``python -m taskclf_core.console.jobs.runner run <job_dir>``."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 2 or args[0] != "run":
-        print("usage: python -m taskclf_core.console.jobrunner run <job_dir>", file=sys.stderr)
+        print("usage: python -m taskclf_core.console.jobs.runner run <job_dir>", file=sys.stderr)
         return 2
     return run_job(Path(args[1]))
 

@@ -3,7 +3,7 @@
 The only module that imports altair. Every builder is a pure function of evaluation
 records returning a chart object (``alt.Chart`` or a layered / faceted chart built from
 ``alt.Chart``), shared by the Review page, the HTML report and the CLI. The data behind
-each chart is built by a ``*_frame`` function of :mod:`taskclf_core.console.chartdata`
+each chart is built by a ``*_frame`` function of :mod:`taskclf_core.console.reports.chartdata`
 (re-exported here) so tests can check it without a renderer.
 
 Export (:func:`to_png`, :func:`to_svg`, :func:`to_vegalite_json`) uses vl-convert, which
@@ -19,7 +19,7 @@ import altair as alt
 import pandas as pd
 import vl_convert
 
-from taskclf_core.console.chartdata import (
+from taskclf_core.console.reports.chartdata import (
     METRICS,
     MODEL_COLOURS,
     MODEL_ORDER,

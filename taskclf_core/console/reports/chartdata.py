@@ -1,7 +1,7 @@
 """The data behind each review chart: pandas frames built from evaluation records.
 
 Pure functions (no altair), so tests can check what a chart shows without a renderer;
-:mod:`taskclf_core.console.charts` draws them. Also the display order, titles and colours
+:mod:`taskclf_core.console.reports.charts` draws them. Also the display order, titles and colours
 of the three models, shared by the charts and the HTML report.
 """
 

@@ -22,9 +22,9 @@ that unwinds the pipeline: run folders are built under a temporary name and rena
 the end (``atomic.atomic_folder``), so a cancelled run leaves nothing half-written. While
 the run is being saved or promoted the job finishes that step first.
 
-The job process itself is :mod:`taskclf_core.console.jobrunner` (run a job by hand with
-``python -m taskclf_core.console.jobrunner run <job_dir>``); the records and locks shared
-by both sides are in :mod:`taskclf_core.console.jobfiles`.
+The job process itself is :mod:`taskclf_core.console.jobs.runner` (run a job by hand with
+``python -m taskclf_core.console.jobs.runner run <job_dir>``); the records and locks shared
+by both sides are in :mod:`taskclf_core.console.jobs.files`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from taskclf_core.console.jobfiles import (
+from taskclf_core.console.jobs.files import (
     ACTIVE_LOCK,
     ACTIVE_STATES,
     CANCEL_FILE,
@@ -271,7 +271,7 @@ def start_job(home: Home, request: RetrainRequest) -> JobStatus:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
         with open(folder / LOG_FILE, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "taskclf_core.console.jobrunner", "run", str(folder)],
+                [sys.executable, "-m", "taskclf_core.console.jobs.runner", "run", str(folder)],
                 cwd=str(home.root), env=env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
             )
