@@ -15,13 +15,14 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 # LightGBM uses every core by default; on a busy 2-core machine one thread is 2-3x faster.
 # Set before anything imports lightgbm (its OpenMP runtime reads this once).
@@ -52,10 +53,13 @@ class SeededHome:
     outcomes: dict[str, str] = field(default_factory=dict)
 
 
-def write_config(root: Path, text: str = TEST_CONFIG) -> None:
-    """Write ``configs/retrain.yaml`` under ``root``."""
-    (root / "configs").mkdir(parents=True, exist_ok=True)
-    (root / "configs" / "retrain.yaml").write_text(text, encoding="utf-8")
+def write_config(root: Path, config: str | Mapping[str, Any] = TEST_CONFIG) -> Path:
+    """Write ``<root>/configs/retrain.yaml``: the text as given, or a mapping as YAML (the one
+    config writer of the suite). Returns the file."""
+    path = root / "configs" / "retrain.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(config if isinstance(config, str) else yaml.safe_dump(dict(config)), encoding="utf-8")
+    return path
 
 
 def synthetic_request(seed: int, **extra: Any) -> Any:
@@ -110,6 +114,18 @@ def seeded_home(tmp_path_factory: pytest.TempPathFactory) -> SeededHome:
         root=root, seed=seed, champion=champion.run_id, stale=first.run_id, awaiting=awaiting.run_id,
         rejected=rejected, dry_run=dry.run_id, outcomes=outcomes,
     )
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An empty home (no config: the reference defaults), set as ``TASKCLF_HOME``."""
+    from taskclf_core.paths import Home
+
+    root = tmp_path / "home"
+    root.mkdir()
+    monkeypatch.setenv("TASKCLF_HOME", str(root))
+    monkeypatch.delenv("TASKCLF_CALIBRATOR_STORE", raising=False)
+    return Home.resolve(root)
 
 
 @pytest.fixture

@@ -87,12 +87,6 @@ def scratch_dir(fallback: Path) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def write_config(root: Path, text: str = TINY_CONFIG) -> None:
-    """``configs/retrain.yaml`` under ``root``."""
-    (root / "configs").mkdir(parents=True, exist_ok=True)
-    (root / "configs" / "retrain.yaml").write_text(text, encoding="utf-8")
-
-
 # =========================================================================== invariants
 
 

@@ -6,24 +6,16 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from taskclf_core.console.service import RetrainRequest, run_retrain
 from taskclf_core.paths import Home
 from taskclf_core.train.retrain import RetrainResult
+from tests.conftest import write_config
 
 
 def make_home(root: Path, **config: Any) -> Home:
     """A home with ``configs/retrain.yaml`` (reference defaults, overridden by ``config``)."""
-    (root / "configs").mkdir(parents=True, exist_ok=True)
-    write_config(root, **config)
+    write_config(root, config)
     return Home(root)
-
-
-def write_config(root: Path, **config: Any) -> None:
-    train_params = config.pop("train_params", {})
-    body = {**config, "train_params": train_params} if train_params else config
-    (root / "configs" / "retrain.yaml").write_text(yaml.safe_dump(body))
 
 
 def retrain(home: Home, **request: Any) -> RetrainResult:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 from helpers_registry import champion_of, make_run, promoted_run
@@ -45,11 +44,6 @@ def person(email: str, sub: str | None = None) -> Identity:
 
 
 ALICE, BOB, CAROL = person("alice@example.com"), person("bob@example.com"), person("carol@elsewhere.net")
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Home:
-    return Home(tmp_path)
 
 
 def awaiting(home: Home) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,11 +49,6 @@ def person(email: str, sub: str | None = None, **extra: Any) -> Identity:
 
 
 ALICE, BOB = person("alice@example.com"), person("bob@example.com")
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Home:
-    return Home(tmp_path)
 
 
 def awaiting(home: Home) -> str:

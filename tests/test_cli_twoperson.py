@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,10 +43,10 @@ def history(home: Home) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
-    monkeypatch.setenv("TASKCLF_HOME", str(tmp_path))
-    write_config(tmp_path, TEAM)
-    return Home.resolve(tmp_path)
+def home(home: Home) -> Home:
+    """The suite's empty home with the two-person rule configured."""
+    write_config(home.root, TEAM)
+    return home
 
 
 def test_cli_rollback_needs_two_approvers_and_one_os_user_is_one(home: Home) -> None:

@@ -25,6 +25,7 @@ import pytest
 from helpers_faults import (
     ROOT,
     SCRIPT,
+    TINY_CONFIG,
     RegistryState,
     Template,
     Trial,
@@ -36,7 +37,6 @@ from helpers_faults import (
     iter_faults,
     leftovers,
     run_decision,
-    write_config,
 )
 from helpers_registry import bundle_files, champion_of, make_run, promoted_run, tiny_model_text
 
@@ -45,6 +45,7 @@ from taskclf_core.registry.cleanup import cleanup_stale_temp
 from taskclf_core.registry.listing import inspect_history, list_models, list_runs, read_active
 from taskclf_core.registry.runids import new_run_id
 from taskclf_core.train.lock import retrain_running
+from tests.conftest import write_config
 
 #: Fault points of a manual promotion, in the order they are reached (name: hits).
 PROMOTE_POINTS = {
@@ -506,7 +507,7 @@ def _retrain_process(root: Path, result: Path, **env: str) -> subprocess.Popen[b
 def test_real_retrain_pipeline_killed_at_random_instants(scratch: Path) -> None:
     """A real ``run_retrain_pipeline`` (2 users, 2 days, 5 rounds) killed mid-way."""
     root = scratch / "home"
-    write_config(root)
+    write_config(root, TINY_CONFIG)
     home = Home(root)
     violations = Violations([])
 

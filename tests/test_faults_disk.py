@@ -23,6 +23,7 @@ from helpers_faults import (
     OS_FAIL_ENV,
     ROOT,
     SCRIPT,
+    TINY_CONFIG,
     Template,
     Trial,
     Violations,
@@ -32,7 +33,6 @@ from helpers_faults import (
     child_env,
     leftovers,
     run_decision,
-    write_config,
 )
 from helpers_registry import bundle_files, champion_of, make_run, promoted_run, tiny_model_text
 
@@ -45,6 +45,7 @@ from taskclf_core.registry.listing import (
     write_run,
 )
 from taskclf_core.registry.runids import new_run_id
+from tests.conftest import write_config
 
 REASONS = {"ENOSPC": "no space left on device", "EROFS": "read-only file system"}
 
@@ -77,7 +78,7 @@ def can_mount(tmp_path_factory: pytest.TempPathFactory) -> bool:
 def _populate(root: Path) -> dict[str, str]:
     """Champion C over an earlier champion P; run A awaiting sign-off against C."""
     home = Home(root)
-    write_config(root)
+    write_config(root, TINY_CONFIG)
     earlier = promoted_run(home, note="first")
     champion = promoted_run(home, note="second")
     return {"earlier": earlier, "champion": champion, "awaiting": make_run(home, champion=champion_of(home))}

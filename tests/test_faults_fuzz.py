@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from helpers_faults import ROOT, scratch_dir, write_config
+from helpers_faults import ROOT, TINY_CONFIG, scratch_dir
 from helpers_registry import champion_of, make_run, promoted_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -50,6 +50,7 @@ from taskclf_core.registry.runids import RUN_ID_PATTERN, is_model_id, validate_r
 from taskclf_core.registry.runs import read_run, verify_run
 from taskclf_core.registry.verdict import promotability
 from taskclf_core.train.config import RetrainConfig, load_retrain_config, parse_retrain_config
+from tests.conftest import write_config
 
 LIBRARY_EXAMPLES = 1000
 CLI_EXAMPLES = 200
@@ -150,7 +151,7 @@ def registry(tmp_path: Path) -> Iterator[tuple[Path, Home, dict[str, str], Path]
     """A home with a champion and a run awaiting sign-off, next to an ``outside`` folder."""
     with scratch_dir(tmp_path) as base:
         root = base / "home"
-        write_config(root)
+        write_config(root, TINY_CONFIG)
         home = Home(root)
         champion = promoted_run(home)
         awaiting = make_run(home, champion=champion_of(home))

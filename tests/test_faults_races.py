@@ -25,6 +25,7 @@ import pytest
 from helpers_faults import (
     ROOT,
     SCRIPT,
+    TINY_CONFIG,
     TINY_TEAM,
     Zygote,
     capture,
@@ -32,13 +33,13 @@ from helpers_faults import (
     child_env,
     effective_chain,
     leftovers,
-    write_config,
 )
 from helpers_registry import champion_of, make_run, promoted_run
 
 from taskclf_core.paths import Home
 from taskclf_core.registry.listing import inspect_history, read_active
 from taskclf_core.train.lock import retrain_running
+from tests.conftest import write_config
 
 ROUNDS = 2
 PROMOTERS = 14
@@ -104,7 +105,7 @@ def test_concurrent_promotions_and_rollbacks_against_one_champion_exactly_one_wi
 
 def test_two_retrains_started_at_once_one_runs_the_other_is_refused_busy(scratch: Path) -> None:
     root = scratch / "home"
-    write_config(root)
+    write_config(root, TINY_CONFIG)
     flags = scratch / "flags"
     flags.mkdir()
     # Whichever retrain takes the lock pauses right after taking it, so the overlap does
@@ -157,7 +158,7 @@ def test_a_killed_background_job_leaves_a_stale_lock_that_the_next_start_replace
     from taskclf_core.console.service import RetrainRequest
 
     root = scratch / "home"
-    write_config(root)
+    write_config(root, TINY_CONFIG)
     home = Home(root)
     request = RetrainRequest(synthetic=True, force=True, **TINY_TEAM)
     first = jobs.start_job(home, request)

@@ -52,11 +52,6 @@ from taskclf_core.registry.listing import (
 from taskclf_core.registry.runids import new_run_id
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Home:
-    return Home(tmp_path)
-
-
 def _active_bytes(home: Home) -> bytes:
     return (home.models_dir / "active.json").read_bytes()
 

@@ -42,11 +42,6 @@ from taskclf_core.registry.listing import (
 from taskclf_core.registry.stamps import utc_now_iso
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Home:
-    return Home(tmp_path / "home")
-
-
 def _files(folder: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(folder)): p.read_bytes()
