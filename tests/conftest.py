@@ -30,7 +30,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 
 #: Synthetic team used by every seeded run (and by the e2e retrain).
 SEED_USERS = 5
@@ -248,6 +247,41 @@ def e2e_server(tmp_path_factory: pytest.TempPathFactory, seeded_home: SeededHome
     ]
     with served(cmd, cwd=ROOT, env=env, port=port, log=log) as base:
         yield E2EServer(base=base, home=home, seeded=seeded_home)
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the browser tests save their screenshots: a temporary folder, never the repository
+    (``TASKCLF_KEEP_SCREENSHOTS=<folder>`` also copies each one there to look at)."""
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def wait_idle(page: Any) -> None:
+    """Wait until Streamlit has finished the current script run."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()
+
+
+def screenshot(page: Any, path: Path, *, target: Any = None) -> Path:
+    """Save the whole page (or one element, ``target``) at ``path`` once the script run is over.
+
+    Streamlit scrolls inside its main block: for a whole page the viewport grows first.
+    """
+    wait_idle(page)
+    if target is not None:
+        target.screenshot(path=str(path))
+    else:
+        size = page.viewport_size
+        height = page.evaluate(
+            "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+            " return m ? m.scrollHeight : document.body.scrollHeight; }"
+        )
+        page.set_viewport_size({"width": size["width"], "height": min(max(int(height) + 40, size["height"]), 9000)})
+        page.wait_for_timeout(800)  # let the charts finish drawing at the new size
+        page.screenshot(path=str(path), full_page=True)
+        page.set_viewport_size(size)
+    if os.environ.get("TASKCLF_KEEP_SCREENSHOTS"):
+        shutil.copy(path, Path(os.environ["TASKCLF_KEEP_SCREENSHOTS"]) / path.name)
+    return path
 
 
 @pytest.fixture(scope="session")

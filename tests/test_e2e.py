@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SCREENSHOTS, E2EServer
+from tests.conftest import E2EServer, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -19,11 +19,6 @@ def expect(target: Any) -> Any:
 
     pw_expect.set_options(timeout=20_000)
     return pw_expect(target)
-
-
-def wait_idle(page: Any) -> None:
-    """Wait until Streamlit has finished the current script run."""
-    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()
 
 
 #: On a direct load of a page URL (``/Review?run=…``) Streamlit's frontend first probes
@@ -51,21 +46,6 @@ def real_errors(errors: list[str]) -> list[str]:
     return rest
 
 
-def screenshot(page: Any, name: str) -> None:
-    """Save the whole page: Streamlit scrolls inside its main block, so grow the viewport first."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    wait_idle(page)
-    size = page.viewport_size
-    height = page.evaluate(
-        "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
-        " return m ? m.scrollHeight : document.body.scrollHeight; }"
-    )
-    page.set_viewport_size({"width": size["width"], "height": min(max(int(height) + 40, size["height"]), 9000)})
-    page.wait_for_timeout(800)  # let the charts finish drawing at the new size
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
-    page.set_viewport_size(size)
-
-
 def fill(page: Any, label: str, value: str) -> None:
     field = page.get_by_label(label, exact=True)
     field.fill(value)
@@ -73,7 +53,7 @@ def fill(page: Any, label: str, value: str) -> None:
     wait_idle(page)
 
 
-def test_retrain_review_signoff_and_new_champion_on_status(e2e_server: E2EServer, page: Any) -> None:
+def test_retrain_review_signoff_and_new_champion_on_status(e2e_server: E2EServer, page: Any, screenshots: Path) -> None:
     errors = console_errors(page)
     page.goto(e2e_server.base)
     expect(page.get_by_role("heading", name="Status")).to_be_visible()
@@ -92,7 +72,7 @@ def test_retrain_review_signoff_and_new_champion_on_status(e2e_server: E2EServer
     expect(link).to_be_visible(timeout=120_000)
     expect(page.get_by_text(re.compile(r"^Retrain job \S+ finished producing run \S+: awaiting_signoff\."))).to_be_visible()
     expect(page.get_by_text("Ran on the local engine.")).to_be_visible()
-    screenshot(page, "retrain.png")
+    screenshot(page, screenshots / "retrain.png")
     match = re.search(r"run (\S+)$", link.inner_text().strip())
     assert match, link.inner_text()
     run_id = match.group(1)
@@ -108,7 +88,7 @@ def test_retrain_review_signoff_and_new_champion_on_status(e2e_server: E2EServer
         expect(charts.nth(i).locator("canvas, svg").first).to_be_visible()
     expect(page.get_by_test_id("stTable")).to_contain_text("baseline_improvement")
     expect(page.get_by_test_id("stTable")).to_contain_text("skipped: no champion")
-    screenshot(page, "review.png")
+    screenshot(page, screenshots / "review.png")
 
     fill(page, "Approver (required)", "e2e-erin")
     fill(page, "Note (required): why this model should serve", "first champion, every gate passed")
@@ -123,7 +103,7 @@ def test_retrain_review_signoff_and_new_champion_on_status(e2e_server: E2EServer
     expect(page.get_by_text("signed off · champion", exact=True)).to_be_visible()
     expect(page.get_by_text(re.compile(r"^Signed off by e2e-erin on "))).to_be_visible()
     expect(page.get_by_label("Approver (required)", exact=True)).to_have_value("")  # item 4
-    screenshot(page, "review-after-signoff.png")
+    screenshot(page, screenshots / "review-after-signoff.png")
 
     page.get_by_role("link", name="See the new champion on Status").click()
     expect(page.get_by_role("heading", name="Status")).to_be_visible()
@@ -131,11 +111,11 @@ def test_retrain_review_signoff_and_new_champion_on_status(e2e_server: E2EServer
     expect(champion).to_contain_text(run_id)
     expect(champion).to_contain_text("promoted (signed off) by e2e-erin")
     expect(page.get_by_text(re.compile("^Retrain not due until"))).to_be_visible()
-    screenshot(page, "status.png")
+    screenshot(page, screenshots / "status.png")
 
     page.goto(f"{e2e_server.base}/History")
     expect(page.get_by_role("heading", name="Champion history")).to_be_visible()
-    screenshot(page, "history.png")
+    screenshot(page, screenshots / "history.png")
     assert real_errors(errors) == [], "\n".join(errors)
 
 
@@ -237,7 +217,7 @@ def _second_champion(server: E2EServer) -> tuple[str, str]:
     return before.model_id, result.run_id
 
 
-def test_signed_off_review_bootstrap_chart_and_rollback_form(e2e_server: E2EServer, page: Any) -> None:
+def test_signed_off_review_bootstrap_chart_and_rollback_form(e2e_server: E2EServer, page: Any, screenshots: Path) -> None:
     """Issue 12 items 1, 2, 4 and 11 in Chromium."""
     errors = console_errors(page)
     first, second = _second_champion(e2e_server)
@@ -249,7 +229,7 @@ def test_signed_off_review_bootstrap_chart_and_rollback_form(e2e_server: E2EServ
     expect(page.get_by_text(re.compile(r"^Signed off by e2e-erin on .*; note: first champion, every gate passed\.$"))).to_be_visible()
     expect(page.get_by_text(re.compile(rf"^Superseded on .* by {second} \(signed off by e2e-frank\)\.$"))).to_be_visible()
     expect(page.get_by_text(re.compile(r"^Recorded outcome when the run finished \(evidence\): awaiting_signoff\."))).to_be_visible()
-    screenshot(page, "review-signed-off.png")
+    screenshot(page, screenshots / "review-signed-off.png")
     with page.expect_download() as report_download:
         page.get_by_test_id("stDownloadButton").filter(has_text="Download the whole review").click()
     html = Path(report_download.value.path()).read_text(encoding="utf-8")
@@ -268,9 +248,7 @@ def test_signed_off_review_bootstrap_chart_and_rollback_form(e2e_server: E2EServ
     assert box is not None and box["height"] >= 180, box
     boot.hover()  # item 16: no second (Streamlit's own) PNG button on the chart
     expect(page.get_by_role("button", name="Download as PNG")).to_have_count(0)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    wait_idle(page)
-    boot.screenshot(path=str(SCREENSHOTS / "review-bootstrap.png"))
+    screenshot(page, screenshots / "review-bootstrap.png", target=boot)
 
     # Items 11 and 4: the rollback form validates before the dialog and is empty afterwards.
     page.set_viewport_size({"width": 1400, "height": 900})
@@ -303,7 +281,7 @@ def test_signed_off_review_bootstrap_chart_and_rollback_form(e2e_server: E2EServ
     main = page.get_by_test_id("stMainBlockContainer")
     table_box, main_box = table.bounding_box(), main.bounding_box()
     assert table_box and main_box and table_box["x"] + table_box["width"] <= main_box["x"] + main_box["width"] + 1
-    screenshot(page, "history-rollback.png")
+    screenshot(page, screenshots / "history-rollback.png")
     assert real_errors(errors) == [], "\n".join(errors)
 
 
@@ -325,7 +303,7 @@ def fresh_secure_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
         yield base, home
 
 
-def test_fresh_home_status_and_no_framing(fresh_secure_server: Any, page: Any) -> None:
+def test_fresh_home_status_and_no_framing(fresh_secure_server: Any, page: Any, screenshots: Path) -> None:
     """Issue 12 item 7 (Status caption) and issue 11 item 12 (framing refused) on the secure server."""
     import urllib.request
 
@@ -341,7 +319,7 @@ def test_fresh_home_status_and_no_framing(fresh_secure_server: Any, page: Any) -
     expect(page.get_by_text("Retrain due: no promoted model exists yet.")).to_be_visible()
     link = page.get_by_role("link", name="Start a retrain on the Retrain page")
     expect(link).to_be_visible()
-    screenshot(page, "status-fresh-home.png")
+    screenshot(page, screenshots / "status-fresh-home.png")
     link.click()
     expect(page.get_by_role("heading", name="Retrain", exact=True)).to_be_visible()
     assert not any(home.iterdir())  # reading a fresh home writes nothing

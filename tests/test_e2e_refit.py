@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import APP, ROOT, _free_port, served
-from tests.test_e2e import console_errors, expect, real_errors, wait_idle
+from tests.conftest import APP, ROOT, _free_port, screenshot, served, wait_idle
+from tests.test_e2e import console_errors, expect, real_errors
 
 pytestmark = pytest.mark.e2e
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -56,21 +56,8 @@ def refit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
         yield base, home
 
 
-def _shot(page: Any, folder: Path, name: str) -> None:
-    """The whole page (Streamlit scrolls inside its main block: grow the viewport first)."""
-    wait_idle(page)
-    size = page.viewport_size
-    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    page.set_viewport_size({"width": size["width"], "height": min(max(int(height) + 40, size["height"]), 9000)})
-    page.wait_for_timeout(800)
-    page.screenshot(path=str(folder / name), full_page=True)
-    page.set_viewport_size(size)
-    if os.environ.get("TASKCLF_KEEP_SCREENSHOTS"):  # to look at them after a run
-        shutil.copy(folder / name, Path(os.environ["TASKCLF_KEEP_SCREENSHOTS"]) / name)
-
-
 def test_a_calibrator_refit_is_started_reviewed_and_signed_off(
-    refit_server: tuple[str, Path], page: Any, tmp_path: Path
+    refit_server: tuple[str, Path], page: Any, tmp_path: Path, screenshots: Path,
 ) -> None:
     base, home = refit_server
     errors = console_errors(page)
@@ -93,7 +80,7 @@ def test_a_calibrator_refit_is_started_reviewed_and_signed_off(
     link = page.get_by_role("link", name=re.compile("Open the review of run"))
     expect(link).to_be_visible(timeout=120_000)
     expect(page.get_by_text(re.compile(r"^Calibrator refit job \S+ finished producing run \S+: awaiting_signoff\."))).to_be_visible()
-    _shot(page, tmp_path, "refit-job.png")
+    screenshot(page, screenshots / "refit-job.png")
     run_id = re.search(r"run (\S+)$", link.inner_text().strip()).group(1)  # type: ignore[union-attr]
 
     link.click()
@@ -103,7 +90,7 @@ def test_a_calibrator_refit_is_started_reviewed_and_signed_off(
     reliability.scroll_into_view_if_needed()
     expect(reliability.locator("canvas, svg").first).to_be_visible()
     expect(page.get_by_test_id("stTable")).to_contain_text("brier_improvement")
-    _shot(page, tmp_path, "refit-review.png")
+    screenshot(page, screenshots / "refit-review.png")
 
     page.get_by_label("Approver (required)", exact=True).fill("e2e-rita")
     page.get_by_label("Approver (required)", exact=True).press("Tab")
@@ -118,7 +105,7 @@ def test_a_calibrator_refit_is_started_reviewed_and_signed_off(
     expect(dialog).to_be_hidden()
     wait_idle(page)
     expect(page.get_by_text("refit applied", exact=False).first).to_be_visible()
-    _shot(page, tmp_path, "refit-signed-off.png")
+    screenshot(page, screenshots / "refit-signed-off.png")
 
     policy = json.loads((home / "models" / "inference_policy.json").read_text())
     assert policy["model_dir"] == f"models/{A}"

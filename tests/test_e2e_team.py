@@ -28,8 +28,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import APP, ROOT, TEST_CONFIG, SeededHome, _free_port, _wait_healthy
-from tests.test_e2e import expect, fill, wait_idle
+from tests.conftest import APP, ROOT, TEST_CONFIG, SeededHome, _free_port, _wait_healthy, wait_idle
+from tests.test_e2e import expect, fill
 
 pytestmark = pytest.mark.e2e
 
