@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: run serve test lint typecheck imports bench bench-review install browser clean
+.PHONY: run serve check test lint typecheck imports bench bench-review install browser clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -50,8 +50,15 @@ typecheck: install
 imports: install
 	$(BIN)/lint-imports --no-cache
 
+# The inner loop (under 90 s on 2 cores once installed): lint, types, import contracts and
+# every test not marked slow or e2e, on both cores, in a random order (the seed is printed).
+check: install lint typecheck imports
+	STREAMLIT_BROWSER_GATHER_USAGE_STATS=false $(BIN)/python -m pytest -q -p no:cacheprovider \
+	  -m "not slow and not e2e" -n 2 -p randomly
+
+# Everything, in file order: the browser tests and the slow ones too (.ci/run calls this).
 test: install browser lint typecheck imports
-	STREAMLIT_BROWSER_GATHER_USAGE_STATS=false $(BIN)/python -m pytest -q -p no:cacheprovider
+	STREAMLIT_BROWSER_GATHER_USAGE_STATS=false $(BIN)/python -m pytest -q -p no:cacheprovider -p no:randomly
 
 bench: install
 	$(BIN)/python -m bench.run

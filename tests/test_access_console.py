@@ -119,6 +119,7 @@ def test_an_approver_promotes_from_the_page_as_the_signed_in_person(team_home: P
     assert who in plain_texts(at.caption)
 
 
+@pytest.mark.slow
 def test_two_person_rule_on_the_pages(team_home: Path, seeded_home: SeededHome) -> None:
     write_config(team_home, TEST_CONFIG + ROLES + "  required_approvals: 2\n")
     at = open_page(REVIEW, signed_in=user("alice@example.com"), run=seeded_home.awaiting)
@@ -138,6 +139,7 @@ def test_two_person_rule_on_the_pages(team_home: Path, seeded_home: SeededHome) 
 # ----------------------------------------------------------------------------- local mode unchanged
 
 
+@pytest.mark.slow
 def test_local_mode_types_the_approver_and_marks_it_not_authenticated(home_copy: Path, seeded_home: SeededHome) -> None:
     at = open_page(REVIEW, team=False, run=seeded_home.awaiting)
     assert any("Local mode: no sign-in" in c.value for c in at.sidebar.caption)

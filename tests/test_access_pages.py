@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from taskclf_core.console.read import review
 from taskclf_core.console.reports import report
 from taskclf_core.paths import Home
@@ -45,6 +47,7 @@ def sign_off(at: Any, prefix: str, verb: str, note: str) -> Any:
     return at
 
 
+@pytest.mark.slow
 def test_first_of_two_approvals_reads_as_one_and_both_approvers_are_named(team_home: Path, seeded_home: SeededHome) -> None:
     write_config(team_home, TWO)
     run_id, champion = seeded_home.awaiting, seeded_home.champion
@@ -144,6 +147,7 @@ def test_an_ended_session_lands_on_sign_in(team_home: Path, seeded_home: SeededH
     assert (team_home / "artifacts" / "sessions" / "signed_out.json").exists()
 
 
+@pytest.mark.slow
 def test_a_stale_sign_in_is_asked_to_sign_in_again_to_sign_off(team_home: Path, seeded_home: SeededHome) -> None:
     write_config(team_home, TEST_CONFIG + ROLES + "  signoff_reauth_minutes: 5\n")
     old = int(time.time()) - 600
@@ -155,6 +159,7 @@ def test_a_stale_sign_in_is_asked_to_sign_in_again_to_sign_off(team_home: Path, 
     assert not [b for b in at.button if b.key == "review_confirm_promote"]
 
 
+@pytest.mark.slow
 def test_lowering_required_approvals_rejudges_a_pending_approval(team_home: Path, seeded_home: SeededHome) -> None:
     write_config(team_home, TWO)
     at = sign_off(open_page(REVIEW, signed_in=user("alice@example.com"), run=seeded_home.awaiting), "review", "promote", "ok")

@@ -93,6 +93,7 @@ def test_make_serve_without_sign_in_refuses_in_one_line(tmp_path: Path) -> None:
     assert out == b""
 
 
+@pytest.mark.slow
 def test_make_serve_with_sign_in_binds_the_address_asked_for(tmp_path: Path, provider: str) -> None:
     port = free_port("127.0.0.2")
     secrets_file = secrets_at(tmp_path)

@@ -356,6 +356,7 @@ def test_retrain_unknown_job_in_the_url_shows_a_message_and_touches_nothing(home
     assert tree_state(home_copy) == before
 
 
+@pytest.mark.slow
 def test_retrain_sparse_scenario_ends_with_a_clear_error(home_copy: Path) -> None:
     at = open_app(RETRAIN)
     assert at.toggle(key="retrain_synthetic").value is True  # no data/processed in the home

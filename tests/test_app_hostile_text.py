@@ -94,6 +94,7 @@ def hostile_home(seeded_home: SeededHome, tmp_path_factory: pytest.TempPathFacto
     return root
 
 
+@pytest.mark.slow
 def test_random_approver_and_note_text_is_shown_literally_everywhere(
     hostile_home: Path, seeded_home: SeededHome, monkeypatch: pytest.MonkeyPatch
 ) -> None:

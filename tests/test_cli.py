@@ -143,6 +143,7 @@ def test_internal_failure_is_exit_1_with_one_line(home_copy, monkeypatch):
     assert result.exit_code == 1 and "internal error (RuntimeError: disk gremlin)" in one_error_line(result)
 
 
+@pytest.mark.slow
 def test_synthesize_then_retrain_from_the_data_dir(home_copy, tmp_path):
     data = tmp_path / "data"
     made = cli("data", "synthesize", "--out", str(data), "--users", "3", "--days", "14", "--seed", "1",

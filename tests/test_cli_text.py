@@ -12,6 +12,7 @@ import json
 import unicodedata
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -78,6 +79,7 @@ def test_terminal_escapes_and_markup_are_shown_not_obeyed(home_copy):
     assert "[bold red]Fix: run rm -rf models[/] \\u202eevil\\u200b \\x9b31m" in history
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     approver=st.text(st.characters(codec="utf-8"), min_size=1, max_size=30),

@@ -132,6 +132,7 @@ INSTALL_LINE = ("error: the Dask engine is not installed here (no dask, distribu
                 "pip install -e '.[dask]' in the project folder, or use engine: local")
 
 
+@pytest.mark.slow
 def test_without_dask_installed_the_dask_engine_says_how_to_install_it(tmp_path: Path) -> None:
     cli = "from taskclf_core.console.cli import main\nsys.argv = ['taskclf', *sys.argv[1:]]\nmain()\n"
     run = [f"sys.argv[1:] = {args!r}\n" + cli for args in (
@@ -150,6 +151,7 @@ def test_without_dask_installed_the_dask_engine_says_how_to_install_it(tmp_path:
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.slow
 def test_without_dask_the_apps_job_is_refused_before_it_starts(tmp_path: Path) -> None:
     (tmp_path / "configs").mkdir()
     (tmp_path / "configs" / "retrain.yaml").write_text("compute:\n  engine: dask\n")
@@ -164,6 +166,7 @@ def test_without_dask_the_apps_job_is_refused_before_it_starts(tmp_path: Path) -
     assert not (tmp_path / "artifacts").exists()
 
 
+@pytest.mark.slow
 def test_nothing_imports_dask_at_import_time() -> None:
     """Every module of the package imports (the Dask engine's too) without importing dask."""
     code = (

@@ -131,6 +131,7 @@ def test_a_wrong_listener_fails_the_cli_run_in_one_line(wrong_listener: str, dat
     _nothing_saved(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_wrong_listener_fails_the_service_call_within_the_connect_timeout(
     wrong_listener: str, data_dir: Path, tmp_path: Path
 ) -> None:
@@ -152,6 +153,7 @@ def test_a_wrong_listener_fails_the_service_call_within_the_connect_timeout(
     _nothing_saved(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_silent_listener_fails_the_apps_background_job_in_one_line(
     silent_listener: str, data_dir: Path, tmp_path: Path
 ) -> None:

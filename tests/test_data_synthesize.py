@@ -102,6 +102,7 @@ def test_seeds_that_wrote_reversed_spans_now_write_valid_ones(seed: int) -> None
     assert bool((spans["end_ts"] > spans["start_ts"]).all())
 
 
+@pytest.mark.slow
 def test_every_seed_writes_only_spans_that_end_after_they_start() -> None:
     # The old generator wrote a reversed span for seeds 50, 52, 70 and 99 at this size.
     for seed in range(100):

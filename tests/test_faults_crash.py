@@ -243,6 +243,7 @@ def _promote_trial(
     )
 
 
+@pytest.mark.slow
 def test_promotion_killed_at_every_fault_point_keeps_the_invariants(
     zygote: Zygote, template: tuple[Template, dict[str, str]], scratch: Path
 ) -> None:
@@ -311,6 +312,7 @@ def _rollback_trial(
     return "moved" if moved else "not moved"
 
 
+@pytest.mark.slow
 def test_rollback_killed_at_every_fault_point_and_at_random_instants(
     zygote: Zygote, template: tuple[Template, dict[str, str]], scratch: Path
 ) -> None:
@@ -406,6 +408,7 @@ def _save_trial(
     return "run saved, not promoted" if new else "nothing saved"
 
 
+@pytest.mark.slow
 def test_save_step_of_a_promoting_retrain_killed_at_every_fault_point(
     zygote: Zygote, template: tuple[Template, dict[str, str]], scratch: Path
 ) -> None:
@@ -419,6 +422,7 @@ def test_save_step_of_a_promoting_retrain_killed_at_every_fault_point(
     assert outcomes == {"nothing saved": 12, "run saved, not promoted": 12, "run promoted": 2}
 
 
+@pytest.mark.slow
 def test_save_step_killed_at_random_instants(
     zygote: Zygote, template: tuple[Template, dict[str, str]], scratch: Path
 ) -> None:
@@ -504,6 +508,7 @@ def _retrain_process(root: Path, result: Path, **env: str) -> subprocess.Popen[b
     )
 
 
+@pytest.mark.slow
 def test_real_retrain_pipeline_killed_at_random_instants(scratch: Path) -> None:
     """A real ``run_retrain_pipeline`` (2 users, 2 days, 5 rounds) killed mid-way."""
     root = scratch / "home"

@@ -185,6 +185,7 @@ def _sweep(
     raise AssertionError(f"{label}: still failing after {limit} calls")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["ENOSPC", "EROFS"])
 def test_promotion_and_rollback_fail_cleanly_at_every_os_call(
     zygote: Zygote, template: tuple[Template, dict[str, str]], scratch: Path, mode: str
@@ -200,6 +201,7 @@ def test_promotion_and_rollback_fail_cleanly_at_every_os_call(
     assert rolled["refused"] >= 3
 
 
+@pytest.mark.slow
 def test_save_step_fails_cleanly_at_every_os_call_of_a_full_disk(
     zygote: Zygote, template: tuple[Template, dict[str, str]], scratch: Path
 ) -> None:
@@ -381,6 +383,7 @@ def _cli(root: Path, args: list[str], *, simulate: dict[str, object] | None = No
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
+@pytest.mark.slow
 def test_cli_promote_on_a_full_or_read_only_disk_exits_2_with_one_line(
     can_mount: bool, template: tuple[Template, dict[str, str]], scratch: Path
 ) -> None:

@@ -233,6 +233,7 @@ def test_hostile_run_ids_get_clear_errors_and_never_leave_the_home(registry: Any
     assert read_run(home, ids["awaiting"]).run_id == ids["awaiting"]  # the home still works
 
 
+@pytest.mark.slow
 def test_hostile_run_ids_on_the_cli_exit_2_with_one_line(
     registry: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -315,6 +316,7 @@ def _check_config_error(message: str, source: str) -> None:
     assert len(message) < 4000
 
 
+@pytest.mark.slow
 def test_hostile_retrain_yaml_is_a_config_error_or_a_valid_config(tmp_path: Path) -> None:
     path = tmp_path / "retrain.yaml"
     outcomes = {"valid": 0, "refused": 0}
@@ -337,6 +339,7 @@ def test_hostile_retrain_yaml_is_a_config_error_or_a_valid_config(tmp_path: Path
     assert outcomes["refused"] >= 500 and outcomes["valid"] >= 20, outcomes
 
 
+@pytest.mark.slow
 @settings(max_examples=STRUCTURE_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(tree=config_trees)
 def test_hostile_config_structures_are_a_config_error_or_a_valid_config(tree: Any) -> None:
@@ -346,6 +349,7 @@ def test_hostile_config_structures_are_a_config_error_or_a_valid_config(tree: An
         _check_config_error(str(exc), "fuzz.yaml")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -430,6 +434,7 @@ def label_csv_bytes(draw: st.DrawFn) -> bytes:
     return (prefix + buffer.getvalue()).encode("utf-8", "surrogatepass")
 
 
+@pytest.mark.slow
 def test_hostile_label_csv_is_a_data_error_or_a_valid_span_frame(tmp_path: Path) -> None:
     with scratch_dir(tmp_path) as folder:
         path = folder / "labels.csv"
@@ -600,6 +605,7 @@ def test_empty_file_with_a_boolean_time_column_is_a_data_error(
     )
 
 
+@pytest.mark.slow
 def test_hostile_feature_parquet_is_a_data_error_or_a_valid_frame(tmp_path: Path, base_table: pa.Table) -> None:
     with scratch_dir(tmp_path) as folder:
         path = folder / "features.parquet"

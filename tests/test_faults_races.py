@@ -47,6 +47,7 @@ ROLLERS = 8
 
 
 
+@pytest.mark.slow
 def test_concurrent_promotions_and_rollbacks_against_one_champion_exactly_one_wins(
     zygote: Zygote, scratch: Path
 ) -> None:
@@ -103,6 +104,7 @@ def test_concurrent_promotions_and_rollbacks_against_one_champion_exactly_one_wi
     assert attempts == ROUNDS * (PROMOTERS + ROLLERS) == 44
 
 
+@pytest.mark.slow
 def test_two_retrains_started_at_once_one_runs_the_other_is_refused_busy(scratch: Path) -> None:
     root = scratch / "home"
     write_config(root, TINY_CONFIG)

@@ -36,6 +36,7 @@ def wait_for_stage(home: Home, job_id: str, stages: set[str], timeout: float = 6
     raise TimeoutError(f"job {job_id} never reached {stages}")
 
 
+@pytest.mark.slow
 def test_second_start_is_refused_and_cancel_mid_training_leaves_nothing(home_copy: Path, seeded_home: SeededHome) -> None:
     home = Home.resolve(home_copy)
     runs_before = sorted(p.name for p in home.runs_dir.iterdir())
@@ -63,6 +64,7 @@ def test_second_start_is_refused_and_cancel_mid_training_leaves_nothing(home_cop
         jobs.cancel_job(home, job.job_id)
 
 
+@pytest.mark.slow
 def test_a_killed_job_leaves_a_stale_lock_that_does_not_block_the_next(home_copy: Path) -> None:
     home = Home.resolve(home_copy)
     sparse = synthetic_request(0, scenario="sparse", users=2, days=3)

@@ -87,6 +87,7 @@ def test_status_shows_each_path_and_the_problem_with_its_fix(
     assert set(table["reject threshold"]) == {"0.9", "0.55 (its --reject-threshold default)"}
 
 
+@pytest.mark.slow
 def test_train_models_names_the_problem_and_what_each_path_serves(tmp_path: Path) -> None:
     root = _home(tmp_path, "policy-stale")
     result = _cli(root, "train", "models")
@@ -153,6 +154,7 @@ def test_no_policy_stays_no_policy(tmp_path: Path) -> None:
     assert (plan.policy, plan.threshold, plan.origin) == (False, 0.55, "no policy")
 
 
+@pytest.mark.slow
 def test_the_dask_engine_refuses_a_deployment_it_cannot_judge_as_served(tmp_path: Path) -> None:
     root = _home(tmp_path, "policy-temperature")
     result = _cli(root, "train", "retrain", "--synthetic", "--force", "--engine", "dask", "--users", "2")
@@ -164,6 +166,7 @@ def test_the_dask_engine_refuses_a_deployment_it_cannot_judge_as_served(tmp_path
 # --------------------------------------------------------------------------- calibrator refits
 
 
+@pytest.mark.slow
 def test_a_refit_is_gated_applied_for_the_same_model_and_recorded(tmp_path: Path) -> None:
     root = _home(tmp_path, "policy-temperature", PERMISSIVE)
     args = ("train", "calibrate", "--data-dir", str(DATA), "--from", "2025-09-09", "--to", "2025-09-11")
@@ -191,6 +194,7 @@ def test_a_refit_is_gated_applied_for_the_same_model_and_recorded(tmp_path: Path
     assert runs[run_id]["state"].startswith("refit applied")
 
 
+@pytest.mark.slow
 def test_a_refit_that_does_not_improve_brier_by_5_percent_is_rejected(tmp_path: Path) -> None:
     root = _home(tmp_path, "policy-temperature", PERMISSIVE.replace("  calibration_brier_improvement: 0.0\n", ""))
     result = json.loads(_cli(root, "train", "calibrate", "--data-dir", str(DATA), "--from", "2025-09-09",
@@ -202,6 +206,7 @@ def test_a_refit_that_does_not_improve_brier_by_5_percent_is_rejected(tmp_path: 
     assert refused.returncode == 2 and "was rejected by gate(s) brier_improvement" in refused.stderr
 
 
+@pytest.mark.slow
 def test_a_refit_needs_a_champion(tmp_path: Path) -> None:
     root = tmp_path / "empty"
     (root / "models").mkdir(parents=True)

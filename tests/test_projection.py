@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,6 +43,7 @@ def windows_and_spans(draw):
     return win_user, win_start, win_start + win_len, span_user, span_start, span_start + span_len, span_label
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(windows_and_spans())
 def test_fast_projection_matches_naive_reference(case):

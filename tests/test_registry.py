@@ -834,6 +834,7 @@ def test_find_latest_model_uses_created_at_then_run_id(home: Home) -> None:
 # --------------------------------------------------------------------------- race
 
 
+@pytest.mark.slow
 def test_racing_promotions_against_the_same_champion_exactly_one_wins(home: Home) -> None:
     champion = promoted_run(home)
     expected = ChampionRef(run_id=champion, model_sha256=champion_of(home).model_sha256)  # type: ignore[union-attr]

@@ -309,6 +309,7 @@ def test_one_time_format_and_sentences_that_read_as_english(home_copy: Path, see
     assert not [t for t in everything(status) if RAW_TIME.search(t)]
 
 
+@pytest.mark.slow
 def test_an_automatic_promotion_is_not_by_auto(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seeded_home: SeededHome) -> None:
     from taskclf_core.console.service import run_retrain
 

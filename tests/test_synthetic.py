@@ -230,6 +230,7 @@ def test_out_of_range_arguments_are_refused_with_the_value(kwargs: dict, message
     assert str(err.value) == message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", ["v1", "v3"])
 def test_default_team_trains_a_challenger_that_passes_every_acceptance_check(version: str) -> None:
     from taskclf_core.data.projection import project_spans
