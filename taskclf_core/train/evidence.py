@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from taskclf_core.errors import RegistryError
+from taskclf_core.model.checklist import ChecklistEvidence
 from taskclf_core.model.gates import RegressionResult
 from taskclf_core.model.reports import BootstrapInterval, EvaluationReport
 from taskclf_core.registry.deployrecord import DEPLOYMENT_FILE, ChallengerDeployment
@@ -35,6 +36,8 @@ class RunEvidence(BaseModel):
     serving: ServingEvidence | None = None
     #: The challenger's deployment as built (None on runs before policies).
     deployment: ChallengerDeployment | None = None
+    #: taskclf's promotion checklist (None on runs before it, and on the Dask engine's).
+    checklist: ChecklistEvidence | None = None
 
 
 def read_evidence(run_dir: Path, run_id: str) -> RunEvidence:
@@ -64,6 +67,7 @@ def read_evidence(run_dir: Path, run_id: str) -> RunEvidence:
             config_yaml=(Path(run_dir) / "config.yaml").read_text(encoding="utf-8"),
             raw=evaluation.get("raw") or {},
             serving=evaluation.get("serving"),
+            checklist=evaluation.get("checklist"),
             deployment=load(DEPLOYMENT_FILE) if (Path(run_dir) / DEPLOYMENT_FILE).exists() else None,
         )
     except (ValidationError, KeyError, OSError) as exc:

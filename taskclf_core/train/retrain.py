@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -43,6 +44,7 @@ from taskclf_core.train.cadence import (
     retrain_cadence,
 )
 from taskclf_core.train.champion import load_champion
+from taskclf_core.train.checklist import assess_checklist
 from taskclf_core.train.config import (
     DEFAULT_MODELS_DIR,
     RetrainConfig,
@@ -185,6 +187,7 @@ def run_retrain_pipeline(
         deployment = deploy_challenger(data, challenger, plan, clock)
         evaluation = evaluate_all(data, challenger, champion, features_df, config=config,
                                   reject_threshold=reject_threshold, clock=clock, deployment=deployment)
+        evaluation = replace(evaluation, checklist=assess_checklist(data, evaluation, challenger, champion, config, clock))
         verdict = judge(evaluation, config, dry_run=dry_run, clock=clock)
 
         return save_and_report(

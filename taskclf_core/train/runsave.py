@@ -69,6 +69,7 @@ def save_run(
     serving: ServingEvidence | None = None,
     deployment: ChallengerDeployment | None = None,
     served_rows: pd.DataFrame | None = None,
+    checklist: BaseModel | None = None,
 ) -> tuple[str, Outcome, str, Path]:
     """Write the run folder atomically (and, for ``promoted``, make it the champion).
 
@@ -120,6 +121,8 @@ def save_run(
         evaluation["raw"] = {name: _dump(report) for name, report in raw_reports.items()}
     if serving is not None:
         evaluation["serving"] = _dump(serving)
+    if checklist is not None:
+        evaluation["checklist"] = _dump(checklist)
     if deployment is not None:
         files["deployment.json"] = dumps_json(_dump(deployment)).encode()
     if served_rows is not None:
