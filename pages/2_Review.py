@@ -6,13 +6,15 @@ from functools import partial
 
 import streamlit as st
 
+import checklist_frame
 import review_frame
 from access_frame import actor, current_access
 from page_frame import HISTORY, RETRAIN, STATUS, hide_chart_toolbar, page_frame, plain, signoff
-from taskclf_core.console import access, charts, formatting, report, review
+from taskclf_core.console import access, charts, checklistview, formatting, report, review
 from taskclf_core.console.access import audit_rows
 from taskclf_core.console.runstate import names_of
 from taskclf_core.errors import TaskclfError
+from taskclf_core.model.thresholds import GateThresholds
 from taskclf_core.registry.approve import PendingApproval
 
 home = page_frame("Review")
@@ -46,6 +48,7 @@ except TaskclfError as exc:
 
 run_id = rv.run_id
 decision = rv.decision
+run_gates = (rv.run_config.gates if rv.run_config is not None else GateThresholds())  # the run's own thresholds
 state = rv.effective
 
 # ----------------------------------------------------------------------------- headline
@@ -82,6 +85,9 @@ cols[1].metric("Champion macro-F1", f"{champion_report.macro_f1:.4f}" if champio
 cols[2].metric("Rule baseline macro-F1", f"{reports['baseline'].macro_f1:.4f}" if reports["baseline"] else "n/a")
 cols[3].metric("Gates failed", sum(g.status == "failed" for g in rv.gates), help=decision.gates_summary)
 st.caption(f"Macro-F1: {review.REVIEW_F1_SOURCE}.")
+worst = checklistview.worst_off_sentence(rv.evidence.checklist, run_gates.per_user.tolerance)
+if worst:
+    st.markdown(f"**{plain(worst)}.**")
 compared = rv.compared_against.run_id if rv.compared_against else "none (no champion when it ran)"
 st.markdown(
     f"Compared against champion **`{compared}`**; champion now **`{rv.current_champion or 'none'}`**. "
@@ -93,6 +99,9 @@ review_frame.draw_inputs(rv.content_key, rv.evidence.snapshot, rv.evidence.confi
 
 if rv.served is not None:
     review_frame.draw_served(rv.content_key, refit_of, rv.served, review.reliability_spec(rv))
+
+if rv.evidence.checklist is not None:
+    checklist_frame.draw_checklist(rv.content_key, rv.evidence.checklist, run_gates)
 
 # ----------------------------------------------------------------------------- charts
 st.subheader("Champion vs challenger vs rule baseline")
@@ -140,6 +149,7 @@ elif done:
 for label, text in audit_rows(rv.effective.promotion, rv.pending):  # who, how, approvals (issue 14)
     st.caption(f"{plain(label)}: {plain(text)}")
 you = current_access()
+looked_at, spot_missing = checklist_frame.spot_check(rv, str(home.runs_dir / run_id)) if rv.can_promote else ([], None)
 plan = rv.plan or access.plan_signoff(home, run_id, kind="promote", access=you)  # the core re-checks under its lock
 st.caption(f"Rule: {plain(access.required_rule(you.policy))}.")
 waiting = plan.state.waiting()
@@ -153,16 +163,20 @@ elif role_block is not None:
     st.warning(f"Promote is disabled: {plain(role_block)}.", icon=":material/block:")
 elif blocked is not None:
     st.warning(f"Promote is disabled: {plain(blocked)}.", icon=":material/block:")
+elif spot_missing is not None:
+    st.warning(f"Promote is disabled: the spot check is not done ({plain(spot_missing)}).", icon=":material/block:")
 else:
     st.info(f"Promote is available: {plain(rv.promote_reason)}.")
 signoff(
     "review", verb="promote", subject=run_id, note_label="Note (required): why this model should serve",
-    enabled=rv.can_promote and role_block is None and blocked is None, title="Promote this run?",
+    enabled=rv.can_promote and role_block is None and blocked is None and spot_missing is None,
+    title="Promote this run?",
     summary=plain(plan.confirmation(
         f"refit {run_id} is applied: {refit_of} keeps serving, with the refitted calibrator and threshold" if refit_of
         else f"run {run_id} becomes the champion, replacing {rv.current_champion or 'none'}"
     )),
-    act=lambda approver, note: review.sign_off(home, run_id, approver=approver, note=note, actor=actor()),
+    act=lambda approver, note: review.sign_off(home, run_id, approver=approver, note=note, actor=actor(),
+                                               looked_at=looked_at if rv.evidence.checklist is not None else None),
     reauth=you.sign_in_again(),
 )
 

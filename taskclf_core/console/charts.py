@@ -270,6 +270,48 @@ def per_user_chart(reports: Reports) -> alt.Chart:
     )
 
 
+# --------------------------------------------------------------------------- checklist
+
+
+def per_person_chart(frame: pd.DataFrame, *, tolerance: float) -> alt.LayerChart:
+    """Every person's served macro-F1 difference (challenger - champion) with its interval, worst first.
+
+    ``frame``: ``user``, ``difference``, ``low``, ``high``, ``minutes``, ``judged``. The dashed
+    rule is minus the tolerance: a person whose whole interval lies left of it fails the gate.
+    """
+    order = list(frame["user"])
+    y = alt.Y("user:N", sort=order, title=None, axis=alt.Axis(labelExpr="substring(datum.label, 0, 12)"))
+    colour = alt.Color("judged:N", title=None, scale=alt.Scale(domain=["judged", "too few minutes to judge"],
+                                                               range=[MODEL_COLOURS["challenger"], "#9d9d9d"]))
+    bars = alt.Chart(frame).mark_rule(strokeWidth=2).encode(x="low:Q", x2="high:Q", y=y, color=colour)
+    points = alt.Chart(frame).mark_point(filled=True, size=60).encode(
+        x=alt.X("difference:Q", title="served macro-F1, challenger - champion (95% interval)"), y=y, color=colour,
+        tooltip=["user:N", alt.Tooltip("difference:Q", format="+.4f"), alt.Tooltip("low:Q", format="+.4f"),
+                 alt.Tooltip("high:Q", format="+.4f"), "minutes:Q", "judged:N"])
+    rules = alt.Chart(pd.DataFrame({"x": [0.0, -tolerance], "what": ["no change", f"-tolerance ({tolerance})"]})).mark_rule(
+        strokeDash=[4, 4], color="#666").encode(x="x:Q", tooltip=["what:N"])
+    height = max(120, 18 * len(frame))
+    return alt.LayerChart(layer=[rules, bars, points]).properties(
+        title="Each person: served macro-F1 difference, worst first", width=560, height=height)
+
+
+def day_timeline_chart(frame: pd.DataFrame, *, title: str) -> alt.LayerChart:
+    """One person's day, minute by minute: labelled blocks, champion and challenger as served.
+
+    Minutes where the two models serve different labels are outlined on the challenger's lane.
+    """
+    lanes = ["labelled", "champion (served)", "challenger (served)"]
+    labels = [*LABELS, "Mixed/Unknown"]
+    base = alt.Chart(frame).encode(
+        x=alt.X("minute:T", title="minute (UTC)"), y=alt.Y("lane:N", sort=lanes, title=None),
+        tooltip=[alt.Tooltip("minute:T", format="%H:%M"), "lane:N", "label:N"])
+    cells = base.mark_tick(thickness=3, size=26).encode(
+        color=alt.Color("label:N", scale=alt.Scale(domain=labels, scheme="tableau10"), title="label"))
+    marks = alt.Chart(frame[(frame["lane"] == "challenger (served)") & frame["disagree"].astype(bool)]).mark_tick(
+        thickness=1, size=34, color="black").encode(x="minute:T", y=alt.Y("lane:N", sort=lanes))
+    return alt.LayerChart(layer=[cells, marks]).properties(title=title, width=600, height=120)
+
+
 # --------------------------------------------------------------------------- calibration
 
 

@@ -370,6 +370,7 @@ def promote(
     run_id: Annotated[str, typer.Argument(help="Run id to promote (see `taskclf train runs`).")],
     approver: Annotated[str, typer.Option("--approver", help="Who signs off (required).")],
     note: Annotated[str, typer.Option("--note", help="Why (required).")],
+    looked_at: Annotated[list[str] | None, typer.Option("--looked-at", help="A person you looked at first (repeat; the run's proposed people and as many as gates.spot_check_users asks; the report has their timelines).")] = None,
     config: ConfigOpt = None,
     models_dir: ModelsOpt = None,
     out_dir: OutOpt = None,
@@ -386,7 +387,8 @@ def promote(
     with _errors():
         home = _home(models_dir, out_dir)
         _note_defaults(home, config)
-        entry = promote_run(home, run_id, approver=approver, note=note, config_path=config, origin="cli")
+        entry = promote_run(home, run_id, approver=approver, note=note, config_path=config, origin="cli",
+                            looked_at=looked_at)
     if isinstance(entry, PendingApproval):
         _say_pending(entry, as_json)
         return

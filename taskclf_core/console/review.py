@@ -6,7 +6,7 @@ Also the page's one action, :func:`sign_off`. The HTML report renders the same r
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -376,7 +376,8 @@ def recent_run_ids(home: Home, *, limit: int = 50) -> list[str]:
 
 
 def sign_off(
-    home: Home, run_id: str, *, approver: str, note: str, actor: Identity | None = None
+    home: Home, run_id: str, *, approver: str, note: str, actor: Identity | None = None,
+    looked_at: Sequence[str] | None = None,
 ) -> HistoryEntry | PendingApproval:
     """Promote a run awaiting sign-off (the Review page's one call).
 
@@ -393,7 +394,7 @@ def sign_off(
     """
     from taskclf_core.console.service import promote_run
 
-    return promote_run(home, run_id, approver=approver, note=note, actor=actor)
+    return promote_run(home, run_id, approver=approver, note=note, actor=actor, looked_at=looked_at)
 
 
 __all__ = [

@@ -8,6 +8,7 @@ ends stay thin and behave the same.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -296,6 +297,7 @@ def cadence_report(
 def promote_run(
     home: Home, run_id: str, *, approver: str, note: str, config_path: Path | None = None,
     actor: Identity | None = None, origin: Literal["local", "cli"] = "local",
+    looked_at: Sequence[str] | None = None,
 ) -> HistoryEntry | PendingApproval:
     """Sign off a run with the effective config's ``auto_promote`` (see registry.promote).
 
@@ -318,7 +320,8 @@ def promote_run(
     read_run(home, run_id)
     actor, note = acting(home, actor, approver=approver, note=note, verb="promote", policy=config.access, origin=origin)
     return approve(
-        home, run_id, actor=actor, note=note, auto_promote=config.auto_promote, policy=config.access
+        home, run_id, actor=actor, note=note, auto_promote=config.auto_promote, policy=config.access,
+        looked_at=looked_at,
     )
 
 

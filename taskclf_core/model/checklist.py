@@ -138,6 +138,8 @@ class ChecklistEvidence(BaseModel, frozen=True):
     safety: SafetyFigures
     explanation: ChangeExplanation | None = None
     spot_check: list[SpotCandidate] = Field(default_factory=list)
+    #: People a reviewer must look at before signing off (``gates.spot_check_users``, at most everyone).
+    spot_check_required: int = 0
 
     @property
     def worst_off(self) -> UserComparison | None:

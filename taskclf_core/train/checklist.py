@@ -128,6 +128,7 @@ def assess_checklist(data: PreparedData, evaluation: Evaluation, challenger: Tra
             update={"probability_sum_error": evaluation.proba_sum_error}),
         explanation=explanation,
         spot_check=spot_candidates(per_user or _alone(evaluation), users, days),
+        spot_check_required=min(config.gates.spot_check_users, len(set(users.tolist()))),
     )
 
 
