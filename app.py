@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from page_frame import RETRAIN, REVIEW, page_frame, plain
-from taskclf_core.console import access, formatting, status
+from taskclf_core.console import access, charts, formatting, status
 
 home = page_frame("Status")
 summary = status.status_summary(home)
@@ -100,6 +100,10 @@ for waiting in summary.awaiting:
     else:
         st.caption(f"Run `{waiting.row.run_id}` awaits sign-off but cannot be promoted: {plain(waiting.why)}.")
     st.page_link(REVIEW, label=f"Review {waiting.row.run_id}", query_params={"run": waiting.row.run_id})
+
+if summary.timeline is not None and len(summary.timeline):
+    st.subheader("Over time")
+    st.vega_lite_chart(charts.to_vegalite_dict(charts.timeline_chart(summary.timeline)), theme=None, width="content")
 
 st.subheader("Latest runs")
 if not summary.latest_runs:

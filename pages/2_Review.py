@@ -93,6 +93,8 @@ st.markdown(
     f"Compared against champion **`{compared}`**; champion now **`{rv.current_champion or 'none'}`**. "
     f"Finished {formatting.format_time(decision.finished_at)}; regression tolerance {rv.tolerance}."
 )
+if rv.thresholds_note:
+    st.caption(plain(rv.thresholds_note))
 review_frame.draw_inputs(rv.content_key, rv.evidence.snapshot, rv.evidence.config_yaml)
 
 # ----------------------------------------------------------------------------- as served

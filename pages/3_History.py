@@ -7,7 +7,7 @@ import streamlit as st
 
 from access_frame import actor, current_access
 from page_frame import page_frame, plain, signoff
-from taskclf_core.console import access, deployview, formatting, history
+from taskclf_core.console import access, charts, deployview, formatting, history
 from taskclf_core.console.runstate import OUTCOMES, names_of
 from taskclf_core.registry.approve import PendingApproval
 
@@ -42,6 +42,8 @@ TEXT = st.column_config.TextColumn(width="medium")
 WRAP = formatting.WRAPPED_ROW_HEIGHT
 
 # ----------------------------------------------------------------------------- champion history
+if view.timeline is not None and len(view.timeline):
+    st.vega_lite_chart(charts.to_vegalite_dict(charts.timeline_chart(view.timeline)), theme=None, width="content")
 st.subheader("Champion history")
 if not view.entries:
     st.caption("No champion change yet.")
@@ -112,6 +114,7 @@ else:
                     "run": r.run_id, "review": formatting.review_link(r.run_id), "state": r.shown_outcome,
                     "macro-F1": r.macro_f1, "finished": formatting.format_time(r.finished_at),
                     "detail": r.detail, "compared against": r.compared_against or "none",
+                    "thresholds": view.thresholds_of(r),
                 }
                 for r in view.runs
             ]

@@ -17,10 +17,14 @@ from taskclf_core.data.schema import LABELS
 from taskclf_core.model.checklist import checklist_gates, per_user_comparisons, served_sequences
 from taskclf_core.model.drift import class_shares, class_shift, psi
 from taskclf_core.model.evaluation import paired_bootstrap
-from taskclf_core.model.smoothing import merge_short_segments, rolling_majority, segmentize, stability
+from taskclf_core.model.smoothing import (
+    merge_short_segments,
+    rolling_majority,
+    segmentize,
+    stability,
+)
 from taskclf_core.model.thresholds import GateThresholds
 from tests.conftest import SeededHome, synthetic_request, write_config
-
 
 # --------------------------------------------------------------------------- smoothing
 

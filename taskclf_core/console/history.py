@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
+
 from taskclf_core.access.identity import Identity
 from taskclf_core.console.formatting import format_time
 from taskclf_core.console.runstate import OUTCOMES, RunRow, run_rows
+from taskclf_core.console.timeline import timeline_frame
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from taskclf_core.registry.approve import PendingApproval
@@ -105,6 +108,18 @@ class HistoryView:
     #: The picker's options in :attr:`rollback_targets` order, and the default's index.
     rollback_choices: tuple[RollbackOption, ...] = ()
     rollback_default: int | None = None
+    #: Champions' and runs' macro-F1 over time (every run, whatever the filter).
+    timeline: pd.DataFrame | None = None
+    #: The thresholds version the champion's run was judged by (None: unknown).
+    champion_thresholds: str | None = None
+
+    def thresholds_of(self, row: RunRow) -> str:
+        """``"3f2a…"``, with ``" (not the champion's)"`` when the champion was judged by others."""
+        if row.thresholds_version is None:
+            return "not recorded"
+        if self.champion_thresholds and row.thresholds_version != self.champion_thresholds:
+            return f"{row.thresholds_version} (not the champion's {self.champion_thresholds})"
+        return row.thresholds_version
 
     @property
     def counts_text(self) -> str:
@@ -164,6 +179,8 @@ def history_view(home: Home, *, outcome: str | None = None) -> HistoryView:
         entries=report.entries, problems=list(report.problems), champion_id=champion_id,
         pointer_id=state.pointer.model_id if state.pointer else None, rollback_targets=targets,
         run_ids=frozenset(r.run_id for r in runs), rollback_choices=tuple(choices), rollback_default=default,
+        timeline=timeline_frame(runs, report.entries),
+        champion_thresholds=next((r.thresholds_version for r in runs if r.run_id == champion_id), None),
     )
 
 

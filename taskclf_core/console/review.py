@@ -31,7 +31,7 @@ from taskclf_core.registry.pending import SignoffPlan
 from taskclf_core.registry.runids import validate_run_id
 from taskclf_core.registry.runs import ChampionRef, RunDecision
 from taskclf_core.registry.snapshot import one_read
-from taskclf_core.train.config import RetrainConfig, parse_retrain_config
+from taskclf_core.train.config import RetrainConfig, parse_retrain_config, threshold_changes
 from taskclf_core.train.evidence import EVIDENCE_FILES, RunEvidence, read_evidence
 
 #: Which rows the three macro-F1 figures of a review come from.
@@ -106,6 +106,8 @@ class RunReview:
     #: What a sign-off by the session's person would do now (when ``run_review`` was given
     #: the session's access): read in the same registry snapshot as the rest.
     plan: SignoffPlan | None = None
+    #: The thresholds the run was judged by against those of the champion's run, in words.
+    thresholds_note: str | None = None
 
     @property
     def reports(self) -> dict[str, EvaluationReport | None]:
@@ -286,6 +288,7 @@ def _run_review(home: Home, run_id: str) -> RunReview:
             "(it waits for a sign-off that auto_promote turns off: see Sign-off below)."
         )
     active = registry.inspect_active(home)
+    champion_id = active.pointer.model_id if active.pointer else None
     return RunReview(
         run_id=run_id,
         decision=record.decision,
@@ -304,7 +307,29 @@ def _run_review(home: Home, run_id: str) -> RunReview:
         served=derived.served,
         reason_now=reason_now,
         content_key=key,
+        thresholds_note=_thresholds_note(home, record.decision, derived.run_config, champion_id, run_id),
     )
+
+
+def _thresholds_note(home: Home, decision: RunDecision, run_config: RetrainConfig | None, champion_id: str | None,
+                     run_id: str) -> str | None:
+    """Which thresholds judged the run, and whether the champion's run was judged by others."""
+    version = decision.thresholds_version
+    if version is None or run_config is None:
+        return None
+    if champion_id is None or champion_id == run_id:
+        return f"Judged under thresholds version {version}."
+    try:
+        champion = registry.read_run(home, champion_id)
+        theirs = champion.decision.thresholds_version
+        champion_config, _ = _run_config(read_evidence(champion.path, champion_id))
+    except (RegistryError, OSError, ValueError):
+        return f"Judged under thresholds version {version}; the champion {champion_id} has no run record to compare with."
+    if theirs == version or champion_config is None:
+        return f"Judged under thresholds version {version}, the same as the champion's run."
+    changes = threshold_changes(champion_config, run_config)
+    return (f"Judged under thresholds version {version}; the champion's run was judged under version "
+            f"{theirs or 'unrecorded'}. Changed since then: {'; '.join(changes) or 'nothing visible'}.")
 
 
 _CHART_SPECS: ContentCache[Mapping[str, str]] = ContentCache()

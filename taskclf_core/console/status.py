@@ -17,10 +17,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
+import pandas as pd
+
 from taskclf_core.console.access import signed_by
 from taskclf_core.console.deployview import DeploymentView, deployment_view
 from taskclf_core.console.formatting import first_line
 from taskclf_core.console.runstate import ConfigState, RunRow, names_of, read_config, run_rows
+from taskclf_core.console.timeline import timeline_frame
 from taskclf_core.errors import TaskclfError
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
@@ -156,6 +159,8 @@ class StatusSummary:
     auto_promote_note: str | None = None
     #: What each taskclf serving path serves now (model, calibrator, thresholds).
     deployment: DeploymentView | None = None
+    #: Champions' and runs' macro-F1 over time.
+    timeline: pd.DataFrame | None = None
 
 
 def calibrator_store(home: Home) -> Path | None:
@@ -338,6 +343,7 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
         running_job_id=job.job_id if job else None,
         auto_promote_note=auto_note,
         deployment=deployment,
+        timeline=timeline_frame(rows, history.entries),
     )
 
 

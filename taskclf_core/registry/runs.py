@@ -87,6 +87,8 @@ class RunDecision(BaseModel):
     kind: Literal["retrain", "calibration"] = "retrain"
     #: For a calibrator refit: the model whose calibrator was refitted.
     calibrated_model: str | None = Field(default=None, pattern=MODEL_ID_REGEX)
+    #: The version of the thresholds the run was judged by (a hash of its gates: and serving:).
+    thresholds_version: str | None = None
     started_at: UtcTimestamp
     finished_at: UtcTimestamp
     #: File name -> SHA-256 of every other file of the run; filled in by :func:`write_run`.

@@ -40,7 +40,7 @@ from taskclf_core.registry.runids import new_run_id
 from taskclf_core.registry.runs import write_run
 from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence
 from taskclf_core.train.champion import ChampionState, load_champion
-from taskclf_core.train.config import RetrainConfig, config_to_yaml
+from taskclf_core.train.config import RetrainConfig, config_to_yaml, thresholds_version
 from taskclf_core.train.deploy import DeploymentPlan, ServingConfig
 from taskclf_core.train.lock import retrain_lock
 from taskclf_core.train.records import RetrainResult
@@ -117,7 +117,7 @@ def _save(home: Home, *, config: RetrainConfig, champion: ChampionState, evaluat
         "started_at": started_at.isoformat(), "finished_at": datetime.now(UTC).isoformat(),
         "auto_promote": config.auto_promote, "dataset_hash": snapshot.dataset_hash,
         "macro_f1": evaluation.challenger.macro_f1, "gates_summary": gates_summary(gates.gates),
-        "failed_gates": failed, "taskclf_core_version": __version__,
+        "failed_gates": failed, "taskclf_core_version": __version__, "thresholds_version": thresholds_version(config),
     }
     run_id = new_run_id()
     if outcome != "promoted":

@@ -30,7 +30,7 @@ from taskclf_core.registry.promotion import promote_auto
 from taskclf_core.registry.runids import new_run_id
 from taskclf_core.registry.runs import Outcome, write_run
 from taskclf_core.train.champion import ChampionState, current_champion_id
-from taskclf_core.train.config import RetrainConfig
+from taskclf_core.train.config import RetrainConfig, thresholds_version
 from taskclf_core.train.deploy import ChallengerDeployment, ServingEvidence
 from taskclf_core.train.records import DatasetSnapshot
 
@@ -151,6 +151,7 @@ def save_run(
         "gates_summary": gates_summary,
         "failed_gates": failed_gates,
         "taskclf_core_version": version,
+        "thresholds_version": thresholds_version(config),
     }
     run_id = new_run_id()
     if final != "promoted":
