@@ -64,7 +64,7 @@ def _timeline_spec(content_key: str, run_dir: str, user: str) -> tuple[str, str]
     from pathlib import Path
 
     day, frame = checklistview.day_timeline(Path(run_dir), user)
-    chart = charts.day_timeline_chart(frame, title=f"{user}, {day}: labelled, champion and challenger as served")
+    chart = charts.day_timeline_chart(frame, title=f"{user[:8]}… on {day}")
     return day, json.dumps(charts.to_vegalite_dict(chart))
 
 
@@ -81,7 +81,7 @@ def spot_check(rv: review.RunReview, run_dir: str) -> tuple[list[str], str | Non
     st.subheader("Spot check: look at the people before you sign off")
     st.caption(f"taskclf's checklist asks for a manual sanity check on {needed} people "
                "(`gates.spot_check_users`): each timeline shows one of their days, minute by minute; black marks "
-               "are minutes where the two models serve different labels.")
+               "mark the minutes where the two models serve different labels.")
     people = list(dict.fromkeys(user for user, _ in proposed))
     why = dict(proposed)
     others = [u for u in everyone if u not in people]

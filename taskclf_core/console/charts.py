@@ -298,40 +298,21 @@ def per_person_chart(frame: pd.DataFrame, *, tolerance: float) -> alt.LayerChart
 def day_timeline_chart(frame: pd.DataFrame, *, title: str) -> alt.LayerChart:
     """One person's day, minute by minute: labelled blocks, champion and challenger as served.
 
-    Minutes where the two models serve different labels are outlined on the challenger's lane.
+    Minutes where the two models serve different labels are marked under the challenger's lane.
     """
     lanes = ["labelled", "champion (served)", "challenger (served)"]
     labels = [*LABELS, "Mixed/Unknown"]
-    base = alt.Chart(frame).encode(
-        x=alt.X("minute:T", title="minute (UTC)"), y=alt.Y("lane:N", sort=lanes, title=None),
+    data = frame.assign(end=frame["minute"] + pd.Timedelta(minutes=1))
+    cells = alt.Chart(data).mark_bar(height=18).encode(
+        x=alt.X("minute:T", title="minute (UTC)"), x2="end:T", y=alt.Y("lane:N", sort=lanes, title=None),
+        color=alt.Color("label:N", scale=alt.Scale(domain=labels, scheme="tableau10"), title="label",
+                        legend=alt.Legend(orient="bottom", columns=5)),
         tooltip=[alt.Tooltip("minute:T", format="%H:%M"), "lane:N", "label:N"])
-    cells = base.mark_tick(thickness=3, size=26).encode(
-        color=alt.Color("label:N", scale=alt.Scale(domain=labels, scheme="tableau10"), title="label"))
-    marks = alt.Chart(frame[(frame["lane"] == "challenger (served)") & frame["disagree"].astype(bool)]).mark_tick(
-        thickness=1, size=34, color="black").encode(x="minute:T", y=alt.Y("lane:N", sort=lanes))
-    return alt.LayerChart(layer=[cells, marks]).properties(title=title, width=600, height=120)
-
-
-def timeline_chart(frame: pd.DataFrame) -> alt.LayerChart:
-    """Champions' and runs' macro-F1 over time; promotions, rollbacks and rejected runs marked.
-
-    ``frame`` from :func:`taskclf_core.console.timeline.timeline_frame`; each point links to
-    its review (``href``).
-    """
-    shapes = alt.Shape("kind:N", title=None, scale=alt.Scale(domain=["run", "champion change"],
-                                                             range=["circle", "diamond"]))
-    colour = alt.Color("what:N", title="what happened", scale=alt.Scale(scheme="category10"))
-    base = alt.Chart(frame).encode(
-        x=alt.X("time:T", title="time (UTC)"),
-        y=alt.Y("macro_f1:Q", title="macro-F1 (as judged: served where a policy is in use)", scale=alt.Scale(zero=False)),
-    )
-    champions = base.transform_filter(alt.datum.kind == "champion change").mark_line(
-        interpolate="step-after", color="#999", strokeDash=[3, 3])
-    points = base.mark_point(filled=True, size=90).encode(
-        shape=shapes, color=colour, href="link:N",
-        tooltip=[alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), "what:N", "id:N", alt.Tooltip("macro_f1:Q", format=".4f")])
-    return alt.LayerChart(layer=[champions, points]).properties(
-        title="Champions and runs over time (click a point for its review)", width=600, height=240)
+    differ = data[(data["lane"] == "challenger (served)") & data["disagree"].astype(bool)].assign(lane="models differ")
+    marks = alt.Chart(differ).mark_bar(height=6, color="black").encode(
+        x="minute:T", x2="end:T", y=alt.Y("lane:N", sort=[*lanes, "models differ"], title=None),
+        tooltip=[alt.Tooltip("minute:T", format="%H:%M"), alt.Tooltip("label:N", title="challenger")])
+    return alt.LayerChart(layer=[cells, marks]).properties(title=title, width=560, height=130)
 
 
 # --------------------------------------------------------------------------- calibration
