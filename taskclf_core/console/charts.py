@@ -315,6 +315,28 @@ def day_timeline_chart(frame: pd.DataFrame, *, title: str) -> alt.LayerChart:
     return alt.LayerChart(layer=[cells, marks]).properties(title=title, width=560, height=130)
 
 
+def timeline_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    """Champions' and runs' macro-F1 over time; promotions, rollbacks and rejected runs marked.
+
+    ``frame`` from :func:`taskclf_core.console.timeline.timeline_frame`; each point links to
+    its review (``href``).
+    """
+    shapes = alt.Shape("kind:N", title=None, scale=alt.Scale(domain=["run", "champion change"],
+                                                             range=["circle", "diamond"]))
+    colour = alt.Color("what:N", title="what happened", scale=alt.Scale(scheme="category10"))
+    base = alt.Chart(frame).encode(
+        x=alt.X("time:T", title="time (UTC)"),
+        y=alt.Y("macro_f1:Q", title="macro-F1 (as judged: served where a policy is in use)", scale=alt.Scale(zero=False)),
+    )
+    champions = base.transform_filter(alt.datum.kind == "champion change").mark_line(
+        interpolate="step-after", color="#999", strokeDash=[3, 3])
+    points = base.mark_point(filled=True, size=90).encode(
+        shape=shapes, color=colour, href="link:N",
+        tooltip=[alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), "what:N", "id:N", alt.Tooltip("macro_f1:Q", format=".4f")])
+    return alt.LayerChart(layer=[champions, points]).properties(
+        title="Champions and runs over time (click a point for its review)", width=600, height=240)
+
+
 # --------------------------------------------------------------------------- calibration
 
 

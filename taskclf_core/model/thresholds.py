@@ -80,8 +80,9 @@ class GateThresholds(BaseModel):
     seen_user_f1: float = Field(default=0.70, ge=0.0, le=1.0)
     unseen_user_f1: float = Field(default=0.60, ge=0.0, le=1.0)
     #: taskclf's calibration requirement (``docs/guide/acceptance.md`` §3): a deployed
-    #: calibrator's Brier score at least this share better than the raw model's.
-    calibration_brier_improvement: float = Field(default=0.05, ge=0.0, le=1.0)
+    #: calibrator's Brier score at least this share better than the raw model's (a negative
+    #: share accepts a calibrator that makes it worse, e.g. on a sample too small to judge).
+    calibration_brier_improvement: float = Field(default=0.05, ge=-1.0, le=1.0)
     per_user: PerUserThresholds = Field(default_factory=lambda: PerUserThresholds())
     recent_week: RecentWeekThresholds = Field(default_factory=lambda: RecentWeekThresholds())
     safety: SafetyThresholds = Field(default_factory=lambda: SafetyThresholds())
