@@ -27,16 +27,16 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 import streamlit as st
 
-from taskclf_core.access.identity import Identity, IdentityError, oidc_identity
-from taskclf_core.access.policy import AccessDenied
+from taskclf_core.access.identity import Identity, oidc_identity
 from taskclf_core.console.access import Access, session_access
+from taskclf_core.console.formatting import PAGES
 from taskclf_core.console.sessions import record_sign_out, session_problem
-from taskclf_core.errors import TaskclfError
+from taskclf_core.errors import AccessDenied, IdentityError, TaskclfError
 from taskclf_core.paths import Home
 
 NEXT_COOKIE: Final = "taskclf_next"
 #: Pages a sign-in may return to (title -> script); the home page needs no cookie.
-DEEP_LINK_PAGES: Final = {"Retrain": "pages/1_Retrain.py", "Review": "pages/2_Review.py", "History": "pages/3_History.py"}
+DEEP_LINK_PAGES: Final = {title: script for script, title, _ in PAGES[1:]}
 #: The query parameters a deep link may carry (what the pages read); any other is dropped.
 DEEP_LINK_PARAMS: Final = ("run", "page", "tab", "outcome", "job")
 #: The ``[auth.<name>]`` provider asked for a fresh sign-in (``client_kwargs = {prompt = "login"}``).

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from page_frame import RETRAIN, REVIEW, page_frame, plain
-from taskclf_core.console import access, charts, formatting, status
+from taskclf_core.console import charts, formatting, status
 
 home = page_frame("Status")
 summary = status.status_summary(home)
@@ -92,7 +92,7 @@ if summary.auto_promote_note:
     st.warning(summary.auto_promote_note, icon=":material/block:")
 if not summary.awaiting:
     st.caption("No run is waiting for sign-off.")
-for heading, sentence in access.pending_notes(home):  # the two-person rule's first sign-offs (and void ones)
+for heading, sentence in summary.pending_notes:  # the two-person rule's first sign-offs (and void ones)
     st.warning(f"{heading}: {plain(sentence)}", icon=":material/pending_actions:")
 for waiting in summary.awaiting:
     if waiting.promotable:

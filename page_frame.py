@@ -14,18 +14,11 @@ from typing import Any, Final
 import streamlit as st
 
 from access_frame import current_access, gate, reauth_provider, sign_in_again
-from taskclf_core.console.formatting import signoff_missing
+from taskclf_core.console.formatting import PAGES, signoff_missing
 from taskclf_core.errors import TaskclfError
 from taskclf_core.paths import Home
 from taskclf_core.registry.signoff import MAX_APPROVER_CHARS, MAX_NOTE_CHARS
 
-#: (script, label, icon) of every page, in sidebar order.
-PAGES: Final[tuple[tuple[str, str, str], ...]] = (
-    ("app.py", "Status", ":material/monitor_heart:"),
-    ("pages/1_Retrain.py", "Retrain", ":material/model_training:"),
-    ("pages/2_Review.py", "Review", ":material/fact_check:"),
-    ("pages/3_History.py", "History", ":material/history:"),
-)
 STATUS, RETRAIN, REVIEW, HISTORY = (script for script, _, _ in PAGES)
 
 #: Characters Markdown, GitHub's extensions or Streamlit's own (``:red[…]``, ``:emoji:``,

@@ -18,6 +18,7 @@ import streamlit as st
 
 from page_frame import plain
 from taskclf_core.console import formatting, review, servingview
+from taskclf_core.train.records import DatasetSnapshot
 
 
 @st.cache_data(show_spinner=False, max_entries=100)
@@ -27,13 +28,13 @@ def draw_chart(content_key: str, name: str, _spec: str) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=100)
-def draw_inputs(content_key: str, _snapshot: dict[str, object], _config_yaml: str) -> None:
+def draw_inputs(content_key: str, _snapshot: DatasetSnapshot, _config_yaml: str) -> None:
     """The dataset snapshot and the run's configuration, drawn once per run content."""
     with st.expander(
-        f"Dataset snapshot: {_snapshot.get('row_count')} labelled windows, {_snapshot.get('user_count')} users, "
-        f"{_snapshot.get('date_from')} to {_snapshot.get('date_to')}, hash {_snapshot.get('dataset_hash')}"
+        f"Dataset snapshot: {_snapshot.row_count} labelled windows, {_snapshot.user_count} users, "
+        f"{_snapshot.date_from} to {_snapshot.date_to}, hash {_snapshot.dataset_hash}"
     ):
-        st.json(_snapshot, expanded=1)
+        st.json(_snapshot.model_dump(mode="json"), expanded=1)
     with st.expander("Configuration used by this run"):
         st.code(_config_yaml, language="yaml")
 

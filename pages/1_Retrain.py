@@ -10,13 +10,15 @@ import streamlit as st
 from access_frame import actor, current_access
 from page_frame import RETRAIN, REVIEW, page_frame, plain
 from taskclf_core.console import access, deployview, jobs, review, status
-from taskclf_core.console.jobs import JobRunningError, JobStatus
-from taskclf_core.console.runstate import read_config
+from taskclf_core.console.jobs import JobStatus
+from taskclf_core.console.request import MAX_DAYS, MAX_SEED, MAX_USERS, MIN_DAYS, MIN_USERS
+from taskclf_core.data.schema import SCHEMA_DESCRIPTIONS
 from taskclf_core.data.synthetic import SCENARIOS
-from taskclf_core.errors import TaskclfError
+from taskclf_core.errors import JobRunningError, TaskclfError
+from taskclf_core.train.config import read_config
 
 home = page_frame("Retrain")
-config = read_config(home)
+config = read_config(home.config_path)
 
 
 def job_label(job: JobStatus) -> str:
@@ -118,14 +120,6 @@ with st.expander(config_label, expanded=config.error is not None):
         st.error(f"The configuration is invalid, so a retrain cannot start: {plain(config.error)}")
     st.code(config.text if config.text is not None else "(no file: reference defaults)", language="yaml")
 
-#: Synthetic teams in taskclf's current schema first (v3, the default of the request).
-SCHEMA_CHOICES = ["v3", "v2", "v1"]
-SCHEMA_HELP = {
-    "v3": "taskclf today: 38 features + 261 window-title columns",
-    "v2": "38 features, no user_id column in the files",
-    "v1": "38 features + user_id",
-}
-
 cfg = config.effective
 KINDS = {"retrain": "Retrain the model (a challenger)", "calibrate": "Refit the champion's calibrator"}
 kind = st.radio(
@@ -143,16 +137,16 @@ if synthetic:
         format_func=lambda n: f"{n}: {SCENARIOS[n].description}",
     )
     schema_version = st.selectbox(
-        "Schema", SCHEMA_CHOICES, key="retrain_schema", disabled=locked,
-        format_func=lambda v: f"{v}: {SCHEMA_HELP[v]}",
+        "Schema", list(SCHEMA_DESCRIPTIONS), key="retrain_schema", disabled=locked,  # taskclf's current first
+        format_func=lambda v: f"{v}: {SCHEMA_DESCRIPTIONS[v]}",
     )
     cols = st.columns(3)
     fields.update(
         scenario=scenario,
         schema_version=schema_version,
-        users=int(cols[0].number_input("Users", min_value=1, max_value=500, value=5, key="retrain_users", disabled=locked)),
-        days=int(cols[1].number_input("Days", min_value=1, max_value=3650, value=cfg.data_lookback_days, key="retrain_days", disabled=locked)),
-        seed=int(cols[2].number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, key="retrain_seed", disabled=locked)),
+        users=int(cols[0].number_input("Users", min_value=MIN_USERS, max_value=MAX_USERS, value=5, key="retrain_users", disabled=locked)),
+        days=int(cols[1].number_input("Days", min_value=MIN_DAYS, max_value=MAX_DAYS, value=cfg.data_lookback_days, key="retrain_days", disabled=locked)),
+        seed=int(cols[2].number_input("Seed", min_value=0, max_value=MAX_SEED, value=0, key="retrain_seed", disabled=locked)),
     )
 else:
     today = datetime.now(UTC).date()

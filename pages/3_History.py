@@ -27,7 +27,8 @@ if wanted != st.query_params.get("outcome"):
         st.query_params.pop("outcome", None)
     else:
         st.query_params["outcome"] = wanted
-view = history.history_view(home, outcome=wanted)
+you = current_access()
+view = history.history_view(home, outcome=wanted, access=you)  # one read of the registry
 
 done = st.session_state.pop("history_done", None)
 if isinstance(done, PendingApproval):  # access.required_approvals: another approver completes it
@@ -73,12 +74,13 @@ else:
     )
 for problem in view.problems:
     st.caption(f"Note: {plain(problem)}")
-serving = deployview.deployment_view(home)
-st.caption("What taskclf serves now (each serving path reads the deployment its own way):")
-st.dataframe(pd.DataFrame(serving.rows_as_dicts()), hide_index=True, row_height=WRAP, key="history_deployment")
-for problem in serving.problems:
-    st.caption(f"{problem.severity.capitalize()}: {plain(problem.what)}. Fix: {plain(problem.fix)}.")
-for heading, sentence in access.pending_notes(home):  # the two-person rule's first sign-offs (and void ones)
+serving = view.serving
+if serving is not None:
+    st.caption("What taskclf serves now (each serving path reads the deployment its own way):")
+    st.dataframe(pd.DataFrame(serving.rows_as_dicts()), hide_index=True, row_height=WRAP, key="history_deployment")
+    for problem in serving.problems:
+        st.caption(f"{problem.severity.capitalize()}: {plain(problem.what)}. Fix: {plain(problem.fix)}.")
+for heading, sentence in view.pending_notes:  # the two-person rule's first sign-offs (and void ones)
     st.warning(f"{heading}: {plain(sentence)}", icon=":material/pending_actions:")
 
 # ----------------------------------------------------------------------------- models
@@ -141,7 +143,6 @@ else:
         help="Each former champion with when it served, its macro-F1 and how it left. The default is the "
         "champion most recently replaced by a promotion.",
     )
-    you = current_access()
     st.caption(f"Rule: {plain(access.required_rule(you.policy))}.")
     role_block = you.needs("approver")  # the core refuses the same
     blocked = None
@@ -149,7 +150,7 @@ else:
     if target is None:
         st.caption("Pick the model to make champion again (none is suggested: the only candidates were rolled back from).")
     else:
-        plan = access.plan_signoff(home, target, kind="rollback", access=you)  # the core re-checks under its lock
+        plan = view.rollback_plans[target]  # the core re-checks under its lock
         waiting = plan.state.waiting()
         if waiting:
             st.info(plain(waiting) + ".", icon=":material/pending_actions:")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import difflib
 import reprlib
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
@@ -52,8 +53,61 @@ class ChampionChanged(PromotionRefused):
     """The champion is no longer the one the run was evaluated against."""
 
 
+class StorageError(TaskclfError):
+    """The disk refused a read or write (full, read-only, no permission, a file in the way).
+
+    Raised by the file layer (``fs/atomic.py``) whatever is being written: a registry file,
+    a config, a job's status; the message names the path and the reason in words.
+    """
+
+
 class BusyError(TaskclfError):
     """Another retrain (or registry change) holds the lock."""
+
+
+class JobRunningError(BusyError):
+    """A retrain job is already running; ``job_id`` names it (None: a CLI retrain)."""
+
+    def __init__(self, message: str, job_id: str | None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+
+class ClusterError(TaskclfError):
+    """The Dask cluster failed the run: unreachable, a worker lost, data not visible.
+
+    Raised before anything is saved: no run folder, the registry untouched.
+    """
+
+
+class IdentityError(TaskclfError):
+    """An identity cannot be established: no issuer, subject or verified email, or a blank name."""
+
+
+class AccessDenied(TaskclfError):
+    """The acting identity lacks the role an action needs; the message names both."""
+
+
+class SignInAgain(AccessDenied):
+    """The sign-in is too old for a sign-off (``access.signoff_reauth_minutes``): sign in again."""
+
+
+class SessionEnded(AccessDenied):
+    """The sign-in was ended (signed out elsewhere) or has expired: sign in again."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong a person should know, as data: what is wrong and what fixes it.
+
+    Shown, never raised, and never parsed back from a sentence: the pages, the report and
+    the CLI render ``what`` and ``fix`` as they need. ``code`` names the kind of problem.
+    """
+
+    code: str
+    what: str
+    fix: str
+    severity: Literal["error", "warning", "note"] = "warning"
 
 
 # --------------------------------------------------------------------------- messages

@@ -127,6 +127,24 @@ def home_copy(seeded_home: SeededHome, tmp_path: Path, monkeypatch: pytest.Monke
     return root
 
 
+def wait_job(home: Any, job_id: str, *, timeout: float = 120.0, poll: float = 0.2) -> Any:
+    """Poll a background retrain job until it is no longer active; its final status.
+
+    Raises:
+        TimeoutError: still active after ``timeout`` seconds.
+    """
+    from taskclf_core.console.jobs import read_job
+
+    deadline = time.monotonic() + timeout
+    while True:
+        job = read_job(home, job_id)
+        if not job.active:
+            return job
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"retrain job {job_id} still {job.state} ({job.stage}) after {timeout:g} s")
+        time.sleep(poll)
+
+
 def tree_state(root: Path) -> dict[str, tuple[int, int]]:
     """Every file under ``root`` with its size and modification time (to prove nothing changed)."""
     return {

@@ -17,13 +17,12 @@ from helpers_registry import champion_of, make_run, promoted_run
 from taskclf_core.access.identity import (
     LOCAL_MARK,
     Identity,
-    IdentityError,
     cli_identity,
     local_identity,
     oidc_identity,
 )
-from taskclf_core.access.policy import AccessDenied, AccessPolicy, has_role, matches, roles_of
-from taskclf_core.errors import ChampionChanged, PromotionRefused
+from taskclf_core.access.policy import AccessPolicy, has_role, matches, roles_of
+from taskclf_core.errors import AccessDenied, ChampionChanged, IdentityError, PromotionRefused
 from taskclf_core.paths import Home
 from taskclf_core.registry.approve import PendingApproval, approve, rollback_as
 from taskclf_core.registry.history import read_history

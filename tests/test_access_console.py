@@ -19,13 +19,13 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from taskclf_core.access.identity import oidc_identity, os_user
-from taskclf_core.access.policy import AccessDenied
 from taskclf_core.console import access, jobs, report, review
 from taskclf_core.console.cli import app as cli_app
 from taskclf_core.console.formatting import format_time
+from taskclf_core.errors import AccessDenied
 from taskclf_core.paths import Home
 from taskclf_core.registry.approve import PendingApproval
-from tests.conftest import APP, TEST_CONFIG, SeededHome, synthetic_request, write_config
+from tests.conftest import APP, TEST_CONFIG, SeededHome, synthetic_request, wait_job, write_config
 
 REVIEW, RETRAIN, HISTORY = "pages/2_Review.py", "pages/1_Retrain.py", "pages/3_History.py"
 ISSUER = "http://127.0.0.1:5556"
@@ -173,7 +173,7 @@ def test_start_and_cancel_need_the_operator_role(team_home: Path, seeded_home: S
             access.cancel_retrain(home, job.job_id, actor=viewer)
         access.cancel_retrain(home, job.job_id, actor=operator)
     finally:
-        final = jobs.wait_job(home, job.job_id, timeout=120)
+        final = wait_job(home, job.job_id, timeout=120)
     assert final.state in ("cancelled", "succeeded"), final
 
 

@@ -19,13 +19,12 @@ from helpers_registry import champion_of, make_run, promoted_run
 
 from taskclf_core.access.identity import (
     Identity,
-    IdentityError,
     cli_identity,
     normalize_person,
     oidc_identity,
 )
-from taskclf_core.access.policy import AccessPolicy, SignInAgain, roles_of
-from taskclf_core.errors import PromotionRefused
+from taskclf_core.access.policy import AccessPolicy, roles_of
+from taskclf_core.errors import IdentityError, PromotionRefused, SignInAgain
 from taskclf_core.paths import Home
 from taskclf_core.registry.approve import PendingApproval, approve, rollback_as
 from taskclf_core.registry.history import read_history

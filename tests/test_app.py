@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from taskclf_core.console import jobs
 from taskclf_core.paths import Home
-from tests.conftest import APP, TEST_CONFIG, SeededHome, tree_state, write_config
+from tests.conftest import APP, TEST_CONFIG, SeededHome, tree_state, wait_job, write_config
 
 REVIEW = "pages/2_Review.py"
 HISTORY = "pages/3_History.py"
@@ -369,7 +369,7 @@ def test_retrain_sparse_scenario_ends_with_a_clear_error(home_copy: Path) -> Non
     at.button(key="retrain_start").click().run()
     assert not at.exception, at.exception
     job_id = at.query_params["job"]
-    final = jobs.wait_job(Home.resolve(home_copy), job_id, timeout=90)
+    final = wait_job(Home.resolve(home_copy), job_id, timeout=90)
     assert final.state == "failed" and final.error_kind == "InsufficientDataError"
     assert final.request["schema_version"] == "v1"
     at.run()
@@ -394,22 +394,13 @@ def test_retrain_page_follows_a_running_job_refuses_a_second_and_cancels(
     options = at.get("json")[0].proto.body
     assert f'"seed": {seeded_home.seed}' in options and '"synthetic": true' in options
     at.button(key="retrain_cancel").click().run()
-    final = jobs.wait_job(home, job.job_id, timeout=60)
+    final = wait_job(home, job.job_id, timeout=60)
     assert final.state == "cancelled"
     at.run()
     assert at.warning[0].value.startswith(f"Retrain job `{job.job_id}` was cancelled.")
     at.toggle(key="retrain_force").set_value(True).run()  # the seeded champion is young: not due
     assert not at.button(key="retrain_start").disabled
     assert sorted(p.name for p in home.runs_dir.iterdir()) == runs_before  # nothing half-written
-
-
-def test_approver_comes_from_the_signed_in_user_only_when_logged_in() -> None:
-    from taskclf_core.console.formatting import approver_from_user
-
-    assert approver_from_user({}) is None
-    assert approver_from_user({"is_logged_in": False, "email": "x@example.com"}) is None
-    assert approver_from_user({"is_logged_in": True, "email": " ann@example.com ", "name": "Ann"}) == "ann@example.com"
-    assert approver_from_user({"is_logged_in": True, "name": "Ann"}) == "Ann"
 
 
 def test_history_never_offers_a_left_over_bundle_as_a_rollback_target(home_copy: Path, seeded_home: SeededHome) -> None:

@@ -57,9 +57,10 @@ def test_gate_counts_are_whole_numbers(home_copy: Path, seeded_home: SeededHome)
     ("name", "content", "expected"),
     [
         ("evaluation.json", b"[]", "evaluation.json is not valid (expected a JSON object)"),
-        ("gates.json", b"[" * 100_000, "gates.json is not valid (nested too deeply)"),
-        ("snapshot.json", b"\xff\xfe{}", "snapshot.json is not valid (not UTF-8 text)"),
-        ("config.yaml", b"\xff\xfeauto_promote: true\n", "config.yaml is not valid (not UTF-8 text)"),
+        ("gates.json", b"[" * 100_000, "gates.json is not valid (nested too deeply to be one of our files)"),
+        ("snapshot.json", b"\xff\xfe{}", "snapshot.json is not valid (not UTF-8 text: byte 1)"),
+        ("config.yaml", b"\xff\xfeauto_promote: true\n", "config.yaml is not valid (not UTF-8 text: byte 1)"),
+        ("snapshot.json", b'{"row_count": "many"}', "snapshot.json is not valid (dataset_hash is required)"),
     ],
 )
 def test_broken_evidence_files_are_named_not_a_traceback(

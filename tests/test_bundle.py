@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,6 @@ from taskclf_core.registry import bundle as bundle_module
 from taskclf_core.registry.bundle import (
     BUNDLE_FILES,
     BundleMetrics,
-    bundle_created_at,
     git_commit,
     library_versions,
     load_bundle,
@@ -27,6 +26,7 @@ from taskclf_core.registry.bundle import (
     verify_bundle,
     write_bundle_files,
 )
+from taskclf_core.registry.latest import bundle_created_at, in_future
 
 RUN = "20261126T052430123456Z-a1b2c3"
 
@@ -266,6 +266,17 @@ def test_bundle_created_at_is_lenient(tmp_path: Path) -> None:
     (tmp_path / "metadata.json").write_text("[]")
     assert bundle_created_at(tmp_path) is None
     assert bundle_created_at(tmp_path / "absent") is None
+
+
+def test_one_future_tolerance_for_the_cadence_and_the_listings(tmp_path: Path) -> None:
+    """A created_at a few minutes ahead (clock skew) is believed; further ahead it is not,
+    by the cadence and by the listings alike (one rule: registry.latest)."""
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    for minutes, believed in ((4, True), (7, False)):
+        ahead = now + timedelta(minutes=minutes)
+        (tmp_path / "metadata.json").write_text(json.dumps({"created_at": ahead.isoformat()}))
+        assert (bundle_created_at(tmp_path, now) == ahead) is believed
+        assert in_future(ahead, now) is not believed
 
 
 def test_git_commit_never_fails(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,7 @@ import json
 from typer.testing import CliRunner
 
 from taskclf_core.console.cli import app
-from taskclf_core.train.config import DEFAULT_CONFIG_YAML, RetrainConfig, load_retrain_config
+from taskclf_core.train.config import RetrainConfig, default_config_text, load_retrain_config
 from tests.conftest import tree_state
 
 runner = CliRunner()
@@ -79,7 +79,7 @@ def test_init_writes_the_commented_defaults_and_never_overwrites(tmp_path):
     assert made.stdout == (
         f"Wrote the default config to {target}; edit it to change cadence, gates and training.\n"
     )
-    assert target.read_text() == DEFAULT_CONFIG_YAML and load_retrain_config(target) == RetrainConfig()
+    assert target.read_text() == default_config_text() and load_retrain_config(target) == RetrainConfig()
     assert "# Days between global retrains" in target.read_text()
     target.write_text("auto_promote: true\n")
     before = tree_state(home)

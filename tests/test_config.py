@@ -8,16 +8,17 @@ import pytest
 
 from taskclf_core.errors import ConfigError
 from taskclf_core.train.config import (
-    DEFAULT_CONFIG_YAML,
     MAX_CONFIG_BYTES,
     RetrainConfig,
+    default_config_text,
     load_retrain_config,
-    load_retrain_config_or_defaults,
     parse_retrain_yaml,
+    read_config,
     write_default_config,
 )
 
-SHIPPED = Path(__file__).resolve().parents[1] / "configs" / "retrain.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "configs" / "retrain.yaml"
 
 
 def test_shipped_config_has_the_reference_defaults_and_a_comment_per_key():
@@ -62,33 +63,43 @@ def test_missing_config_file(tmp_path):
 
 
 def test_missing_config_means_the_reference_defaults(tmp_path):
-    config, used_defaults = load_retrain_config_or_defaults(tmp_path / "configs" / "retrain.yaml")
-    assert used_defaults is True and config == RetrainConfig()
+    state = read_config(tmp_path / "configs" / "retrain.yaml")
+    assert state.defaults is True and state.require() == RetrainConfig() and state.text is None
     (tmp_path / "retrain.yaml").write_text("auto_promote: true\n")
-    config, used_defaults = load_retrain_config_or_defaults(tmp_path / "retrain.yaml")
-    assert used_defaults is False and config.auto_promote is True
+    state = read_config(tmp_path / "retrain.yaml")
+    assert state.defaults is False and state.require().auto_promote is True
+    assert state.text == "auto_promote: true\n"
 
 
 def test_a_broken_or_dangling_config_is_still_an_error(tmp_path):
     (tmp_path / "retrain.yaml").write_text("auto_promote: maybe\n")
+    state = read_config(tmp_path / "retrain.yaml")
+    assert state.config is None and "auto_promote must be true or false" in (state.error or "")
+    assert state.text == "auto_promote: maybe\n" and state.effective == RetrainConfig()
     with pytest.raises(ConfigError, match="auto_promote must be true or false"):
-        load_retrain_config_or_defaults(tmp_path / "retrain.yaml")
+        state.require()
     (tmp_path / "dangling.yaml").symlink_to(tmp_path / "nowhere.yaml")
     with pytest.raises(ConfigError, match="config file not found"):
-        load_retrain_config_or_defaults(tmp_path / "dangling.yaml")
+        read_config(tmp_path / "dangling.yaml").require()
+    (tmp_path / "huge.yaml").write_bytes(b"#" * (2 << 20))  # refused before it is read whole
+    state = read_config(tmp_path / "huge.yaml")
+    assert state.text is None and "larger than" in (state.error or "")
 
 
 def test_default_config_text_is_the_shipped_file_and_the_defaults():
-    assert parse_retrain_yaml(DEFAULT_CONFIG_YAML) == RetrainConfig()
-    assert load_retrain_config(SHIPPED) == parse_retrain_yaml(DEFAULT_CONFIG_YAML)
-    assert SHIPPED.read_text() == DEFAULT_CONFIG_YAML  # `taskclf init` writes the shipped file
-    assert DEFAULT_CONFIG_YAML.count("\n# ") >= 8  # commented, one comment per key
+    assert parse_retrain_yaml(default_config_text()) == RetrainConfig()
+    assert load_retrain_config(SHIPPED) == parse_retrain_yaml(default_config_text())
+    # One file: the package ships taskclf_core/defaults/retrain.yaml, `taskclf init` writes it,
+    # and the project's configs/retrain.yaml is the same bytes.
+    assert SHIPPED.read_bytes() == (ROOT / "taskclf_core" / "defaults" / "retrain.yaml").read_bytes()
+    assert SHIPPED.read_text() == default_config_text()
+    assert default_config_text().count("\n# ") >= 8  # commented, one comment per key
 
 
 def test_write_default_config_never_overwrites(tmp_path):
     target = tmp_path / "configs" / "retrain.yaml"
     assert write_default_config(target) == target
-    assert target.read_text() == DEFAULT_CONFIG_YAML and load_retrain_config(target) == RetrainConfig()
+    assert target.read_text() == default_config_text() and load_retrain_config(target) == RetrainConfig()
     target.write_text("auto_promote: true\n")
     with pytest.raises(ConfigError) as info:
         write_default_config(target)

@@ -29,7 +29,7 @@ import pytest
 from taskclf_core.console.service import RetrainRequest, run_retrain
 from taskclf_core.data.datadir import load_data_dir, write_data_dir
 from taskclf_core.data.synthetic import generate_team
-from taskclf_core.errors import DataError
+from taskclf_core.errors import ClusterError, DataError
 from taskclf_core.model.evaluation import apply_reject, evaluate_predictions
 from taskclf_core.model.lgbm import label_codes
 from taskclf_core.model.serving import predict_proba
@@ -38,7 +38,7 @@ from taskclf_core.registry.bundle import load_bundle
 from taskclf_core.registry.promotion import promote
 from taskclf_core.train.config import RetrainConfig
 from taskclf_core.train.dask.cluster import dask_settings
-from taskclf_core.train.dask.config import ClusterError, ComputeConfig
+from taskclf_core.train.dask.config import ComputeConfig
 from taskclf_core.train.dask.pipeline import run_dask_retrain_pipeline
 from taskclf_core.train.retrain import run_retrain_pipeline
 from taskclf_core.train.stages import Clock, prepare_data

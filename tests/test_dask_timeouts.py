@@ -28,7 +28,7 @@ from taskclf_core.console import jobs
 from taskclf_core.console.service import RetrainRequest, run_retrain
 from taskclf_core.data.datadir import write_data_dir
 from taskclf_core.data.synthetic import generate_team
-from taskclf_core.train.dask.config import ClusterError
+from taskclf_core.errors import ClusterError
 from tests.helpers_retrain import make_home
 
 DATE_FROM, DATE_TO = date(2026, 3, 2), date(2026, 3, 8)

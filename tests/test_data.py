@@ -30,7 +30,7 @@ from taskclf_core.data.columns import STRING_DTYPE, TIMESTAMP_DTYPE
 from taskclf_core.data.datadir import LoadedData, load_data_dir, write_data_dir
 from taskclf_core.data.featurecheck import validate_features
 from taskclf_core.data.featurefiles import read_feature_file, write_features_day
-from taskclf_core.data.labelfiles import read_labels_parquet
+from taskclf_core.data.labelfiles import read_labels
 from taskclf_core.errors import DataError
 
 ROWS_PER_DAY = {JULY_1: 117, JULY_2: 119, JULY_3: 121}
@@ -189,7 +189,7 @@ def test_written_files_have_taskclf_column_order_and_types(tmp_path: Path, versi
 
 def test_write_then_read_keeps_labels_csv_in_taskclf_format(tmp_path: Path) -> None:
     original = load(FIXTURES / "v1")
-    write_data_dir(tmp_path, original.features, read_labels_parquet(original.labels_file or ""))
+    write_data_dir(tmp_path, original.features, read_labels(original.labels_file or ""))
     assert (tmp_path / "labels.csv").read_bytes() == (FIXTURES / "v1" / "labels.csv").read_bytes()
 
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from taskclf_core.console.cli import app
 from taskclf_core.data.datadir import check_data_dir_target, load_data_dir
-from taskclf_core.data.labelfiles import read_labels_csv, write_labels_csv
+from taskclf_core.data.labelfiles import read_labels, write_labels_csv
 from taskclf_core.data.synthetic import generate_team, synthesize_data_dir
 from taskclf_core.errors import DataError
 
@@ -112,4 +112,4 @@ def test_every_seed_writes_only_spans_that_end_after_they_start() -> None:
 def test_synthetic_spans_read_back_from_a_label_file_unchanged(tmp_path: Path) -> None:
     spans = generate_team(users=5, days=30, date_to=LAST_DAY, seed=11).spans
     write_labels_csv(tmp_path / "labels.csv", spans)
-    pd.testing.assert_frame_equal(read_labels_csv(tmp_path / "labels.csv"), spans)
+    pd.testing.assert_frame_equal(read_labels(tmp_path / "labels.csv"), spans)

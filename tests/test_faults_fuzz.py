@@ -34,7 +34,7 @@ from typer.testing import CliRunner
 from taskclf_core.console import jobs, review
 from taskclf_core.data.featurecheck import validate_features
 from taskclf_core.data.featurefiles import read_feature_file
-from taskclf_core.data.labelfiles import read_labels_csv
+from taskclf_core.data.labelfiles import read_labels
 from taskclf_core.data.schema import LABELS, SPAN_COLUMNS
 from taskclf_core.errors import (
     ConfigError,
@@ -438,7 +438,7 @@ def test_hostile_label_csv_is_a_data_error_or_a_valid_span_frame(tmp_path: Path)
         def check(data: bytes) -> None:
             path.write_bytes(data)
             try:
-                frame = read_labels_csv(path)
+                frame = read_labels(path)
             except DataError as exc:
                 outcomes["refused"] += 1
                 assert str(exc).startswith(str(path)) or str(path) in str(exc), str(exc)

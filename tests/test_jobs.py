@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 from taskclf_core.console import jobfiles, jobrunner, jobs
-from taskclf_core.console.jobs import JobRunningError
-from taskclf_core.errors import BusyError, ConfigError, DataError, RunIdError
+from taskclf_core.errors import BusyError, ConfigError, DataError, JobRunningError, RunIdError
 from taskclf_core.paths import Home
 from taskclf_core.train.lock import retrain_running
-from tests.conftest import SeededHome, synthetic_request
+from tests.conftest import SeededHome, synthetic_request, wait_job
 
 
 def leftovers(home: Home) -> list[str]:
@@ -51,7 +50,7 @@ def test_second_start_is_refused_and_cancel_mid_training_leaves_nothing(home_cop
     assert retrain_running(home.artifacts_dir) is not None  # the pipeline's own flock is held too
 
     jobs.cancel_job(home, job.job_id)
-    final = jobs.wait_job(home, job.job_id, timeout=60)
+    final = wait_job(home, job.job_id, timeout=60)
     assert final.state == "cancelled", final
     assert final.message.startswith(f"Cancelled during {stage}.")
     assert sorted(p.name for p in home.runs_dir.iterdir()) == runs_before
@@ -79,7 +78,7 @@ def test_a_killed_job_leaves_a_stale_lock_that_does_not_block_the_next(home_copy
     assert jobs.running_job(home) is None
 
     again = jobs.start_job(home, sparse)  # the stale lock does not block
-    final = jobs.wait_job(home, again.job_id, timeout=90)
+    final = wait_job(home, again.job_id, timeout=90)
     assert final.state == "failed" and final.error_kind == "InsufficientDataError"
     assert final.error is not None and final.error.startswith("only ") and "at least 100 are needed" in final.error
     assert not (home.jobs_dir / jobs.ACTIVE_LOCK).exists()

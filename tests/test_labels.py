@@ -24,8 +24,6 @@ from taskclf_core.data.columns import STRING_DTYPE, TIMESTAMP_DTYPE
 from taskclf_core.data.labelcheck import validate_span_frame
 from taskclf_core.data.labelfiles import (
     read_labels,
-    read_labels_csv,
-    read_labels_parquet,
     write_labels_csv,
     write_labels_parquet,
 )
@@ -142,7 +140,7 @@ def test_spans_to_frame_of_no_spans_is_an_empty_typed_frame() -> None:
 
 
 def test_frame_to_spans_round_trips_the_fixture() -> None:
-    frame = read_labels_parquet(FIXTURES / "v1" / "labels_v1" / "labels.parquet")
+    frame = read_labels(FIXTURES / "v1" / "labels_v1" / "labels.parquet")
     spans = frame_to_spans(frame)
     assert len(spans) == 62
     assert all(isinstance(s, LabelSpan) for s in spans)
@@ -168,7 +166,7 @@ def test_spans_to_frame_round_trips_microseconds_and_keeps_order() -> None:
 
 @pytest.mark.parametrize(("version", "count"), [("v1", 62), ("v2", 30), ("v3", 62)])
 def test_read_labels_parquet_fixture(version: str, count: int) -> None:
-    frame = read_labels_parquet(FIXTURES / version / "labels_v1" / "labels.parquet")
+    frame = read_labels(FIXTURES / version / "labels_v1" / "labels.parquet")
     assert len(frame) == count
     assert_span_frame_dtypes(frame)
     assert set(frame["label"]) == set(schema.LABELS)
@@ -178,13 +176,13 @@ def test_read_labels_parquet_fixture(version: str, count: int) -> None:
 def test_read_labels_parquet_accepts_arrow_null_columns() -> None:
     path = FIXTURES / "v2" / "labels_v1" / "labels.parquet"
     assert pa.types.is_null(pq.read_schema(path).field("user_id").type)
-    frame = read_labels_parquet(path)
+    frame = read_labels(path)
     assert frame["user_id"].isna().all() and frame["confidence"].isna().all()
     assert (frame["provenance"] == "synthetic").all()
 
 
 def test_v1_fixture_confidence_counts() -> None:
-    frame = read_labels_parquet(FIXTURES / "v1" / "labels_v1" / "labels.parquet")
+    frame = read_labels(FIXTURES / "v1" / "labels_v1" / "labels.parquet")
     confidence = frame["confidence"]
     assert (confidence == 0.7).sum() == 16
     assert (confidence == 1.0).sum() == 37
@@ -194,8 +192,8 @@ def test_v1_fixture_confidence_counts() -> None:
 
 @pytest.mark.parametrize("version", ["v1", "v2", "v3"])
 def test_read_labels_csv_fixture_equals_parquet(version: str) -> None:
-    from_csv = read_labels_csv(FIXTURES / version / "labels.csv")
-    from_parquet = read_labels_parquet(FIXTURES / version / "labels_v1" / "labels.parquet")
+    from_csv = read_labels(FIXTURES / version / "labels.csv")
+    from_parquet = read_labels(FIXTURES / version / "labels_v1" / "labels.parquet")
     pd.testing.assert_frame_equal(from_csv, from_parquet)
 
 
@@ -203,7 +201,7 @@ def test_read_labels_csv_fixture_equals_parquet(version: str) -> None:
 def test_write_labels_csv_reproduces_taskclf_export_byte_for_byte(
     tmp_path: Path, version: str
 ) -> None:
-    frame = read_labels_parquet(FIXTURES / version / "labels_v1" / "labels.parquet")
+    frame = read_labels(FIXTURES / version / "labels_v1" / "labels.parquet")
     write_labels_csv(tmp_path / "labels.csv", frame)
     assert (tmp_path / "labels.csv").read_bytes() == (
         FIXTURES / version / "labels.csv"
@@ -211,10 +209,10 @@ def test_write_labels_csv_reproduces_taskclf_export_byte_for_byte(
 
 
 def test_labels_parquet_round_trip(tmp_path: Path) -> None:
-    frame = read_labels_parquet(FIXTURES / "v1" / "labels_v1" / "labels.parquet")
+    frame = read_labels(FIXTURES / "v1" / "labels_v1" / "labels.parquet")
     target = tmp_path / "nested" / "labels_v1" / "labels.parquet"
     write_labels_parquet(target, frame)
-    pd.testing.assert_frame_equal(read_labels_parquet(target), frame)
+    pd.testing.assert_frame_equal(read_labels(target), frame)
     written = pq.read_schema(target)
     assert written.field("start_ts").type == pa.timestamp("us", tz="UTC")
     assert written.field("extend_forward").type == pa.bool_()
@@ -233,7 +231,7 @@ def test_labels_csv_round_trip_with_microseconds_and_extend_forward(tmp_path: Pa
     lines = path.read_bytes().decode().split("\r\n")
     assert lines[1].startswith("2025-07-01 09:00:00.250000+00:00,2025-07-01 09:30:00+00:00,Build")
     assert lines[2] == "2025-07-01 09:00:00+00:00,2025-07-01 09:00:00+00:00,Build,manual,,,True"
-    pd.testing.assert_frame_equal(read_labels_csv(path), frame)
+    pd.testing.assert_frame_equal(read_labels(path), frame)
 
 
 def test_read_labels_dispatches_on_suffix(tmp_path: Path) -> None:
@@ -245,7 +243,7 @@ def test_read_labels_dispatches_on_suffix(tmp_path: Path) -> None:
 
 def test_read_labels_missing_file_names_it(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"labels file .*nope\.csv does not exist"):
-        read_labels_csv(tmp_path / "nope.csv")
+        read_labels(tmp_path / "nope.csv")
 
 
 # --------------------------------------------------------------------------- CSV leniency
@@ -259,7 +257,7 @@ def test_read_labels_csv_parses_iso_8601_leniently(tmp_path: Path) -> None:
         + "2025-09-08T09:00:00Z,2025-09-08T11:30:00+02:00,Debug,manual,u1,0.5,True\n"
         + "2025-09-08 09:00:00,2025-09-08 09:05,Write,manual,, ,false\n",
     )
-    frame = read_labels_csv(path)
+    frame = read_labels(path)
     start = pd.Timestamp("2025-09-08 09:00", tz="UTC")
     assert frame["start_ts"].tolist() == [start] * 3
     assert frame["end_ts"].tolist() == [
@@ -290,7 +288,7 @@ def test_read_labels_csv_extend_forward_words(tmp_path: Path, word: str, expecte
         tmp_path,
         HEADER + f"2025-07-01 09:00:00+00:00,2025-07-01 09:30:00+00:00,Build,manual,,,{word}\n",
     )
-    assert read_labels_csv(path)["extend_forward"].tolist() == [expected]
+    assert read_labels(path)["extend_forward"].tolist() == [expected]
 
 
 def test_read_labels_csv_required_columns_only(tmp_path: Path) -> None:
@@ -298,13 +296,13 @@ def test_read_labels_csv_required_columns_only(tmp_path: Path) -> None:
         tmp_path,
         "start_ts,end_ts,label,provenance\n2025-07-01 09:00,2025-07-01 09:30,Meet,manual\n",
     )
-    frame = read_labels_csv(path)
+    frame = read_labels(path)
     assert_span_frame_dtypes(frame)
     assert frame["user_id"].isna().all() and not frame["extend_forward"].any()
 
 
 def test_read_labels_csv_header_only_gives_empty_frame(tmp_path: Path) -> None:
-    frame = read_labels_csv(write_csv(tmp_path, HEADER))
+    frame = read_labels(write_csv(tmp_path, HEADER))
     assert len(frame) == 0
     assert_span_frame_dtypes(frame)
 
@@ -321,7 +319,7 @@ def test_bad_timestamp_in_csv_names_file_row_column_and_value(tmp_path: Path) ->
         + "2025-07-01 10:00:00+00:00,2025-13-01,Build,manual,,,False\n",
     )
     with pytest.raises(DataError) as info:
-        read_labels_csv(path)
+        read_labels(path)
     assert str(info.value) == (
         f"{path} row 3, column end_ts: '2025-13-01' is not an ISO 8601 timestamp "
         "(expected e.g. 2025-07-01 09:00:00+00:00)"
@@ -334,7 +332,7 @@ def test_timestamps_that_are_not_iso_dates_in_range_are_refused(tmp_path: Path, 
     with pytest.raises(
         DataError, match=rf"row 1, column end_ts: '{text}' is (not an ISO|outside years)"
     ):
-        read_labels_csv(path)
+        read_labels(path)
 
 
 def test_unknown_label_names_file_row_value_and_allowed_labels(tmp_path: Path) -> None:
@@ -346,7 +344,7 @@ def test_unknown_label_names_file_row_value_and_allowed_labels(tmp_path: Path) -
         + "2025-07-01 10:00,2025-07-01 10:30,Coding,manual,,,False\n",
     )
     with pytest.raises(DataError) as info:
-        read_labels_csv(path)
+        read_labels(path)
     assert str(info.value) == (
         f"{path} row 2, column label: 'Coding' is not a known label (expected one of "
         "BreakIdle, Build, Communicate, Debug, Meet, ReadResearch, Review, Write); "
@@ -361,7 +359,7 @@ def test_reject_label_in_a_file_is_explained(tmp_path: Path) -> None:
     with pytest.raises(
         DataError, match=r"row 1, column label: 'Mixed/Unknown' is the reject label"
     ):
-        read_labels_csv(path)
+        read_labels(path)
 
 
 def test_end_not_after_start_is_refused(tmp_path: Path) -> None:
@@ -373,7 +371,7 @@ def test_end_not_after_start_is_refused(tmp_path: Path) -> None:
         + "2025-07-01 09:00,2025-07-01 09:00,Build,manual,,,True\n",
     )
     with pytest.raises(DataError) as info:
-        read_labels_csv(path)
+        read_labels(path)
     message = str(info.value)
     assert f"{path}: 2 problems" in message
     assert (
@@ -395,7 +393,7 @@ def test_confidence_outside_unit_interval_is_refused(tmp_path: Path) -> None:
         + "2025-07-01 09:30,2025-07-01 10:00,Build,manual,,1.5,False\n",
     )
     with pytest.raises(DataError) as info:
-        read_labels_csv(path)
+        read_labels(path)
     assert str(info.value) == (
         f"{path} row 2, column confidence: '1.5' is outside [0, 1] "
         "(expected a number from 0 to 1, or empty)"
@@ -407,19 +405,19 @@ def test_confidence_that_is_not_a_number_is_refused(tmp_path: Path) -> None:
         tmp_path, HEADER + "2025-07-01 09:00,2025-07-01 09:30,Build,manual,,high,False\n"
     )
     with pytest.raises(DataError, match=r"row 1, column confidence: 'high' is not a number"):
-        read_labels_csv(path)
+        read_labels(path)
 
 
 def test_extend_forward_that_is_not_a_flag_is_refused(tmp_path: Path) -> None:
     path = write_csv(tmp_path, HEADER + "2025-07-01 09:00,2025-07-01 09:30,Build,manual,,,maybe\n")
     with pytest.raises(DataError, match=r"row 1, column extend_forward: 'maybe' is not a flag"):
-        read_labels_csv(path)
+        read_labels(path)
 
 
 def test_missing_required_column_is_named(tmp_path: Path) -> None:
     path = write_csv(tmp_path, "start_ts,end_ts,label\n2025-07-01 09:00,2025-07-01 09:30,Build\n")
     with pytest.raises(DataError) as info:
-        read_labels_csv(path)
+        read_labels(path)
     assert str(info.value).startswith(
         f"{path}: missing column(s) provenance (expected columns start_ts,end_ts,label,provenance"
     )
@@ -428,7 +426,7 @@ def test_missing_required_column_is_named(tmp_path: Path) -> None:
 def test_empty_required_value_is_named(tmp_path: Path) -> None:
     path = write_csv(tmp_path, HEADER + ",2025-07-01 09:30,Build,,,,False\n")
     with pytest.raises(DataError) as info:
-        read_labels_csv(path)
+        read_labels(path)
     message = str(info.value)
     assert (
         f"{path} row 1, column start_ts: missing value (expected e.g. 2025-07-01 09:00:00+00:00)"
@@ -443,7 +441,7 @@ def test_wrong_column_type_in_parquet_is_named(tmp_path: Path) -> None:
     table = table.set_column(2, "label", pa.array(range(table.num_rows), pa.int64()))
     pq.write_table(table, path)
     with pytest.raises(DataError) as info:
-        read_labels_parquet(path)
+        read_labels(path)
     assert str(info.value) == (
         f"{path} row 1, column label: 0 is not text (expected one of BreakIdle, Build, "
         "Communicate, Debug, Meet, ReadResearch, Review, Write); 61 more rows like this"
@@ -456,7 +454,7 @@ def test_naive_parquet_timestamps_are_read_as_utc(tmp_path: Path) -> None:
     naive = table.set_column(0, "start_ts", table.column("start_ts").cast(pa.timestamp("us")))
     pq.write_table(naive, tmp_path / "labels.parquet")
     pd.testing.assert_frame_equal(
-        read_labels_parquet(tmp_path / "labels.parquet"), read_labels_parquet(source)
+        read_labels(tmp_path / "labels.parquet"), read_labels(source)
     )
 
 
@@ -464,7 +462,7 @@ def test_all_problems_of_a_file_come_in_one_message(tmp_path: Path) -> None:
     rows = "".join(f"bad-{i},2025-07-01 09:30,Nope{i},manual,,{i + 2},x{i}\n" for i in range(12))
     path = write_csv(tmp_path, HEADER + rows)
     with pytest.raises(DataError) as info:
-        read_labels_csv(path)
+        read_labels(path)
     assert str(info.value).splitlines() == [
         f"{path}: 4 problems",
         f"{path} row 1, column start_ts: 'bad-0' is not an ISO 8601 timestamp "
@@ -490,13 +488,13 @@ def test_all_problems_of_a_file_come_in_one_message(tmp_path: Path) -> None:
 def test_unreadable_csv_is_a_data_error(tmp_path: Path, text: str, expected: str) -> None:
     path = write_csv(tmp_path, text)
     with pytest.raises(DataError, match=expected):
-        read_labels_csv(path)
+        read_labels(path)
 
 
 def test_duplicate_csv_columns_are_refused(tmp_path: Path) -> None:
     path = write_csv(tmp_path, "start_ts,end_ts,label,provenance,label\n")
     with pytest.raises(DataError, match=r"duplicate column\(s\) label"):
-        read_labels_csv(path)
+        read_labels(path)
 
 
 def test_validate_span_frame_names_the_source() -> None:
@@ -592,7 +590,7 @@ def test_read_labels_csv_returns_a_valid_frame_or_raises_data_error(text: str) -
         path = Path(folder) / "labels.csv"
         path.write_text(text, encoding="utf-8")
         try:
-            frame = read_labels_csv(path)
+            frame = read_labels(path)
         except DataError as exc:
             assert str(exc)
             return

@@ -11,12 +11,12 @@ import pytest
 
 from taskclf_core.data.datadir import load_data_dir
 from taskclf_core.data.projection import project_spans
-from taskclf_core.data.schema import FEATURES, LABELS
+from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD, FEATURES, LABELS
 from taskclf_core.data.split import split_by_time
 from taskclf_core.data.synthetic import generate_team
-from taskclf_core.model.evaluation import evaluate_model
-from taskclf_core.model.lgbm import class_weights, train_lgbm
-from taskclf_core.model.serving import UNKNOWN_TOKEN, feature_matrix
+from taskclf_core.model.evaluation import apply_reject, evaluate_predictions
+from taskclf_core.model.lgbm import class_weights, label_codes, train_lgbm
+from taskclf_core.model.serving import UNKNOWN_TOKEN, feature_matrix, predict_proba
 from taskclf_core.train.retrain import compute_dataset_hash
 
 FIXTURES = "tests/fixtures/taskclf-data"
@@ -107,7 +107,10 @@ def test_trains_and_evaluates_on_data_written_by_taskclf(version):
     parts = split_by_time(labelled)
     model = train_lgbm(labelled.iloc[parts["train"]], schema_version=version, num_boost_round=10)
     assert model.feature_names == list(FEATURES[version])
-    report, pred = evaluate_model(model, labelled.iloc[parts["test"]].reset_index(drop=True))
+    test = labelled.iloc[parts["test"]].reset_index(drop=True)
+    proba = predict_proba(model.booster, test, model.feature_names, model.encoders)
+    pred = apply_reject(proba, DEFAULT_REJECT_THRESHOLD)
+    report = evaluate_predictions("challenger", label_codes(test["label"]), pred, test["user_id"].to_numpy(), proba=proba)
     assert report.n_rows == len(parts["test"]) == len(pred)
     assert 0.0 <= report.macro_f1 <= 1.0 and len(report.confusion_matrix) == len(LABELS)
     assert isinstance(report.per_user, dict) and report.per_user

@@ -147,7 +147,7 @@ def test_rollback_gives_back_the_old_deployments_files_byte_for_byte(
     root = tmp_path / "home"
     shutil.copytree(home.root, root)  # the module's home stays promoted for the other tests
     copy = Home.resolve(root)
-    entry = rollback_model(copy, A, approver="bob", note="back to taskclf's deployment", expect_champion=run_id)
+    entry = rollback_model(copy, A, approver="bob", note="back to taskclf's deployment", expected_champion=run_id)
     assert entry.deployment_before is not None and entry.deployment_before.model_id == run_id
     assert entry.deployment_after is not None and entry.deployment_after.model_id == A
     now = _tree(root)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,11 +30,11 @@ from taskclf_core.errors import (
 from taskclf_core.paths import Home
 from taskclf_core.registry import deploychange
 from taskclf_core.registry.history import HistoryEntry, append_history, new_change_id
+from taskclf_core.registry.latest import find_latest_model
 from taskclf_core.registry.listing import (
     ChampionRef,
     champion_problem,
     cleanup_stale_temp,
-    find_latest_promoted,
     inspect_history,
     list_models,
     list_runs,
@@ -617,9 +618,8 @@ def test_garbage_in_active_json_is_reported_not_replaced(home: Home) -> None:
         read_active(home)
     assert str(err.value).startswith("models/active.json is not valid JSON (Expecting")
     problem = champion_problem(home)
-    assert problem is not None
-    assert problem.startswith(str(err.value))
-    assert f"Fix: roll back to a former champion whose bundle is good (for example {first})" in problem
+    assert problem is not None and problem.what == str(err.value)
+    assert problem.fix.startswith(f"roll back on the History page to a former champion whose bundle is good (for example {first})")
     message = _refusal(home, second_run)
     assert message.startswith("the champion pointer is broken (models/active.json is not valid")
     assert list_models(home)[0].broken is None
@@ -651,9 +651,11 @@ def test_pointer_naming_a_missing_or_broken_bundle_is_reported(home: Home) -> No
         f"model.txt does not match its SHA-256 in the manifest of artifacts/runs/{first}/"
         "decision.json (file altered after the run?)"
     )
-    assert champion_problem(home) == (
-        f"{err.value}. There is no good bundle in models/ to roll back to: move "
-        "models/active.json aside by hand (the registry then has no champion) and run a retrain."
+    problem = champion_problem(home)
+    assert problem is not None and problem.what == str(err.value)
+    assert problem.fix == (
+        "there is no good bundle in models/ to roll back to: move "
+        "models/active.json aside by hand (the registry then has no champion) and run a retrain"
     )
 
     shutil.rmtree(home.models_dir / first)
@@ -810,23 +812,28 @@ def test_list_models_flags_broken_bundles_and_the_champion(home: Home) -> None:
     assert champion_problem(home) is None
 
 
-def test_find_latest_promoted_uses_created_at_then_run_id(home: Home) -> None:
-    assert find_latest_promoted(home.models_dir) is None
+def test_find_latest_model_uses_created_at_then_run_id(home: Home) -> None:
+    assert find_latest_model(home.models_dir) is None
     first = promoted_run(home)
     second = promoted_run(home, note="newer")
-    assert find_latest_promoted(home.models_dir) == home.models_dir / second
+    assert find_latest_model(home.models_dir) == home.models_dir / second
 
     meta = home.models_dir / first / "metadata.json"
     raw = json.loads(meta.read_text())
-    raw["created_at"] = "2099-01-01T00:00:00"  # naive: read as UTC
+    raw["created_at"] = (datetime.now(UTC) + timedelta(minutes=1)).replace(tzinfo=None).isoformat()  # naive: UTC
     meta.write_text(json.dumps(raw))
-    assert find_latest_promoted(home.models_dir) == home.models_dir / first
+    assert find_latest_model(home.models_dir) == home.models_dir / first
+
+    # In the future (beyond the tolerance): not believed, so placed by its run id's time.
+    raw["created_at"] = "2099-01-01T00:00:00"
+    meta.write_text(json.dumps(raw))
+    assert find_latest_model(home.models_dir) == home.models_dir / second
 
     raw["created_at"] = "garbage"
     meta.write_text(json.dumps(raw))
     (home.models_dir / second / "metadata.json").write_text("{")
     # Both unreadable: placed by the time in their run ids, so the newest run is found.
-    assert find_latest_promoted(home.models_dir) == home.models_dir / second
+    assert find_latest_model(home.models_dir) == home.models_dir / second
 
 
 # --------------------------------------------------------------------------- race

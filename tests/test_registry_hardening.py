@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from helpers_registry import champion_of, make_run, promoted_run
 
-from taskclf_core.errors import PromotionRefused, RegistryError
+from taskclf_core.errors import PromotionRefused, RegistryError, StorageError
 from taskclf_core.fs.atomic import open_lock_file
 from taskclf_core.paths import Home
-from taskclf_core.registry.bundle import bundle_created_at
 from taskclf_core.registry.history import HistoryEntry, append_history, new_change_id
+from taskclf_core.registry.latest import bundle_created_at
 from taskclf_core.registry.listing import (
     LEFTOVER,
     champion_problem,
@@ -31,7 +31,6 @@ from taskclf_core.registry.listing import (
     inspect_models,
     list_models,
     list_runs,
-    load_champion,
     promotability,
     promote,
     read_active,
@@ -69,7 +68,7 @@ def test_a_lock_file_planted_as_a_symlink_is_refused_and_its_target_untouched(
     (home.models_dir / ".registry.lock").symlink_to(outside)
     run_id = make_run(home, champion=champion_of(home))
 
-    with pytest.raises(RegistryError) as err:
+    with pytest.raises(StorageError) as err:
         promote(home, run_id, approver="alice", note="ship", auto_promote=False)
     assert str(err.value).startswith(f"cannot lock {home.models_dir / '.registry.lock'}: ")
     assert outside.read_text() == "keep me"
@@ -194,9 +193,9 @@ def test_every_file_of_a_promoted_bundle_is_checked_against_its_run(home: Home, 
     assert {m.model_id: m.broken for m in list_models(home)}[second] == expected
     assert expected in (inspect_active(home).problem or "")
     with pytest.raises(RegistryError, match="does not match its SHA-256"):
-        load_champion(home)
+        read_active(home)
     problem = champion_problem(home)
-    assert problem is not None and f"for example {first}" in problem
+    assert problem is not None and f"for example {first}" in problem.fix
 
 
 # --------------------------------------------------------------------------- 11.6

@@ -29,13 +29,12 @@ from helpers_taskclf_rules import (
 from taskclf_core.errors import ChampionChanged, PromotionRefused
 from taskclf_core.paths import Home
 from taskclf_core.registry.bundle import INTEGRITY_UNVERIFIABLE, ORIGIN_TASKCLF
+from taskclf_core.registry.installed import load_installed
 from taskclf_core.registry.listing import (
     LEFTOVER,
-    champion_ref,
     inspect_active,
     inspect_history,
     inspect_models,
-    load_champion,
     promote,
     read_active,
     rollback,
@@ -88,13 +87,12 @@ def test_a_taskclf_registry_reads_as_champion_with_its_origin_and_no_recorded_ha
     assert entry.note == "manual set-active" and entry.origin == "taskclf"
 
     # Loaded for evaluation as champion: booster, encoders, metadata, origin, integrity.
-    bundle = load_champion(home)
+    bundle = load_installed(home, upstream)
     assert bundle is not None and bundle.origin == ORIGIN_TASKCLF
     assert bundle.integrity == INTEGRITY_UNVERIFIABLE and not bundle.verifiable
     assert bundle.booster.num_feature() == N_FEATURES[schema]
     assert list(bundle.encoders) == FACTS["schemas"][schema]["categorical_columns"]
-    ref = champion_ref(home)
-    assert ref is not None and ref.run_id == upstream and len(ref.model_sha256) == 64
+    assert len(bundle.model_sha256) == 64  # taskclf records none: the hash of its model.txt
     # Reading never writes.
     assert {p.name: p.read_bytes() for p in home.models_dir.iterdir() if p.is_file()} == before
 
@@ -248,7 +246,6 @@ def test_a_taskclf_champion_is_identified_by_its_model_bytes_for_the_run_record(
 ) -> None:
     import hashlib
 
-    from taskclf_core.registry.runs import ChampionRef
     from taskclf_core.train.champion import load_champion as pipeline_champion
 
     home, upstream = _upstream_home(tmp_path, schema)
@@ -256,7 +253,7 @@ def test_a_taskclf_champion_is_identified_by_its_model_bytes_for_the_run_record(
     assert state.error is None and state.model_id == upstream
     sha = hashlib.sha256((home.models_dir / upstream / "model.txt").read_bytes()).hexdigest()
     assert state.model_sha256 == sha
-    assert ChampionRef(run_id=upstream, model_sha256=sha) == champion_ref(home)
+    assert load_installed(home, upstream).model_sha256 == sha  # one answer: LoadedBundle.model_sha256
     # The file itself is untouched: no hash is written into taskclf's metadata.
     assert "model_sha256" not in json.loads((home.models_dir / upstream / "metadata.json").read_text())
 

@@ -21,12 +21,12 @@ from typer.testing import CliRunner
 
 from taskclf_core.access.approvals import Approval, PendingApprovals
 from taskclf_core.access.identity import oidc_identity
-from taskclf_core.console import access, jobs, report, review
+from taskclf_core.console import access, report, review
 from taskclf_core.console.cli import app as cli_app
 from taskclf_core.console.formatting import signoff_missing
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
-from tests.conftest import APP, TEST_CONFIG, SeededHome, synthetic_request, write_config
+from tests.conftest import APP, TEST_CONFIG, SeededHome, synthetic_request, wait_job, write_config
 
 REVIEW, RETRAIN, HISTORY = "pages/2_Review.py", "pages/1_Retrain.py", "pages/3_History.py"
 V3_AW = Path(__file__).parent / "fixtures" / "taskclf-data" / "v3-aw"
@@ -266,7 +266,7 @@ def test_data_warnings_are_counted_in_the_retrain_result_and_the_headline(tmp_pa
     at.text_input(key="retrain_data_dir").input(str(V3_AW))
     at.date_input(key="retrain_dates").set_value((datetime(2025, 9, 9).date(), datetime(2025, 9, 11).date())).run()
     at.button(key="retrain_start").click().run()
-    job = jobs.wait_job(Home.resolve(tmp_path), at.query_params["job"], timeout=180)
+    job = wait_job(Home.resolve(tmp_path), at.query_params["job"], timeout=180)
     assert job.state == "succeeded" and job.result is not None and job.result.data_warnings == 3, job.error
     at.run()
     assert "3 data warnings: rows taskclf accepts but that look wrong were kept in this run's data (listed on the review)." in texts(at.warning)

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from taskclf_core.data.datadir import load_data_dir
-from taskclf_core.data.schema import CATEGORICAL_BY_VERSION, FEATURES, LABELS
-from taskclf_core.model.evaluation import apply_reject, codes_to_labels
+from taskclf_core.data.schema import CATEGORICAL_BY_VERSION, FEATURES, LABELS, REJECT_LABEL
+from taskclf_core.model.evaluation import apply_reject
 from taskclf_core.model.serving import category_codes, predict_proba
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -48,7 +48,8 @@ def _compare(version: str, ours: np.ndarray, expected: pd.DataFrame, what: str) 
     assert delta <= 1e-9, f"{version} {what}: max |dp| {delta}"
     argmax = [LABELS[i] for i in ours.argmax(axis=1)]
     assert argmax == list(expected["argmax_label"])
-    after_reject = codes_to_labels(apply_reject(ours, FACTS["default_reject_threshold"]))
+    names = [*LABELS, REJECT_LABEL]
+    after_reject = [names[code] for code in apply_reject(ours, FACTS["default_reject_threshold"])]
     assert after_reject == list(expected["label_after_reject"])
 
 

@@ -17,13 +17,14 @@ from helpers_registry import champion_of, make_run, promoted_run
 from taskclf_core.access.identity import Identity, oidc_identity
 from taskclf_core.access.policy import AccessPolicy
 from taskclf_core.console import access
+from taskclf_core.console.history import roll_back
 from taskclf_core.console.service import promote_run, rollback_model
 from taskclf_core.console.sessions import (
-    SessionEnded,
     record_sign_out,
     session_problem,
     signed_out_path,
 )
+from taskclf_core.errors import SessionEnded
 from taskclf_core.paths import Home
 from tests.conftest import write_config
 
@@ -91,7 +92,7 @@ def test_every_action_as_a_signed_out_person_is_refused_and_writes_nothing(tmp_p
     calls = {
         "promote": lambda: promote_run(home, run_id, approver="", note="ok", actor=alice),
         "rollback": lambda: rollback_model(home, first, approver="", note="ok", actor=alice),
-        "roll back from History": lambda: access.roll_back_as(
+        "roll back from History": lambda: roll_back(
             home, first, approver="", note="ok", expected_champion=None, actor=alice
         ),
         "start": lambda: access.start_retrain(home, {}, actor=alice),

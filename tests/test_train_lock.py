@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from taskclf_core.errors import BusyError, RegistryError
+from taskclf_core.errors import BusyError, StorageError
 from taskclf_core.train.lock import RETRAIN_LOCK, retrain_lock, retrain_running
 
 
@@ -23,7 +23,7 @@ def test_a_symlink_at_the_lock_name_is_refused_and_its_target_untouched(tmp_path
     runs = tmp_path / "artifacts" / "runs"
     runs.mkdir(parents=True)
     (runs / RETRAIN_LOCK).symlink_to(victim)
-    with pytest.raises(RegistryError, match=r"\.retrain\.lock"), retrain_lock(tmp_path / "artifacts"):
+    with pytest.raises(StorageError, match=r"\.retrain\.lock"), retrain_lock(tmp_path / "artifacts"):
         pass
     assert victim.read_text() == "keep me\n" * 100
     assert retrain_running(tmp_path / "artifacts") is None
@@ -34,7 +34,7 @@ def test_a_hard_link_at_the_lock_name_is_refused_and_its_target_untouched(tmp_pa
     runs = tmp_path / "artifacts" / "runs"
     runs.mkdir(parents=True)
     os.link(victim, runs / RETRAIN_LOCK)
-    with pytest.raises(RegistryError, match="is not a retrain lock file"), retrain_lock(tmp_path / "artifacts"):
+    with pytest.raises(StorageError, match="is not a retrain lock file"), retrain_lock(tmp_path / "artifacts"):
         pass
     assert victim.read_text() == "keep me\n" * 100
 

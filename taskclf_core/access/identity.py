@@ -31,16 +31,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from taskclf_core.errors import TaskclfError, show_value
+from taskclf_core.errors import IdentityError, show_value
 
 Method = Literal["oidc", "local", "cli", "auto"]
 
 #: What a local (typed) identity is marked with, in history entries, pages and reports.
 LOCAL_MARK = "local, not authenticated"
-
-
-class IdentityError(TaskclfError):
-    """An identity cannot be established: no issuer, subject or verified email, or a blank name."""
 
 
 def normalize_person(text: str) -> str:
@@ -276,7 +272,6 @@ __all__ = [
     "AUTO",
     "LOCAL_MARK",
     "Identity",
-    "IdentityError",
     "Method",
     "cli_identity",
     "local_identity",

@@ -28,7 +28,7 @@ from typing import Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from taskclf_core.access.identity import Identity, normalize_person
-from taskclf_core.errors import TaskclfError, show_value
+from taskclf_core.errors import AccessDenied, SignInAgain, show_value
 
 Role = Literal["approver", "operator"]
 
@@ -45,14 +45,6 @@ DEFAULT_SESSION_HOURS = 8.0
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN = re.compile(r"^@[^@\s]+\.[^@\s]+$")
-
-
-class AccessDenied(TaskclfError):
-    """The acting identity lacks the role an action needs; the message names both."""
-
-
-class SignInAgain(AccessDenied):
-    """The sign-in is too old for a sign-off (``access.signoff_reauth_minutes``): sign in again."""
 
 
 class AccessPolicy(BaseModel):
@@ -207,14 +199,12 @@ __all__ = [
     "DEFAULT_SESSION_HOURS",
     "MAX_REQUIRED_APPROVALS",
     "ROLE_ACTIONS",
-    "AccessDenied",
     "AccessPolicy",
     "Role",
     "describe_roles",
     "has_role",
     "matches",
     "require_role",
-    "SignInAgain",
     "require_fresh_signin",
     "role_needed",
     "roles_of",

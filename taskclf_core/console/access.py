@@ -18,7 +18,6 @@ from taskclf_core.access.approvals import ChangeKind, format_utc, names
 from taskclf_core.access.identity import Identity, cli_identity, local_identity, os_user
 from taskclf_core.access.policy import (
     AccessPolicy,
-    SignInAgain,
     describe_roles,
     has_role,
     require_fresh_signin,
@@ -26,13 +25,13 @@ from taskclf_core.access.policy import (
     role_needed,
 )
 from taskclf_core.console.sessions import require_live_session
-from taskclf_core.errors import ConfigError
+from taskclf_core.errors import SignInAgain
 from taskclf_core.paths import Home
-from taskclf_core.registry.approve import PendingApproval, rollback_as
 from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.registry.pending import SignoffPlan, all_pending, pending_state, signoff_plan
 from taskclf_core.registry.signoff import validate_signoff
-from taskclf_core.train.config import load_retrain_config_or_defaults
+from taskclf_core.registry.snapshot import RegistrySnapshot
+from taskclf_core.train.config import read_config
 
 if TYPE_CHECKING:
     from taskclf_core.console.jobs import JobStatus
@@ -88,11 +87,10 @@ class Access:
 
 def access_policy(home: Home) -> tuple[AccessPolicy, str | None]:
     """The ``access:`` section in force, or no roles and the reason when the config is invalid."""
-    try:
-        config, _ = load_retrain_config_or_defaults(home.config_path)
-    except ConfigError as exc:
-        return AccessPolicy(), f"the roles cannot be read, so nobody holds one: {exc}"
-    return config.access, None
+    state = read_config(home.config_path)
+    if state.config is None:
+        return AccessPolicy(), f"the roles cannot be read, so nobody holds one: {state.error}"
+    return state.config.access, None
 
 
 def session_access(home: Home, *, team: bool, identity: Identity | None) -> Access:
@@ -101,29 +99,23 @@ def session_access(home: Home, *, team: bool, identity: Identity | None) -> Acce
     return Access(team=team, identity=identity, policy=policy, problem=problem)
 
 
-def pending_sentences(home: Home, subject: str | None = None, *, kind: ChangeKind = "promote") -> list[str]:
-    """Pending (and void) approvals in words: one change's, or every change's (Review, Status, History)."""
-    policy, _ = access_policy(home)
-    if subject is not None:
-        return pending_state(home, subject, required=policy.required_approvals, kind=kind).sentences()
-    return [s for state in all_pending(home, required=policy.required_approvals) for s in state.sentences()]
-
-
 #: Headings of approvals in words: those that count, those void, a file that was not read.
 PENDING_HEADING: Final = "Pending approval"
 VOID_HEADING: Final = "Void approval"
 UNREAD_HEADING: Final = "Approvals not read"
 
 
-def pending_notes(home: Home, subject: str | None = None, *, kind: ChangeKind = "promote") -> list[tuple[str, str]]:
+def pending_notes(
+    snap: RegistrySnapshot, policy: AccessPolicy, subject: str | None = None, *, kind: ChangeKind = "promote"
+) -> list[tuple[str, str]]:
     """Approvals in words under the heading that fits them: ``(heading, sentence)``; one
-    change's, or every change's (Review, Status, History).
+    change's, or every change's (Review, Status, History), from the render's snapshot.
 
     "Pending approval" only for approvals that still count toward the two-person rule; a
     void one (the champion changed since) is headed "Void approval".
     """
-    policy, _ = access_policy(home)
     required = policy.required_approvals
+    home = snap.home  # the pending file and the pointer are the snapshot's (one read)
     states = (
         [pending_state(home, subject, required=required, kind=kind)] if subject is not None
         else all_pending(home, required=required)
@@ -163,32 +155,26 @@ def required_rule(policy: AccessPolicy) -> str:
     )
 
 
+def _unrecorded(entry: HistoryEntry) -> tuple[str, str]:
+    """Who made a change that recorded no identity, and how that is known."""
+    if entry.origin == "taskclf":
+        return "taskclf", "set by taskclf; no identity recorded"
+    if entry.action == "auto_promote":
+        return "auto", "automatic promotion; no identity recorded"
+    return entry.approver, "no identity recorded: written before identities were recorded"
+
+
 def who(entry: HistoryEntry) -> str:
     """Who made a champion change and how that was established (History page, report)."""
     if entry.actor is not None:
         return entry.actor.describe()
-    if entry.origin == "taskclf":
-        return "taskclf (set by taskclf; no identity recorded)"
-    if entry.action == "auto_promote":
-        return "auto (automatic promotion; no identity recorded)"
-    return f"{entry.approver} (no identity recorded: written before identities were recorded)"
+    name, how = _unrecorded(entry)
+    return f"{name} ({how})"
 
 
 def approvals_of(entry: HistoryEntry) -> str:
     """Every sign-off that led to a change, with when and how each was authenticated, and its note."""
     return "; ".join(f"{a.describe()}, note: {a.note}" for a in entry.approvals)
-
-
-def approvers_of(entry: HistoryEntry) -> str:
-    """Every approver of a change with when each approved and how they were authenticated.
-
-    ``"alice@example.com (signed in …) at 2026-… UTC and bob@example.com (…) at …"``; the
-    one who acted when no approvals were recorded (older lines, automatic, taskclf).
-    """
-    if entry.approvals:
-        shown = [a.describe() for a in entry.approvals]
-        return shown[0] if len(shown) == 1 else f"{'; '.join(shown[:-1])} and {shown[-1]}"
-    return f"{who(entry)} at {format_utc(entry.time)}"
 
 
 def signed_by(entry: HistoryEntry) -> str:
@@ -203,7 +189,7 @@ def signed_by(entry: HistoryEntry) -> str:
         each = "; ".join(f"{a.actor.name}: approved at {format_utc(a.at)}, {a.actor.how()}" for a in entry.approvals)
         return f"{names(entry.approvals)} on {when} ({each})"
     actor = entry.approvals[0].actor if entry.approvals else entry.actor
-    how = actor.how() if actor is not None else who(entry).removeprefix(entry.approver).strip(" ()")
+    how = actor.how() if actor is not None else _unrecorded(entry)[1]
     return f"{actor.name if actor is not None else entry.approver} on {when} ({how})"
 
 
@@ -240,27 +226,6 @@ def acting(
     return make(approver, user=os_user(), cli_users=policy.cli_users), note
 
 
-def roll_back_as(
-    home: Home, model_id: str, *, approver: str, note: str, expected_champion: str | None,
-    actor: Identity | None,
-) -> HistoryEntry | PendingApproval:
-    """Roll back as the signed-in person (approvers only), or as the typed ``approver`` (local).
-
-    ``expected_champion`` is the champion shown to the person deciding (None: no champion).
-    The two-person rule applies as to a promotion.
-
-    Raises:
-        ConfigError: the configuration cannot be read (the rule in force is unknown).
-        AccessDenied: a signed-in ``actor`` is not an approver, or their session ended.
-        RunIdError, PromotionRefused, ChampionChanged, BusyError: see ``registry.rollback``.
-    """
-    config, _ = load_retrain_config_or_defaults(home.config_path)
-    actor, note = acting(home, actor, approver=approver, note=note, verb="roll back", policy=config.access)
-    return rollback_as(
-        home, model_id, actor=actor, note=note, policy=config.access, expected_champion=expected_champion
-    )
-
-
 def start_retrain(home: Home, fields: Mapping[str, Any], *, actor: Identity | None) -> JobStatus:
     """Start a retrain as ``actor`` (the Retrain page's call): operators only.
 
@@ -295,14 +260,11 @@ __all__ = [
     "access_policy",
     "acting",
     "approvals_of",
-    "approvers_of",
     "audit_rows",
     "cancel_retrain",
     "pending_notes",
-    "pending_sentences",
     "plan_signoff",
     "required_rule",
-    "roll_back_as",
     "signed_by",
     "session_access",
     "start_retrain",

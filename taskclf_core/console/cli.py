@@ -28,6 +28,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from taskclf_core.console.request import MAX_DAYS, MAX_USERS, MIN_DAYS, MIN_USERS
+from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD, SCHEMA_DESCRIPTIONS
 from taskclf_core.errors import TaskclfError
 from taskclf_core.paths import Home
 from taskclf_core.times import format_utc
@@ -106,7 +108,9 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help=_help("Retrain 
 ModelsOpt = Annotated[Path | None, typer.Option("--models-dir", help=_help("Folder of promoted models [default: <home>/models]."))]
 OutOpt = Annotated[Path | None, typer.Option("--out-dir", help=_help("Folder for runs [default: <home>/artifacts]."))]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
-SchemaOpt = Annotated[str, typer.Option("--schema", help="Schema version of the synthetic team: v1, v2 or v3 (taskclf's current layout, 299 model features).")]
+SchemaOpt = Annotated[str, typer.Option("--schema", help="Schema version of the synthetic team: " + "; ".join(f"{v} ({d})" for v, d in SCHEMA_DESCRIPTIONS.items()) + ".")]
+UsersOpt = Annotated[int, typer.Option("--users", min=MIN_USERS, max=MAX_USERS, help="Synthetic team size.")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Synthetic data seed.")]
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -221,8 +225,8 @@ def retrain(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Evaluate and save for review; never promotable.")] = False,
     synthetic: Annotated[bool, typer.Option("--synthetic", help="Train on a synthetic team instead of a data directory.")] = False,
     scenario: Annotated[str, typer.Option("--scenario", help="Synthetic scenario: default (passes every gate), drift (regression gate fails), noisy (candidate gates fail), sparse (too few labels).")] = "default",
-    users: Annotated[int, typer.Option("--users", min=1, max=500, help="Synthetic team size.")] = 5,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Synthetic data seed.")] = 0,
+    users: UsersOpt = 5,
+    seed: SeedOpt = 0,
     schema_version: SchemaOpt = "v3",
     date_from: Annotated[str | None, typer.Option("--from", help=_help("First day YYYY-MM-DD [default: lookback before --to]."))] = None,
     date_to: Annotated[str | None, typer.Option("--to", help=_help("Last day YYYY-MM-DD [default: today, UTC]."))] = None,
@@ -230,8 +234,8 @@ def retrain(
     user_id: Annotated[str | None, typer.Option("--user-id", help="User id for schema v2 files (they carry none).")] = None,
     models_dir: ModelsOpt = None,
     out_dir: OutOpt = None,
-    holdout_fraction: Annotated[float, typer.Option("--holdout-fraction", min=0.0, max=0.99, help="Fraction of users held out for test.")] = 0.0,
-    reject_threshold: Annotated[float, typer.Option("--reject-threshold", min=0.01, max=0.99, help="Reject threshold.")] = 0.55,
+    holdout_fraction: Annotated[float, typer.Option("--holdout-fraction", help="Fraction of users held out for test, in [0, 1).")] = 0.0,
+    reject_threshold: Annotated[float, typer.Option("--reject-threshold", help="Reject threshold, in (0, 1).")] = DEFAULT_REJECT_THRESHOLD,
     engine: Annotated[str | None, typer.Option("--engine", help=_help("Where to run: local (this process) or dask (a Dask cluster) [default: the config's compute.engine]."))] = None,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help=_help("Dask scheduler: local (a cluster on this machine) or an address like tcp://host:8786; implies --engine dask [default: the config's compute.scheduler]."))] = None,
     as_json: JsonOpt = False,
@@ -266,8 +270,8 @@ def calibrate(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Evaluate and save for review; never applied.")] = False,
     synthetic: Annotated[bool, typer.Option("--synthetic", help="Refit on a synthetic team instead of a data directory.")] = False,
     scenario: Annotated[str, typer.Option("--scenario", help="Synthetic scenario.")] = "default",
-    users: Annotated[int, typer.Option("--users", min=1, max=500, help="Synthetic team size.")] = 5,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Synthetic data seed.")] = 0,
+    users: UsersOpt = 5,
+    seed: SeedOpt = 0,
     schema_version: SchemaOpt = "v3",
     date_from: Annotated[str | None, typer.Option("--from", help=_help("First day YYYY-MM-DD [default: lookback before --to]."))] = None,
     date_to: Annotated[str | None, typer.Option("--to", help=_help("Last day YYYY-MM-DD [default: today, UTC]."))] = None,
@@ -417,12 +421,12 @@ def rollback(
     Under the two-person rule (access.required_approvals: 2) the first sign-off is kept
     pending, as for a promotion; the CLI counts as one approver per OS user.
     """
-    from taskclf_core.console.service import rollback_model
+    from taskclf_core.console.service import expected_champion_option, rollback_model
     from taskclf_core.registry.approve import PendingApproval
 
     with _errors():
         entry = rollback_model(_home(models_dir, out_dir), run_id, approver=approver, note=note,
-                               expect_champion=expect_champion, origin="cli")
+                               expected_champion=expected_champion_option(expect_champion), origin="cli")
     if isinstance(entry, PendingApproval):
         _say_pending(entry, as_json)
         return
@@ -458,12 +462,11 @@ def runs(
 def models(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonOpt = False) -> None:
     """List promoted models; the champion is marked, broken bundles say why; files that
     could not be read are named on stderr."""
-    from taskclf_core.console.service import deployment_report, models_report
+    from taskclf_core.console.service import models_listing
 
     with _errors():
         home = _home(models_dir, out_dir)
-        rows, problems = models_report(home)
-        paths, _ = deployment_report(home)
+        rows, problems, paths = models_listing(home)
     for problem in problems:
         err.print(Text(_literal(f"Problem: {problem}")))
     if as_json:
@@ -503,9 +506,9 @@ def history(models_dir: ModelsOpt = None, out_dir: OutOpt = None, as_json: JsonO
 def synthesize(
     out_dir: Annotated[Path, typer.Option("--out", help="Data directory to write (taskclf layout).")],
     scenario: Annotated[str, typer.Option("--scenario", help="default, drift, noisy or sparse.")] = "default",
-    users: Annotated[int, typer.Option("--users", min=1, max=500)] = 5,
-    days: Annotated[int, typer.Option("--days", min=1, max=3650)] = 30,
-    seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
+    users: UsersOpt = 5,
+    days: Annotated[int, typer.Option("--days", min=MIN_DAYS, max=MAX_DAYS, help="Days of data.")] = 30,
+    seed: SeedOpt = 0,
     date_to: Annotated[str | None, typer.Option("--to", help=_help("Last day YYYY-MM-DD [default: today, UTC]."))] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the taskclf data already in --out.")] = False,
     schema_version: SchemaOpt = "v3",

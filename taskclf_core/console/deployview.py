@@ -3,7 +3,7 @@
 One row per taskclf serving path that serves something different (the tray; ``infer
 online`` after a policy reload, which alone applies per-user thresholds; ``infer batch``,
 which never reads the policy), and the deployment's problems with their fixes. Built
-from one :func:`registry.deployment.inspect_deployment` read.
+from the render's registry snapshot (one read of the deployment).
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from taskclf_core.errors import Problem
 from taskclf_core.paths import Home
 from taskclf_core.registry.deploychange import pending_completion
-from taskclf_core.registry.deployment import Deployment, PathView, Problem, inspect_deployment
+from taskclf_core.registry.deployment import PathView
 from taskclf_core.registry.deployrecord import DeploymentRecord
+from taskclf_core.registry.snapshot import RegistrySnapshot, registry_snapshot
 
 TRAY = "tray, and infer online after a policy reload"
 TRAY_ONLY = "tray"
@@ -75,9 +77,9 @@ def _row(name: str, view: PathView, *, per_user: bool) -> PathRow:
     return PathRow(name, view.model_id or "none", view.describe_calibration(), threshold, _source(view))
 
 
-def deployment_view(home: Home, deployment: Deployment | None = None) -> DeploymentView:
-    """The deployment's rows and problems (an interrupted change among them)."""
-    deployment = deployment or inspect_deployment(home)
+def deployment_view(snap: RegistrySnapshot) -> DeploymentView:
+    """The snapshot's deployment in rows and problems (an interrupted change among them)."""
+    home, deployment = snap.home, snap.deployment
     served = deployment.served
     rows: list[PathRow]
     if deployment.uses_policy and served.per_user_thresholds:
@@ -111,7 +113,8 @@ def refit_sentence(home: Home, cadence_days: int) -> str:
     from taskclf_core.registry.policy import resolve_home_path
     from taskclf_core.train.cadence import calibrator_cadence
 
-    deployment = inspect_deployment(home)
+    with registry_snapshot(home) as snap:
+        deployment = snap.deployment
     if not deployment.uses_policy or deployment.served.store is None:
         return ("The deployment has no calibrator store: a refit writes an inference policy with a calibrator "
                 "fitted for the champion.")

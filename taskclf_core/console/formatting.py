@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from taskclf_core.registry.signoff import MAX_APPROVER_CHARS, MAX_NOTE_CHARS
 from taskclf_core.times import format_utc
+
+#: (script, title, icon) of every page of the app, in sidebar order. A page's address is
+#: its title (``Review?run=<id>``): the sidebar, deep links after sign-in and review links
+#: all come from this one list.
+PAGES: Final[tuple[tuple[str, str, str], ...]] = (
+    ("app.py", "Status", ":material/monitor_heart:"),
+    ("pages/1_Retrain.py", "Retrain", ":material/model_training:"),
+    ("pages/2_Review.py", "Review", ":material/fact_check:"),
+    ("pages/3_History.py", "History", ":material/history:"),
+)
 
 
 def review_link(run_id: str) -> str:
@@ -97,21 +106,6 @@ def format_gate_value(value: float | None, threshold: str = "") -> str:
     if float(value).is_integer() and "." not in threshold:
         return str(int(value))
     return f"{value:.4f}"
-
-
-def approver_from_user(info: Mapping[str, Any]) -> str | None:
-    """The signed-in person's identity (email, else name), or None when nobody is signed in.
-
-    Args:
-        info: ``st.user.to_dict()`` (empty or ``is_logged_in`` false without authentication).
-    """
-    if not info.get("is_logged_in"):
-        return None
-    for key in ("email", "name", "preferred_username", "sub"):
-        value = info.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
 
 
 def signoff_missing(approver: str | None, note: str | None) -> str | None:

@@ -7,11 +7,13 @@ finished counts as ``promoted``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from taskclf_core.access.identity import Identity
+from taskclf_core.console.access import Access, pending_notes, plan_signoff
+from taskclf_core.console.deployview import DeploymentView, deployment_view
 from taskclf_core.console.formatting import format_time
 from taskclf_core.console.runstate import OUTCOMES, RunRow, run_rows
 from taskclf_core.console.timeline import timeline_frame
@@ -19,6 +21,9 @@ from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from taskclf_core.registry.approve import PendingApproval
 from taskclf_core.registry.history import HistoryEntry
+from taskclf_core.registry.pending import SignoffPlan
+from taskclf_core.registry.snapshot import registry_snapshot
+from taskclf_core.train.config import read_config
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,12 @@ class HistoryView:
     #: The picker's options in :attr:`rollback_targets` order, and the default's index.
     rollback_choices: tuple[RollbackOption, ...] = ()
     rollback_default: int | None = None
+    #: What taskclf serves now (each serving path), from the same read.
+    serving: DeploymentView | None = None
+    #: The two-person rule's first sign-offs (and void ones): ``(heading, sentence)``.
+    pending_notes: list[tuple[str, str]] = field(default_factory=list)
+    #: What a rollback sign-off by the session's person would do, per target.
+    rollback_plans: dict[str, SignoffPlan] = field(default_factory=dict)
     #: Champions' and runs' macro-F1 over time (every run, whatever the filter).
     timeline: pd.DataFrame | None = None
     #: The thresholds version the champion's run was judged by (None: unknown).
@@ -157,31 +168,38 @@ def _model_rows(home: Home) -> tuple[list[ModelRow], list[str]]:
     return rows, targets
 
 
-def history_view(home: Home, *, outcome: str | None = None) -> HistoryView:
-    """Promoted models, runs (optionally of one effective outcome) and the champion history.
+def history_view(home: Home, *, outcome: str | None = None, access: Access | None = None) -> HistoryView:
+    """Promoted models, runs (optionally of one effective outcome), the champion history, what
+    taskclf serves and the pending approvals, from one read of the registry.
 
     Args:
         home: The registry home.
         outcome: Show only runs with this effective outcome (one of :data:`OUTCOMES`), or all.
+        access: The session's access: the view then carries what a rollback sign-off by its
+            person would do for each target (:attr:`HistoryView.rollback_plans`).
 
     Returns:
         The view; broken bundles and runs are listed with their reason.
     """
-    models, targets = _model_rows(home)
-    runs, report, _ = run_rows(home)
-    counts = {o: sum(r.outcome == o for r in runs) for o in OUTCOMES}
-    shown = [r for r in runs if outcome is None or r.outcome == outcome]
-    state = registry.inspect_active(home)
-    champion_id = state.pointer.model_id if state.pointer and state.problem is None else None
-    choices, default = rollback_options(targets, report.entries, {m.model_id: m.macro_f1 for m in models})
-    return HistoryView(
-        models=models, runs=shown, outcome_filter=outcome, outcome_counts=counts,
-        entries=report.entries, problems=list(report.problems), champion_id=champion_id,
-        pointer_id=state.pointer.model_id if state.pointer else None, rollback_targets=targets,
-        run_ids=frozenset(r.run_id for r in runs), rollback_choices=tuple(choices), rollback_default=default,
-        timeline=timeline_frame(runs, report.entries),
-        champion_thresholds=next((r.thresholds_version for r in runs if r.run_id == champion_id), None),
-    )
+    with registry_snapshot(home) as snap:  # one read of the registry for the whole page
+        models, targets = _model_rows(home)
+        runs, report, _ = run_rows(snap)
+        counts = {o: sum(r.outcome == o for r in runs) for o in OUTCOMES}
+        shown = [r for r in runs if outcome is None or r.outcome == outcome]
+        choices, default = rollback_options(targets, report.entries, {m.model_id: m.macro_f1 for m in models})
+        policy = access.policy if access is not None else read_config(home.config_path).effective.access
+        plans = {} if access is None else {
+            target: plan_signoff(home, target, kind="rollback", access=access) for target in targets
+        }
+        return HistoryView(
+            models=models, runs=shown, outcome_filter=outcome, outcome_counts=counts,
+            entries=report.entries, problems=list(report.problems), champion_id=snap.champion_id,
+            pointer_id=snap.pointer_id, rollback_targets=targets,
+            run_ids=frozenset(r.run_id for r in runs), rollback_choices=tuple(choices), rollback_default=default,
+            serving=deployment_view(snap), pending_notes=pending_notes(snap, policy), rollback_plans=plans,
+            timeline=timeline_frame(runs, report.entries),
+            champion_thresholds=next((r.thresholds_version for r in runs if r.run_id == snap.champion_id), None),
+        )
 
 
 def roll_back(
@@ -197,10 +215,10 @@ def roll_back(
     Raises:
         RunIdError, PromotionRefused, ChampionChanged, BusyError: see ``registry.rollback``.
     """
-    from taskclf_core.console.access import roll_back_as
+    from taskclf_core.console.service import rollback_model
 
     # The signed-in person (approvers only) or, with actor None, the typed approver (local).
-    return roll_back_as(
+    return rollback_model(
         home, model_id, approver=approver, note=note, expected_champion=expected_champion, actor=actor
     )
 

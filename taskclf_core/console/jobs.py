@@ -65,7 +65,13 @@ from taskclf_core.console.jobfiles import (
     start_lock,
     validate_job_id,
 )
-from taskclf_core.errors import BusyError, ConfigError, DataError, RegistryError, TaskclfError
+from taskclf_core.errors import (
+    ConfigError,
+    DataError,
+    JobRunningError,
+    RegistryError,
+    TaskclfError,
+)
 from taskclf_core.fs.atomic import write_json_atomic
 from taskclf_core.fs.procs import process_alive, process_start_ticks
 from taskclf_core.paths import Home
@@ -74,14 +80,6 @@ from taskclf_core.times import format_utc
 
 if TYPE_CHECKING:
     from taskclf_core.console.service import RetrainRequest
-
-
-class JobRunningError(BusyError):
-    """A retrain job is already running; ``job_id`` names it (None: a CLI retrain)."""
-
-    def __init__(self, message: str, job_id: str | None) -> None:
-        super().__init__(message)
-        self.job_id = job_id
 
 
 def read_job(home: Home, job_id: str) -> JobStatus:
@@ -311,27 +309,10 @@ def cancel_job(home: Home, job_id: str) -> JobStatus:
     return read_job(home, job_id)
 
 
-def wait_job(home: Home, job_id: str, *, timeout: float = 120.0, poll: float = 0.2) -> JobStatus:
-    """Poll until the job is no longer active, and return its final status.
-
-    Raises:
-        TimeoutError: still active after ``timeout`` seconds.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        job = read_job(home, job_id)
-        if not job.active:
-            return job
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"retrain job {job_id} still {job.state} ({job.stage}) after {timeout:g} s")
-        time.sleep(poll)
-
-
 __all__ = [
     "ACTIVE_LOCK",
     "ACTIVE_STATES",
     "JobResult",
-    "JobRunningError",
     "JobState",
     "JobStatus",
     "cancel_job",
@@ -345,5 +326,4 @@ __all__ = [
     "start_job",
     "submit",
     "validate_job_id",
-    "wait_job",
 ]

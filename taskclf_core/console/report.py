@@ -12,7 +12,6 @@ import html
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
 
 from taskclf_core import __version__
 from taskclf_core.console import charts, checklistview
@@ -140,16 +139,15 @@ def _checklist(review: RunReview) -> str:
 
 
 def _snapshot(review: RunReview) -> str:
-    snap: dict[str, Any] = review.evidence.snapshot
-    source = snap.get("source") or {}
+    snap = review.evidence.snapshot
     rows = [
-        ["Dataset hash", _e(snap.get("dataset_hash"))],
-        ["Date range", f"{_e(snap.get('date_from'))} to {_e(snap.get('date_to'))}"],
-        ["Labelled windows", _e(snap.get("row_count"))],
-        ["Users", _e(snap.get("user_count"))],
-        ["Train / validation / test rows", f"{_e(snap.get('train_rows'))} / {_e(snap.get('val_rows'))} / {_e(snap.get('test_rows'))}"],
-        ["Data source", _e(json.dumps(source, sort_keys=True))],
-        ["Class counts", _e(", ".join(f"{k} {v}" for k, v in (snap.get("class_distribution") or {}).items()))],
+        ["Dataset hash", _e(snap.dataset_hash)],
+        ["Date range", f"{_e(snap.date_from)} to {_e(snap.date_to)}"],
+        ["Labelled windows", _e(snap.row_count)],
+        ["Users", _e(snap.user_count)],
+        ["Train / validation / test rows", f"{_e(snap.train_rows)} / {_e(snap.val_rows)} / {_e(snap.test_rows)}"],
+        ["Data source", _e(json.dumps(snap.source, sort_keys=True))],
+        ["Class counts", _e(", ".join(f"{k} {v}" for k, v in snap.class_distribution.items()))],
     ]
     return _table(None, rows)
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD
 from taskclf_core.errors import ConfigError
-from taskclf_core.train.config import RetrainConfig
+
+if TYPE_CHECKING:  # the config (and what it imports) is not needed to check a request
+    from taskclf_core.train.config import RetrainConfig
 
 #: The days a retrain or a synthetic team may cover: pandas timestamps (nanoseconds since
 #: 1970) end in April 2262, and taskclf data starts long after 1970.
@@ -35,6 +37,13 @@ BYTES_PER_WINDOW_BY_SCHEMA: Final = {"v1": BYTES_PER_WINDOW, "v2": BYTES_PER_WIN
 DEFAULT_SYNTHETIC_SCHEMA: Final = "v3"
 SchemaVersion = Literal["v1", "v2", "v3"]
 MAX_SYNTHETIC_WINDOWS: Final = 10_000_000
+
+#: A synthetic team's bounds, and its seed's (the request's, the CLI's and the Retrain form's).
+MIN_USERS: Final = 1
+MAX_USERS: Final = 500
+MIN_DAYS: Final = 1
+MAX_DAYS: Final = 3650
+MAX_SEED: Final = 2**31 - 1
 
 #: How the command line names each request field (messages name what the person typed).
 _OPTION_NAMES: Final = {"date_from": "--from", "date_to": "--to", "config_path": "--config", "data_dir": "--data-dir",
@@ -60,9 +69,9 @@ class RetrainRequest(BaseModel):
     scenario: str = "default"
     #: Schema version of the synthetic team (taskclf writes v3 today).
     schema_version: SchemaVersion = DEFAULT_SYNTHETIC_SCHEMA
-    users: int = Field(5, ge=1, le=500)
-    days: int | None = Field(None, ge=1, le=3650)  # default: the config's data_lookback_days
-    seed: int = Field(0, ge=0, le=2**31 - 1)
+    users: int = Field(5, ge=MIN_USERS, le=MAX_USERS)
+    days: int | None = Field(None, ge=MIN_DAYS, le=MAX_DAYS)  # default: the config's data_lookback_days
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     data_dir: Path | None = None  # default: <home>/data/processed
     date_from: date | None = None
     date_to: date | None = None

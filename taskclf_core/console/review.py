@@ -5,7 +5,6 @@ Also the page's one action, :func:`sign_off`. The HTML report renders the same r
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,8 +17,9 @@ from taskclf_core.access.identity import Identity
 from taskclf_core.console.access import Access, pending_notes, plan_signoff
 from taskclf_core.console.derived import ContentCache, content_key
 from taskclf_core.console.formatting import format_time
-from taskclf_core.console.runstate import RunState, effective_state, read_config, run_rows
+from taskclf_core.console.runstate import RunState, effective_state, run_rows
 from taskclf_core.console.servingview import ServedComparison, served_comparison
+from taskclf_core.data.quality import DataWarning
 from taskclf_core.errors import ConfigError, RegistryError
 from taskclf_core.model.evaluation import EvaluationReport
 from taskclf_core.model.gates import RegressionGate, in_current_convention
@@ -30,8 +30,13 @@ from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.registry.pending import SignoffPlan
 from taskclf_core.registry.runids import validate_run_id
 from taskclf_core.registry.runs import ChampionRef, RunDecision
-from taskclf_core.registry.snapshot import one_read
-from taskclf_core.train.config import RetrainConfig, parse_retrain_config, threshold_changes
+from taskclf_core.registry.snapshot import RegistrySnapshot, registry_snapshot
+from taskclf_core.train.config import (
+    RetrainConfig,
+    parse_retrain_config,
+    read_config,
+    threshold_changes,
+)
 from taskclf_core.train.evidence import EVIDENCE_FILES, RunEvidence, read_evidence
 
 #: Which rows the three macro-F1 figures of a review come from.
@@ -129,17 +134,17 @@ class RunReview:
         return self.reason_now or self.decision.reason
 
     @property
-    def data_warnings(self) -> list[dict[str, Any]]:
+    def data_warnings(self) -> list[DataWarning]:
         """The snapshot's data warnings (rows taskclf accepts that look wrong; they were kept)."""
-        found = self.evidence.snapshot.get("data_warnings") or []
-        return [w for w in found if isinstance(w, dict)] if isinstance(found, list) else []
+        return list(self.evidence.snapshot.data_warnings)
 
     @property
     def data_warning_rows(self) -> list[dict[str, Any]]:
         """The data warnings as table rows; a value the warning does not have is blank, never ``None``."""
         columns = {"kind": "kind", "column": "column", "rows": "rows", "min": "min_value", "max": "max_value",
                    "allowed": "allowed", "source": "source"}
-        return [{shown: "" if w.get(key) is None else w.get(key) for shown, key in columns.items()} for w in self.data_warnings]
+        return [{shown: "" if getattr(w, key) is None else getattr(w, key) for shown, key in columns.items()}
+                for w in self.data_warnings]
 
     @property
     def data_warnings_sentence(self) -> str | None:
@@ -178,27 +183,6 @@ def _run_config(evidence: RunEvidence) -> tuple[RetrainConfig | None, str | None
         return None, f"the run's config.yaml is not valid ({exc}); the default tolerance is shown"
 
 
-#: Evidence files of a run and the JSON type each must hold.
-_EVIDENCE_JSON: Final = ("decision.json", "snapshot.json", "evaluation.json", "gates.json")
-
-
-def _check_evidence_files(folder: Path, run_id: str) -> None:
-    """Refuse evidence files that are not valid, naming the file (before anything parses them)."""
-    for name in (*_EVIDENCE_JSON, "config.yaml"):
-        path = folder / name
-        try:
-            text = path.read_bytes().decode("utf-8")
-            if name.endswith(".json") and not isinstance(json.loads(text), dict):
-                raise ValueError("expected a JSON object")
-        except FileNotFoundError:
-            continue  # read_evidence names a missing file itself
-        except (OSError, ValueError, RecursionError) as exc:
-            why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)[:160] or type(exc).__name__
-            if isinstance(exc, RecursionError):
-                why = "nested too deeply"
-            raise RegistryError(f"run {run_id}: {name} is not valid ({why})") from None
-
-
 @dataclass(frozen=True)
 class _Derived:
     """What a run's evidence files give, derived once per content (shared, read-only)."""
@@ -217,15 +201,7 @@ _DERIVED: ContentCache[_Derived] = ContentCache()
 
 
 def _derive(folder: Path, run_id: str, decision: RunDecision) -> _Derived:
-    _check_evidence_files(folder, run_id)
-    try:
-        evidence = read_evidence(folder, run_id)
-    except RegistryError:
-        raise
-    except (ValueError, TypeError, KeyError, RecursionError, OverflowError) as exc:
-        raise RegistryError(
-            f"run {run_id}: its evidence files are not valid ({type(exc).__name__}: {str(exc)[:200]})"
-        ) from None
+    evidence = read_evidence(folder, run_id)  # each file read and validated once (names a bad one)
     run_config, note = _run_config(evidence)
     tolerance = (run_config or RetrainConfig.model_validate({})).regression_tolerance
     return _Derived(
@@ -255,27 +231,25 @@ def run_review(home: Home, run_id: object, *, access: Access | None = None) -> R
         RegistryError: the run's decision or evidence files are not valid (names the file).
     """
     run_id = validate_run_id(run_id)
-    with one_read():  # one snapshot of the registry: each bundle and run folder checked once
-        review = _run_review(home, run_id)
+    with registry_snapshot(home) as snap:  # one read of the registry for the whole page
+        review = _run_review(snap, run_id)
         if access is None:
             return review
         return replace(review, plan=plan_signoff(home, run_id, kind="promote", access=access))
 
 
-def _run_review(home: Home, run_id: str) -> RunReview:
-    try:
-        record = registry.read_run(home, run_id)
-    except (RecursionError, OverflowError, UnicodeDecodeError) as exc:
-        raise RegistryError(f"run {run_id}: decision.json is not valid ({type(exc).__name__})") from None
+def _run_review(snap: RegistrySnapshot, run_id: str) -> RunReview:
+    home = snap.home
+    record = registry.read_run(home, run_id)
     derived, key = _DERIVED.get(
         str(record.path), lambda: content_key(record.path, _KEY_FILES), lambda: _derive(record.path, run_id, record.decision)
     )
-    config = read_config(home)
+    config = read_config(home.config_path)
     if config.config is None:
         can, why = False, f"cannot decide whether this run may be promoted: {config.error}"
     else:
         can, why = registry.promotability(home, run_id, auto_promote=config.config.auto_promote)
-    state = effective_state(home, run_id, record.decision)
+    state = effective_state(snap, run_id, record.decision)
     reason_now = None
     stranded = record.decision.outcome == "awaiting_signoff" and state.promotion is None
     if config.config is not None and config.config.auto_promote and stranded:
@@ -287,8 +261,6 @@ def _run_review(home: Home, run_id: str) -> RunReview:
             "Every gate passed, but auto_promote is on now, so nothing will promote this run "
             "(it waits for a sign-off that auto_promote turns off: see Sign-off below)."
         )
-    active = registry.inspect_active(home)
-    champion_id = active.pointer.model_id if active.pointer else None
     return RunReview(
         run_id=run_id,
         decision=record.decision,
@@ -299,15 +271,15 @@ def _run_review(home: Home, run_id: str) -> RunReview:
         can_promote=can,
         promote_reason=why,
         compared_against=record.decision.champion_compared,
-        current_champion=active.pointer.model_id if active.pointer else None,
+        current_champion=snap.pointer_id,
         intact_problem=registry.verify_run(home, run_id),
         notes=list(derived.notes),
         state=state,
-        pending=pending_notes(home, run_id),
+        pending=pending_notes(snap, config.effective.access, run_id),
         served=derived.served,
         reason_now=reason_now,
         content_key=key,
-        thresholds_note=_thresholds_note(home, record.decision, derived.run_config, champion_id, run_id),
+        thresholds_note=_thresholds_note(home, record.decision, derived.run_config, snap.pointer_id, run_id),
     )
 
 
@@ -383,7 +355,8 @@ class RunChoice:
 
 def run_choices(home: Home, *, limit: int = 50) -> list[RunChoice]:
     """The newest reviewable runs for a picker, newest first, labelled with state, date and macro-F1."""
-    rows, _, _ = run_rows(home)
+    with registry_snapshot(home) as snap:
+        rows, _, _ = run_rows(snap)
     out = []
     for r in rows:
         if r.state.recorded is None:
@@ -393,11 +366,6 @@ def run_choices(home: Home, *, limit: int = 50) -> list[RunChoice]:
         if len(out) >= limit:
             break
     return out
-
-
-def recent_run_ids(home: Home, *, limit: int = 50) -> list[str]:
-    """The newest run ids (for a run picker), newest first."""
-    return [c.run_id for c in run_choices(home, limit=limit)]
 
 
 def sign_off(
@@ -431,7 +399,6 @@ __all__ = [
     "RunChoice",
     "RunReview",
     "gate_rows",
-    "recent_run_ids",
     "run_choices",
     "run_review",
     "sign_off",

@@ -1,4 +1,4 @@
-"""One effective state per run, and the configuration in use: shared by every read model.
+"""One effective state per run: shared by every read model.
 
 A run's ``decision.json`` records the outcome it had when it finished (for example
 ``awaiting_signoff``); what happened afterwards is in the champion history. The pages, the
@@ -9,69 +9,22 @@ superseded. The recorded outcome stays visible as evidence, labelled as such.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from pathlib import Path
 from typing import Final
 
 from taskclf_core.access.approvals import names
 from taskclf_core.console.access import signed_by
 from taskclf_core.console.formatting import first_line, format_time, sentences
-from taskclf_core.errors import ConfigError
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from taskclf_core.registry.history import HistoryEntry, HistoryReport
 from taskclf_core.registry.runs import RunDecision, RunSummary, auto_promotion_interrupted
-from taskclf_core.train.cadence import parse_utc
-from taskclf_core.train.config import RetrainConfig, load_retrain_config_or_defaults
+from taskclf_core.registry.snapshot import RegistrySnapshot
+from taskclf_core.registry.stamps import parse_utc
 
 #: Every effective outcome a listed run can have (filters and counts use these).
 OUTCOMES: Final[tuple[str, ...]] = ("awaiting_signoff", "promoted", "rejected", "dry_run", "broken")
-
-# --------------------------------------------------------------------------- config
-
-
-@dataclass(frozen=True)
-class ConfigState:
-    """The configuration file in use: its path, text, parsed value or error.
-
-    ``defaults`` is True when the home has no config file: the reference defaults are
-    used (``taskclf init`` writes the commented default file).
-    """
-
-    path: Path
-    text: str | None
-    config: RetrainConfig | None
-    error: str | None
-    defaults: bool = False
-
-    @property
-    def effective(self) -> RetrainConfig:
-        """The parsed config, or the reference defaults when it is missing or invalid."""
-        return self.config or RetrainConfig.model_validate({})
-
-
-def read_config(home: Home) -> ConfigState:
-    """Read ``configs/retrain.yaml`` without raising (the error is in ``error``).
-
-    A missing file is not an error: the reference defaults apply (``defaults`` is True).
-    """
-    path = home.config_path
-    try:
-        config, defaults = load_retrain_config_or_defaults(path)
-    except ConfigError as exc:
-        return ConfigState(path, _text(path), None, str(exc))
-    return ConfigState(path, None if defaults else _text(path), config, None, defaults=defaults)
-
-
-def _text(path: Path) -> str | None:
-    try:
-        if not path.is_file() or path.stat().st_size > 1 << 20:
-            return None
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-
 
 # --------------------------------------------------------------------------- run state
 
@@ -213,6 +166,15 @@ class RunState:
         return [describe_change(e, run_id, full_notes=True, replacing=True) for e in self.changes]
 
 
+def state_of(run_id: str, recorded: str | None, states: dict[str, RunState], *, broken: str | None = None) -> RunState:
+    """A run's effective state: its recorded outcome (None: unreadable) and why it is broken,
+    with what the champion history says of it (``states``: :func:`run_states`).
+
+    The one place a run's state is assembled (listings, the review, the CLI's table).
+    """
+    return replace(states.get(run_id) or RunState(recorded=None), recorded=recorded, broken=broken)
+
+
 def run_states(entries: list[HistoryEntry], champion_id: str | None) -> dict[str, RunState]:
     """The history part of every run's state, by run id (only runs the history names).
 
@@ -249,6 +211,8 @@ class RunRow:
 
     run_id: str
     state: RunState
+    #: The run's ``decision.json`` (None when unreadable).
+    decision: RunDecision | None
     reason: str
     macro_f1: float | None
     finished_at: datetime | None
@@ -282,22 +246,15 @@ class RunRow:
 
 
 def _finished(d: RunDecision | None) -> datetime | None:
-    try:
-        return parse_utc(d.finished_at) if d else None
-    except (ValueError, OverflowError):
-        return None
+    return parse_utc(d.finished_at) if d else None  # validated when the decision was read
 
 
-def _row(summary: RunSummary, history: RunState | None, moved_on: bool) -> RunRow:
+def _row(summary: RunSummary, states: dict[str, RunState], moved_on: bool) -> RunRow:
     d = summary.decision
-    base = history or RunState(recorded=None)
-    state = RunState(
-        recorded=d.outcome if d else None, promotion=base.promotion, is_champion=base.is_champion,
-        ended=base.ended, restored=base.restored, broken=summary.broken, changes=base.changes,
-    )
     return RunRow(
         run_id=summary.run_id,
-        state=state,
+        state=state_of(summary.run_id, d.outcome if d else None, states, broken=summary.broken),
+        decision=d,
         reason=d.reason if d else "",
         macro_f1=d.macro_f1 if d else None,
         finished_at=_finished(d),
@@ -315,48 +272,32 @@ def _champion_moved_on(home: Home, summary: RunSummary, report: HistoryReport) -
         return False
     if not auto_promotion_interrupted(home, summary.run_id):
         return False
-    newest = report.entries[0]
-    try:
-        return parse_utc(newest.time) > parse_utc(d.finished_at)  # type: ignore[operator]
-    except (TypeError, ValueError, OverflowError):
-        return False
+    return parse_utc(report.entries[0].time) > parse_utc(d.finished_at)  # both validated when read
 
 
-def run_rows(home: Home) -> tuple[list[RunRow], HistoryReport, str | None]:
+def run_rows(snap: RegistrySnapshot) -> tuple[list[RunRow], HistoryReport, str | None]:
     """Every run with its effective state, newest first; the history; the champion id.
 
     Never raises for a broken run: it is listed with its reason.
     """
-    report = registry.inspect_history(home)
-    active = registry.inspect_active(home)
-    champion_id = active.pointer.model_id if active.pointer else None
+    report = snap.history
+    champion_id = snap.pointer_id
     states = run_states(report.entries, champion_id)
-    rows = [
-        _row(s, states.get(s.run_id), _champion_moved_on(home, s, report)) for s in registry.list_runs(home)
-    ]
+    rows = [_row(s, states, _champion_moved_on(snap.home, s, report)) for s in registry.list_runs(snap.home)]
     return rows, report, champion_id
 
 
-def effective_state(home: Home, run_id: str, decision: RunDecision) -> RunState:
+def effective_state(snap: RegistrySnapshot, run_id: str, decision: RunDecision) -> RunState:
     """One run's effective state (for its review)."""
-    report = registry.inspect_history(home)
-    active = registry.inspect_active(home)
-    base = run_states(report.entries, active.pointer.model_id if active.pointer else None).get(run_id)
-    if base is None:
-        return RunState(recorded=decision.outcome)
-    return RunState(
-        recorded=decision.outcome, promotion=base.promotion, is_champion=base.is_champion,
-        ended=base.ended, restored=base.restored, changes=base.changes,
-    )
+    return state_of(run_id, decision.outcome, run_states(snap.history.entries, snap.pointer_id))
 
 
 __all__ = [
     "OUTCOMES",
-    "ConfigState",
     "RunRow",
     "RunState",
     "effective_state",
-    "read_config",
     "run_rows",
     "run_states",
+    "state_of",
 ]

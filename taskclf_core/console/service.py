@@ -29,18 +29,20 @@ from taskclf_core.errors import ConfigError, DataError, PromotionRefused
 from taskclf_core.paths import Home
 from taskclf_core.registry.approve import PendingApproval
 from taskclf_core.registry.history import HistoryEntry
+from taskclf_core.registry.snapshot import registry_snapshot
+from taskclf_core.registry.verdict import ANY_CHAMPION, AnyChampion
 from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, retrain_cadence
 from taskclf_core.train.config import (
     RetrainConfig,
     load_retrain_config,
-    load_retrain_config_or_defaults,
+    read_config,
     write_default_config,
 )
 from taskclf_core.train.dask.config import ComputeConfig, effective_compute, require_dask
 
 __all__ = [  # the request helpers are re-exported: front ends import one module
     "RetrainRequest", "build_request", "cadence_report", "check_synthetic_size", "date_range",
-    "default_config_notice", "history_report", "history_table", "init_home", "models_table", "promote_run", "resolve_config",
+    "default_config_notice", "expected_champion_option", "history_report", "init_home", "models_listing", "promote_run", "resolve_config",
     "resolve_home", "rollback_model", "run_retrain", "runs_table", "synthesize_data", "synthetic_size_problem",
 ]
 
@@ -69,8 +71,7 @@ def resolve_config(home: Home, config_path: Path | None) -> tuple[Path, RetrainC
     """
     if config_path is not None:
         return Path(config_path), load_retrain_config(Path(config_path))
-    config, _ = load_retrain_config_or_defaults(home.config_path)
-    return home.config_path, config
+    return home.config_path, read_config(home.config_path).require()
 
 
 def default_config_notice(home: Home, config_path: Path | None) -> str | None:
@@ -325,25 +326,36 @@ def promote_run(
     )
 
 
+def expected_champion_option(text: str | None) -> str | None | AnyChampion:
+    """``--expect-champion`` as a rollback's compare-and-swap expects it: not given, no check
+    (:data:`ANY_CHAMPION`); ``"none"``, no champion (None); else the model id (validated)."""
+    from taskclf_core.registry.runids import validate_model_id
+
+    if text is None:
+        return ANY_CHAMPION
+    return None if text == "none" else validate_model_id(text)
+
+
 def rollback_model(
-    home: Home, model_id: str, *, approver: str, note: str, expect_champion: str | None = None,
+    home: Home, model_id: str, *, approver: str, note: str,
+    expected_champion: str | None | AnyChampion = ANY_CHAMPION,
     actor: Identity | None = None, origin: Literal["local", "cli"] = "local",
 ) -> HistoryEntry | PendingApproval:
     """Roll back to a promoted model (see registry.rollback), refused before any file is touched
-    when the home has no models folder.
+    when the home has no models folder. The one rollback call of the CLI and the History page.
 
     The two-person rule applies as to a promotion (``registry.approve.rollback_as``), so the
     config must be readable: an invalid one is refused (the rule in force is unknown).
 
     Args:
-        expect_champion: The champion the rollback must replace (compare-and-swap);
-            ``"none"`` for no champion; None for no check.
+        expected_champion: The champion the rollback must replace (compare-and-swap), as
+            ``registry.rollback`` takes it: a model id, None for "no champion", or
+            :data:`ANY_CHAMPION` for no check.
         actor: Who decides, as for :func:`promote_run` (approvers only when signed in).
     """
     from taskclf_core.console.access import acting
     from taskclf_core.registry.approve import rollback_as
     from taskclf_core.registry.runids import validate_model_id
-    from taskclf_core.registry.verdict import ANY_CHAMPION
 
     model_id = validate_model_id(model_id)
     if not home.models_dir.is_dir():
@@ -351,12 +363,9 @@ def rollback_model(
             f"there is no models folder at {home.models_dir}, so no model to roll back to "
             "(set TASKCLF_HOME or --models-dir to the home's models folder)"
         )
-    expected: Any = ANY_CHAMPION
-    if expect_champion is not None:
-        expected = None if expect_champion == "none" else validate_model_id(expect_champion)
     _, config = resolve_config(home, None)
     actor, note = acting(home, actor, approver=approver, note=note, verb="roll back", policy=config.access, origin=origin)
-    return rollback_as(home, model_id, actor=actor, note=note, policy=config.access, expected_champion=expected)
+    return rollback_as(home, model_id, actor=actor, note=note, policy=config.access, expected_champion=expected_champion)
 
 
 def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]]:
@@ -374,56 +383,44 @@ def runs_table(home: Home, *, outcome: str | None = None) -> list[dict[str, Any]
         ConfigError: ``outcome`` is not one of them.
     """
     from taskclf_core.console.formatting import sentences
-    from taskclf_core.console.runstate import OUTCOMES, RunState, run_states
-    from taskclf_core.registry import listing as registry
+    from taskclf_core.console.runstate import OUTCOMES, run_rows
 
     if outcome is not None and outcome not in OUTCOMES:
         raise ConfigError(f"unknown outcome {outcome!r}; expected one of: {', '.join(OUTCOMES)}")
-    report = registry.inspect_history(home)
-    active = registry.inspect_active(home)
-    states = run_states(report.entries, active.pointer.model_id if active.pointer else None)
-    rows = []
-    for run in registry.list_runs(home):
-        d = run.decision
-        base = states.get(run.run_id) or RunState(recorded=None)
-        state = RunState(
-            recorded=d.outcome if d else None, promotion=base.promotion, is_champion=base.is_champion,
-            ended=base.ended, restored=base.restored, broken=run.broken, changes=base.changes,
-        )
-        if outcome is not None and state.outcome != outcome:
-            continue
-        rows.append({
-            "run_id": run.run_id,
-            "state": state.label,
-            "outcome": state.outcome,
-            "recorded_outcome": state.recorded,
-            "macro_f1": round(d.macro_f1, 4) if d else None,
-            "gates": d.gates_summary if d else "",
-            "champion_compared": d.champion_compared.run_id if d and d.champion_compared else None,
-            "finished_at": d.finished_at if d else None,
-            "history": sentences(state.sentences(run.run_id, full_notes=True)),
-            "problem": run.broken,
-        })
-    return rows
+    with registry_snapshot(home) as snap:  # one read of the registry for the listing
+        rows, _, _ = run_rows(snap)
+    return [
+        {
+            "run_id": r.run_id,
+            "state": r.state.label,
+            "outcome": r.outcome,
+            "recorded_outcome": r.state.recorded,
+            "macro_f1": round(r.decision.macro_f1, 4) if r.decision else None,
+            "gates": r.decision.gates_summary if r.decision else "",
+            "champion_compared": r.compared_against,
+            "finished_at": r.decision.finished_at if r.decision else None,
+            "history": sentences(r.state.sentences(r.run_id, full_notes=True)),
+            "problem": r.broken,
+        }
+        for r in rows
+        if outcome is None or r.outcome == outcome
+    ]
 
 
-def models_table(home: Home) -> list[dict[str, Any]]:
-    """Promoted models (champion marked, broken bundles with the reason)."""
-    return models_report(home)[0]
+def models_listing(home: Home) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+    """``taskclf train models`` from one read of the registry: the promoted models as rows;
+    every registry file that could not be read and why (pointer, history lines, bundles, the
+    deployment), so an empty or short table is never silent; and what each taskclf serving
+    path serves now (model, calibrator, thresholds).
 
-
-def models_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
-    """Promoted models as rows, and every registry file that could not be read and why
-    (pointer, history lines, bundles, the deployment), so an empty or short table is never silent.
-
-    ``served_by`` names the taskclf paths that serve each model now (see
-    :func:`deployment_report` for the calibrator and thresholds of each path).
+    ``served_by`` names the taskclf paths that serve each model now.
     """
     from taskclf_core.console.deployview import deployment_view
     from taskclf_core.registry.listing import inspect_models
 
-    report = inspect_models(home)
-    view = deployment_view(home)
+    with registry_snapshot(home) as snap:
+        report = inspect_models(home)
+        view = deployment_view(snap)
     served_by: dict[str, list[str]] = {}
     for row in view.rows:
         served_by.setdefault(row.model, []).append(row.path)
@@ -443,7 +440,7 @@ def models_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
         for m in report.models
     ]
     problems = [*report.problems, *(f"{p.what}. Fix: {p.fix}" for p in view.problems if p.severity != "note")]
-    return rows, problems
+    return rows, problems, view.rows_as_dicts()
 
 
 def recover_change(home: Home) -> HistoryEntry | None:
@@ -455,28 +452,14 @@ def recover_change(home: Home) -> HistoryEntry | None:
         return complete_interrupted_change(home)
 
 
-def deployment_report(home: Home) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """What each taskclf serving path serves now, and the deployment's problems (what, fix, severity)."""
-    from taskclf_core.console.deployview import deployment_view
-
-    view = deployment_view(home)
-    return view.rows_as_dicts(), [{"what": p.what, "fix": p.fix, "severity": p.severity, "code": p.code}
-                                  for p in view.problems]
-
-
-def history_table(home: Home) -> list[dict[str, Any]]:
-    """The champion history that took effect, newest first."""
-    return history_report(home)[0]
-
-
 def history_report(home: Home) -> tuple[list[dict[str, Any]], list[str]]:
     """The champion history that took effect (newest first) and what was left out and why:
     entries whose pointer move never happened, torn or invalid lines, a broken chain."""
     from taskclf_core.console.access import signed_by
     from taskclf_core.console.deployview import describe_change
-    from taskclf_core.registry.history import inspect_history
 
-    report = inspect_history(home)
+    with registry_snapshot(home) as snap:  # one read of the registry for the listing
+        report = snap.history
     rows = [
         {
             "time": e.time, "action": e.action, "approver": e.approver, "signed_off_by": signed_by(e), "note": e.note,

@@ -31,8 +31,8 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from taskclf_core.access.identity import Identity
-from taskclf_core.access.policy import AccessDenied, AccessPolicy
-from taskclf_core.errors import describe_validation_error
+from taskclf_core.access.policy import AccessPolicy
+from taskclf_core.errors import SessionEnded, describe_validation_error
 from taskclf_core.fs.atomic import open_lock_file, write_text_atomic
 from taskclf_core.paths import Home
 
@@ -40,10 +40,6 @@ SIGNED_OUT_FILE: Final = "signed_out.json"
 MAX_BYTES: Final = 1 << 20
 #: Records older than the longest allowed session cannot end anything: dropped on write.
 _KEEP_S: Final = 31 * 24 * 3600
-
-
-class SessionEnded(AccessDenied):
-    """The sign-in was ended (signed out elsewhere) or has expired: sign in again."""
 
 
 class SignOuts(BaseModel):
@@ -151,7 +147,6 @@ def require_live_session(home: Home, identity: Identity, policy: AccessPolicy) -
 
 __all__ = [
     "SIGNED_OUT_FILE",
-    "SessionEnded",
     "SignOuts",
     "record_sign_out",
     "require_live_session",

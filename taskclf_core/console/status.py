@@ -12,41 +12,35 @@ The calibrator store is optional: set ``TASKCLF_CALIBRATOR_STORE`` to its folder
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
 import pandas as pd
 
-from taskclf_core.console.access import signed_by
+from taskclf_core.console.access import pending_notes, signed_by
 from taskclf_core.console.deployview import DeploymentView, deployment_view
 from taskclf_core.console.formatting import first_line
-from taskclf_core.console.runstate import ConfigState, RunRow, names_of, read_config, run_rows
+from taskclf_core.console.runstate import RunRow, names_of, run_rows
 from taskclf_core.console.timeline import timeline_frame
-from taskclf_core.errors import TaskclfError
+from taskclf_core.errors import Problem
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.registry.installed import load_installed
 from taskclf_core.registry.policy import resolve_home_path
+from taskclf_core.registry.snapshot import RegistrySnapshot, registry_snapshot
+from taskclf_core.registry.stamps import parse_utc
 from taskclf_core.times import format_utc
-from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, parse_utc, retrain_cadence
-from taskclf_core.train.config import RetrainConfig
+from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, retrain_cadence
+from taskclf_core.train.config import ConfigState, RetrainConfig, read_config
 
 CALIBRATOR_STORE_ENV: Final = "TASKCLF_CALIBRATOR_STORE"
 #: How many runs awaiting sign-off get a promotability check on the status page.
 AWAITING_CHECKED: Final = 5
 #: Which rows the champion's macro-F1 on Status comes from (Review re-evaluates per run).
 CHAMPION_F1_SOURCE: Final = "on the test rows of the run that produced it (from its bundle's metrics.json)"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something wrong in the home, in plain words, with the fix."""
-
-    what: str
-    fix: str
 
 
 @dataclass(frozen=True)
@@ -159,6 +153,8 @@ class StatusSummary:
     auto_promote_note: str | None = None
     #: What each taskclf serving path serves now (model, calibrator, thresholds).
     deployment: DeploymentView | None = None
+    #: The two-person rule's first sign-offs (and void ones): ``(heading, sentence)``.
+    pending_notes: list[tuple[str, str]] = field(default_factory=list)
     #: Champions' and runs' macro-F1 over time.
     timeline: pd.DataFrame | None = None
 
@@ -174,9 +170,9 @@ def calibrator_store(home: Home) -> Path | None:
 
 def retrain_cadence_view(home: Home, config: RetrainConfig, *, now: datetime | None = None) -> CadenceView:
     """Whether a retrain is due now, as the pipeline decides it (Status and the Retrain page)."""
-    pointer = registry.inspect_active(home).pointer
-    status = retrain_cadence(home.models_dir, config.global_retrain_cadence_days, now=now or datetime.now(UTC))
-    return _cadence_view(status, pointer.model_id if pointer else None)
+    with registry_snapshot(home) as snap:
+        status = retrain_cadence(home.models_dir, config.global_retrain_cadence_days, now=now or datetime.now(UTC))
+        return _cadence_view(status, snap.pointer_id)
 
 
 def _champion_view(
@@ -185,11 +181,8 @@ def _champion_view(
     # Resolved and checked as everywhere else (every file against its run's manifest).
     bundle = load_installed(home, pointer.model_id, parse_model=False)
     entry = next((e for e in entries if pointer.change_id and e.change_id == pointer.change_id), None)
-    try:
-        created = parse_utc(bundle.metadata.created_at)
-        promoted_at = parse_utc(pointer.selected_at)
-    except (ValueError, OverflowError):
-        created = promoted_at = None
+    created = parse_utc(bundle.metadata.created_at)  # both validated when read
+    promoted_at = parse_utc(pointer.selected_at)
     return ChampionView(
         run_id=pointer.model_id,
         train_date_from=bundle.metadata.train_date_from,
@@ -217,25 +210,17 @@ def _cadence_view(status: CadenceStatus, champion: str | None = None, *, retrain
     )
 
 
-def _champion_problem(problem: str, head: str | None) -> Problem:
-    """The broken-champion problem with the one fix that applies (no repeated sentences).
-
-    ``problem`` is :func:`registry.champion_problem`'s text: the pointer's problem
-    (``head``), then either "Fix: roll back …" or why no rollback is possible.
-    """
-    if head and problem.startswith(head):
-        rest = problem[len(head) :].lstrip(". ")
-    else:
-        head, _, rest = problem.partition(". ")
-    fix = rest.removeprefix("Fix: ").strip()
-    fix = fix[:1].upper() + fix[1:] if fix else "Promote a run from its review, or start a retrain."
-    if fix.startswith("Roll back to "):
-        fix = fix.replace("Roll back to ", "Roll back on the History page to ", 1)
-    return Problem(what=head, fix=fix)
+def _shown(problem: Problem, *, capitalise_what: bool = True) -> Problem:
+    """A problem as the page shows it: the fix a sentence (capitalised, one final stop), and
+    ``what`` capitalised unless it starts with a file name (``models/active.json …``)."""
+    fix = problem.fix[:1].upper() + problem.fix[1:]
+    what = problem.what[:1].upper() + problem.what[1:] if capitalise_what else problem.what
+    return replace(problem, what=what, fix=fix if fix.endswith(".") else fix + ".")
 
 
 def _config_problem(config: ConfigState) -> Problem:
     return Problem(
+        "config_invalid",
         what=f"The retrain configuration cannot be used: {config.error}",
         fix=f"Correct {config.path} (see configs/retrain.yaml in the project for every key "
         "and its allowed values). Until then retrains refuse to start and the status "
@@ -249,6 +234,7 @@ def _registry_problems(home: Home, rows: list[RunRow], history_problems: list[st
         if model.broken and not model.is_champion:
             problems.append(
                 Problem(
+                    "bundle_broken",
                     what=f"Promoted bundle models/{model.model_id} is broken: {model.broken}",
                     fix="It cannot be rolled back to. Move the folder out of models/ "
                     "(it is not the champion, so nothing else changes).",
@@ -258,6 +244,7 @@ def _registry_problems(home: Home, rows: list[RunRow], history_problems: list[st
         if row.broken and not row.stale_interrupted:
             problems.append(
                 Problem(
+                    "run_broken",
                     what=f"Run artifacts/runs/{row.run_id} is broken: {row.broken}",
                     fix="It cannot be reviewed or promoted; move it out of artifacts/runs or "
                     "start a new retrain.",
@@ -265,7 +252,8 @@ def _registry_problems(home: Home, rows: list[RunRow], history_problems: list[st
             )
     # With a broken pointer the history problems only repeat it; show them once it is fixed.
     for note in [] if pointer_broken else history_problems:
-        problems.append(Problem(what=f"Champion history: {note}", fix="Nothing to do: ignored entries stay in the file for the record."))
+        problems.append(Problem("history_ignored", what=f"Champion history: {note}",
+                                fix="Nothing to do: ignored entries stay in the file for the record.", severity="note"))
     return problems
 
 
@@ -282,33 +270,33 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
     Returns:
         The summary.
     """
-    now = now or datetime.now(UTC)
+    with registry_snapshot(home) as snap:  # one read of the registry for the whole page
+        return _summary(snap, now or datetime.now(UTC), latest)
+
+
+def _summary(snap: RegistrySnapshot, now: datetime, latest: int) -> StatusSummary:
+    home = snap.home
     problems: list[Problem] = []
-    config = read_config(home)
+    config = read_config(home.config_path)
     if config.error:
         problems.append(_config_problem(config))
     cfg = config.effective
 
     champion: ChampionView | None = None
-    rows, history, _ = run_rows(home)
+    rows, history, _ = run_rows(snap)
     pointer_problem = registry.champion_problem(home)
     if pointer_problem:
-        problems.append(_champion_problem(pointer_problem, registry.inspect_active(home).problem))
-    else:
-        pointer = registry.inspect_active(home).pointer
-        if pointer is not None:
-            try:
-                champion = _champion_view(home, pointer, now, history.entries)
-            except TaskclfError as exc:  # changed between the two reads
-                problems.append(Problem(what=str(exc), fix="Reload the page; if it stays, roll back on the History page."))
+        problems.append(_shown(pointer_problem, capitalise_what=False))
+    elif snap.active.pointer is not None:  # checked in the snapshot: its bundle loads
+        champion = _champion_view(home, snap.active.pointer, now, history.entries)
 
     problems.extend(_registry_problems(home, rows, history.problems, pointer_problem is not None))
     awaiting: list[AwaitingRun] = []
     pending = [r for r in rows if r.outcome == "awaiting_signoff"]
     for row in pending[:AWAITING_CHECKED]:
-        ok, why = registry.promotability(home, row.run_id, auto_promote=cfg.auto_promote)
-        subject = f"run {row.run_id} "  # the sentence names the run already
-        awaiting.append(AwaitingRun(row, ok, "it " + why[len(subject) :] if why.startswith(subject) else why))
+        check = registry.promotion_check(home, row.run_id, auto_promote=cfg.auto_promote)
+        # The page names the run already: a reason about the run says "it".
+        awaiting.append(AwaitingRun(row, check.ok, f"it {check.why}" if check.subject else check.why))
     auto_note = None
     if cfg.auto_promote and pending:
         auto_note = (
@@ -317,9 +305,8 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
             "or start a new retrain (it promotes automatically when every gate passes)."
         )
 
-    deployment = deployment_view(home)
-    problems[:0] = [Problem(what=p.what[:1].upper() + p.what[1:], fix=p.fix[:1].upper() + p.fix[1:] + ".")
-                    for p in deployment.problems if p.severity != "note"]
+    deployment = deployment_view(snap)
+    problems[:0] = [_shown(p) for p in deployment.problems if p.severity != "note"]
     # The store the deployment serves, else the one TASKCLF_CALIBRATOR_STORE names.
     store = resolve_home_path(home, deployment.store_folder) if deployment.store_folder else calibrator_store(home)
     calibrator = (
@@ -343,6 +330,7 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
         running_job_id=job.job_id if job else None,
         auto_promote_note=auto_note,
         deployment=deployment,
+        pending_notes=pending_notes(snap, cfg.access),
         timeline=timeline_frame(rows, history.entries),
     )
 
@@ -354,7 +342,6 @@ __all__ = [
     "AwaitingRun",
     "CadenceView",
     "ChampionView",
-    "Problem",
     "StatusSummary",
     "calibrator_store",
     "retrain_cadence_view",

@@ -30,7 +30,7 @@ from taskclf_core.data.columns import (
     non_text_mask,
     version_from_columns,
 )
-from taskclf_core.data.problems import ProblemCollector, RowLocator, show_value
+from taskclf_core.data.problems import ProblemCollector, RowLocator, show_cell
 
 _BUCKET: Final = pd.Timedelta(seconds=schema.BUCKET_SECONDS)
 
@@ -133,7 +133,7 @@ def _check_timestamps(df: pd.DataFrame, problems: ProblemCollector) -> None:
         elif pd.api.types.is_datetime64_dtype(dtype):
             problems.add(
                 f"column {column}: naive timestamps (no time zone), e.g. "
-                f"{show_value(series.iloc[0]) if len(series) else 'none'} "
+                f"{show_cell(series.iloc[0]) if len(series) else 'none'} "
                 "(expected aware UTC; read_feature_file reads naive file timestamps as UTC)"
             )
         else:
@@ -327,7 +327,7 @@ def check_primary_key(df: pd.DataFrame, problems: ProblemCollector) -> None:
         duplicated,
         starts,
         "appears more than once (expected one row per user and minute)",
-        shown=lambda i: f"({show_value(users.iloc[i])}, {starts.iloc[i]})",
+        shown=lambda i: f"({show_cell(users.iloc[i])}, {starts.iloc[i]})",
     )
 
 

@@ -41,7 +41,7 @@ from taskclf_core.data.featurecheck import (
     validate_features,
 )
 from taskclf_core.data.hashing import PartitionDigest, partition_digests
-from taskclf_core.data.problems import ProblemCollector, RowLocator, show_value
+from taskclf_core.data.problems import ProblemCollector, RowLocator, show_cell
 from taskclf_core.errors import DataError
 from taskclf_core.fs.atomic import write_bytes_atomic
 
@@ -350,7 +350,7 @@ def check_version_values(df: pd.DataFrame, version: str, source: str) -> None:
         if other.any():
             value = df["schema_version"].iloc[int(np.argmax(other.to_numpy(dtype=bool)))]
             raise DataError(
-                f"{source}: rows have schema_version {show_value(value)} but version={version!r} "
+                f"{source}: rows have schema_version {show_cell(value)} but version={version!r} "
                 "was asked (set the schema_version column, and the columns, to that version)"
             )
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from taskclf_core.data import schema
 from taskclf_core.data.columns import STRING_DTYPE, TIMESTAMP_DTYPE, is_text_column, non_text_mask
-from taskclf_core.data.problems import ProblemCollector, show_value
+from taskclf_core.data.problems import ProblemCollector, show_cell
 from taskclf_core.data.quality import DataWarning
 
 TIMESTAMP_EXAMPLE: Final = "2025-07-01 09:00:00+00:00"
@@ -44,7 +44,7 @@ _FALSE_WORDS: Final = frozenset({"false", "0", ""})
 
 
 def _names_text(values: Sequence[object], limit: int = 5) -> str:
-    shown = ", ".join(show_value(v) for v in values[:limit])
+    shown = ", ".join(show_cell(v) for v in values[:limit])
     return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
 
 

@@ -36,23 +36,6 @@ _SPAN_ARROW_SCHEMA: Final = pa.schema(
 # --------------------------------------------------------------------------- reading
 
 
-def read_labels_parquet(path: Path | str) -> pd.DataFrame:
-    """Read taskclf's ``labels_v1/labels.parquet`` (or any span parquet) and validate it.
-
-    Arrow ``null``-typed columns (a column null on every row) are accepted.
-
-    Args:
-        path: The parquet file.
-
-    Returns:
-        A validated span frame.
-
-    Raises:
-        DataError: The file is missing, unreadable, or holds invalid spans.
-    """
-    return validate_span_frame(_raw_parquet(Path(path)), source=str(path))
-
-
 def _raw_parquet(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(
@@ -65,26 +48,6 @@ def _raw_parquet(path: Path) -> pd.DataFrame:
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataError(f"{path}: not a readable parquet file ({exc})") from exc
     return frame
-
-
-def read_labels_csv(path: Path | str) -> pd.DataFrame:
-    """Read a label CSV (``start_ts,end_ts,label,provenance[,user_id,confidence,extend_forward]``).
-
-    Timestamps are parsed as ISO 8601 leniently (``2025-09-08 09:00:00+00:00`` and
-    ``2025-09-08T09:00:00.250000Z`` may be mixed; naive means UTC); empty fields are
-    missing values; ``extend_forward`` accepts ``True``/``False``/``1``/``0``/empty in
-    any case. Header names and values are stripped of surrounding blanks.
-
-    Args:
-        path: The CSV file (UTF-8, optional BOM).
-
-    Returns:
-        A validated span frame.
-
-    Raises:
-        DataError: The file is missing, not CSV, or holds invalid spans.
-    """
-    return validate_span_frame(_raw_csv(Path(path)), source=str(path))
 
 
 def _raw_csv(path: Path) -> pd.DataFrame:

@@ -20,8 +20,9 @@ from taskclf_core.errors import DataError
 MAX_PROBLEM_LINES: Final = 10
 
 
-def show_value(value: object) -> str:
-    """Render one offending value for an error message (quoted text, shortened)."""
+def show_cell(value: object) -> str:
+    """One offending cell of a data file for a problem line: ``empty`` for a missing value
+    (None, NA, NaN), text quoted, all shortened (``errors.show_value`` shows a config value)."""
     if value is None or value is pd.NA or value is pd.NaT:
         return "empty"
     if isinstance(value, float) and math.isnan(value):
@@ -103,9 +104,9 @@ class ProblemCollector:
         if shown is not None:
             example = shown(first)
         elif isinstance(values, pd.Series):
-            example = show_value(values.iloc[first])
+            example = show_cell(values.iloc[first])
         else:
-            example = show_value(values[first])
+            example = show_cell(values[first])
         source, row = (
             self.locator.locate(first) if self.locator is not None else (self.source, first + 1)
         )

@@ -10,6 +10,13 @@ from typing import Final, Literal
 
 SchemaVersion = Literal["v1", "v2", "v3"]
 SCHEMA_VERSIONS: Final[tuple[str, ...]] = ("v1", "v2", "v3")
+#: What each schema version's files hold, in words, taskclf's current layout first
+#: (the Retrain form's and the CLI's ``--schema`` choices).
+SCHEMA_DESCRIPTIONS: Final[dict[str, str]] = {
+    "v3": "taskclf today: 38 features + 261 window-title columns",
+    "v2": "38 features, no user_id column in the files",
+    "v1": "38 features + user_id",
+}
 
 #: The eight core labels, in the model's (alphabetical) class order.
 LABELS: Final[tuple[str, ...]] = (

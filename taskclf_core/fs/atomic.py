@@ -5,7 +5,7 @@ folder. Folders: build a temporary sibling folder, fsync its files, rename it in
 Every write to disk in this package goes through here.
 
 An ``OSError`` (a full disk, a read-only mount, no permission) leaves the target as it
-was and becomes a :class:`~taskclf_core.errors.RegistryError` naming the path and the
+was and becomes a :class:`~taskclf_core.errors.StorageError` naming the path and the
 reason in words (``cannot write /…/models/active.json: no space left on device``), so
 front ends show one line instead of a traceback.
 """
@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from taskclf_core.errors import RegistryError
+from taskclf_core.errors import StorageError
 from taskclf_core.fs.faultpoints import faultpoint
 
 TMP_PREFIX = ".tmp-"
@@ -47,9 +47,9 @@ def os_error_reason(exc: OSError) -> str:
     return (exc.strerror or str(exc) or type(exc).__name__).lower()
 
 
-def storage_error(exc: OSError, path: Path | str, action: str = "write") -> RegistryError:
-    """``RegistryError("cannot <action> <path>: <reason>")`` for an ``OSError`` on ``path``."""
-    return RegistryError(f"cannot {action} {path}: {os_error_reason(exc)}")
+def storage_error(exc: OSError, path: Path | str, action: str = "write") -> StorageError:
+    """``StorageError("cannot <action> <path>: <reason>")`` for an ``OSError`` on ``path``."""
+    return StorageError(f"cannot {action} {path}: {os_error_reason(exc)}")
 
 
 def fsync_dir(path: Path) -> None:
@@ -95,7 +95,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically (temp file, fsync, rename).
 
     Raises:
-        RegistryError: The disk refused the write (full, read-only, ...); ``path`` is
+        StorageError: The disk refused the write (full, read-only, ...); ``path`` is
             unchanged and the temporary file removed when the disk allows it.
     """
     path = Path(path)
@@ -139,7 +139,7 @@ def append_line_durable(path: Path, line: str) -> None:
     fresh line so that it stays parseable.
 
     Raises:
-        RegistryError: The disk refused the write; at most a torn last line was written,
+        StorageError: The disk refused the write; at most a torn last line was written,
             which readers skip.
     """
     if "\n" in line:
@@ -177,7 +177,7 @@ def atomic_folder(target: Path) -> Iterator[Path]:
     exist yet.
 
     Raises:
-        RegistryError: ``target`` exists, or the disk refused a write, here or in the
+        StorageError: ``target`` exists, or the disk refused a write, here or in the
             ``with`` block (an ``OSError`` there is reported for the file's final path).
     """
     target = Path(target)
@@ -187,7 +187,7 @@ def atomic_folder(target: Path) -> Iterator[Path]:
     except OSError as exc:
         raise storage_error(exc, parent, "create") from exc
     if target.exists():
-        raise RegistryError(f"{target} already exists; refusing to overwrite it")
+        raise StorageError(f"{target} already exists; refusing to overwrite it")
     tmp = parent / f"{TMP_PREFIX}{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
     try:
         tmp.mkdir()
@@ -211,7 +211,7 @@ def atomic_folder(target: Path) -> Iterator[Path]:
             if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                 raise
             # Another writer renamed its folder into place first.
-            raise RegistryError(f"{target} already exists; refusing to overwrite it") from exc
+            raise StorageError(f"{target} already exists; refusing to overwrite it") from exc
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError):
@@ -244,6 +244,3 @@ def _final_path(exc: OSError, tmp: Path, target: Path) -> Path:
     return names[-1] if names else target
 
 
-def is_temporary(path: Path) -> bool:
-    """True for the leftovers of an interrupted atomic write."""
-    return path.name.startswith(TMP_PREFIX)

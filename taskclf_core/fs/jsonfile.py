@@ -23,7 +23,7 @@ def loads_json(text: str | bytes) -> Any:
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ValueError(f"not UTF-8 text (byte {exc.start})") from None
+            raise ValueError(f"not UTF-8 text: byte {exc.start + 1}") from None
     try:
         return json.loads(text, parse_constant=_refuse_constant)
     except RecursionError:

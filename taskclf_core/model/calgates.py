@@ -9,14 +9,14 @@ the raw model's on the same rows.
 
 from __future__ import annotations
 
-from taskclf_core.model.gates import RegressionGate, RegressionResult
+from taskclf_core.model.gates import GateGroup, RegressionGate
 from taskclf_core.model.reports import EvaluationReport
 from taskclf_core.model.thresholds import config_key
 
 
 def check_calibration_gates(
     before: EvaluationReport, after: EvaluationReport, raw: EvaluationReport, *, tolerance: float
-) -> RegressionResult:
+) -> GateGroup:
     """Judge a refit: ``before`` is the deployment now, ``after`` the refit, ``raw`` the model alone.
 
     Args:
@@ -60,7 +60,7 @@ def check_calibration_gates(
             detail=(f"Brier score after {brier_after:.4f} vs raw {brier_raw:.4f}: {gain:.1%} better "
                     f"({'at least' if gain >= share else 'less than'} the {share:.0%} taskclf's guide asks)"),
         ))
-    return RegressionResult(all_passed=all(g.passed for g in gates if not g.skipped), gates=gates)
+    return GateGroup(all_passed=all(g.passed for g in gates if not g.skipped), gates=gates)
 
 
 __all__ = ["check_calibration_gates"]

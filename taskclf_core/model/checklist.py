@@ -22,7 +22,7 @@ from taskclf_core.model.evaluation import (
     macro_f1_from_confusion,
     paired_bootstrap,
 )
-from taskclf_core.model.gates import RegressionGate, RegressionResult
+from taskclf_core.model.gates import GateGroup, RegressionGate
 from taskclf_core.model.smoothing import Stability, stability
 from taskclf_core.model.thresholds import GateThresholds
 
@@ -264,7 +264,7 @@ def _gate(name: str, passed: bool, detail: str, value: float | None, threshold: 
 
 
 def checklist_gates(evidence: ChecklistEvidence, th: GateThresholds, *, has_champion: bool,
-                    reject_rate: float, calibrated: bool, brier: float | None, raw_brier: float | None) -> RegressionResult:
+                    reject_rate: float, calibrated: bool, brier: float | None, raw_brier: float | None) -> GateGroup:
     """Every checklist gate, each with its figure and threshold (skipped, never passed, without its inputs)."""
     gates: list[RegressionGate] = []
     pu = th.per_user
@@ -351,7 +351,7 @@ def checklist_gates(evidence: ChecklistEvidence, th: GateThresholds, *, has_cham
         gates.append(_gate("calibration_brier", gain >= share_needed,
                            f"served Brier {brier:.4f} vs raw {raw_brier:.4f}: {gain:.1%} better", gain,
                            f">= {share_needed}", "gates.calibration_brier_improvement"))
-    return RegressionResult(all_passed=all(g.passed for g in gates if not g.skipped), gates=gates)
+    return GateGroup(all_passed=all(g.passed for g in gates if not g.skipped), gates=gates)
 
 
 __all__ = [

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD, LABEL_TO_INDEX, LABELS, REJECT_LABEL
+from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD, LABEL_TO_INDEX, LABELS
 from taskclf_core.model.acceptance import (
     ACCEPT_BREAKIDLE_PRECISION,
     ACCEPT_BREAKIDLE_RECALL,
@@ -27,7 +27,6 @@ from taskclf_core.model.acceptance import (
     NA_PRECISION,
     acceptance_checks,
 )
-from taskclf_core.model.lgbm import TrainedModel, label_codes
 from taskclf_core.model.reports import (
     AcceptanceCheck,
     BootstrapInterval,
@@ -36,7 +35,6 @@ from taskclf_core.model.reports import (
     EvaluationReport,
     UserMetrics,
 )
-from taskclf_core.model.serving import predict_proba
 from taskclf_core.model.thresholds import REFERENCE_THRESHOLDS, GateThresholds
 
 N_CLASSES = len(LABELS)
@@ -263,35 +261,6 @@ def evaluate_predictions(
     )
 
 
-def evaluate_model(
-    model: TrainedModel,
-    test_df: pd.DataFrame,
-    *,
-    model_name: str = "challenger",
-    holdout_users: Sequence[str] = (),
-    reject_threshold: float = DEFAULT_REJECT_THRESHOLD,
-    thresholds: GateThresholds = REFERENCE_THRESHOLDS,
-) -> tuple[EvaluationReport, np.ndarray]:
-    """Score ``test_df`` with ``model`` and evaluate it.
-
-    Returns:
-        The report and the predicted codes after reject (for paired comparisons).
-    """
-    proba = predict_proba(model.booster, test_df, model.feature_names, model.encoders)
-    pred = apply_reject(proba, reject_threshold)
-    report = evaluate_predictions(
-        model_name,
-        label_codes(test_df["label"]),
-        pred,
-        test_df["user_id"].to_numpy(),
-        proba=proba,
-        holdout_users=holdout_users,
-        reject_threshold=reject_threshold,
-        thresholds=thresholds,
-    )
-    return report, pred
-
-
 def paired_bootstrap(
     y: np.ndarray,
     pred_challenger: np.ndarray,
@@ -326,12 +295,6 @@ def paired_bootstrap(
     return BootstrapInterval(difference=difference, low=float(low), high=float(high), level=level, resamples=resamples, seed=seed)
 
 
-def codes_to_labels(pred: np.ndarray) -> list[str]:
-    """Predicted codes as label names (``Mixed/Unknown`` for rejects)."""
-    names = np.asarray([*LABELS, REJECT_LABEL], dtype=object)
-    return list(names[pred])
-
-
 __all__ = [
     "ACCEPT_BREAKIDLE_PRECISION",
     "ACCEPT_BREAKIDLE_RECALL",
@@ -350,7 +313,6 @@ __all__ = [
     "EvaluationReport",
     "LABEL_TO_INDEX",
     "apply_reject",
-    "evaluate_model",
     "evaluate_predictions",
     "paired_bootstrap",
 ]

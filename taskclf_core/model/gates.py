@@ -46,18 +46,19 @@ class RegressionGate(BaseModel, frozen=True):
         return "skipped" if self.skipped else ("passed" if self.passed else "failed")
 
 
-class RegressionResult(BaseModel, frozen=True):
-    """Aggregate result of a group of gates (skipped gates do not count)."""
+class GateGroup(BaseModel, frozen=True):
+    """One group of gates (candidate, baseline, comparative or calibration) and whether all
+    passed (skipped gates do not count). The reference API calls it ``RegressionResult``."""
 
     all_passed: bool
     gates: list[RegressionGate]
 
 
-def _result(gates: list[RegressionGate]) -> RegressionResult:
-    return RegressionResult(all_passed=all(g.passed for g in gates if not g.skipped), gates=gates)
+def _result(gates: list[RegressionGate]) -> GateGroup:
+    return GateGroup(all_passed=all(g.passed for g in gates if not g.skipped), gates=gates)
 
 
-def check_candidate_gates(challenger_report: EvaluationReport) -> RegressionResult:
+def check_candidate_gates(challenger_report: EvaluationReport) -> GateGroup:
     """Check candidate-only hard gates (no champion needed).
 
     1. ``breakidle_precision``: BreakIdle precision >= 0.95 (``gates.breakidle_precision``).
@@ -71,7 +72,7 @@ def check_candidate_gates(challenger_report: EvaluationReport) -> RegressionResu
         challenger_report: Evaluation report of the newly trained model.
 
     Returns:
-        A :class:`RegressionResult` with per-gate pass/fail details.
+        A :class:`GateGroup` with per-gate pass/fail details.
     """
     checks = {c.name: c for c in challenger_report.acceptance}
     th = challenger_report.thresholds
@@ -107,7 +108,7 @@ def check_candidate_gates(challenger_report: EvaluationReport) -> RegressionResu
 
 def check_baseline_gate(
     challenger_report: EvaluationReport, baseline_report: EvaluationReport, config: GatePolicy
-) -> RegressionResult:
+) -> GateGroup:
     """``baseline_improvement``: challenger macro-F1 − baseline macro-F1 > ``min_improvement``
     on the same rows; skipped when ``require_baseline_improvement`` is false."""
     diff = challenger_report.macro_f1 - baseline_report.macro_f1
@@ -161,7 +162,7 @@ def check_regression_gates(
     champion_report: EvaluationReport,
     challenger_report: EvaluationReport,
     config: GatePolicy,
-) -> RegressionResult:
+) -> GateGroup:
     """Comparative regression check: challenger vs champion on macro-F1.
 
     ``macro_f1_no_regression``: challenger macro-F1 − champion macro-F1 >=
@@ -174,7 +175,7 @@ def check_regression_gates(
         config: Retrain configuration with the tolerance.
 
     Returns:
-        A :class:`RegressionResult` with per-gate pass/fail details.
+        A :class:`GateGroup` with per-gate pass/fail details.
     """
     difference, passed, threshold, detail = regression_difference(
         champion_report.macro_f1, challenger_report.macro_f1, config.regression_tolerance
@@ -204,7 +205,7 @@ def in_current_convention(
     return gate.model_copy(update={"value": difference, "threshold": threshold, "detail": detail})
 
 
-def skipped_regression_gate(reason: str = "no champion") -> RegressionResult:
+def skipped_regression_gate(reason: str = "no champion") -> GateGroup:
     """The comparative gate shown as skipped (e.g. no champion yet)."""
     return _result(
         [
@@ -216,14 +217,14 @@ def skipped_regression_gate(reason: str = "no champion") -> RegressionResult:
     )
 
 
-def failed_regression_gate(detail: str) -> RegressionResult:
+def failed_regression_gate(detail: str) -> GateGroup:
     """The comparative gate failed because the champion could not be evaluated."""
     return _result(
         [RegressionGate(name="macro_f1_no_regression", passed=False, kind="comparative", detail=detail)]
     )
 
 
-def all_gates(*groups: RegressionResult | None) -> list[RegressionGate]:
+def all_gates(*groups: GateGroup | None) -> list[RegressionGate]:
     """Every gate of the given groups, in order."""
     return [g for group in groups if group is not None for g in group.gates]
 

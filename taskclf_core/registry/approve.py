@@ -13,7 +13,7 @@ its history entry.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -44,7 +44,7 @@ from taskclf_core.registry.verdict import (
     FROM_RUN,
     AnyChampion,
     FromRun,
-    judge,
+    check_promotion,
     raise_refusal,
 )
 
@@ -186,7 +186,7 @@ def approve(
     _, note = validate_signoff(actor.name, note, "promote")
 
     def check() -> ActiveState:
-        verdict = judge(home, run_id, auto_promote=auto_promote, automatic=False, expected=expected_champion)
+        verdict = check_promotion(home, run_id, auto_promote=auto_promote, automatic=False, expected=expected_champion)
         raise_refusal(verdict)
         assert verdict.state is not None
         return verdict.state
@@ -242,9 +242,4 @@ def rollback_as(
     return _sign(home, "rollback", model_id, actor=actor, note=note, policy=policy, check=check, complete=complete)
 
 
-def approvals_text(approvals: Iterable[Approval]) -> str:
-    """The approvals of a change in one line (for tables and the report)."""
-    return "; ".join(a.describe() for a in approvals)
-
-
-__all__ = ["PendingApproval", "approvals_text", "approve", "rollback_as"]
+__all__ = ["PendingApproval", "approve", "rollback_as"]

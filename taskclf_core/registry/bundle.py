@@ -16,14 +16,13 @@ import functools
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from taskclf_core.errors import BundleError, describe_validation_error
-from taskclf_core.fs.jsonfile import MAX_JSON_BYTES, loads_json, read_json
+from taskclf_core.fs.jsonfile import MAX_JSON_BYTES, loads_json
 from taskclf_core.registry.bundle_write import bundle_file_bytes, confusion_csv, write_bundle_files
 from taskclf_core.registry.metadata import (
     BUNDLE_FILES,
@@ -69,7 +68,6 @@ __all__ = [
     "BundleMetrics",
     "LoadedBundle",
     "UtcTimestamp",
-    "bundle_created_at",
     "bundle_file_bytes",
     "confusion_csv",
     "git_commit",
@@ -111,6 +109,12 @@ class LoadedBundle:
     def origin(self) -> str:
         """Who trained the model (``"trained by taskclf"`` or this console)."""
         return self.metadata.origin
+
+    @property
+    def model_sha256(self) -> str:
+        """The model's SHA-256: the one its metadata records, else (taskclf's bundles record
+        none) the hash of ``model.txt`` as read. The one answer to "which model is this"."""
+        return self.metadata.model_sha256 or sha256_bytes(self.model_text.encode("utf-8"))
 
     @property
     def verifiable(self) -> bool:
@@ -352,26 +356,3 @@ def verify_bundle(
     except BundleError as exc:
         return str(exc)
     return None
-
-
-def bundle_created_at(folder: Path) -> datetime | None:
-    """``created_at`` of a bundle read leniently (for cadence): None if missing or unreadable.
-
-    Naive timestamps are read as UTC and offsets are converted, so bundles written by
-    other tools still count.
-
-    Args:
-        folder: The bundle folder.
-
-    Returns:
-        The aware UTC time, or None.
-    """
-    try:
-        raw = read_json(Path(folder) / METADATA_FILE)
-        value = raw["created_at"]
-        parsed = datetime.fromisoformat(value)
-        if parsed.tzinfo is None or parsed.utcoffset() is None:
-            return parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
-    except (OSError, ValueError, TypeError, KeyError, OverflowError):
-        return None

@@ -208,7 +208,8 @@ def write_store(folder: Path, files: dict[str, bytes]) -> None:
     """Write a whole store folder atomically (refuses to replace an existing one).
 
     Raises:
-        RegistryError: the folder exists already, or the disk refused the write.
+        RegistryError: the folder exists already (a store is never edited in place).
+        StorageError: the disk refused the write.
     """
     if folder.exists() or folder.is_symlink():
         raise RegistryError(f"calibrator store {folder} exists already; a store is never edited in place")

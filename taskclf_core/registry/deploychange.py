@@ -250,13 +250,6 @@ def complete_interrupted_change(home: Home) -> HistoryEntry | None:
     return entry
 
 
-def read_deployment_json(folder_file: bytes | None) -> ChallengerDeployment | None:
-    """A run's ``deployment.json`` (None when the run has none)."""
-    if folder_file is None:
-        return None
-    return ChallengerDeployment.model_validate(loads_json(folder_file))
-
-
 __all__ = [
     "NewDeployment",
     "complete_interrupted_change",
@@ -265,6 +258,5 @@ __all__ = [
     "install_store",
     "move_files",
     "pending_completion",
-    "read_deployment_json",
 ]
 

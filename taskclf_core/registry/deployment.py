@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD, LABELS
-from taskclf_core.errors import RegistryError
+from taskclf_core.errors import Problem, RegistryError
 from taskclf_core.fs.jsonfile import read_json
 from taskclf_core.model.served import RAW_RULE, ServingRule
 from taskclf_core.paths import Home
@@ -36,20 +36,11 @@ from taskclf_core.registry.policy import (
     read_policy_file,
     resolve_home_path,
 )
+from taskclf_core.registry.snapshot import remembered
 
 POLICY_PATH: Final = "policy-aware path (tray; infer online after a policy reload)"
 BATCH_PATH: Final = "infer batch (and infer online at start-up)"
 Source = Literal["inference_policy.json", "active.json"]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something about the deployment a person should know, with what fixes it."""
-
-    code: str
-    what: str
-    fix: str
-    severity: Literal["error", "warning", "note"] = "warning"
 
 
 @dataclass(frozen=True)
@@ -283,6 +274,8 @@ def _policy_path(home: Home, pf: PolicyFile, active: ActiveState, problems: list
 def inspect_deployment(home: Home) -> Deployment:
     """Read ``active.json``, the policy and its store once; what every taskclf path serves.
 
+    Read once per ``registry.snapshot.one_read`` block (a render's snapshot).
+
     Never raises and never writes (taskclf's auto-repair of ``active.json`` is not done
     here: a broken pointer is reported).
 
@@ -292,6 +285,11 @@ def inspect_deployment(home: Home) -> Deployment:
     Returns:
         The deployment with its problems.
     """
+    return remembered(("deployment", home), lambda: _inspect_deployment(home))
+
+
+def _inspect_deployment(home: Home) -> Deployment:
+    """:func:`inspect_deployment` without the snapshot's memory."""
     active = inspect_active(home)
     pf = read_policy_file(home)
     problems: list[Problem] = []
@@ -314,4 +312,4 @@ def inspect_deployment(home: Home) -> Deployment:
     return Deployment(active, pf, served, batch, tuple(problems))
 
 
-__all__ = ["BATCH_PATH", "POLICY_PATH", "Deployment", "PathView", "Problem", "StoreView", "inspect_deployment"]
+__all__ = ["BATCH_PATH", "POLICY_PATH", "Deployment", "PathView", "StoreView", "inspect_deployment"]

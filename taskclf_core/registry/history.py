@@ -32,6 +32,7 @@ from taskclf_core.paths import Home
 from taskclf_core.registry.deployrecord import DeploymentRecord
 from taskclf_core.registry.pointer import Action, ActivePointer, ActiveState, inspect_active
 from taskclf_core.registry.runids import MODEL_ID_REGEX
+from taskclf_core.registry.snapshot import remembered
 from taskclf_core.registry.stamps import UtcTimestamp, parse_utc
 from taskclf_core.times import format_utc
 
@@ -288,6 +289,8 @@ def _chain(
 def inspect_history(home: Home) -> HistoryReport:
     """The effective history (newest first) with orphans, gaps and ignored lines reported.
 
+    Read once per ``registry.snapshot.one_read`` block (a render's snapshot).
+
     Reads ``active.json`` before the history file: a writer appends before it moves the
     pointer, so the entry for the pointer read is always already on disk.
 
@@ -299,6 +302,11 @@ def inspect_history(home: Home) -> HistoryReport:
         the chain cannot be followed and every entry is returned as unconfirmed, with a
         problem saying so.
     """
+    return remembered(("history", home), lambda: _inspect_history(home))
+
+
+def _inspect_history(home: Home) -> HistoryReport:
+    """:func:`inspect_history` without the snapshot's memory."""
     state = inspect_active(home)
     entries, problems = _parse_lines(home)
     # Whoever was replaced by a change was champion then (the writer read the pointer).

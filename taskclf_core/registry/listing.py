@@ -16,12 +16,10 @@ before it touches a path; listings never raise for a broken bundle or run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from taskclf_core.errors import BundleError
+from taskclf_core.errors import BundleError, Problem
 from taskclf_core.paths import Home
-from taskclf_core.registry.bundle import LoadedBundle, bundle_created_at
 from taskclf_core.registry.cleanup import cleanup_stale_temp
 from taskclf_core.registry.history import (
     HistoryEntry,
@@ -30,7 +28,8 @@ from taskclf_core.registry.history import (
     read_history,
 )
 from taskclf_core.registry.installed import load_installed
-from taskclf_core.registry.metadata import MODEL_FILE, BundleMetadata, BundleMetrics
+from taskclf_core.registry.latest import in_future
+from taskclf_core.registry.metadata import BundleMetadata, BundleMetrics
 from taskclf_core.registry.pointer import (
     ActivePointer,
     ActiveState,
@@ -40,7 +39,7 @@ from taskclf_core.registry.pointer import (
     registry_lock,
 )
 from taskclf_core.registry.promotion import promote, promote_auto, rollback
-from taskclf_core.registry.runids import is_model_id, model_id_time
+from taskclf_core.registry.runids import is_model_id
 from taskclf_core.registry.runs import (
     ChampionRef,
     RunDecision,
@@ -52,8 +51,9 @@ from taskclf_core.registry.runs import (
     verify_run,
     write_run,
 )
-from taskclf_core.registry.stamps import parse_utc, sha256_file
-from taskclf_core.registry.verdict import ANY_CHAMPION, FROM_RUN, promotability
+from taskclf_core.registry.snapshot import remembered
+from taskclf_core.registry.stamps import parse_utc
+from taskclf_core.registry.verdict import ANY_CHAMPION, FROM_RUN, promotability, promotion_check
 
 __all__ = [
     "ANY_CHAMPION",
@@ -70,16 +70,14 @@ __all__ = [
     "RunRecord",
     "RunSummary",
     "champion_problem",
-    "champion_ref",
     "cleanup_stale_temp",
-    "find_latest_promoted",
     "inspect_active",
     "inspect_history",
     "inspect_models",
     "list_models",
     "list_runs",
-    "load_champion",
     "promotability",
+    "promotion_check",
     "promote",
     "promote_auto",
     "read_active",
@@ -92,9 +90,6 @@ __all__ = [
     "write_run",
 ]
 
-
-#: A ``created_at`` further ahead of this machine's clock than this is reported.
-FUTURE_TOLERANCE = timedelta(minutes=5)
 
 #: ``ModelSummary.leftover``: a bundle that was never champion in the applied history.
 LEFTOVER = (
@@ -138,6 +133,8 @@ class ModelsReport:
 def inspect_models(home: Home, *, parse_model: bool = False) -> ModelsReport:
     """Every bundle in ``models/`` (newest first) and every problem met reading the registry.
 
+    Read once per ``registry.snapshot.one_read`` block (a render's snapshot).
+
     Each bundle is loaded and checked file by file against its run's manifest (taskclf's
     bundles, which have no run, read as "no recorded hash"). Symbolic links are refused
     and listed as broken. A bundle that was never champion in the applied history is
@@ -150,6 +147,11 @@ def inspect_models(home: Home, *, parse_model: bool = False) -> ModelsReport:
     Returns:
         The report; never raises for a broken bundle, pointer or history line.
     """
+    return remembered(("models", home, parse_model), lambda: _inspect_models(home, parse_model=parse_model))
+
+
+def _inspect_models(home: Home, *, parse_model: bool = False) -> ModelsReport:
+    """:func:`inspect_models` without the snapshot's memory."""
     state = inspect_active(home)
     history = inspect_history(home)
     problems = ([state.problem] if state.problem else []) + list(history.problems)
@@ -170,8 +172,7 @@ def inspect_models(home: Home, *, parse_model: bool = False) -> ModelsReport:
                 broken = str(exc)
             else:
                 leftover = None if name in history.applied else LEFTOVER
-                created = parse_utc(bundle.metadata.created_at)
-                if created > datetime.now(UTC) + FUTURE_TOLERANCE:
+                if in_future(parse_utc(bundle.metadata.created_at)):
                     problems.append(
                         f"{shown}/metadata.json: created_at {bundle.metadata.created_at} is in "
                         "the future; the retrain cadence cannot count from it (clock wrong, or "
@@ -210,98 +211,29 @@ def rollback_targets(home: Home) -> list[str]:
     return [m.model_id for m in list_models(home) if m.rollback_target]
 
 
-def find_latest_promoted(models_dir: Path) -> Path | None:
-    """The most recently created promoted bundle (the reference's ``find_latest_model``).
-
-    Scans ``models_dir`` for sub-folders holding ``metadata.json`` and picks the latest
-    ``created_at`` (naive read as UTC). A bundle whose ``created_at`` is missing or
-    unreadable is placed by the time in its run id, so the caller still finds it and can
-    report its ``created_at`` as unreadable (cadence: a retrain is then due).
-
-    Args:
-        models_dir: ``home.models_dir``.
-
-    Returns:
-        The bundle folder, or None when there is none.
-    """
-    best: tuple[datetime, str] | None = None
-    for name in folder_names_newest_first(Path(models_dir)):
-        folder = Path(models_dir) / name
-        if not (folder / "metadata.json").is_file():
-            continue
-        if folder.is_symlink():
-            continue
-        when = bundle_created_at(folder)
-        if when is None:
-            try:
-                when = model_id_time(name)
-            except ValueError:  # not a model id, or one whose date does not exist
-                when = datetime.min.replace(tzinfo=UTC)
-        if best is None or (when, name) > best:
-            best = (when, name)
-    return Path(models_dir) / best[1] if best else None
-
-
-def champion_ref(home: Home) -> ChampionRef | None:
-    """The current champion as recorded in a run's ``champion_compared``.
-
-    Args:
-        home: The registry home.
-
-    Returns:
-        The champion's run id and model hash, or None when there is no champion.
-
-    Raises:
-        RegistryError: ``active.json`` is invalid or names a missing or broken bundle.
-    """
-    pointer = read_active(home)
-    if pointer is None:
-        return None
-    # A pointer taskclf wrote records no hash: use the model file's (the bundle just passed
-    # its checks in read_active).
-    sha = pointer.model_sha256 or sha256_file(home.models_dir / pointer.model_id / MODEL_FILE)
-    return ChampionRef(run_id=pointer.model_id, model_sha256=sha)
-
-
-def load_champion(home: Home, *, parse_model: bool = True) -> LoadedBundle | None:
-    """The champion's bundle, or None when there is no champion.
-
-    Args:
-        home: The registry home.
-        parse_model: Also parse ``model.txt`` with LightGBM (``booster`` ready).
-
-    Returns:
-        The loaded bundle, or None.
-
-    Raises:
-        RegistryError: ``active.json`` is invalid or names a missing or broken bundle.
-    """
-    pointer = read_active(home)
-    if pointer is None:
-        return None
-    return load_installed(home, pointer.model_id, parse_model=parse_model)
-
-
-def champion_problem(home: Home) -> str | None:
-    """What is wrong with the champion pointer, in plain words with the fix; None if fine.
+def champion_problem(home: Home) -> Problem | None:
+    """What is wrong with the champion pointer, and the fix; None when it is fine.
 
     Args:
         home: The registry home.
 
     Returns:
         None when there is no ``active.json`` or it names a good bundle; else the problem
-        and the fix (roll back to a listed good bundle).
+        (the pointer's) and the one fix that applies: roll back to a listed good bundle, or
+        set the pointer aside when there is none. ``active.json`` is never replaced here.
     """
     state = inspect_active(home)
     if state.problem is None:
         return None
     good = [m.model_id for m in list_models(home) if m.rollback_target]
     if good:
-        return (
-            f"{state.problem}. Fix: roll back to a former champion whose bundle is good (for "
-            f"example {good[0]}); active.json is never replaced automatically."
+        fix = (
+            f"roll back on the History page to a former champion whose bundle is good (for example {good[0]}); "
+            "active.json is never replaced automatically"
         )
-    return (
-        f"{state.problem}. There is no good bundle in models/ to roll back to: move "
-        "models/active.json aside by hand (the registry then has no champion) and run a retrain."
-    )
+    else:
+        fix = (
+            "there is no good bundle in models/ to roll back to: move models/active.json aside by hand (the "
+            "registry then has no champion) and run a retrain"
+        )
+    return Problem("champion_pointer", state.problem, fix, "error")

@@ -36,6 +36,7 @@ from taskclf_core.fs.atomic import write_text_atomic
 from taskclf_core.paths import Home
 from taskclf_core.registry.pointer import ActiveState, inspect_active
 from taskclf_core.registry.runids import validate_model_id, validate_run_id
+from taskclf_core.registry.snapshot import remembered
 
 PENDING_FILE: Final = "pending_approvals.json"
 MAX_PENDING_BYTES: Final = 1 << 20
@@ -53,7 +54,15 @@ def _shown(home: Home) -> str:
 
 
 def read_pending(home: Home) -> tuple[PendingApprovals, str | None]:
-    """The pending approvals, and why they were ignored when the file is not valid."""
+    """The pending approvals, and why they were ignored when the file is not valid.
+
+    Read once per ``registry.snapshot.one_read`` block (a render's snapshot).
+    """
+    return remembered(("pending", home), lambda: _read_pending(home))
+
+
+def _read_pending(home: Home) -> tuple[PendingApprovals, str | None]:
+    """:func:`read_pending` without the snapshot's memory."""
     path = pending_path(home)
     try:
         if path.is_symlink():

@@ -29,6 +29,7 @@ from taskclf_core.paths import Home
 from taskclf_core.registry.installed import load_installed
 from taskclf_core.registry.metadata import METADATA_FILE
 from taskclf_core.registry.runids import MODEL_ID_REGEX, is_model_id, validate_model_id
+from taskclf_core.registry.snapshot import remembered
 from taskclf_core.registry.stamps import UtcTimestamp
 
 ACTIVE_FILE = "active.json"
@@ -160,12 +161,19 @@ def resolve_model_dir(home: Home, model_dir: str) -> tuple[str | None, str | Non
 def inspect_active(home: Home) -> ActiveState:
     """Read ``active.json`` and check the bundle it names, without raising.
 
+    Read once per ``registry.snapshot.one_read`` block (a render's snapshot).
+
     Args:
         home: The registry home.
 
     Returns:
         The state: no file, a usable pointer, or a pointer (or garbage) with a problem.
     """
+    return remembered(("active", home), lambda: _inspect_active(home))
+
+
+def _inspect_active(home: Home) -> ActiveState:
+    """:func:`inspect_active` without the snapshot's memory."""
     path = active_path(home)
     shown = f"{home.models_dir.name}/{ACTIVE_FILE}"
     try:
@@ -289,7 +297,7 @@ def registry_lock(home: Home, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Itera
 
     Raises:
         BusyError: Another process or thread held the lock for ``timeout`` seconds.
-        RegistryError: The lock file cannot be created or opened (a read-only or full
+        StorageError: The lock file cannot be created or opened (a read-only or full
             disk, or it is a symbolic link or not a regular file); the message names the
             path.
     """

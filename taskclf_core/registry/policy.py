@@ -21,6 +21,7 @@ from taskclf_core.errors import describe_validation_error
 from taskclf_core.fs.atomic import write_bytes_atomic
 from taskclf_core.fs.jsonfile import loads_json
 from taskclf_core.paths import Home
+from taskclf_core.registry.snapshot import remembered
 from taskclf_core.registry.stamps import sha256_bytes, utc_now_iso
 
 POLICY_FILE: Final = "inference_policy.json"
@@ -95,12 +96,19 @@ def parse_policy(data: bytes) -> InferencePolicy:
 def read_policy_file(home: Home) -> PolicyFile:
     """Read ``models/inference_policy.json`` without raising.
 
+    Read once per ``registry.snapshot.one_read`` block (a render's snapshot).
+
     Args:
         home: The registry home.
 
     Returns:
         No file, a policy taskclf loads, or a file taskclf ignores with the reason.
     """
+    return remembered(("policy", home), lambda: _read_policy_file(home))
+
+
+def _read_policy_file(home: Home) -> PolicyFile:
+    """:func:`read_policy_file` without the snapshot's memory."""
     path = policy_path(home)
     shown = f"{home.models_dir.name}/{POLICY_FILE}"
     try:

@@ -63,8 +63,8 @@ from taskclf_core.registry.verdict import (
     FROM_RUN,
     AnyChampion,
     FromRun,
-    Verdict,
-    judge,
+    PromotionCheck,
+    check_promotion,
     raise_refusal,
 )
 
@@ -155,7 +155,7 @@ def _commit(
 
 
 def _apply_refit(
-    home: Home, verdict: Verdict, *, approver: str, note: str, actor: Identity | None = None,
+    home: Home, verdict: PromotionCheck, *, approver: str, note: str, actor: Identity | None = None,
     approvals: tuple[Approval, ...] = (),
 ) -> HistoryEntry:
     """A calibrator refit: a new store and policy for the same model, and a pointer naming the change."""
@@ -176,7 +176,7 @@ def _apply_refit(
 
 
 def _install_and_commit(
-    home: Home, verdict: Verdict, *, action: Action, approver: str, note: str,
+    home: Home, verdict: PromotionCheck, *, action: Action, approver: str, note: str,
     actor: Identity | None = None, approvals: tuple[Approval, ...] = (),
 ) -> HistoryEntry:
     assert verdict.record is not None and verdict.state is not None
@@ -268,7 +268,7 @@ def promote(
     with registry_lock(home):
         faultpoint("promote.locked")
         complete_interrupted_change(home)
-        verdict = judge(
+        verdict = check_promotion(
             home, run_id, auto_promote=auto_promote, automatic=False, expected=expected_champion
         )
         raise_refusal(verdict)
@@ -303,7 +303,7 @@ def promote_auto(
     run_id = validate_run_id(run_id)
     with registry_lock(home):
         complete_interrupted_change(home)
-        verdict = judge(
+        verdict = check_promotion(
             home, run_id, auto_promote=True, automatic=True, expected=expected_champion
         )
         raise_refusal(verdict)

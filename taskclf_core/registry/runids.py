@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import UTC, datetime
-from pathlib import Path
 
 from taskclf_core.errors import RunIdError
 
@@ -95,6 +94,3 @@ def run_id_time(run_id: str) -> datetime:
     return datetime.strptime(run_id[:21], "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC)
 
 
-def run_path(base: Path, run_id: str) -> Path:
-    """``base / run_id`` after validating ``run_id``."""
-    return Path(base) / validate_run_id(run_id)

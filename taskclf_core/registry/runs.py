@@ -386,6 +386,8 @@ def auto_promotion_interrupted(home: Home, run_id: str) -> bool:
 def list_runs(home: Home, *, verify: bool = False) -> list[RunSummary]:
     """Every run, newest first; broken runs are listed with the reason, never raised.
 
+    Read once per ``registry.snapshot.one_read`` block (a render's snapshot).
+
     A run saved as ``promoted`` whose promotion never took effect (the pipeline stopped
     between saving the run and moving the pointer) is listed as broken, saying so.
 
@@ -397,6 +399,11 @@ def list_runs(home: Home, *, verify: bool = False) -> list[RunSummary]:
     Returns:
         One summary per run folder (``.tmp-*`` leftovers ignored).
     """
+    return remembered(("runs", home, verify), lambda: _list_runs(home, verify=verify))
+
+
+def _list_runs(home: Home, *, verify: bool = False) -> list[RunSummary]:
+    """:func:`list_runs` without the snapshot's memory."""
     runs: list[RunSummary] = []
     for name in folder_names_newest_first(home.runs_dir):
         path = home.runs_dir / name

@@ -2,7 +2,7 @@
 
 :func:`promotability` answers without the lock (the app and CLI enable the Promote button
 and say why); ``promotion.promote`` and ``promotion.promote_auto`` re-apply the same
-:func:`judge` under the registry lock.
+:func:`check_promotion` under the registry lock.
 """
 
 from __future__ import annotations
@@ -10,21 +10,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from taskclf_core.errors import ChampionChanged, PromotionRefused, RegistryError, RunIdError
+from taskclf_core.errors import (
+    BundleError,
+    ChampionChanged,
+    PromotionRefused,
+    RegistryError,
+    RunIdError,
+)
 from taskclf_core.fs.jsonfile import read_json
 from taskclf_core.paths import Home
 from taskclf_core.registry.deployment import inspect_deployment
 from taskclf_core.registry.history import inspect_history
-from taskclf_core.registry.installed import verify_installed
-from taskclf_core.registry.metadata import MODEL_FILE
-from taskclf_core.registry.pointer import ActivePointer, ActiveState
+from taskclf_core.registry.installed import load_installed, verify_installed
+from taskclf_core.registry.pointer import ActiveState
 from taskclf_core.registry.runs import (
     RunRecord,
     auto_promotion_interrupted,
     read_run,
     verify_record,
 )
-from taskclf_core.registry.stamps import sha256_file
 
 
 class FromRun:
@@ -44,16 +48,28 @@ ANY_CHAMPION: Final = AnyChampion()
 
 
 @dataclass(frozen=True)
-class Verdict:
+class PromotionCheck:
+    """Whether a run may become champion now (:func:`check_promotion`), and why.
+
+    ``why`` is said of ``subject`` (``"run <id>"``, ``"calibrator refit <id>"``) when the
+    reason is about the run itself; a page that already names the run shows ``why`` alone.
+    """
+
     ok: bool
-    reason: str
+    why: str
+    subject: str | None = None
     error: type[RegistryError] = PromotionRefused
     record: RunRecord | None = None
     state: ActiveState | None = None
 
+    @property
+    def reason(self) -> str:
+        """The whole sentence: ``"run <id> is a dry run: …"``."""
+        return f"{self.subject} {self.why}" if self.subject else self.why
 
-def _refuse(reason: str) -> Verdict:
-    return Verdict(ok=False, reason=reason)
+
+def _refuse(why: str, subject: str | None = None) -> PromotionCheck:
+    return PromotionCheck(ok=False, why=why, subject=subject)
 
 
 def gates_on_file(record: RunRecord) -> tuple[list[str], str | None]:
@@ -117,14 +133,13 @@ def _decision_disagrees(record: RunRecord) -> str | None:
     return None
 
 
-def _champion_sha(home: Home, model_id: str | None, pointer: ActivePointer | None) -> str | None:
+def _champion_sha(home: Home, model_id: str | None) -> str | None:
+    """The champion's model hash (recorded, or of its ``model.txt``); None without a usable one."""
     if model_id is None:
         return None
-    if pointer is not None and pointer.model_id == model_id and pointer.model_sha256:
-        return pointer.model_sha256
-    try:  # a pointer taskclf wrote records no hash (nor does a policy): the model file's
-        return sha256_file(home.models_dir / model_id / MODEL_FILE)
-    except OSError:
+    try:
+        return load_installed(home, model_id, parse_model=False).model_sha256
+    except BundleError:
         return None
 
 
@@ -136,53 +151,53 @@ def _policy_change(before: str | None, now: str | None) -> str:
     return f"changed ({before[:12]}… → {now[:12]}…)"
 
 
-def judge(
+def check_promotion(
     home: Home,
     run_id: str,
     *,
     auto_promote: bool,
     automatic: bool,
     expected: str | None | FromRun,
-) -> Verdict:
+) -> PromotionCheck:
     """The one place that decides whether a run may become champion now."""
     try:
         record = read_run(home, run_id)
     except RunIdError as exc:
-        return Verdict(ok=False, reason=str(exc), error=RunIdError)
+        return PromotionCheck(ok=False, why=str(exc), error=RunIdError)
     except RegistryError as exc:
         return _refuse(f"{exc}; it cannot be promoted")
     rid, decision = record.run_id, record.decision
     if decision.kind == "calibration":
-        return _judge_calibration(home, record, auto_promote=auto_promote, automatic=automatic)
+        return _check_refit(home, record, auto_promote=auto_promote, automatic=automatic)
     if decision.outcome == "dry_run":
-        return _refuse(f"run {rid} is a dry run: dry runs are never promotable; start a real run")
+        return _refuse("is a dry run: dry runs are never promotable; start a real run", f"run {rid}")
     if decision.outcome == "rejected":
         gates = ", ".join(decision.failed_gates or gates_on_file(record)[0]) or "(see gates.json)"
-        return _refuse(f"run {rid} was rejected by gate(s) {gates}; it can never be promoted")
+        return _refuse(f"was rejected by gate(s) {gates}; it can never be promoted", f"run {rid}")
     if automatic:
         if decision.outcome != "promoted" or not decision.auto_promote:
             return _refuse(
-                f"run {rid} has outcome {decision.outcome!r} with auto_promote "
+                f"has outcome {decision.outcome!r} with auto_promote "
                 f"{'on' if decision.auto_promote else 'off'}; automatic promotion needs "
-                "outcome 'promoted' from a run with auto_promote on"
+                "outcome 'promoted' from a run with auto_promote on", f"run {rid}"
             )
     else:
         if decision.outcome == "promoted":
             if auto_promotion_interrupted(home, rid):
                 return _refuse(
-                    f"run {rid} was saved as promoted but its automatic promotion never took "
+                    "was saved as promoted but its automatic promotion never took "
                     "effect (it was interrupted before the champion pointer moved); it cannot "
-                    "be promoted by hand: run the retrain again"
+                    "be promoted by hand: run the retrain again", f"run {rid}"
                 )
             return _refuse(
-                f"run {rid} has outcome 'promoted' (it was promoted automatically when it "
-                "ran); only runs awaiting sign-off are promoted by hand"
+                "has outcome 'promoted' (it was promoted automatically when it "
+                "ran); only runs awaiting sign-off are promoted by hand", f"run {rid}"
             )
         if auto_promote:
             return _refuse("auto_promote is on in configs/retrain.yaml: promotion is automatic")
     problem = verify_record(record)
     if problem:
-        return _refuse(f"run {rid} cannot be promoted because its files are not intact: {problem}")
+        return _refuse(f"cannot be promoted because its files are not intact: {problem}", f"run {rid}")
     problem = _decision_disagrees(record)
     if problem:
         return _refuse(f"{problem}; it cannot be promoted")
@@ -193,12 +208,11 @@ def judge(
     # The champion is what the deployment serves: the policy's model where taskclf uses one.
     now_id = deployment.champion_id if deployment.uses_policy else (current.model_id if current else None)
     if now_id == rid and (deployment.uses_policy or state.problem is None):
-        return _refuse(f"run {rid} is already the champion")
+        return _refuse("is already the champion", f"run {rid}")
     earlier = next((e for e in inspect_history(home).entries if e.new_champion == rid), None)
     if earlier is not None:
         return _refuse(
-            f"run {rid} was already promoted ({earlier.describe()}); "
-            "use rollback to make it champion again"
+            f"was already promoted ({earlier.describe()}); use rollback to make it champion again", f"run {rid}"
         )
     installed = home.models_dir / rid
     if installed.is_symlink():
@@ -222,14 +236,14 @@ def judge(
         expected_sha = compared.model_sha256 if compared else None
     else:
         expected_id, expected_sha = expected, None
-    now_sha = _champion_sha(home, now_id, current)
+    now_sha = _champion_sha(home, now_id)
     if expected_id != now_id or (expected_sha and now_sha and expected_sha != now_sha):
         was, now = expected_id or "none", now_id or "none"
         if was == now:  # same id, different bytes: only possible if a bundle was replaced
             was, now = f"{was} ({(expected_sha or '')[:12]})", f"{now} ({(now_sha or '')[:12]})"
-        return Verdict(
+        return PromotionCheck(
             ok=False,
-            reason=(
+            why=(
                 f"the champion changed since this run was evaluated (was {was}, now {now}); "
                 "re-run the retrain to compare against the new champion"
             ),
@@ -237,9 +251,9 @@ def judge(
         )
     read = decision.deployment_compared
     if isinstance(expected, FromRun) and read is not None and read.policy_sha256 != deployment.policy_sha256:
-        return Verdict(
+        return PromotionCheck(
             ok=False,
-            reason=(
+            why=(
                 f"the deployment changed since this run was evaluated ({home.models_dir.name}/inference_policy.json "
                 f"{_policy_change(read.policy_sha256, deployment.policy_sha256)}): the champion was judged as "
                 "served then; re-run the retrain to compare against the deployment now"
@@ -247,51 +261,51 @@ def judge(
             error=ChampionChanged,
         )
     replaces = f"champion {now_id}" if now_id else "no champion (this will be the first)"
-    return Verdict(
+    return PromotionCheck(
         ok=True,
-        reason=f"run {rid} passed every gate and can be promoted; it replaces {replaces}",
+        why=f"passed every gate and can be promoted; it replaces {replaces}",
+        subject=f"run {rid}",
         record=record,
         state=state,
     )
 
 
-def _judge_calibration(home: Home, record: RunRecord, *, auto_promote: bool, automatic: bool) -> Verdict:
+def _check_refit(home: Home, record: RunRecord, *, auto_promote: bool, automatic: bool) -> PromotionCheck:
     """Whether a calibrator refit may be applied now: its gates passed, its files are intact,
     and the champion and its deployment are still the ones it was judged against."""
     rid, decision = record.run_id, record.decision
     model = decision.calibrated_model
     if decision.outcome == "dry_run":
-        return _refuse(f"calibrator refit {rid} is a dry run: dry runs are never applied; start a real refit")
+        return _refuse("is a dry run: dry runs are never applied; start a real refit", f"calibrator refit {rid}")
     if decision.outcome == "rejected":
         gates = ", ".join(decision.failed_gates or gates_on_file(record)[0]) or "(see gates.json)"
-        return _refuse(f"calibrator refit {rid} was rejected by gate(s) {gates}; it can never be applied")
+        return _refuse(f"was rejected by gate(s) {gates}; it can never be applied", f"calibrator refit {rid}")
     wanted = "promoted" if automatic else "awaiting_signoff"
     if decision.outcome != wanted:
-        return _refuse(f"calibrator refit {rid} has outcome {decision.outcome!r}; only refits awaiting sign-off are signed off")
+        return _refuse(f"has outcome {decision.outcome!r}; only refits awaiting sign-off are signed off", f"calibrator refit {rid}")
     if auto_promote and not automatic:
         return _refuse("auto_promote is on in configs/retrain.yaml: promotion is automatic")
     problem = verify_record(record) or _decision_disagrees(record)
     if problem:
-        return _refuse(f"calibrator refit {rid} cannot be applied: {problem}")
+        return _refuse(f"cannot be applied: {problem}", f"calibrator refit {rid}")
     if any(e.run_id == rid for e in inspect_history(home).entries):
-        return _refuse(f"calibrator refit {rid} was already applied")
+        return _refuse("was already applied", f"calibrator refit {rid}")
     deployment = inspect_deployment(home)
     now_id = deployment.champion_id
     if now_id != model:
-        return Verdict(ok=False, error=ChampionChanged, reason=(
+        return PromotionCheck(ok=False, error=ChampionChanged, why=(
             f"the champion changed since this refit was evaluated (it refitted {model}, the champion is now "
             f"{now_id or 'none'}); refit the calibrator of the champion now"))
     read = decision.deployment_compared
     if read is not None and read.policy_sha256 != deployment.policy_sha256:
-        return Verdict(ok=False, error=ChampionChanged, reason=(
+        return PromotionCheck(ok=False, error=ChampionChanged, why=(
             f"the deployment changed since this refit was evaluated ({home.models_dir.name}/inference_policy.json "
             f"{_policy_change(read.policy_sha256, deployment.policy_sha256)}); start a new refit"))
-    return Verdict(ok=True, record=record, state=deployment.active, reason=(
-        f"calibrator refit {rid} passed every gate and can be applied: {model} keeps serving, with the refitted "
-        "calibrator and threshold"))
+    return PromotionCheck(ok=True, record=record, state=deployment.active, subject=f"calibrator refit {rid}", why=(
+        f"passed every gate and can be applied: {model} keeps serving, with the refitted calibrator and threshold"))
 
 
-def promotability(home: Home, run_id: str, *, auto_promote: bool) -> tuple[bool, str]:
+def promotion_check(home: Home, run_id: str, *, auto_promote: bool) -> PromotionCheck:
     """Whether a person may promote a run now, and why (or why not), without the lock.
 
     The same rule :func:`promote` applies under the lock; front ends use it to enable the
@@ -301,15 +315,17 @@ def promotability(home: Home, run_id: str, *, auto_promote: bool) -> tuple[bool,
         home: The registry home.
         run_id: The run id (from a URL or CLI; validated here).
         auto_promote: The effective ``auto_promote`` of ``configs/retrain.yaml``.
-
-    Returns:
-        ``(can_promote, reason)``: one sentence either way.
     """
-    verdict = judge(home, run_id, auto_promote=auto_promote, automatic=False, expected=FROM_RUN)
-    return verdict.ok, verdict.reason
+    return check_promotion(home, run_id, auto_promote=auto_promote, automatic=False, expected=FROM_RUN)
 
 
-def raise_refusal(verdict: Verdict) -> None:
+def promotability(home: Home, run_id: str, *, auto_promote: bool) -> tuple[bool, str]:
+    """:func:`promotion_check` as ``(can_promote, reason)``: one sentence either way."""
+    check = promotion_check(home, run_id, auto_promote=auto_promote)
+    return check.ok, check.reason
+
+
+def raise_refusal(verdict: PromotionCheck) -> None:
     """Raise the verdict's error with its reason when it refuses; else do nothing."""
     if not verdict.ok:
         raise verdict.error(verdict.reason)

@@ -1,79 +1,22 @@
-"""Cadence: when a global retrain or a calibrator store update is due."""
+"""Cadence: when a global retrain or a calibrator store update is due.
+
+The newest promoted model and how its ``created_at`` is read and believed are the
+registry's one rule (:mod:`taskclf_core.registry.latest`); this module decides from them.
+"""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from taskclf_core.fs.atomic import is_temporary
+from taskclf_core.fs.jsonfile import read_json
+from taskclf_core.registry.latest import believed, find_latest_model, stated_created_at
+from taskclf_core.registry.stamps import utc_or_none
 from taskclf_core.train.config import (
     DEFAULT_CALIBRATOR_UPDATE_CADENCE_DAYS,
     DEFAULT_RETRAIN_CADENCE_DAYS,
 )
-
-
-def parse_utc(value: object) -> datetime | None:
-    """An ISO 8601 time as aware UTC (naive read as UTC), or ``None`` if unreadable."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        # Converting a time at the edge of the calendar (0001-01-01T00:00+01:00) overflows.
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
-
-
-#: A created_at later than now by more than this (clock skew between machines sharing a
-#: registry) is not believed: it would keep a retrain from ever being due.
-FUTURE_TOLERANCE = timedelta(minutes=10)
-
-
-def _believable(created: datetime | None, now: datetime) -> datetime | None:
-    return created if created is not None and created <= now + FUTURE_TOLERANCE else None
-
-
-def _raw_created_at(folder: Path) -> object:
-    try:
-        raw = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return None
-    return raw.get("created_at") if isinstance(raw, dict) else None
-
-
-def _created_at(folder: Path, now: datetime | None = None) -> datetime | None:
-    """The bundle's creation time; None when missing, unreadable or in the future."""
-    return _believable(parse_utc(_raw_created_at(folder)), now or datetime.now(UTC))
-
-
-def find_latest_model(models_dir: Path) -> Path | None:
-    """Return the path to the most recently created model bundle.
-
-    Scans ``models_dir`` for subfolders holding ``metadata.json`` and picks the latest
-    ``created_at`` (compared as times, not strings). Folders whose ``created_at`` is
-    missing, unreadable or in the future count as oldest.
-
-    Args:
-        models_dir: Base folder of promoted model bundles.
-
-    Returns:
-        The latest bundle folder, or ``None`` if there is none.
-    """
-    models_dir = Path(models_dir)
-    if not models_dir.is_dir():
-        return None
-    best: tuple[datetime, str] | None = None
-    best_path: Path | None = None
-    oldest = datetime.min.replace(tzinfo=UTC)
-    for candidate in models_dir.iterdir():
-        if is_temporary(candidate) or not (candidate / "metadata.json").is_file():
-            continue
-        key = (_created_at(candidate) or oldest, candidate.name)
-        if best is None or key > best:
-            best, best_path = key, candidate
-    return best_path
 
 
 @dataclass(frozen=True)
@@ -93,12 +36,12 @@ def retrain_cadence(
 ) -> CadenceStatus:
     """Cadence status of the global retrain (see :func:`check_retrain_due`)."""
     now = now or datetime.now(UTC)
-    latest = find_latest_model(models_dir)
+    latest = find_latest_model(models_dir, now=now)
     if latest is None:
         return CadenceStatus(True, "no promoted model exists yet", None, None, cadence_days, None)
-    created = _created_at(latest, now)
+    raw = stated_created_at(latest)
+    created = believed(raw, now)
     if created is None:
-        raw = parse_utc(_raw_created_at(latest))
         what = f"created_at {raw.isoformat()} is in the future" if raw else "has no readable created_at"
         return CadenceStatus(True, f"{latest.name}/metadata.json {what}", None, None, cadence_days, latest)
     due_at = created + timedelta(days=cadence_days)
@@ -137,11 +80,11 @@ def calibrator_cadence(
     if not store.is_file():
         return CadenceStatus(True, f"{store} does not exist", None, None, cadence_days, None)
     try:
-        raw = json.loads(store.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        raw = read_json(store)
+    except (OSError, ValueError):
         raw = None
-    stated = parse_utc(raw.get("created_at")) if isinstance(raw, dict) else None
-    created = _believable(stated, now)
+    stated = utc_or_none(raw.get("created_at")) if isinstance(raw, dict) else None
+    created = believed(stated, now)
     if created is None:
         what = f"created_at {stated.isoformat()} is in the future" if stated else "has no readable created_at"
         return CadenceStatus(True, f"{store} {what}", None, None, cadence_days, None)

@@ -17,7 +17,6 @@ from taskclf_core.model.served import ServingRule
 from taskclf_core.paths import Home
 from taskclf_core.registry.deployment import Deployment, inspect_deployment
 from taskclf_core.registry.installed import load_installed
-from taskclf_core.registry.stamps import sha256_bytes
 
 
 @dataclass(frozen=True)
@@ -76,9 +75,7 @@ def load_champion(home: Home, *, reject_threshold: float = DEFAULT_REJECT_THRESH
         )
     except TaskclfError as exc:
         return ChampionState(model_id=model_id, error=str(exc), deployment=deployment)
-    # taskclf's bundles record no hash: the evidence names the hash of the model.txt read.
-    digest = loaded.metadata.model_sha256 or sha256_bytes(loaded.model_text.encode("utf-8"))
-    return ChampionState(model_id, digest, model, rule=rule, deployment=deployment)
+    return ChampionState(model_id, loaded.model_sha256, model, rule=rule, deployment=deployment)
 
 
 def current_champion_id(home: Home) -> str | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from taskclf_core.access.policy import AccessPolicy
-from taskclf_core.errors import ConfigError, RegistryError, describe_validation_error, show_value
+from taskclf_core.errors import ConfigError, StorageError, describe_validation_error, show_value
 from taskclf_core.fs.atomic import write_text_atomic
 from taskclf_core.model.thresholds import GateThresholds
 from taskclf_core.train.dask.config import ComputeConfig
@@ -167,163 +169,68 @@ def load_retrain_config(path: Path) -> RetrainConfig:
     return parse_retrain_yaml(_read_config_text(path), source=str(path))
 
 
-def load_retrain_config_or_defaults(path: Path) -> tuple[RetrainConfig, bool]:
-    """The config at ``path``, or the reference defaults when no file is there.
+@dataclass(frozen=True)
+class ConfigState:
+    """A config file as read once: its path, text, parsed value or error.
 
-    A fresh home has no ``configs/retrain.yaml``: every command then runs with the
-    defaults (and says so) instead of failing. A file that exists but is broken (also a
-    dangling symlink) is still an error.
+    ``defaults`` is True when there is no file: the reference defaults apply (``taskclf
+    init`` writes the commented default file). A file that exists but cannot be read or
+    is invalid (also a dangling symlink) has ``error`` set and no ``config``.
+    """
 
-    Returns:
-        ``(config, used_defaults)``; ``used_defaults`` is true when ``path`` does not exist.
+    path: Path
+    text: str | None
+    config: RetrainConfig | None
+    error: str | None
+    defaults: bool = False
 
-    Raises:
-        ConfigError: the file exists but cannot be read or is invalid.
+    @property
+    def effective(self) -> RetrainConfig:
+        """The parsed config, or the reference defaults when it is missing or invalid."""
+        return self.config or RetrainConfig.model_validate({})
+
+    def require(self) -> RetrainConfig:
+        """The parsed config (the defaults when there is no file).
+
+        Raises:
+            ConfigError: the file exists but cannot be read or is invalid.
+        """
+        if self.config is None:
+            raise ConfigError(self.error or f"{self.path}: the config cannot be used")
+        return self.config
+
+
+def read_config(path: Path) -> ConfigState:
+    """Read a config file once, without raising: the one way the console reads its config.
+
+    A missing file is not an error: the reference defaults apply (``defaults`` is True).
+    Reading is bounded (:data:`MAX_CONFIG_BYTES`) and strict (see :func:`parse_retrain_yaml`).
     """
     path = Path(path)
     if not os.path.lexists(path):
-        return RetrainConfig.model_validate({}), True
-    return load_retrain_config(path), False
+        return ConfigState(path, None, RetrainConfig.model_validate({}), None, defaults=True)
+    text: str | None = None
+    try:
+        text = _read_config_text(path)
+        return ConfigState(path, text, parse_retrain_yaml(text, source=str(path)), None)
+    except ConfigError as exc:
+        return ConfigState(path, text, None, str(exc))
 
 
-#: What ``taskclf init`` writes: the reference defaults, one comment per key
-#: (the same values as ``configs/retrain.yaml`` in the project folder).
-DEFAULT_CONFIG_YAML = """\
-# Retrain configuration for taskclf (read by `taskclf train ...` and the app).
-# Without this file every command uses these reference defaults and says so;
-# `taskclf init` writes this file. Unknown keys, keys given twice, wrong types and
-# out-of-range values are refused with a clear error.
+#: The commented default config: the reference defaults, one comment per key. Shipped with
+#: the package; ``taskclf init`` copies it and ``configs/retrain.yaml`` in the project is
+#: the same file.
+DEFAULT_CONFIG_RESOURCE = ("defaults", "retrain.yaml")
 
-# Days between global retrains; a retrain is due when the newest promoted model is
-# at least this old (or there is none). 0 = always due.
-global_retrain_cadence_days: 7
 
-# Days between per-user calibrator store updates (checked against <store>/store.json).
-calibrator_update_cadence_days: 7
-
-# Days of data (ending today, UTC) a retrain reads from a data directory by default.
-data_lookback_days: 30
-
-# Max allowed macro-F1 drop of the challenger below the champion, in [0, 1]
-# (gate macro_f1_no_regression: challenger - champion >= -tolerance).
-regression_tolerance: 0.02
-
-# The challenger must beat the rule baseline on macro-F1 (gate baseline_improvement).
-require_baseline_improvement: true
-
-# Promote at once when every gate passes; when false a person signs off in the app
-# or with `taskclf train promote`.
-auto_promote: false
-
-# Margin by which the challenger's macro-F1 must exceed the rule baseline's
-# (baseline_improvement passes when challenger - baseline > min_improvement), in [0, 1].
-min_improvement: 0.0
-
-train_params:
-  # LightGBM boosting rounds.
-  num_boost_round: 100
-  # Class weight strategy: balanced (n / (k * n_class)) or none.
-  class_weight: balanced
-  # Seed for LightGBM; the same data and config give a byte-identical model.txt.
-  seed: 0
-
-# Thresholds of the acceptance checks and candidate gates (inclusive); the reference
-# values are shown. A run records the thresholds it was judged by.
-gates:
-  # Challenger macro-F1 at least (acceptance check macro_f1).
-  macro_f1: 0.65
-  # Challenger weighted-F1 at least (acceptance check weighted_f1).
-  weighted_f1: 0.7
-  # BreakIdle precision at least (gate breakidle_precision); 0 asks for nothing.
-  breakidle_precision: 0.95
-  # BreakIdle recall at least (acceptance check breakidle_recall).
-  breakidle_recall: 0.9
-  # Every class's precision at least (gate no_class_below_50_precision).
-  class_precision_floor: 0.5
-  # Share of windows rejected as Mixed/Unknown (top probability below 0.55) at least
-  # this (check reject_rate_bounds) ...
-  reject_rate_min: 0.05
-  # ... and at most this.
-  reject_rate_max: 0.3
-  # Macro-F1 on users seen in training (only when users are held out).
-  seen_user_f1: 0.7
-  # Macro-F1 on held-out users (only when users are held out).
-  unseen_user_f1: 0.6
-  # A calibrator refit passes when its Brier score is at least this share better than the
-  # raw model's (taskclf's acceptance guide, section 3).
-  calibration_brier_improvement: 0.05
-
-# Where a retrain runs (README "Running on a Dask cluster"); `taskclf train retrain
-# --engine/--scheduler` override engine and scheduler for one run.
-compute:
-  # local: this process; dask: the same retrain on a Dask cluster.
-  engine: local
-  # For dask: local (a cluster started on this machine) or a scheduler address
-  # tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786) whose workers see the data directory at
-  # the same path; other schemes are refused. The Dask engine is an optional install:
-  # pip install -e '.[dask]'.
-  scheduler: local
-  # Worker processes of a local cluster; 0 = one per core.
-  workers: 0
-  # Memory limit per worker of a local cluster (e.g. 4GB); auto shares the machine.
-  worker_memory: auto
-  # Seconds to connect: reach the scheduler, its handshake and first reply, and a first
-  # worker; a listener that is not a Dask scheduler fails the run within this.
-  connect_timeout_s: 10
-  # Seconds the scheduler may leave a call unanswered during a run (it is asked every
-  # few seconds) before the run fails.
-  call_timeout_s: 60
-  # Minutes a LightGBM worker waits for a lost one before the fit fails.
-  fit_timeout_minutes: 5
-  # Seconds a task waits for a lost worker before the run fails.
-  no_workers_timeout_s: 30
-
-# Who may do what when the console is served to a team (sign-in configured, `make serve`;
-# see README "Serving the console to a team"): emails or @domain patterns. Signed-in
-# people listed in neither are viewers. Local mode (`make run`) and the CLI check no roles.
-# A person is their verified email, compared case- and look-alike-insensitively.
-access:
-  # May promote and roll back.
-  approvers: []
-  # May start and cancel retrains.
-  operators: []
-  # Sign-offs from different approvers a promotion or a rollback needs (2 = the two-person
-  # rule; at most the number of approvers listed). The CLI counts once per OS user.
-  required_approvals: 1
-  # OS user -> email: whose CLI approvals are whose (e.g. {alice: alice@example.com}), so
-  # one person's browser and CLI approvals count once.
-  cli_users: {}
-  # Hours a sign-in lasts; "Sign out" ends all of that person's sessions at once.
-  session_hours: 8
-  # 0 = off; N = a sign-off needs a sign-in at most N minutes old (asked with prompt=login).
-  signoff_reauth_minutes: 0
-
-# How a challenger is deployed in taskclf: models/inference_policy.json (model + calibrator
-# store + reject threshold). Without this section (the default) a challenger follows the
-# current deployment: a policy with a calibrator gets a new policy with a calibrator refitted
-# for the challenger (a tuned threshold is tuned again); no policy stays no policy. Uncomment
-# it to choose. Calibrators and thresholds are fitted on the validation split.
-# serving:
-#   # tune (taskclf's tune-reject: grid 0.10-0.95, reject rate in [0.05, 0.30], best accuracy
-#   # on accepted minutes) or a number in (0, 1].
-#   reject_threshold: tune
-#   # none, temperature or isotonic (as taskclf's `train calibrate`).
-#   calibration: temperature
-#   # Also tune one threshold per eligible user (only taskclf's online predictor applies them).
-#   per_user_thresholds: false
-#   # Who gets a calibrator (and threshold) of their own: taskclf's bar, on validation rows.
-#   eligibility:
-#     # Validation minutes at least.
-#     min_windows: 200
-#     # Distinct UTC days at least.
-#     min_days: 3
-#     # Distinct labels at least.
-#     min_labels: 3
-"""
+def default_config_text() -> str:
+    """The text of the shipped default config (what ``taskclf init`` writes)."""
+    return importlib.resources.files("taskclf_core").joinpath(*DEFAULT_CONFIG_RESOURCE).read_text(encoding="utf-8")
 
 
 def write_default_config(path: Path) -> Path:
-    """Write :data:`DEFAULT_CONFIG_YAML` to ``path`` (atomically), never over an existing file.
+    """Write the shipped default config (:func:`default_config_text`) to ``path`` (atomically),
+    never over an existing file.
 
     Raises:
         ConfigError: ``path`` already exists, or cannot be written.
@@ -333,8 +240,8 @@ def write_default_config(path: Path) -> Path:
         raise ConfigError(f"{path} already exists; not overwritten (edit it, or delete it and run init again)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, DEFAULT_CONFIG_YAML)
-    except RegistryError as exc:  # the atomic write names the path and the reason
+        write_text_atomic(path, default_config_text())
+    except StorageError as exc:  # the atomic write names the path and the reason
         raise ConfigError(str(exc)) from None
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -1,34 +1,42 @@
-"""A run's evidence read back from its folder, for the review page, the CLI and the report."""
+"""A run's evidence read back from its folder, for the review page, the CLI and the report.
+
+Each file is read once, bounded (``fs/jsonfile``), and validated into its record; a file
+that is missing, not UTF-8, not JSON, not an object or not a valid record is refused with
+one :class:`~taskclf_core.errors.RegistryError` naming the run and the file.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from taskclf_core.errors import RegistryError
+from taskclf_core.errors import RegistryError, describe_validation_item
+from taskclf_core.fs.jsonfile import MAX_JSON_BYTES, read_json
 from taskclf_core.model.checklist import ChecklistEvidence
-from taskclf_core.model.gates import RegressionResult
+from taskclf_core.model.gates import GateGroup
 from taskclf_core.model.reports import BootstrapInterval, EvaluationReport
 from taskclf_core.registry.deployrecord import DEPLOYMENT_FILE, ChallengerDeployment
 from taskclf_core.train.deploy import ServingEvidence
+from taskclf_core.train.records import DatasetSnapshot
 
 EVIDENCE_FILES = ("evaluation.json", "gates.json", "snapshot.json", "config.yaml")
+#: The file each field of :class:`RunEvidence` comes from (the rest: ``evaluation.json``).
+_FILE_OF = {"snapshot": "snapshot.json", "gates": "gates.json", "config_yaml": "config.yaml", "deployment": DEPLOYMENT_FILE}
 
 
 class RunEvidence(BaseModel):
-    """Everything a reviewer sees of one run, read back from its folder."""
+    """Everything a reviewer sees of one run, read back from its folder (the run's decision
+    is ``registry.runs.read_run``'s)."""
 
     run_id: str
-    decision: dict[str, Any]
-    snapshot: dict[str, Any]
+    snapshot: DatasetSnapshot
     challenger: EvaluationReport
     champion: EvaluationReport | None
     baseline: EvaluationReport
     bootstrap: BootstrapInterval | None
-    gates: dict[str, RegressionResult]
+    gates: dict[str, GateGroup]
     config_yaml: str
     #: The raw reports beside the served ones the gates judged (empty when they judged raw).
     raw: dict[str, EvaluationReport | None] = {}
@@ -40,35 +48,70 @@ class RunEvidence(BaseModel):
     checklist: ChecklistEvidence | None = None
 
 
+def _refused(run_id: str, name: str, why: str) -> RegistryError:
+    return RegistryError(f"run {run_id}: {name} is not valid ({why})")
+
+
+def _json_object(folder: Path, run_id: str, name: str) -> dict[str, Any]:
+    try:
+        raw = read_json(folder / name)
+    except FileNotFoundError:
+        raise RegistryError(f"run {run_id}: {name} is missing") from None
+    except OSError as exc:
+        raise RegistryError(f"run {run_id}: cannot read {name} ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise _refused(run_id, name, str(exc)) from None
+    if not isinstance(raw, dict):
+        raise _refused(run_id, name, "expected a JSON object")
+    return raw
+
+
+def _text(folder: Path, run_id: str, name: str) -> str:
+    try:
+        with open(folder / name, "rb") as fh:
+            data = fh.read(MAX_JSON_BYTES + 1)
+    except FileNotFoundError:
+        raise RegistryError(f"run {run_id}: {name} is missing") from None
+    except OSError as exc:
+        raise RegistryError(f"run {run_id}: cannot read {name} ({exc.strerror or exc})") from None
+    if len(data) > MAX_JSON_BYTES:
+        raise _refused(run_id, name, f"larger than {MAX_JSON_BYTES // (1024 * 1024)} MB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _refused(run_id, name, f"not UTF-8 text: byte {exc.start + 1}") from None
+
+
 def read_evidence(run_dir: Path, run_id: str) -> RunEvidence:
-    """Parse a run folder's evidence files.
+    """Read and validate a run folder's evidence files, each once.
 
     Raises:
-        RegistryError: a file is missing or does not parse (names the file).
+        RegistryError: a file is missing, unreadable or not valid (names the run and the file).
     """
-    def load(name: str) -> Any:
-        path = Path(run_dir) / name
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise RegistryError(f"run {run_id}: cannot read {name} ({exc})") from None
-
-    evaluation = load("evaluation.json")
+    folder = Path(run_dir)
+    evaluation = _json_object(folder, run_id, "evaluation.json")
+    parts: dict[str, Any] = {
+        "snapshot.json": _json_object(folder, run_id, "snapshot.json"),
+        "gates.json": _json_object(folder, run_id, "gates.json"),
+        "config.yaml": _text(folder, run_id, "config.yaml"),
+    }
+    if (folder / DEPLOYMENT_FILE).exists():
+        parts[DEPLOYMENT_FILE] = _json_object(folder, run_id, DEPLOYMENT_FILE)
     try:
-        return RunEvidence(
-            run_id=run_id,
-            decision=load("decision.json"),
-            snapshot=load("snapshot.json"),
-            challenger=evaluation["challenger"],
-            champion=evaluation.get("champion"),
-            baseline=evaluation["baseline"],
-            bootstrap=evaluation.get("bootstrap"),
-            gates=load("gates.json"),
-            config_yaml=(Path(run_dir) / "config.yaml").read_text(encoding="utf-8"),
-            raw=evaluation.get("raw") or {},
-            serving=evaluation.get("serving"),
-            checklist=evaluation.get("checklist"),
-            deployment=load(DEPLOYMENT_FILE) if (Path(run_dir) / DEPLOYMENT_FILE).exists() else None,
-        )
-    except (ValidationError, KeyError, OSError) as exc:
-        raise RegistryError(f"run {run_id}: evidence files do not parse ({str(exc).splitlines()[0]})") from None
+        reports = {k: v for k, v in evaluation.items()
+                   if k in ("challenger", "champion", "baseline", "bootstrap", "serving", "checklist")}
+        return RunEvidence.model_validate({
+            "champion": None, "bootstrap": None, **reports, "run_id": run_id,
+            "snapshot": parts["snapshot.json"], "gates": parts["gates.json"], "config_yaml": parts["config.yaml"],
+            "raw": evaluation.get("raw") or {}, "deployment": parts.get(DEPLOYMENT_FILE),
+        })
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else ""
+        if field in _FILE_OF:  # the file is named: the path inside it starts after the field
+            model = RunEvidence.model_fields[field].annotation
+            inner = model if isinstance(model, type) and issubclass(model, BaseModel) else None
+            why = describe_validation_item({**first, "loc": first["loc"][1:]}, inner)
+        else:
+            why = describe_validation_item(first, RunEvidence)
+        raise _refused(run_id, _FILE_OF.get(field, "evaluation.json"), why[:300]) from None

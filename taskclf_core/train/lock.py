@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from taskclf_core.errors import BusyError, RegistryError
+from taskclf_core.errors import BusyError, StorageError
 from taskclf_core.fs.atomic import open_lock_file, storage_error
 from taskclf_core.fs.faultpoints import faultpoint
 
@@ -28,7 +28,7 @@ def retrain_lock(out_dir: Path) -> Iterator[None]:
 
     Raises:
         BusyError: another retrain holds the lock.
-        RegistryError: the lock file cannot be created or opened (a read-only or full
+        StorageError: the lock file cannot be created or opened (a read-only or full
             disk); the message names the path.
     """
     runs_dir = Path(out_dir) / "runs"
@@ -43,7 +43,7 @@ def retrain_lock(out_dir: Path) -> Iterator[None]:
     try:
         info = os.fstat(fd)
         if info.st_nlink != 1 or info.st_size > HOLDER_BYTES:
-            raise RegistryError(
+            raise StorageError(
                 f"{path} is not a retrain lock file ({info.st_nlink} links, {info.st_size} bytes); "
                 "remove it (it may be a link to another file) and retry"
             )

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskclf_core.data.quality import DataWarning
-from taskclf_core.model.gates import RegressionGate, RegressionResult
+from taskclf_core.model.gates import GateGroup, RegressionGate
 from taskclf_core.model.reports import BootstrapInterval
 
 Outcome = Literal["not_due", "dry_run", "rejected", "awaiting_signoff", "promoted"]
@@ -42,8 +42,8 @@ class RetrainResult(BaseModel):
     promoted: bool
     champion_macro_f1: float | None = None
     challenger_macro_f1: float
-    regression: RegressionResult | None = None
-    candidate_gates: RegressionResult | None = None
+    regression: GateGroup | None = None
+    candidate_gates: GateGroup | None = None
     dataset_snapshot: DatasetSnapshot
     run_dir: str
     reason: str
@@ -53,7 +53,7 @@ class RetrainResult(BaseModel):
     outcome: Outcome
     run_id: str | None = None
     baseline_macro_f1: float | None = None
-    baseline_gate: RegressionResult | None = None
+    baseline_gate: GateGroup | None = None
     gates: list[RegressionGate] = Field(default_factory=list)
     bootstrap: BootstrapInterval | None = None
     due_at: str | None = None

@@ -29,18 +29,18 @@ from taskclf_core.data.quality import DataWarning
 from taskclf_core.data.quality import data_warnings as found_warnings
 from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD
 from taskclf_core.model.gates import (
+    GateGroup,
     RegressionGate,
-    RegressionResult,
     check_candidate_gates,
     check_regression_gates,
 )
 from taskclf_core.model.reports import BootstrapInterval
 from taskclf_core.paths import Home
 from taskclf_core.registry.cleanup import cleanup_stale_temp
+from taskclf_core.registry.latest import find_latest_model
 from taskclf_core.train.cadence import (
     check_calibrator_update_due,
     check_retrain_due,
-    find_latest_model,
     retrain_cadence,
 )
 from taskclf_core.train.champion import load_champion
@@ -70,6 +70,10 @@ from taskclf_core.train.stages import (
     train_challenger,
 )
 
+#: The reference API's name of a group of gates (it holds the candidate and baseline gates
+#: too, so the library calls it :class:`GateGroup`).
+RegressionResult = GateGroup
+
 __all__ = [
     "BOOTSTRAP_RESAMPLES",
     "MIN_LABELLED_WINDOWS",
@@ -77,6 +81,7 @@ __all__ = [
     "DatasetSnapshot",
     "Outcome",
     "ProgressCallback",
+    "GateGroup",
     "RegressionGate",
     "RegressionResult",
     "RetrainConfig",

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from taskclf_core.data.schema import LABELS, SCHEMA_HASHES
 from taskclf_core.fs.atomic import dumps_json
 from taskclf_core.fs.faultpoints import faultpoint
-from taskclf_core.model.gates import RegressionResult
+from taskclf_core.model.gates import GateGroup
 from taskclf_core.model.lgbm import TrainedModel
 from taskclf_core.model.reports import BootstrapInterval, EvaluationReport
 from taskclf_core.paths import Home
@@ -54,7 +54,7 @@ def save_run(
     config_yaml: str,
     reports: dict[str, EvaluationReport | None],
     bootstrap: BootstrapInterval | None,
-    gates: dict[str, RegressionResult],
+    gates: dict[str, GateGroup],
     outcome: str,
     reason: str,
     champion: ChampionState,
@@ -79,7 +79,8 @@ def save_run(
 
     Raises:
         ValueError: ``outcome`` is not the outcome of a run that trained a challenger.
-        RegistryError: The run could not be written or promoted (e.g. a full disk).
+        StorageError: The disk refused to write the run (e.g. a full disk).
+        RegistryError: The run could not be promoted.
     """
     if outcome not in get_args(Outcome):
         raise ValueError(f"a saved run's outcome is one of {get_args(Outcome)}; got {outcome!r}")

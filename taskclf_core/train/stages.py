@@ -28,8 +28,8 @@ from taskclf_core.model.baseline import BASELINE_COLUMNS, baseline_codes
 from taskclf_core.model.checklist import ChecklistEvidence, checklist_gates
 from taskclf_core.model.evaluation import apply_reject, evaluate_predictions, paired_bootstrap
 from taskclf_core.model.gates import (
+    GateGroup,
     RegressionGate,
-    RegressionResult,
     all_gates,
     check_baseline_gate,
     check_candidate_gates,
@@ -271,7 +271,7 @@ class Evaluation:
     baseline: EvaluationReport
     bootstrap: BootstrapInterval | None
     #: The comparative gate: ``None`` with no champion; failed when it could not be scored.
-    regression: RegressionResult | None
+    regression: GateGroup | None
     raw: dict[str, EvaluationReport | None] = field(default_factory=dict)
     serving: ServingEvidence | None = None
     deployment: ChallengerDeployment | None = None
@@ -352,7 +352,7 @@ def evaluate_all(
     clock.stage("evaluating champion", 0.82)
     champion_report: EvaluationReport | None = None
     bootstrap: BootstrapInterval | None = None
-    regression: RegressionResult | None = None
+    regression: GateGroup | None = None
     champ_served: ServedOutputs | None = None
     if champion.error is not None:
         regression = failed_regression_gate(f"champion {champion.model_id} could not be evaluated: {champion.error}")
@@ -396,17 +396,17 @@ def evaluate_all(
 class Verdict:
     """Every gate and the one outcome of the run."""
 
-    candidate: RegressionResult
-    baseline: RegressionResult
-    comparative: RegressionResult
+    candidate: GateGroup
+    baseline: GateGroup
+    comparative: GateGroup
     gates: list[RegressionGate]
     failed: list[str]
     outcome: Outcome
     reason: str
-    checklist: RegressionResult | None = None
+    checklist: GateGroup | None = None
 
 
-def _checklist_gates(evaluation: Evaluation, config: RetrainConfig) -> RegressionResult | None:
+def _checklist_gates(evaluation: Evaluation, config: RetrainConfig) -> GateGroup | None:
     evidence = evaluation.checklist
     if evidence is None:
         return None

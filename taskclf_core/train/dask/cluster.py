@@ -26,8 +26,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
-from taskclf_core.errors import TaskclfError
-from taskclf_core.train.dask.config import LOCAL_SCHEDULER, ClusterError, ComputeConfig
+from taskclf_core.errors import ClusterError, TaskclfError
+from taskclf_core.train.dask.config import LOCAL_SCHEDULER, ComputeConfig
 
 _NOT_SAVED = "no run was saved and the registry was not touched"
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from taskclf_core.errors import ConfigError, TaskclfError
+from taskclf_core.errors import ConfigError
 
 Engine = Literal["local", "dask"]
 LOCAL_SCHEDULER = "local"
@@ -43,13 +43,6 @@ _WHY_NOT = {
     "ws": "ws:// (websockets) is not supported by this engine; start the scheduler with its default tcp transport",
 }
 _HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$")
-
-
-class ClusterError(TaskclfError):
-    """The Dask cluster failed the run: unreachable, a worker lost, data not visible.
-
-    Raised before anything is saved: no run folder, the registry untouched.
-    """
 
 
 def _address_problem(value: str) -> str | None:
