@@ -276,7 +276,10 @@ def start_retrain(home: Home, fields: Mapping[str, Any], *, actor: Identity | No
         policy = access_policy(home)[0]
         require_live_session(home, actor, policy)
         require_role(actor, policy, "operator", "start a retrain")
-    return submit(home, fields)
+    # Who starts it is what the console established, never a typed field.
+    started = {"started_by": actor.name, "started_how": "signed_in"} if actor is not None else {
+        "started_by": f"OS user {os_user()}", "started_how": "local"}
+    return submit(home, {**fields, **started})
 
 
 def cancel_retrain(home: Home, job_id: str, *, actor: Identity | None) -> JobStatus:

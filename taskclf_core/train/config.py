@@ -13,6 +13,7 @@ from taskclf_core.access.policy import AccessPolicy
 from taskclf_core.errors import ConfigError, RegistryError, describe_validation_error, show_value
 from taskclf_core.fs.atomic import write_text_atomic
 from taskclf_core.model.thresholds import GateThresholds
+from taskclf_core.notify.config import NotifyConfig
 from taskclf_core.train.dask.config import ComputeConfig
 from taskclf_core.train.deploy import ServingConfig
 
@@ -55,6 +56,8 @@ class RetrainConfig(BaseModel):
     access: AccessPolicy = Field(default_factory=lambda: AccessPolicy())
     #: How a challenger is deployed (taskclf's inference policy); None: like the current deployment.
     serving: ServingConfig | None = None
+    #: Where events go (webhooks, chat, email; issue 24); None: no targets, nothing is sent.
+    notify: NotifyConfig | None = None
 
 
 def parse_retrain_config(raw: Any, *, source: str = "config") -> RetrainConfig:
@@ -297,6 +300,9 @@ access:
   session_hours: 8
   # 0 = off; N = a sign-off needs a sign-in at most N minutes old (asked with prompt=login).
   signoff_reauth_minutes: 0
+  # Days a pending approval (the first of two) waits for the next; then it is void, noted
+  # on History and announced (event approval_expired). Fractions of a day are allowed.
+  approval_expiry_days: 7
 
 # How a challenger is deployed in taskclf: models/inference_policy.json (model + calibrator
 # store + reject threshold). Without this section (the default) a challenger follows the
@@ -319,6 +325,31 @@ access:
 #     min_days: 3
 #     # Distinct labels at least.
 #     min_labels: 3
+
+# Who is told what (README "Notifications"). Without this section nothing is sent. Secrets
+# never go here: a webhook's signing secret and Apprise URLs (they carry credentials) go in
+# .streamlit/secrets.toml under [notify.<target name>]. Uncomment it to use it.
+# notify:
+#   # The console's address as people open it; events link to <base_url>/Review?run=...
+#   base_url: https://retrain.example.com
+#   # Seconds one delivery attempt may take.
+#   timeout_seconds: 5
+#   # Attempts per delivery (1 = no retry).
+#   attempts: 3
+#   # Seconds before the first retry; each next retry waits twice as long.
+#   backoff_seconds: 1
+#   # Deliveries waiting per target; beyond it a new one is recorded as dropped.
+#   queue_size: 100
+#   # A command (CLI, retrain job) waits at most this at exit for its deliveries.
+#   exit_wait_seconds: 30
+#   # Each target: name, kind (webhook | apprise), url (webhooks only), the events it wants:
+#   # run_awaiting_signoff, approval_recorded, approval_expired, promoted, rolled_back,
+#   # run_rejected, run_failed, retrain_due, calibrator_due.
+#   targets:
+#     # A signed JSON webhook; its secret: [notify.ops-webhook] secret = "..." in the secrets file.
+#     - {name: ops-webhook, kind: webhook, url: https://hooks.example.com/taskclf, events: [promoted, rolled_back, run_failed]}
+#     # Chat or email through Apprise; its URLs: [notify.team-chat] urls = ["..."] in the secrets file.
+#     - {name: team-chat, kind: apprise, events: [run_awaiting_signoff, approval_recorded, approval_expired, retrain_due]}
 """
 
 
