@@ -47,7 +47,7 @@ from taskclf_core.paths import Home
 
 #: Events waiting to be routed to their targets (beyond it an event is dropped, said on stderr).
 ROUTER_QUEUE_SIZE: Final = 1000
-#: The wait at exit while events are still being routed (before any delivery says how long).
+#: The longest wait at exit for events still being routed (before their deliveries say how long).
 ROUTING_WAIT_SECONDS: Final = 5.0
 
 
@@ -243,7 +243,10 @@ class Dispatcher:
             busy = self._unrouted > 0 or bool(self._open)
         if not busy:
             return
-        wait = max(self._exit_wait, ROUTING_WAIT_SECONDS if self._unrouted else 0.0)
+        routed_by = time.monotonic() + ROUTING_WAIT_SECONDS  # routing reads a config: quick
+        while self._unrouted and time.monotonic() < routed_by:
+            time.sleep(0.01)
+        wait = self._exit_wait
         if self.flush(wait):
             return
         self._stopping.set()
