@@ -19,6 +19,7 @@ from taskclf_core.console.service import promote_run, run_retrain
 from taskclf_core.notify import Event, emit, flush
 from taskclf_core.notify.sign import verify
 from taskclf_core.paths import Home
+from taskclf_core.registry.history import HistoryEntry
 from tests.conftest import ROOT, SeededHome, synthetic_request
 from tests.helpers_notify import SECRET, deliveries, set_up, silent_server
 
@@ -220,7 +221,7 @@ def test_a_run_its_reason_and_its_promotion_reach_the_webhook(
     decision = json.loads((home_copy / "artifacts" / "runs" / str(result.run_id) / "decision.json").read_text())
     assert decision["requested"] == {"by": "OS user ops", "how": "cli", "reason": reason}
     entry = promote_run(home, str(result.run_id), approver="alice", note="ship it", origin="cli")
-    assert getattr(entry, "requested").reason == reason
+    assert isinstance(entry, HistoryEntry) and entry.requested is not None and entry.requested.reason == reason
     history = (home_copy / "models" / "active_history.jsonl").read_text().splitlines()
     assert json.loads(history[-1])["requested"]["reason"] == reason
     assert flush(10)
@@ -232,4 +233,4 @@ def test_a_run_its_reason_and_its_promotion_reach_the_webhook(
     awaiting = payloads[0]
     assert awaiting["figures"]["challenger_macro_f1"] == pytest.approx(result.challenger_macro_f1)
     assert awaiting["actor"] == "OS user ops" and awaiting["gates_failed"] == []
-    assert payloads[1]["actor"] == getattr(entry, "approver")
+    assert payloads[1]["actor"] == entry.approver

@@ -60,8 +60,8 @@ def change_event(entry: HistoryEntry) -> Event:
 def still_needed(given: Sequence[Approval], policy: AccessPolicy) -> str:
     """Who may give the next approval: the listed approvers who have not approved, in words."""
     left = [p for p in policy.approvers if not any(a.actor.email == p or a.actor.name == p for a in given)]
-    who = ", ".join(left) if left else "an approver"
-    return f"a {ordinal(len(given) + 1)} approver, different from {', '.join(a.actor.name for a in given)}: {who}"
+    listed = f"; approvers who have not approved: {', '.join(left)}" if left else ""
+    return f"a {ordinal(len(given) + 1)} approver other than {', '.join(a.actor.name for a in given)}{listed}"
 
 
 def approval_event(kind: ChangeKind, subject: str, given: Sequence[Approval], policy: AccessPolicy) -> Event:
