@@ -234,3 +234,28 @@ def test_a_run_its_reason_and_its_promotion_reach_the_webhook(
     assert awaiting["figures"]["challenger_macro_f1"] == pytest.approx(result.challenger_macro_f1)
     assert awaiting["actor"] == "OS user ops" and awaiting["gates_failed"] == []
     assert payloads[1]["actor"] == entry.approver
+
+
+def test_notify_test_prints_one_line_per_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
+) -> None:
+    from typer.testing import CliRunner
+
+    from taskclf_core.console.cli import app
+
+    httpserver.expect_request("/ok").respond_with_data("ok")
+    with silent_server() as url:
+        set_up(tmp_path, monkeypatch, [webhook(httpserver.url_for("/ok"), name="good"), webhook(url, name="silent")],
+               secret_for("good") + secret_for("silent"), attempts=1, timeout_seconds=1)
+        monkeypatch.setenv("TASKCLF_HOME", str(tmp_path))
+        result = CliRunner().invoke(app, ["notify", "test"], catch_exceptions=False)
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 2 and len(lines) == 2
+    assert re.fullmatch(r"webhook good: delivered \(1 attempt, \d+\.\d\d s\)", lines[0])
+    assert lines[1] == "webhook silent: failed after 1 attempt: no answer within 1 s"
+    assert json.loads(httpserver.log[0][0].get_data())["kind"] == "test"
+    (tmp_path / "configs" / "retrain.yaml").write_text("auto_promote: false\n")
+    empty = CliRunner().invoke(app, ["notify", "test"], catch_exceptions=False)
+    assert empty.exit_code == 2
+    assert empty.stderr.strip() == (f"error: no notification targets in {tmp_path / 'configs' / 'retrain.yaml'} (add a "
+                                    'notify: section with targets; see README "Notifications")')
