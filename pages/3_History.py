@@ -128,22 +128,6 @@ else:
         row_height=WRAP, key="history_runs",
     )
 
-# ----------------------------------------------------------------------------- notifications
-st.subheader("Notifications")
-deliveries = notifications.deliveries_view(home)
-for problem in deliveries.problems:
-    st.caption(f"Note: {plain(problem)}")
-if not deliveries.records:
-    st.caption("No notification sent yet (targets and the events they want: the notify: section of "
-               "configs/retrain.yaml; `taskclf notify test` tries every target).")
-else:
-    st.dataframe(
-        pd.DataFrame(deliveries.rows()), hide_index=True,
-        column_config={"error": st.column_config.TextColumn(width="large"), "target": TEXT},
-        row_height=WRAP, key="history_notifications",
-    )
-    st.caption(f"The {len(deliveries.records)} newest deliveries (all in artifacts/notifications.jsonl).")
-
 # ----------------------------------------------------------------------------- rollback
 st.subheader("Roll back")
 
@@ -183,3 +167,19 @@ else:
         ),
         reauth=you.sign_in_again(),
     )
+
+# ----------------------------------------------------------------------------- notifications
+st.subheader("Notifications")
+deliveries = notifications.deliveries_view(home)
+for problem in deliveries.problems:
+    st.caption(f"Note: {plain(problem)}")
+if not deliveries.records:
+    st.caption("No notification sent yet (targets and the events they want: the notify: section of "
+               "configs/retrain.yaml; `taskclf notify test` tries every target).")
+else:
+    st.dataframe(
+        pd.DataFrame(deliveries.rows()), hide_index=True,
+        column_config={"error": st.column_config.TextColumn(width="large"), "target": TEXT},
+        row_height=WRAP, key="history_notifications",
+    )
+    st.caption(f"The {len(deliveries.records)} newest deliveries (all in artifacts/notifications.jsonl).")
