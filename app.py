@@ -11,8 +11,10 @@ from taskclf_core.console import access, formatting, status
 from taskclf_core.console import inbox as inbox_model
 
 home = page_frame("Status")
-inbox = inbox_model.waiting_for(home, current_access())  # first: it voids expired approvals
 summary = status.status_summary(home)
+promotable = [(w.row.run_id, w.row.finished_at) for w in summary.awaiting if w.promotable]
+# Before any approval is shown: the inbox voids the expired ones (access.approval_expiry_days).
+inbox = inbox_model.waiting_for(home, current_access(), awaiting=promotable)
 
 st.subheader("Waiting for you")
 if inbox.note:

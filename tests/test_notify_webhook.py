@@ -259,3 +259,46 @@ def test_notify_test_prints_one_line_per_target(
     assert empty.exit_code == 2
     assert empty.stderr.strip() == (f"error: no notification targets in {tmp_path / 'configs' / 'retrain.yaml'} (add a "
                                     'notify: section with targets; see README "Notifications")')
+
+
+def test_a_failed_retrain_is_announced_and_a_busy_one_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
+) -> None:
+    from taskclf_core.console.service import RetrainRequest
+    from taskclf_core.errors import BusyError, DataError
+    from taskclf_core.train.lock import retrain_lock
+
+    set_up(tmp_path, monkeypatch, [webhook(httpserver.url_for("/hook"), ["run_failed"])], secret_for())
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    home = Home(tmp_path)
+    missing = tmp_path / "no-such-data"
+    with pytest.raises(DataError):
+        run_retrain(home, RetrainRequest(data_dir=missing, force=True, reason="weekly", started_by="OS user ops",
+                                         started_how="cli"))
+    with retrain_lock(home.artifacts_dir), pytest.raises(BusyError):
+        run_retrain(home, synthetic_request(0))  # another retrain runs: a refusal, not a failure
+    assert flush(10)
+    (payload,) = [json.loads(r.get_data()) for r, _ in httpserver.log]
+    assert (payload["kind"], payload["title"], payload["actor"], payload["reason"]) == (
+        "run_failed", "Retrain failed", "OS user ops", "weekly")
+    assert payload["summary"].startswith("The retrain stopped before saving a run: ") and str(missing) in payload["summary"]
+    assert payload["link"] == "http://console.test:8501/Retrain"
+
+
+def test_a_due_retrain_is_announced_once_per_due_period(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
+) -> None:
+    from typer.testing import CliRunner
+
+    from taskclf_core.console.cli import app
+
+    set_up(tmp_path, monkeypatch, [webhook(httpserver.url_for("/hook"), ["retrain_due"])], secret_for())
+    monkeypatch.setenv("TASKCLF_HOME", str(tmp_path))
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    for _ in range(2):
+        result = CliRunner().invoke(app, ["train", "check-retrain"], catch_exceptions=False)
+        assert result.stdout.splitlines() == ["Global retrain: DUE (no promoted model exists yet)"]
+        assert flush(10)
+    (payload,) = [json.loads(r.get_data()) for r, _ in httpserver.log]  # once, not once per check
+    assert (payload["kind"], payload["title"]) == ("retrain_due", "A retrain is due")
+    assert [r["status"] for r in deliveries(tmp_path)] == ["delivered"]

@@ -11,6 +11,7 @@ Before reading, approvals past ``access.approval_expiry_days`` are voided
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
@@ -103,8 +104,23 @@ def _item(state: PendingState, person: Identity, days: float, now: datetime, fin
     )
 
 
-def waiting_for(home: Home, access: Access, *, now: datetime | None = None) -> Inbox:
-    """What this session's person may sign off now, oldest wait first (Status, "Waiting for you")."""
+def _promotable(home: Home) -> list[tuple[str, datetime | None]]:
+    """The newest runs awaiting sign-off that may be promoted now."""
+    auto_promote = read_config(home).effective.auto_promote
+    rows = [r for r in run_rows(home)[0] if r.outcome == "awaiting_signoff"][:RUNS_CHECKED]
+    return [(r.run_id, r.finished_at) for r in rows if promotability(home, r.run_id, auto_promote=auto_promote)[0]]
+
+
+def waiting_for(
+    home: Home, access: Access, *, awaiting: Sequence[tuple[str, datetime | None]] | None = None,
+    now: datetime | None = None,
+) -> Inbox:
+    """What this session's person may sign off now, oldest wait first (Status, "Waiting for you").
+
+    Args:
+        awaiting: The runs awaiting sign-off that may be promoted now, as ``(run id, finished
+            at)``, when the caller judged them already (Status's summary); None: judged here.
+    """
     now = now or datetime.now(UTC)
     person = _person(access)
     if person is None:
@@ -117,14 +133,10 @@ def waiting_for(home: Home, access: Access, *, now: datetime | None = None) -> I
         expire_pending(home, policy.approval_expiry_days, now=now)
     except TaskclfError:
         pass  # the lock was busy or the disk refused: the next read voids them
-    auto_promote = read_config(home).effective.auto_promote
     items: list[InboxItem] = []
-    awaiting = [r for r in run_rows(home)[0] if r.outcome == "awaiting_signoff"][:RUNS_CHECKED]
-    for row in awaiting:
-        if not promotability(home, row.run_id, auto_promote=auto_promote)[0]:
-            continue
-        state = pending_state(home, row.run_id, required=policy.required_approvals)
-        item = _item(state, person, policy.approval_expiry_days, now, row.finished_at)
+    for run_id, finished in _promotable(home) if awaiting is None else awaiting:
+        state = pending_state(home, run_id, required=policy.required_approvals)
+        item = _item(state, person, policy.approval_expiry_days, now, finished)
         if item is not None:
             items.append(item)
     for state in all_pending(home, required=policy.required_approvals):
