@@ -26,7 +26,7 @@ from taskclf_core.access.policy import (
     role_needed,
 )
 from taskclf_core.console.sessions import require_live_session
-from taskclf_core.errors import ConfigError
+from taskclf_core.errors import ConfigError, TaskclfError
 from taskclf_core.paths import Home
 from taskclf_core.registry.approve import PendingApproval, rollback_as
 from taskclf_core.registry.history import HistoryEntry
@@ -101,9 +101,21 @@ def session_access(home: Home, *, team: bool, identity: Identity | None) -> Acce
     return Access(team=team, identity=identity, policy=policy, problem=problem)
 
 
+def void_expired(home: Home, policy: AccessPolicy) -> None:
+    """Void the pending approvals past ``access.approval_expiry_days`` before any is shown or counted
+    (``registry.expiry``: it writes only when one expired); a busy lock leaves them to the next read."""
+    from taskclf_core.registry.expiry import expire_pending
+
+    try:
+        expire_pending(home, policy.approval_expiry_days)
+    except TaskclfError:
+        pass
+
+
 def pending_sentences(home: Home, subject: str | None = None, *, kind: ChangeKind = "promote") -> list[str]:
     """Pending (and void) approvals in words: one change's, or every change's (Review, Status, History)."""
     policy, _ = access_policy(home)
+    void_expired(home, policy)
     if subject is not None:
         return pending_state(home, subject, required=policy.required_approvals, kind=kind).sentences()
     return [s for state in all_pending(home, required=policy.required_approvals) for s in state.sentences()]
@@ -123,6 +135,7 @@ def pending_notes(home: Home, subject: str | None = None, *, kind: ChangeKind = 
     void one (the champion changed since) is headed "Void approval".
     """
     policy, _ = access_policy(home)
+    void_expired(home, policy)
     required = policy.required_approvals
     states = (
         [pending_state(home, subject, required=required, kind=kind)] if subject is not None
@@ -145,6 +158,7 @@ def plan_signoff(home: Home, subject: str, *, kind: ChangeKind, access: Access) 
     In local mode the person is the OS user serving the console (one approval per OS user).
     """
     policy = access.policy
+    void_expired(home, policy)
     person = access.identity
     if person is None and not access.team:  # whoever types, the console's OS user signs off
         user = os_user()
@@ -308,6 +322,7 @@ __all__ = [
     "roll_back_as",
     "signed_by",
     "session_access",
+    "void_expired",
     "start_retrain",
     "who",
 ]

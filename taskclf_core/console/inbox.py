@@ -132,7 +132,7 @@ def waiting_for(
     try:
         expire_pending(home, policy.approval_expiry_days, now=now)
     except TaskclfError:
-        pass  # the lock was busy or the disk refused: the next read voids them
+        pass  # the lock was busy or the disk refused: the next read voids them (console.access.void_expired)
     items: list[InboxItem] = []
     for run_id, finished in _promotable(home) if awaiting is None else awaiting:
         state = pending_state(home, run_id, required=policy.required_approvals)

@@ -31,7 +31,7 @@ from taskclf_core.console.request import RetrainRequest
 from taskclf_core.errors import BusyError, ConfigError
 from taskclf_core.fs.atomic import open_lock_file, storage_error
 from taskclf_core.paths import Home
-from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence, retrain_cadence
+from taskclf_core.train.cadence import CadenceStatus, retrain_cadence, served_store_cadence
 from taskclf_core.train.config import RetrainConfig
 
 if TYPE_CHECKING:
@@ -85,16 +85,15 @@ def _cadence(home: Home, config: RetrainConfig, kind: str) -> tuple[CadenceStatu
     if kind == "retrain":
         return retrain_cadence(home.models_dir, config.global_retrain_cadence_days), None
     from taskclf_core.registry.deployment import inspect_deployment
-    from taskclf_core.registry.policy import resolve_home_path
 
     deployment = inspect_deployment(home)
     if deployment.champion_id is None:
         return None, "no champion, so no calibrator to refit"
-    if not deployment.uses_policy or deployment.served.store is None:
+    status = served_store_cadence(home, deployment, config.calibrator_update_cadence_days)
+    if status is None:
         return None, ("the deployment has no calibrator store (a refit on demand, `taskclf train calibrate`, "
                       "writes the first one)")
-    folder = resolve_home_path(home, deployment.served.store.folder)
-    return calibrator_cadence(folder, config.calibrator_update_cadence_days), None
+    return status, None
 
 
 def _answered(home: Home, kind: str, due_at: datetime | None) -> str | None:

@@ -8,8 +8,9 @@ History), then rewrites the pending file, then announces each (event
 its note written; the next sweep writes the note again, and readers show it once.
 
 It runs where approvals are counted (``registry.approve``, under the same lock, so an
-expired approval never counts), when the inbox is read (Status) and on every scheduled
-command (``--if-due``), so the note and the event come even when nobody signs off.
+expired approval never counts), before the console shows any (``console.access``: the
+inbox, Review, History; it writes only when one expired) and on every scheduled command
+(``--if-due``), so the note and the event come even when nobody opens the console.
 """
 
 from __future__ import annotations

@@ -34,12 +34,11 @@ from taskclf_core.paths import Home
 from taskclf_core.registry.cleanup import cleanup_stale_temp
 from taskclf_core.registry.deployrecord import TUNED_SOURCES
 from taskclf_core.registry.pointer import registry_lock
-from taskclf_core.registry.policy import resolve_home_path
 from taskclf_core.registry.promotion import promote_auto
 from taskclf_core.registry.requested import RunRequested
 from taskclf_core.registry.runids import new_run_id
 from taskclf_core.registry.runs import write_run
-from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence
+from taskclf_core.train.cadence import CadenceStatus, served_store_cadence
 from taskclf_core.train.champion import ChampionState, load_champion
 from taskclf_core.train.config import RetrainConfig, config_to_yaml
 from taskclf_core.train.deploy import DeploymentPlan, ServingConfig
@@ -86,10 +85,7 @@ def plan_refit(serving: ServingConfig | None, champion: ChampionState) -> Deploy
 
 def refit_cadence(home: Home, champion: ChampionState, cadence_days: int) -> CadenceStatus | None:
     """The calibrator cadence of the deployment's store (None: the deployment has no store)."""
-    deployment = champion.deployment
-    if deployment is None or not deployment.uses_policy or deployment.served.store is None:
-        return None
-    return calibrator_cadence(resolve_home_path(home, deployment.served.store.folder), cadence_days)
+    return served_store_cadence(home, champion.deployment, cadence_days)
 
 
 def _save(home: Home, *, config: RetrainConfig, champion: ChampionState, evaluation: Evaluation,
