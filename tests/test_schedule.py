@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,23 @@ def test_scheduling_options_refuse_bad_input_in_one_line(
     result = runner.invoke(app, ["train", "retrain", "--synthetic", *args], catch_exceptions=False)
     assert result.exit_code == 2
     assert [line for line in result.stderr.splitlines() if line.strip()] == [message]
+
+
+def test_calibrate_if_due_refits_once_when_the_store_is_due(tmp_path: Path) -> None:
+    from tests.test_policy_console import DATA, PERMISSIVE, _cli, _home
+
+    args = ("train", "calibrate", "--if-due", "--data-dir", str(DATA), "--from", "2025-09-09", "--to", "2025-09-11")
+    fresh = _home(tmp_path, "policy-temperature", PERMISSIVE + "calibrator_update_cadence_days: 3650\n")
+    not_due = _cli(fresh, *args)
+    assert not_due.returncode == 0 and not_due.stdout.startswith("Not due: calibrator store updated ")
+    assert len(not_due.stdout.splitlines()) == 1 and runs(fresh) == []
+    root = _home(tmp_path / "due", "policy-temperature", PERMISSIVE + "calibrator_update_cadence_days: 0\n")
+    refit = _cli(root, *args)
+    assert refit.returncode == 0, refit.stderr
+    (run_id,) = runs(root)
+    assert "Outcome: awaiting_signoff." in refit.stdout and f"Run: {run_id}" in refit.stdout
+    again = _cli(root, *args)
+    assert again.returncode == 0
+    assert re.fullmatch(rf"Due \(calibrator store updated [^)]*\), but run {run_id} \(finished [^)]* UTC\) answers "
+                        r"this due period and awaits sign-off; nothing started\.", again.stdout.strip())
+    assert runs(root) == [run_id]
