@@ -96,11 +96,12 @@ def read_records(home: Home, *, limit: int = 200) -> tuple[list[DeliveryRecord],
     return records[:limit], problems
 
 
-def sent_keys(home: Home) -> set[str]:
-    """The keys of events already sent (or tried): an event with one of them is not sent again."""
+def delivered_keys(home: Home) -> set[tuple[str, str]]:
+    """``(event key, target)`` of keyed events delivered: not sent to that target again (a
+    target that failed gets the next try)."""
     records, _ = read_records(home, limit=10_000)
-    return {r.key for r in records if r.key}
+    return {(r.key, r.target) for r in records if r.key and r.status == "delivered"}
 
 
 __all__ = ["NOTIFICATIONS_FILE", "DeliveryRecord", "DeliveryStatus", "append_record", "log_path", "now_iso",
-           "read_records", "sent_keys"]
+           "delivered_keys", "read_records"]

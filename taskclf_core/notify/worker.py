@@ -32,8 +32,8 @@ from taskclf_core.notify.log import (
     DeliveryRecord,
     DeliveryStatus,
     append_record,
+    delivered_keys,
     now_iso,
-    sent_keys,
 )
 from taskclf_core.notify.secrets import (
     MIN_SECRET_CHARS,
@@ -144,9 +144,9 @@ class Dispatcher:
                 return []
         if config is None or not config.wanting(event.kind):
             return []
-        if event.key and event.key in sent_keys(home):
-            return []  # sent once already (a due cadence, once per period)
-        deliveries = [Delivery(home, target, event, config) for target in config.wanting(event.kind)]
+        done = delivered_keys(home) if event.key else set()  # a due cadence: once per period and target
+        deliveries = [Delivery(home, target, event, config) for target in config.wanting(event.kind)
+                      if (event.key, target.name) not in done]
         for delivery in deliveries:
             self._enqueue(delivery)
         return deliveries
