@@ -55,3 +55,20 @@ def test_history_shows_deliveries_and_expired_approvals(
     assert "hunter2pw" not in table.to_string()
     (expired,) = [c for c in texts(at.caption) if c.startswith("Expired approval")]
     assert f"of run {seeded_home.awaiting} expired after 7 day(s)" in expired
+
+
+def test_a_retrain_started_from_the_page_records_who_started_it_and_why(home_copy: Path) -> None:
+    import time
+
+    from taskclf_core.access.identity import os_user
+    from taskclf_core.console import access, jobs
+
+    home = Home(home_copy)
+    job = access.start_retrain(home, {"synthetic": True, "reason": "  the labels of November  "}, actor=None)
+    deadline = time.monotonic() + 120
+    while jobs.read_job(home, job.job_id).active and time.monotonic() < deadline:
+        time.sleep(0.1)
+    done = jobs.read_job(home, job.job_id)
+    assert done.state == "succeeded" and done.result is not None and done.result.outcome == "not_due"
+    assert (done.request["reason"], done.request["started_by"], done.request["started_how"]) == (
+        "the labels of November", f"OS user {os_user()}", "local")
