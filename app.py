@@ -5,11 +5,27 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from page_frame import RETRAIN, REVIEW, page_frame, plain
+from access_frame import current_access
+from page_frame import HISTORY, RETRAIN, REVIEW, page_frame, plain
 from taskclf_core.console import charts, formatting, status
+from taskclf_core.console import inbox as inbox_model
 
 home = page_frame("Status")
 summary = status.status_summary(home)
+promotable = [(w.row.run_id, w.row.finished_at) for w in summary.awaiting if w.promotable]
+# Before any approval is shown: the inbox voids the expired ones (access.approval_expiry_days).
+inbox = inbox_model.waiting_for(home, current_access(), awaiting=promotable)
+
+st.subheader("Waiting for you")
+if inbox.note:
+    st.caption(plain(inbox.note))
+for item in inbox.items:
+    st.warning(plain(item.line()), icon=":material/pending_actions:")
+    if item.page == "Review":
+        st.page_link(REVIEW, label=f"Review {item.subject}", query_params=item.query, icon=":material/fact_check:")
+    else:
+        st.page_link(HISTORY, label="Roll back on History", icon=":material/history:")
+
 st.caption(f"Home: `{home.root}`")
 if summary.config.defaults:
     st.caption(

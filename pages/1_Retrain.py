@@ -15,6 +15,7 @@ from taskclf_core.console.request import MAX_DAYS, MAX_SEED, MAX_USERS, MIN_DAYS
 from taskclf_core.data.schema import SCHEMA_DESCRIPTIONS
 from taskclf_core.data.synthetic import SCENARIOS
 from taskclf_core.errors import JobRunningError, TaskclfError
+from taskclf_core.registry.requested import MAX_REASON_CHARS
 from taskclf_core.train.config import read_config
 
 home = page_frame("Retrain")
@@ -162,6 +163,10 @@ else:
         date_to=dates[-1] if dates else None,
         user_id=user_id.strip() or None,
     )
+fields["reason"] = st.text_input(
+    "Reason (optional): why start it now", key="retrain_reason", disabled=locked, max_chars=MAX_REASON_CHARS,
+    help="Shown on the run's review, sent with its events and kept in the history when it becomes champion.",
+)
 left, right = st.columns(2)
 fields["force"] = left.toggle("Force (skip the cadence check)", key="retrain_force", disabled=locked)
 fields["dry_run"] = right.toggle("Dry run (evaluate only; never promotable)", key="retrain_dry_run", disabled=locked)

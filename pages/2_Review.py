@@ -59,6 +59,8 @@ if refit_of:
             "its deployment now (before) and *challenger* the same model with the refitted calibrator and "
             "threshold (after).", icon=":material/tune:")
 st.badge(state.label, color=STATE_COLOURS.get(state.outcome, "gray"))  # type: ignore[arg-type]
+if decision.requested is not None:  # who started the run, and the reason they gave
+    st.info(plain(decision.requested.describe()), icon=":material/person:")
 for sentence in state.sentences(run_id):
     st.markdown(plain(formatting.end_sentence(sentence)))
 for what, full_note in state.full_notes():  # a long note: its first line above, the whole note here

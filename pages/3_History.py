@@ -7,9 +7,10 @@ import streamlit as st
 
 from access_frame import actor, current_access
 from page_frame import page_frame, plain, signoff
-from taskclf_core.console import access, charts, deployview, formatting, history
+from taskclf_core.console import access, charts, deployview, formatting, history, notifications
 from taskclf_core.console.runstate import OUTCOMES, names_of
 from taskclf_core.registry.approve import PendingApproval
+from taskclf_core.registry.expiry import read_expired
 
 home = page_frame("History")
 
@@ -59,6 +60,7 @@ else:
                     "evidence": formatting.review_link(e.run_id) if e.run_id in view.run_ids else None,
                     "previous": e.previous_champion or "none", "macro-F1": e.macro_f1, "gates": e.gates_summary,
                     "deployment (before → after)": deployview.describe_change(e.deployment_before, e.deployment_after),
+                    "run started": e.requested.describe() if e.requested else "",
                 }
                 for e in view.entries
             ]
@@ -66,7 +68,7 @@ else:
         hide_index=True,
         column_config={
             "approver": TEXT, "note": st.column_config.TextColumn(width="large"), "gates": TEXT,
-            "signed off by": TEXT, "approvals": TEXT, "deployment (before → after)": TEXT,
+            "signed off by": TEXT, "approvals": TEXT, "deployment (before → after)": TEXT, "run started": TEXT,
             "macro-F1": st.column_config.NumberColumn(format="%.4f"),
             "evidence": st.column_config.LinkColumn(display_text="open review"),
         },
@@ -82,6 +84,8 @@ if serving is not None:
         st.caption(f"{problem.severity.capitalize()}: {plain(problem.what)}. Fix: {plain(problem.fix)}.")
 for heading, sentence in view.pending_notes:  # the two-person rule's first sign-offs (and void ones)
     st.warning(f"{heading}: {plain(sentence)}", icon=":material/pending_actions:")
+for expired in read_expired(home):  # access.approval_expiry_days: voided, noted here
+    st.caption(f"Expired approval ({formatting.format_time(expired.expired_at)}): {plain(expired.describe())}.")
 
 # ----------------------------------------------------------------------------- models
 st.subheader("Promoted models")
@@ -167,3 +171,19 @@ else:
         ),
         reauth=you.sign_in_again(),
     )
+
+# ----------------------------------------------------------------------------- notifications
+st.subheader("Notifications")
+deliveries = notifications.deliveries_view(home)
+for problem in deliveries.problems:
+    st.caption(f"Note: {plain(problem)}")
+if not deliveries.records:
+    st.caption("No notification sent yet (targets and the events they want: the notify: section of "
+               "configs/retrain.yaml; `taskclf notify test` tries every target).")
+else:
+    st.dataframe(
+        pd.DataFrame(deliveries.rows()), hide_index=True,
+        column_config={"error": st.column_config.TextColumn(width="large"), "target": TEXT},
+        row_height=WRAP, key="history_notifications",
+    )
+    st.caption(f"The {len(deliveries.records)} newest deliveries (all in artifacts/notifications.jsonl).")

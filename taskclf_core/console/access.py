@@ -25,7 +25,7 @@ from taskclf_core.access.policy import (
     role_needed,
 )
 from taskclf_core.console.sessions import require_live_session
-from taskclf_core.errors import SignInAgain
+from taskclf_core.errors import SignInAgain, TaskclfError
 from taskclf_core.paths import Home
 from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.registry.pending import SignoffPlan, all_pending, pending_state, signoff_plan
@@ -99,6 +99,17 @@ def session_access(home: Home, *, team: bool, identity: Identity | None) -> Acce
     return Access(team=team, identity=identity, policy=policy, problem=problem)
 
 
+def void_expired(home: Home, policy: AccessPolicy) -> None:
+    """Void the pending approvals past ``access.approval_expiry_days`` before any is shown or counted
+    (``registry.expiry``: it writes only when one expired); a busy lock leaves them to the next read."""
+    from taskclf_core.registry.expiry import expire_pending
+
+    try:
+        expire_pending(home, policy.approval_expiry_days)
+    except TaskclfError:
+        pass
+
+
 #: Headings of approvals in words: those that count, those void, a file that was not read.
 PENDING_HEADING: Final = "Pending approval"
 VOID_HEADING: Final = "Void approval"
@@ -114,6 +125,7 @@ def pending_notes(
     "Pending approval" only for approvals that still count toward the two-person rule; a
     void one (the champion changed since) is headed "Void approval".
     """
+    void_expired(snap.home, policy)
     required = policy.required_approvals
     home = snap.home  # the pending file and the pointer are the snapshot's (one read)
     states = (
@@ -137,6 +149,7 @@ def plan_signoff(home: Home, subject: str, *, kind: ChangeKind, access: Access) 
     In local mode the person is the OS user serving the console (one approval per OS user).
     """
     policy = access.policy
+    void_expired(home, policy)
     person = access.identity
     if person is None and not access.team:  # whoever types, the console's OS user signs off
         user = os_user()
@@ -241,7 +254,10 @@ def start_retrain(home: Home, fields: Mapping[str, Any], *, actor: Identity | No
         policy = access_policy(home)[0]
         require_live_session(home, actor, policy)
         require_role(actor, policy, "operator", "start a retrain")
-    return submit(home, fields)
+    # Who starts it is what the console established, never a typed field.
+    started = {"started_by": actor.name, "started_how": "signed_in"} if actor is not None else {
+        "started_by": f"OS user {os_user()}", "started_how": "local"}
+    return submit(home, {**fields, **started})
 
 
 def cancel_retrain(home: Home, job_id: str, *, actor: Identity | None) -> JobStatus:
@@ -267,6 +283,7 @@ __all__ = [
     "required_rule",
     "signed_by",
     "session_access",
+    "void_expired",
     "start_retrain",
     "who",
 ]

@@ -102,7 +102,9 @@ app = typer.Typer(cls=_OneLineErrors, no_args_is_help=True, add_completion=False
 train_app = typer.Typer(no_args_is_help=True, help="Retrain, review, promote and roll back models.", epilog=EPILOG)
 data_app = typer.Typer(no_args_is_help=True, help="Write data in taskclf's data-directory layout.", epilog=EPILOG)
 app.add_typer(train_app, name="train")
+notify_app = typer.Typer(no_args_is_help=True, help="Notifications: webhooks, chat and email (the notify: section).", epilog=EPILOG)
 app.add_typer(data_app, name="data")
+app.add_typer(notify_app, name="notify")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help=_help("Retrain config YAML [default: <home>/configs/retrain.yaml; the reference defaults when it does not exist]."))]
 ModelsOpt = Annotated[Path | None, typer.Option("--models-dir", help=_help("Folder of promoted models [default: <home>/models]."))]
@@ -111,6 +113,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object ins
 SchemaOpt = Annotated[str, typer.Option("--schema", help="Schema version of the synthetic team: " + "; ".join(f"{v} ({d})" for v, d in SCHEMA_DESCRIPTIONS.items()) + ".")]
 UsersOpt = Annotated[int, typer.Option("--users", min=MIN_USERS, max=MAX_USERS, help="Synthetic team size.")]
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Synthetic data seed.")]
+IfDueOpt = Annotated[bool, typer.Option("--if-due", help="Only when due (for a timer): otherwise one line, exit 0, nothing started; also when a retrain is already running.")]
+ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why you start it: shown on Review, sent with its events, kept in the history.")]
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -187,13 +191,14 @@ def check_retrain(
     calibrator_store: Annotated[Path | None, typer.Option("--calibrator-store", help="Calibrator store folder (with store.json).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Say whether a global retrain (and a calibrator update) is due."""
+    """Say whether a global retrain (and a calibrator update) is due; when one is, tell the
+    notification targets that want retrain_due / calibrator_due (once per due period)."""
     from taskclf_core.console.service import cadence_report
 
     with _errors():
         home = _home(models_dir)
         _note_defaults(home, config)
-        report = cadence_report(home, config_path=config, calibrator_store=calibrator_store)
+        report = cadence_report(home, config_path=config, calibrator_store=calibrator_store, announce=True)
     if as_json:
         _print_json(report)
         return
@@ -238,10 +243,16 @@ def retrain(
     reject_threshold: Annotated[float, typer.Option("--reject-threshold", help="Reject threshold, in (0, 1).")] = DEFAULT_REJECT_THRESHOLD,
     engine: Annotated[str | None, typer.Option("--engine", help=_help("Where to run: local (this process) or dask (a Dask cluster) [default: the config's compute.engine]."))] = None,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help=_help("Dask scheduler: local (a cluster on this machine) or an address like tcp://host:8786; implies --engine dask [default: the config's compute.scheduler]."))] = None,
+    if_due: IfDueOpt = False,
+    reason: ReasonOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run the retrain pipeline and print the snapshot, every gate and the outcome."""
-    from taskclf_core.console.service import build_request, run_retrain
+    """Run the retrain pipeline and print the snapshot, every gate and the outcome.
+
+    With --if-due (for a timer, docs/SCHEDULING.md): one line and exit 0 when it is not due
+    or a retrain is already running; the retrain, as usual, when it is due.
+    """
+    from taskclf_core.console.service import build_request
 
     with _errors():
         request = build_request(config_path=config, force=force, dry_run=dry_run, synthetic=synthetic,
@@ -249,14 +260,12 @@ def retrain(
                                 date_from=_date(date_from, "--from"),
                                 date_to=_date(date_to, "--to"), data_dir=data_dir, user_id=user_id,
                                 holdout_fraction=holdout_fraction, reject_threshold=reject_threshold,
-                                engine=engine, scheduler=scheduler)
+                                engine=engine, scheduler=scheduler, reason=reason, **_cli_starter())
         home = _home(models_dir, out_dir)
         _note_defaults(home, config)
-        report, stop = _progress_reporter(not as_json and err.is_terminal)
-        try:
-            result = run_retrain(home, request, progress=report)
-        finally:
-            stop()
+        result = _run(home, request, if_due=if_due, as_json=as_json)
+    if result is None:
+        return
     if as_json:
         _print_json(result.model_dump(mode="json"))
         return
@@ -279,28 +288,55 @@ def calibrate(
     user_id: Annotated[str | None, typer.Option("--user-id", help="User id for schema v2 files (they carry none).")] = None,
     models_dir: ModelsOpt = None,
     out_dir: OutOpt = None,
+    if_due: IfDueOpt = False,
+    reason: ReasonOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Refit the champion's calibrator on recent labelled data: a run gated and signed off like a model
-    (`taskclf train promote RUN_ID` applies it)."""
-    from taskclf_core.console.service import build_request, run_retrain
+    (`taskclf train promote RUN_ID` applies it). --if-due as for retrain."""
+    from taskclf_core.console.service import build_request
 
     with _errors():
         request = build_request(kind="calibrate", config_path=config, force=force, dry_run=dry_run,
                                 synthetic=synthetic, scenario=scenario, schema_version=schema_version, users=users,
                                 seed=seed, date_from=_date(date_from, "--from"), date_to=_date(date_to, "--to"),
-                                data_dir=data_dir, user_id=user_id)
+                                data_dir=data_dir, user_id=user_id, reason=reason, **_cli_starter())
         home = _home(models_dir, out_dir)
         _note_defaults(home, config)
-        report, stop = _progress_reporter(not as_json and err.is_terminal)
-        try:
-            result = run_retrain(home, request, progress=report)
-        finally:
-            stop()
+        result = _run(home, request, if_due=if_due, as_json=as_json)
+    if result is None:
+        return
     if as_json:
         _print_json(result.model_dump(mode="json"))
         return
     _render_result(result)
+
+
+def _cli_starter() -> dict[str, str]:
+    """Who starts a run from the command line: the OS user (never typed)."""
+    from taskclf_core.access.identity import os_user
+
+    return {"started_by": f"OS user {os_user()}", "started_how": "cli"}
+
+
+def _run(home: Home, request: Any, *, if_due: bool, as_json: bool) -> Any:
+    """Run the retrain or refit (with --if-due: only when due); None when nothing started (said)."""
+    from taskclf_core.console.schedule import run_if_due
+    from taskclf_core.console.service import run_retrain
+
+    report, stop = _progress_reporter(not as_json and err.is_terminal)
+    try:
+        if not if_due:
+            return run_retrain(home, request, progress=report)
+        scheduled = run_if_due(home, request, progress=report)
+    finally:
+        stop()
+    if scheduled.result is None:
+        if as_json:
+            _print_json({"started": False, "reason": scheduled.skipped})
+        else:
+            _say(scheduled.skipped or "Nothing started.")
+    return scheduled.result
 
 
 @train_app.command("recover", epilog=EPILOG)
@@ -525,6 +561,32 @@ def synthesize(
         _print_json(summary)
         return
     _say(f"Wrote {summary['rows']} windows and {summary['spans']} spans ({summary['date_from']}..{summary['date_to']}) to {out_dir}")
+
+
+# --------------------------------------------------------------------------- notify
+
+
+@notify_app.command("test", epilog=EPILOG)
+def notify_test(
+    models_dir: ModelsOpt = None,
+    out_dir: OutOpt = None,
+) -> None:
+    """Send a test event to every target of the notify: section and print one line per target.
+
+    Exit 0 when every target got it; 2 when one did not (its line says why) or there is no target.
+    """
+    from taskclf_core.console.notifications import probe_targets
+
+    with _errors():
+        home = _home(models_dir, out_dir)
+        results = probe_targets(home)
+    if not results:
+        _fail(f"no notification targets in {home.config_path} (add a notify: section with targets; see README "
+              "\"Notifications\")")
+    for result in results:
+        _say(result.line())
+    if any(r.record is None or r.record.status != "delivered" for r in results):
+        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 # --------------------------------------------------------------------------- init

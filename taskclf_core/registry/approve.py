@@ -21,7 +21,10 @@ from taskclf_core.access.approvals import Approval, ChangeKind, approval_by, for
 from taskclf_core.access.identity import Identity
 from taskclf_core.access.policy import AccessPolicy, require_fresh_signin, require_role
 from taskclf_core.errors import PromotionRefused
+from taskclf_core.notify import emit
 from taskclf_core.paths import Home
+from taskclf_core.registry.events import approval_event
+from taskclf_core.registry.expiry import expire_pending
 from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.registry.pending import (
     PendingApprovals,
@@ -115,6 +118,7 @@ def _sign(
 ) -> HistoryEntry | PendingApproval:
     """The two-person rule for one change, under the registry lock."""
     with registry_lock(home):
+        expire_pending(home, policy.approval_expiry_days)  # an expired approval never counts
         state = check()
         champion, change_id = champion_of(state)
         data, _ = read_pending(home)
@@ -134,6 +138,7 @@ def _sign(
                 runs, rollbacks = dict(pending.runs), dict(pending.rollbacks)
                 (runs if kind == "promote" else rollbacks)[subject] = list(approvals)
                 write_pending(home, PendingApprovals(runs=runs, rollbacks=rollbacks))
+                emit(home, approval_event(kind, subject, approvals, policy))
                 return PendingApproval(subject, approval, PendingState(subject, required, approvals, kind=kind))
         entry = complete(approvals)
         if pending_path(home).exists():

@@ -15,6 +15,7 @@ from taskclf_core.access.policy import AccessPolicy
 from taskclf_core.errors import ConfigError, StorageError, describe_validation_error, show_value
 from taskclf_core.fs.atomic import write_text_atomic
 from taskclf_core.model.thresholds import GateThresholds
+from taskclf_core.notify.config import NotifyConfig
 from taskclf_core.train.dask.config import ComputeConfig
 from taskclf_core.train.deploy import ServingConfig
 
@@ -57,6 +58,8 @@ class RetrainConfig(BaseModel):
     access: AccessPolicy = Field(default_factory=lambda: AccessPolicy())
     #: How a challenger is deployed (taskclf's inference policy); None: like the current deployment.
     serving: ServingConfig | None = None
+    #: Where events go (webhooks, chat, email; issue 24); None: no targets, nothing is sent.
+    notify: NotifyConfig | None = None
 
 
 def parse_retrain_config(raw: Any, *, source: str = "config") -> RetrainConfig:

@@ -38,6 +38,7 @@ from taskclf_core.model.reports import BootstrapInterval
 from taskclf_core.paths import Home
 from taskclf_core.registry.cleanup import cleanup_stale_temp
 from taskclf_core.registry.latest import find_latest_model
+from taskclf_core.registry.requested import RunRequested
 from taskclf_core.train.cadence import (
     check_calibrator_update_due,
     check_retrain_due,
@@ -133,6 +134,7 @@ def run_retrain_pipeline(
     progress: ProgressCallback | None = None,
     data_warnings: Sequence[DataWarning] | None = None,
     dataset_hash: str | None = None,
+    requested: RunRequested | None = None,
 ) -> RetrainResult:
     """Run the full retrain pipeline: train, evaluate, gate, save, maybe promote.
 
@@ -159,6 +161,7 @@ def run_retrain_pipeline(
             included), recorded in the snapshot; None: found here in ``features_df``.
         dataset_hash: The hash of the data as loaded, when the loader kept fewer columns
             than it hashed (``LoadedData.dataset_hash()``); None: computed here.
+        requested: Who started the run and why (recorded in ``decision.json``).
 
     Returns:
         A :class:`RetrainResult`; ``promoted`` is true only when the new model is the
@@ -198,5 +201,5 @@ def run_retrain_pipeline(
         return save_and_report(
             home=home, challenger=challenger, snapshot=data.snapshot, config=config, evaluation=evaluation,
             verdict=verdict, champion=champion, started_at=started_at, reject_threshold=reject_threshold,
-            data_provenance=data_provenance, clock=clock,
+            data_provenance=data_provenance, clock=clock, requested=requested,
         )

@@ -27,6 +27,7 @@ from taskclf_core.paths import Home
 from taskclf_core.registry import bundle as bundle_mod
 from taskclf_core.registry.pointer import registry_lock
 from taskclf_core.registry.promotion import promote_auto
+from taskclf_core.registry.requested import RunRequested
 from taskclf_core.registry.runids import new_run_id
 from taskclf_core.registry.runs import Outcome, write_run
 from taskclf_core.train.champion import ChampionState, current_champion_id
@@ -70,6 +71,7 @@ def save_run(
     deployment: ChallengerDeployment | None = None,
     served_rows: pd.DataFrame | None = None,
     checklist: BaseModel | None = None,
+    requested: RunRequested | None = None,
 ) -> tuple[str, Outcome, str, Path]:
     """Write the run folder atomically (and, for ``promoted``, make it the champion).
 
@@ -154,6 +156,8 @@ def save_run(
         "taskclf_core_version": version,
         "thresholds_version": thresholds_version(config),
     }
+    if requested is not None:
+        decision["requested"] = requested.model_dump(mode="json")
     run_id = new_run_id()
     if final != "promoted":
         return run_id, final, reason, write_run(home.runs_dir, run_id, files=files, decision=decision)

@@ -43,6 +43,7 @@ from taskclf_core.model.reports import BootstrapInterval, EvaluationReport
 from taskclf_core.model.served import ServedOutputs, ServingRule, serve
 from taskclf_core.model.serving import predict_proba
 from taskclf_core.paths import Home
+from taskclf_core.registry.requested import RunRequested
 from taskclf_core.train.cadence import CadenceStatus
 from taskclf_core.train.champion import ChampionState
 from taskclf_core.train.config import RetrainConfig, config_to_yaml
@@ -455,6 +456,7 @@ def save_and_report(
     reject_threshold: float,
     data_provenance: str,
     clock: Clock,
+    requested: RunRequested | None = None,
 ) -> RetrainResult:
     """Save the run with its evidence (promoting it when that is its outcome); the result.
 
@@ -486,6 +488,7 @@ def save_and_report(
         deployment=evaluation.deployment,
         served_rows=evaluation.served_rows,
         checklist=evaluation.checklist,
+        requested=requested,
     )
     return RetrainResult(
         promoted=outcome == "promoted",
