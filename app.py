@@ -5,12 +5,28 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from page_frame import RETRAIN, REVIEW, page_frame, plain
+from access_frame import current_access
+from page_frame import HISTORY, RETRAIN, REVIEW, page_frame, plain
 from taskclf_core.console import formatting
 from taskclf_core.console.read import status
+from taskclf_core.console.reports import charts
 
 home = page_frame("Status")
-summary = status.status_summary(home)
+# One read of the registry, the person's inbox too (expired approvals voided before it).
+summary = status.status_summary(home, access=current_access())
+inbox = summary.inbox
+assert inbox is not None  # asked for with the session's access
+
+st.subheader("Waiting for you")
+if inbox.note:
+    st.caption(plain(inbox.note))
+for item in inbox.items:
+    st.warning(plain(item.line()), icon=":material/pending_actions:")
+    if item.page == "Review":
+        st.page_link(REVIEW, label=f"Review {item.subject}", query_params=item.query, icon=":material/fact_check:")
+    else:
+        st.page_link(HISTORY, label="Roll back on History", icon=":material/history:")
+
 st.caption(f"Home: `{home.root}`")
 if summary.config.defaults:
     st.caption(
@@ -101,6 +117,10 @@ for waiting in summary.awaiting:
     else:
         st.caption(f"Run `{waiting.row.run_id}` awaits sign-off but cannot be promoted: {plain(waiting.why)}.")
     st.page_link(REVIEW, label=f"Review {waiting.row.run_id}", query_params={"run": waiting.row.run_id})
+
+if summary.timeline is not None and len(summary.timeline):
+    st.subheader("Over time")
+    st.vega_lite_chart(charts.to_vegalite_dict(charts.timeline_chart(summary.timeline)), theme=None, width="content")
 
 st.subheader("Latest runs")
 if not summary.latest_runs:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+#: Issue 23: the checklist's evidence at most this share of the pipeline (v3, 60 users).
+CHECKLIST_SHARE = 0.10
 #: Stages measured alone, in pipeline order (generation and load come before it).
 STAGES = (
     "generate", "load", "hash", "projection", "split", "training", "challenger scoring",
@@ -87,6 +89,12 @@ def _size_targets(schema: str, sizes: list[dict[str, Any]], check: Any) -> None:
         check(f"{schema} non_lgbm_share", d["non_lgbm_share"], NON_LGBM_SHARE,
               f"time outside LightGBM calls / pipeline at {where} "
               f"((pipeline - floor) / pipeline: {d['floor_difference_share']:.1%})")
+        # Issue 23: the promotion checklist's evidence (per person, latest week, stability, why the
+        # model changed) costs at most this share of the whole pipeline.
+        timings = big["pipeline"].get("timings", {})
+        if "checking the promotion checklist" in timings:
+            check(f"{schema} checklist_share", timings["checking the promotion checklist"] / big["pipeline"]["s"],
+                  CHECKLIST_SHARE, f"the promotion checklist's evidence / the whole dry-run pipeline at {where}")
         if schema == "v3":
             # Issue 13: the pipeline's own peak (the dry run), against one float64 copy of the
             # loaded feature matrix twice over plus 1 GB.

@@ -22,6 +22,7 @@ from taskclf_core.console.request import (
 )
 from taskclf_core.data.schema import SCHEMA_DESCRIPTIONS
 from taskclf_core.errors import JobRunningError, TaskclfError
+from taskclf_core.registry.requested import MAX_REASON_CHARS
 from taskclf_core.synthetic.team import SCENARIOS
 from taskclf_core.train.config import read_config
 
@@ -158,6 +159,10 @@ else:
         date_to=dates[-1] if dates else None,
         user_id=user_id.strip() or None,
     )
+fields["reason"] = st.text_input(
+    "Reason (optional): why start it now", key="retrain_reason", disabled=locked, max_chars=MAX_REASON_CHARS,
+    help="Shown on the run's review, sent with its events and kept in the history when it becomes champion.",
+)
 left, right = st.columns(2)
 fields["force"] = left.toggle("Force (skip the cadence check)", key="retrain_force", disabled=locked)
 fields["dry_run"] = right.toggle("Dry run (evaluate only; never promotable)", key="retrain_dry_run", disabled=locked)

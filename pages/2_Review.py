@@ -6,6 +6,7 @@ from functools import partial
 
 import streamlit as st
 
+import checklist_frame
 import review_frame
 from access_frame import actor, current_access
 from page_frame import (
@@ -20,10 +21,11 @@ from page_frame import (
 )
 from taskclf_core.console import access, formatting
 from taskclf_core.console.access import audit_rows
-from taskclf_core.console.read import review
+from taskclf_core.console.read import checklistview, review
 from taskclf_core.console.read.runstate import names_of
 from taskclf_core.console.reports import charts, report
 from taskclf_core.errors import TaskclfError
+from taskclf_core.model.thresholds import GateThresholds
 
 home = page_frame("Review")
 hide_chart_toolbar()
@@ -56,6 +58,7 @@ except TaskclfError as exc:
 
 run_id = rv.run_id
 decision = rv.decision
+run_gates = (rv.run_config.gates if rv.run_config is not None else GateThresholds())  # the run's own thresholds
 state = rv.effective
 
 # ----------------------------------------------------------------------------- headline
@@ -66,6 +69,8 @@ if refit_of:
             "its deployment now (before) and *challenger* the same model with the refitted calibrator and "
             "threshold (after).", icon=":material/tune:")
 st.badge(state.label, color=STATE_COLOURS.get(state.outcome, "gray"))  # type: ignore[arg-type]
+if decision.requested is not None:  # who started the run, and the reason they gave
+    st.info(plain(decision.requested.describe()), icon=":material/person:")
 for sentence in state.sentences(run_id):
     st.markdown(plain(formatting.end_sentence(sentence)))
 for what, full_note in state.full_notes():  # a long note: its first line above, the whole note here
@@ -92,17 +97,25 @@ cols[1].metric("Champion macro-F1", f"{champion_report.macro_f1:.4f}" if champio
 cols[2].metric("Rule baseline macro-F1", f"{reports['baseline'].macro_f1:.4f}" if reports["baseline"] else "n/a")
 cols[3].metric("Gates failed", rv.failed_gate_count, help=decision.gates_summary)
 st.caption(f"Macro-F1: {review.REVIEW_F1_SOURCE}.")
+worst = checklistview.worst_off_sentence(rv.evidence.checklist, run_gates.per_user.tolerance)
+if worst:
+    st.markdown(f"**{plain(worst)}.**")
 compared = rv.compared_against.run_id if rv.compared_against else "none (no champion when it ran)"
 st.markdown(
     f"Compared against champion **`{compared}`**; champion now **`{rv.current_champion or 'none'}`**. "
     f"Finished {formatting.format_time(decision.finished_at)}; regression tolerance {rv.tolerance}."
 )
+if rv.thresholds_note:
+    st.caption(plain(rv.thresholds_note))
 review_frame.draw_inputs(rv.content_key, rv.evidence.snapshot, rv.evidence.config_yaml)
 
 # ----------------------------------------------------------------------------- as served
 
 if rv.served is not None:
     review_frame.draw_served(rv.content_key, refit_of, rv.served, review.reliability_spec(rv))
+
+if rv.evidence.checklist is not None:
+    checklist_frame.draw_checklist(rv.content_key, rv.evidence.checklist, run_gates)
 
 # ----------------------------------------------------------------------------- charts
 st.subheader("Champion vs challenger vs rule baseline")
@@ -148,6 +161,7 @@ if done:
 for label, text in audit_rows(rv.effective.promotion, rv.pending):  # who, how, approvals (issue 14)
     st.caption(f"{plain(label)}: {plain(text)}")
 you = current_access()
+looked_at, spot_missing = checklist_frame.spot_check(rv, str(home.runs_dir / run_id)) if rv.can_promote else ([], None)
 plan = rv.plan or access.plan_signoff(home, run_id, kind="promote", access=you)  # the core re-checks under its lock
 st.caption(f"Rule: {plain(access.required_rule(you.policy))}.")
 waiting = plan.state.waiting()
@@ -161,16 +175,20 @@ elif role_block is not None:
     st.warning(f"Promote is disabled: {plain(role_block)}.", icon=":material/block:")
 elif blocked is not None:
     st.warning(f"Promote is disabled: {plain(blocked)}.", icon=":material/block:")
+elif spot_missing is not None:
+    st.warning(f"Promote is disabled: the spot check is not done ({plain(spot_missing)}).", icon=":material/block:")
 else:
     st.info(f"Promote is available: {plain(rv.promote_reason)}.")
 signoff(
     "review", verb="promote", subject=run_id, note_label="Note (required): why this model should serve",
-    enabled=rv.can_promote and role_block is None and blocked is None, title="Promote this run?",
+    enabled=rv.can_promote and role_block is None and blocked is None and spot_missing is None,
+    title="Promote this run?",
     summary=plain(plan.confirmation(
         f"refit {run_id} is applied: {refit_of} keeps serving, with the refitted calibrator and threshold" if refit_of
         else f"run {run_id} becomes the champion, replacing {rv.current_champion or 'none'}"
     )),
-    act=lambda approver, note: review.sign_off(home, run_id, approver=approver, note=note, actor=actor()),
+    act=lambda approver, note: review.sign_off(home, run_id, approver=approver, note=note, actor=actor(),
+                                               looked_at=looked_at if rv.evidence.checklist is not None else None),
     reauth=you.sign_in_again(),
 )
 

@@ -7,9 +7,11 @@ import streamlit as st
 
 from access_frame import actor, current_access
 from page_frame import page_frame, plain, signoff, signoff_result
-from taskclf_core.console import access, formatting
+from taskclf_core.console import access, formatting, notifications
 from taskclf_core.console.read import deployview, history
 from taskclf_core.console.read.runstate import OUTCOMES, names_of
+from taskclf_core.console.reports import charts
+from taskclf_core.registry.expiry import read_expired
 
 home = page_frame("History")
 
@@ -41,6 +43,8 @@ TEXT = st.column_config.TextColumn(width="medium")
 WRAP = formatting.WRAPPED_ROW_HEIGHT
 
 # ----------------------------------------------------------------------------- champion history
+if view.timeline is not None and len(view.timeline):
+    st.vega_lite_chart(charts.to_vegalite_dict(charts.timeline_chart(view.timeline)), theme=None, width="content")
 st.subheader("Champion history")
 if not view.entries:
     st.caption("No champion change yet.")
@@ -55,6 +59,7 @@ else:
                     "evidence": formatting.review_link(e.run_id) if e.run_id in view.run_ids else None,
                     "previous": e.previous_champion or "none", "macro-F1": e.macro_f1, "gates": e.gates_summary,
                     "deployment (before → after)": deployview.describe_change(e.deployment_before, e.deployment_after),
+                    "run started": e.requested.describe() if e.requested else "",
                 }
                 for e in view.entries
             ]
@@ -62,7 +67,7 @@ else:
         hide_index=True,
         column_config={
             "approver": TEXT, "note": st.column_config.TextColumn(width="large"), "gates": TEXT,
-            "signed off by": TEXT, "approvals": TEXT, "deployment (before → after)": TEXT,
+            "signed off by": TEXT, "approvals": TEXT, "deployment (before → after)": TEXT, "run started": TEXT,
             "macro-F1": st.column_config.NumberColumn(format="%.4f"),
             "evidence": st.column_config.LinkColumn(display_text="open review"),
         },
@@ -78,6 +83,8 @@ if serving is not None:
         st.caption(f"{problem.severity.capitalize()}: {plain(problem.what)}. Fix: {plain(problem.fix)}.")
 for heading, sentence in view.pending_notes:  # the two-person rule's first sign-offs (and void ones)
     st.warning(f"{heading}: {plain(sentence)}", icon=":material/pending_actions:")
+for expired in read_expired(home):  # access.approval_expiry_days: voided, noted here
+    st.caption(f"Expired approval ({formatting.format_time(expired.expired_at)}): {plain(expired.describe())}.")
 
 # ----------------------------------------------------------------------------- models
 st.subheader("Promoted models")
@@ -112,6 +119,7 @@ else:
                     "run": r.run_id, "review": formatting.review_link(r.run_id), "state": r.shown_outcome,
                     "macro-F1": r.macro_f1, "finished": formatting.format_time(r.finished_at),
                     "detail": r.detail, "compared against": r.compared_against or "none",
+                    "thresholds": view.thresholds_of(r),
                 }
                 for r in view.runs
             ]
@@ -162,3 +170,19 @@ else:
         ),
         reauth=you.sign_in_again(),
     )
+
+# ----------------------------------------------------------------------------- notifications
+st.subheader("Notifications")
+deliveries = notifications.deliveries_view(home)
+for problem in deliveries.problems:
+    st.caption(f"Note: {plain(problem)}")
+if not deliveries.records:
+    st.caption("No notification sent yet (targets and the events they want: the notify: section of "
+               "configs/retrain.yaml; `taskclf notify test` tries every target).")
+else:
+    st.dataframe(
+        pd.DataFrame(deliveries.rows()), hide_index=True,
+        column_config={"error": st.column_config.TextColumn(width="large"), "target": TEXT},
+        row_height=WRAP, key="history_notifications",
+    )
+    st.caption(f"The {len(deliveries.records)} newest deliveries (all in artifacts/notifications.jsonl).")

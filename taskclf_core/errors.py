@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import reprlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
@@ -134,13 +134,20 @@ def _fields_at(model: type[BaseModel] | None, loc: tuple[int | str, ...]) -> dic
     """The fields of the (nested) model that holds the last element of ``loc``."""
     fields: dict[str, FieldInfo] = dict(model.model_fields) if model is not None else {}
     for part in loc[:-1]:
-        info = fields.get(str(part))
-        annotation = getattr(info, "annotation", None)
-        if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
-            fields = dict(annotation.model_fields)
-        else:
+        if isinstance(part, int):  # an item of a list: the same element model
+            continue
+        nested = _model_in(getattr(fields.get(str(part)), "annotation", None))
+        if nested is None:
             return {}
+        fields = dict(nested.model_fields)
     return fields
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model an annotation holds: itself, or inside ``X | None`` or ``list[X]``."""
+    if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+        return annotation  # type: ignore[return-value]
+    return next((m for m in map(_model_in, get_args(annotation)) if m is not None), None)
 
 
 def _expected(info: FieldInfo, err: ErrorDetails) -> str:

@@ -35,7 +35,12 @@ APP = ROOT / "app.py"
 SEED_USERS = 5
 SEED_DAYS = 14
 SEED_ROUNDS = 30
-TEST_CONFIG = f"# test config: few rounds so the suite stays fast\ntrain_params:\n  num_boost_round: {SEED_ROUNDS}\n"
+#: Few rounds so the suite stays fast; no spot check, so the flows that sign off stay short
+#: (tests/test_e2e_spotcheck.py and test_spotcheck_app.py turn it on).
+TEST_CONFIG = (
+    f"# test config: few rounds so the suite stays fast\ntrain_params:\n  num_boost_round: {SEED_ROUNDS}\n"
+    "gates:\n  spot_check_users: 0\n"
+)
 
 
 @dataclass

@@ -155,11 +155,12 @@ def test_review_shows_headline_and_every_chart_with_downloads(home_copy: Path, s
     assert [m.label for m in at.metric] == [
         "Challenger macro-F1", "Champion macro-F1", "Rule baseline macro-F1", "Gates failed",
     ]
-    assert f"Compared against champion **`{seeded_home.champion}`**" in at.markdown[2].value
+    assert shown(at.markdown[2].value).startswith("**Worst-off person: ")  # the checklist's per-person gate
+    assert f"Compared against champion **`{seeded_home.champion}`**" in at.markdown[3].value
     specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
     titles = [s["title"] if isinstance(s["title"], str) else s["title"]["text"] for s in specs]
     assert [t.split(" (")[0] for t in titles] == [
-        "Reliability as served: confidence vs accuracy",
+        "Reliability as served: confidence vs accuracy", "Each person: served macro-F1 difference, worst first",
         "Headline metrics", "Per-class precision and recall", "Confusion matrices",
         "Macro-F1 difference with its 95% bootstrap interval", "Macro-F1 per user",
     ]
@@ -321,7 +322,7 @@ def test_history_rolls_back_through_the_page(home_copy: Path, seeded_home: Seede
     state = dict(zip(runs["run"], runs["state"], strict=True))
     assert state[seeded_home.champion] == "signed off · champion again"
     assert state[seeded_home.awaiting] == "signed off · rolled back from"
-    assert "2 promoted" in at.subheader[-2].value
+    assert "2 promoted" in next(h.value for h in at.subheader if h.value.startswith("Runs ("))
     at.selectbox(key="history_outcome").select("promoted").run()
     assert set(at.dataframe[-1].value["run"]) == {seeded_home.champion, seeded_home.awaiting}
 

@@ -35,7 +35,7 @@ gates:
   class_precision_floor: 0.0
   reject_rate_min: 0.0
   reject_rate_max: 0.8
-  calibration_brier_improvement: 0.0
+  calibration_brier_improvement: -1.0
 """
 
 

@@ -42,7 +42,22 @@ gates:
   class_precision_floor: 0.0
   reject_rate_min: 0.0
   reject_rate_max: 0.8
-  calibration_brier_improvement: 0.0
+  calibration_brier_improvement: -1.0
+  per_user:
+    tolerance: 1.0
+  recent_week:
+    tolerance: 1.0
+    macro_f1_relative_drop: 1.0
+    reject_rate_increase: 1.0
+    psi: 100.0
+    class_shift: 1.0
+  safety:
+    flap_rate_raw: 1.0
+    flap_rate_smoothed: 1.0
+    long_blocks_min: 0.0
+    short_blocks_max: 1.0
+    reject_rate_underfit: 1.0
+  spot_check_users: 0
 train_params:
   num_boost_round: 10
 """
@@ -196,7 +211,7 @@ def test_a_refit_is_gated_applied_for_the_same_model_and_recorded(tmp_path: Path
 
 @pytest.mark.slow
 def test_a_refit_that_does_not_improve_brier_by_5_percent_is_rejected(tmp_path: Path) -> None:
-    root = _home(tmp_path, "policy-temperature", PERMISSIVE.replace("  calibration_brier_improvement: 0.0\n", ""))
+    root = _home(tmp_path, "policy-temperature", PERMISSIVE.replace("  calibration_brier_improvement: -1.0\n", ""))
     result = json.loads(_cli(root, "train", "calibrate", "--data-dir", str(DATA), "--from", "2025-09-09",
                               "--to", "2025-09-11", "--force", "--json").stdout)
     assert result["outcome"] == "rejected"

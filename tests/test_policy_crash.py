@@ -45,6 +45,22 @@ gates:
   class_precision_floor: 0.0
   reject_rate_min: 0.0
   reject_rate_max: 0.8
+  per_user:
+    tolerance: 1.0
+  recent_week:
+    tolerance: 1.0
+    macro_f1_relative_drop: 1.0
+    reject_rate_increase: 1.0
+    psi: 100.0
+    class_shift: 1.0
+  safety:
+    flap_rate_raw: 1.0
+    flap_rate_smoothed: 1.0
+    long_blocks_min: 0.0
+    short_blocks_max: 1.0
+    reject_rate_underfit: 1.0
+  spot_check_users: 0
+  calibration_brier_improvement: -1.0
 """
 
 pytestmark = pytest.mark.slow

@@ -40,10 +40,13 @@ class Approval(BaseModel):
     champion: str | None = None
     #: The history change that made that champion (``active.json``'s ``change_id``).
     champion_change_id: str | None = None
+    #: The people this approver looked at first (the checklist's spot check); empty: not recorded.
+    looked_at: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """``"alice@example.com (signed in with OpenID Connect at …: …) at 2026-… UTC"``."""
-        return f"{self.actor.describe()} at {format_utc(self.at)}"
+        seen = f"; looked at {', '.join(self.looked_at)}" if self.looked_at else ""
+        return f"{self.actor.describe()} at {format_utc(self.at)}{seen}"
 
 
 class PendingApprovals(BaseModel):

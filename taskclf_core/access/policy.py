@@ -42,6 +42,8 @@ ROLE_LISTS: Final[dict[Role, str]] = {"approver": "approvers", "operator": "oper
 MAX_REQUIRED_APPROVALS = 5
 #: How long a sign-in lasts by default (hours from the ID token's ``iat``).
 DEFAULT_SESSION_HOURS = 8.0
+#: How long a pending approval waits for the next one by default (days).
+DEFAULT_APPROVAL_EXPIRY_DAYS = 7.0
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN = re.compile(r"^@[^@\s]+\.[^@\s]+$")
@@ -64,6 +66,8 @@ class AccessPolicy(BaseModel):
     session_hours: float = Field(default=DEFAULT_SESSION_HOURS, ge=0.001, le=24 * 30)
     #: 0: off. N: a sign-off needs a sign-in at most N minutes old (asked with prompt=login).
     signoff_reauth_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    #: Days a pending approval counts; then it is void (``registry.expiry``), noted and announced.
+    approval_expiry_days: float = Field(default=DEFAULT_APPROVAL_EXPIRY_DAYS, gt=0.0, le=365.0)
 
     @field_validator("approvers", "operators")
     @classmethod

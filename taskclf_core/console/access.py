@@ -25,7 +25,7 @@ from taskclf_core.access.policy import (
     role_needed,
 )
 from taskclf_core.console.sessions import require_live_session
-from taskclf_core.errors import SignInAgain
+from taskclf_core.errors import SignInAgain, TaskclfError
 from taskclf_core.paths import Home
 from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.registry.pending import SignoffPlan, all_pending, pending_state, signoff_plan
@@ -99,6 +99,17 @@ def session_access(home: Home, *, team: bool, identity: Identity | None) -> Acce
     return Access(team=team, identity=identity, policy=policy, problem=problem)
 
 
+def void_expired(home: Home, policy: AccessPolicy, *, now: datetime | None = None) -> None:
+    """Void the pending approvals past ``access.approval_expiry_days`` before any is shown or counted
+    (``registry.expiry``: it writes only when one expired); a busy lock leaves them to the next read."""
+    from taskclf_core.registry.expiry import expire_pending
+
+    try:
+        expire_pending(home, policy.approval_expiry_days, now=now)
+    except TaskclfError:
+        pass
+
+
 #: Headings of approvals in words: those that count, those void, a file that was not read.
 PENDING_HEADING: Final = "Pending approval"
 VOID_HEADING: Final = "Void approval"
@@ -112,7 +123,8 @@ def pending_notes(
     change's, or every change's (Review, Status, History), from the render's snapshot.
 
     "Pending approval" only for approvals that still count toward the two-person rule; a
-    void one (the champion changed since) is headed "Void approval".
+    void one (the champion changed since) is headed "Void approval". The read model voids
+    the expired ones first (:func:`void_expired`, before its snapshot: a read never writes).
     """
     required = policy.required_approvals
     home = snap.home  # the pending file and the pointer are the snapshot's (one read)
@@ -135,6 +147,7 @@ def plan_signoff(home: Home, subject: str, *, kind: ChangeKind, access: Access) 
     """What a sign-off of ``subject`` by this session's person would do now (Review, History).
 
     In local mode the person is the OS user serving the console (one approval per OS user).
+    Expired approvals are voided by the read model before its snapshot (:func:`void_expired`).
     """
     policy = access.policy
     person = access.identity
@@ -241,7 +254,10 @@ def start_retrain(home: Home, fields: Mapping[str, Any], *, actor: Identity | No
         policy = access_policy(home)[0]
         require_live_session(home, actor, policy)
         require_role(actor, policy, "operator", "start a retrain")
-    return submit(home, fields)
+    # Who starts it is what the console established, never a typed field.
+    started = {"started_by": actor.name, "started_how": "signed_in"} if actor is not None else {
+        "started_by": f"OS user {os_user()}", "started_how": "local"}
+    return submit(home, {**fields, **started})
 
 
 def cancel_retrain(home: Home, job_id: str, *, actor: Identity | None) -> JobStatus:
@@ -267,6 +283,7 @@ __all__ = [
     "required_rule",
     "signed_by",
     "session_access",
+    "void_expired",
     "start_retrain",
     "who",
 ]

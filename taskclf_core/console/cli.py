@@ -102,7 +102,9 @@ app = typer.Typer(cls=_OneLineErrors, no_args_is_help=True, add_completion=False
 train_app = typer.Typer(no_args_is_help=True, help="Retrain, review, promote and roll back models.", epilog=EPILOG)
 data_app = typer.Typer(no_args_is_help=True, help="Write data in taskclf's data-directory layout.", epilog=EPILOG)
 app.add_typer(train_app, name="train")
+notify_app = typer.Typer(no_args_is_help=True, help="Notifications: webhooks, chat and email (the notify: section).", epilog=EPILOG)
 app.add_typer(data_app, name="data")
+app.add_typer(notify_app, name="notify")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help=_help("Retrain config YAML [default: <home>/configs/retrain.yaml; the reference defaults when it does not exist]."))]
 ModelsOpt = Annotated[Path | None, typer.Option("--models-dir", help=_help("Folder of promoted models [default: <home>/models]."))]
@@ -115,6 +117,8 @@ ToOpt = Annotated[str | None, typer.Option("--to", help=_help("Last day YYYY-MM-
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help=_help("taskclf data directory [default: <home>/data/processed]."))]
 UserIdOpt = Annotated[str | None, typer.Option("--user-id", help="User id for schema v2 files (they carry none).")]
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Synthetic data seed.")]
+IfDueOpt = Annotated[bool, typer.Option("--if-due", help="Only when due (for a timer): otherwise one line, exit 0, nothing started; also when a retrain is already running.")]
+ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why you start it: shown on Review, sent with its events, kept in the history.")]
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -191,13 +195,14 @@ def check_retrain(
     calibrator_store: Annotated[Path | None, typer.Option("--calibrator-store", help="Calibrator store folder (with store.json).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Say whether a global retrain (and a calibrator update) is due."""
+    """Say whether a global retrain (and a calibrator update) is due; when one is, tell the
+    notification targets that want retrain_due / calibrator_due (once per due period)."""
     from taskclf_core.console.service import cadence_report
 
     with _errors():
         home = _home(models_dir)
         _note_defaults(home, config)
-        report = cadence_report(home, config_path=config, calibrator_store=calibrator_store)
+        report = cadence_report(home, config_path=config, calibrator_store=calibrator_store, announce=True)
     if as_json:
         _print_json(report)
         return
@@ -242,33 +247,29 @@ def retrain(
     reject_threshold: Annotated[float, typer.Option("--reject-threshold", help="Reject threshold, in (0, 1).")] = DEFAULT_REJECT_THRESHOLD,
     engine: Annotated[str | None, typer.Option("--engine", help=_help("Where to run: local (this process) or dask (a Dask cluster) [default: the config's compute.engine]."))] = None,
     scheduler: Annotated[str | None, typer.Option("--scheduler", help=_help("Dask scheduler: local (a cluster on this machine) or an address like tcp://host:8786; implies --engine dask [default: the config's compute.scheduler]."))] = None,
+    if_due: IfDueOpt = False,
+    reason: ReasonOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run the retrain pipeline and print the snapshot, every gate and the outcome."""
-    _run_request(
-        dict(config_path=config, force=force, dry_run=dry_run, synthetic=synthetic, scenario=scenario,
-             schema_version=schema_version, users=users, seed=seed, date_from=date_from,
-             date_to=date_to, data_dir=data_dir, user_id=user_id, holdout_fraction=holdout_fraction,
-             reject_threshold=reject_threshold, engine=engine, scheduler=scheduler),
-        models_dir, out_dir, as_json,
-    )
+    """Run the retrain pipeline and print the snapshot, every gate and the outcome.
 
-
-def _run_request(fields: dict[str, Any], models_dir: Path | None, out_dir: Path | None, as_json: bool) -> None:
-    """Check the request (``--from``/``--to`` as typed), run it (with a progress bar on a
-    terminal) and render the result: the one body of ``retrain`` and ``calibrate``."""
-    from taskclf_core.console.service import build_request, run_retrain
+    With --if-due (for a timer, docs/SCHEDULING.md): one line and exit 0 when it is not due
+    or a retrain is already running; the retrain, as usual, when it is due.
+    """
+    from taskclf_core.console.service import build_request
 
     with _errors():
-        days = {"date_from": _date(fields["date_from"], "--from"), "date_to": _date(fields["date_to"], "--to")}
-        request = build_request(**{**fields, **days})
+        request = build_request(config_path=config, force=force, dry_run=dry_run, synthetic=synthetic,
+                                scenario=scenario, schema_version=schema_version, users=users, seed=seed,
+                                date_from=_date(date_from, "--from"),
+                                date_to=_date(date_to, "--to"), data_dir=data_dir, user_id=user_id,
+                                holdout_fraction=holdout_fraction, reject_threshold=reject_threshold,
+                                engine=engine, scheduler=scheduler, reason=reason, **_cli_starter())
         home = _home(models_dir, out_dir)
-        _note_defaults(home, request.config_path)
-        report, stop = _progress_reporter(not as_json and err.is_terminal)
-        try:
-            result = run_retrain(home, request, progress=report)
-        finally:
-            stop()
+        _note_defaults(home, config)
+        result = _run(home, request, if_due=if_due, as_json=as_json)
+    if result is None:
+        return
     if as_json:
         _print_json(result.model_dump(mode="json"))
         return
@@ -291,16 +292,55 @@ def calibrate(
     user_id: UserIdOpt = None,
     models_dir: ModelsOpt = None,
     out_dir: OutOpt = None,
+    if_due: IfDueOpt = False,
+    reason: ReasonOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Refit the champion's calibrator on recent labelled data: a run gated and signed off like a model
-    (`taskclf train promote RUN_ID` applies it)."""
-    _run_request(
-        dict(kind="calibrate", config_path=config, force=force, dry_run=dry_run, synthetic=synthetic,
-             scenario=scenario, schema_version=schema_version, users=users, seed=seed,
-             date_from=date_from, date_to=date_to, data_dir=data_dir, user_id=user_id),
-        models_dir, out_dir, as_json,
-    )
+    (`taskclf train promote RUN_ID` applies it). --if-due as for retrain."""
+    from taskclf_core.console.service import build_request
+
+    with _errors():
+        request = build_request(kind="calibrate", config_path=config, force=force, dry_run=dry_run,
+                                synthetic=synthetic, scenario=scenario, schema_version=schema_version, users=users,
+                                seed=seed, date_from=_date(date_from, "--from"), date_to=_date(date_to, "--to"),
+                                data_dir=data_dir, user_id=user_id, reason=reason, **_cli_starter())
+        home = _home(models_dir, out_dir)
+        _note_defaults(home, config)
+        result = _run(home, request, if_due=if_due, as_json=as_json)
+    if result is None:
+        return
+    if as_json:
+        _print_json(result.model_dump(mode="json"))
+        return
+    _render_result(result)
+
+
+def _cli_starter() -> dict[str, str]:
+    """Who starts a run from the command line: the OS user (never typed)."""
+    from taskclf_core.access.identity import os_user
+
+    return {"started_by": f"OS user {os_user()}", "started_how": "cli"}
+
+
+def _run(home: Home, request: Any, *, if_due: bool, as_json: bool) -> Any:
+    """Run the retrain or refit (with --if-due: only when due); None when nothing started (said)."""
+    from taskclf_core.console.schedule import run_if_due
+    from taskclf_core.console.service import run_retrain
+
+    report, stop = _progress_reporter(not as_json and err.is_terminal)
+    try:
+        if not if_due:
+            return run_retrain(home, request, progress=report)
+        scheduled = run_if_due(home, request, progress=report)
+    finally:
+        stop()
+    if scheduled.result is None:
+        if as_json:
+            _print_json({"started": False, "reason": scheduled.skipped})
+        else:
+            _say(scheduled.skipped or "Nothing started.")
+    return scheduled.result
 
 
 @train_app.command("recover", epilog=EPILOG)
@@ -374,6 +414,7 @@ def promote(
     run_id: Annotated[str, typer.Argument(help="Run id to promote (see `taskclf train runs`).")],
     approver: Annotated[str, typer.Option("--approver", help="Who signs off (required).")],
     note: Annotated[str, typer.Option("--note", help="Why (required).")],
+    looked_at: Annotated[list[str] | None, typer.Option("--looked-at", help="A person you looked at first (repeat; the run's proposed people and as many as gates.spot_check_users asks; the report has their timelines).")] = None,
     config: ConfigOpt = None,
     models_dir: ModelsOpt = None,
     out_dir: OutOpt = None,
@@ -390,7 +431,8 @@ def promote(
     with _errors():
         home = _home(models_dir, out_dir)
         _note_defaults(home, config)
-        entry = promote_run(home, run_id, approver=approver, note=note, config_path=config, origin="cli")
+        entry = promote_run(home, run_id, approver=approver, note=note, config_path=config, origin="cli",
+                            looked_at=looked_at)
     if isinstance(entry, PendingApproval):
         _say_pending(entry, as_json)
         return
@@ -523,6 +565,32 @@ def synthesize(
         _print_json(summary)
         return
     _say(f"Wrote {summary['rows']} windows and {summary['spans']} spans ({summary['date_from']}..{summary['date_to']}) to {out_dir}")
+
+
+# --------------------------------------------------------------------------- notify
+
+
+@notify_app.command("test", epilog=EPILOG)
+def notify_test(
+    models_dir: ModelsOpt = None,
+    out_dir: OutOpt = None,
+) -> None:
+    """Send a test event to every target of the notify: section and print one line per target.
+
+    Exit 0 when every target got it; 2 when one did not (its line says why) or there is no target.
+    """
+    from taskclf_core.console.notifications import probe_targets
+
+    with _errors():
+        home = _home(models_dir, out_dir)
+        results = probe_targets(home)
+    if not results:
+        _fail(f"no notification targets in {home.config_path} (add a notify: section with targets; see README "
+              "\"Notifications\")")
+    for result in results:
+        _say(result.line())
+    if any(r.record is None or r.record.status != "delivered" for r in results):
+        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 # --------------------------------------------------------------------------- init

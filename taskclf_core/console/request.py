@@ -13,10 +13,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from taskclf_core.data.schema import DEFAULT_REJECT_THRESHOLD
 from taskclf_core.errors import ConfigError
+from taskclf_core.registry.requested import RunRequested, StartedHow, check_reason
 
 if TYPE_CHECKING:  # the config (and what it imports) is not needed to check a request
     from taskclf_core.train.config import RetrainConfig
@@ -80,6 +81,22 @@ class RetrainRequest(BaseModel):
     reject_threshold: float = Field(DEFAULT_REJECT_THRESHOLD, gt=0.0, lt=1.0)
     engine: Literal["local", "dask"] | None = None  # default: the config's compute.engine
     scheduler: str | None = None  # default: the config's compute.scheduler (implies engine dask)
+    #: Why the operator starts it (Retrain page, ``--reason``): on Review, in events and the history.
+    reason: str | None = None
+    #: Who starts it, as the front end established it (never typed): see ``registry.requested``.
+    started_by: str | None = None
+    started_how: StartedHow | None = None
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _reason(cls, value: object) -> str | None:
+        return check_reason(value)
+
+    def requested(self) -> RunRequested | None:
+        """Who started the run and why, as recorded in it (None when neither is known)."""
+        if self.started_by is None and self.reason is None:
+            return None
+        return RunRequested(by=self.started_by or "unknown", how=self.started_how or "local", reason=self.reason)
 
     @model_validator(mode="after")
     def _range_order(self) -> RetrainRequest:

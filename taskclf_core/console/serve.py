@@ -198,7 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         created.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     os.chdir(folder)
-    env = {**os.environ, "STREAMLIT_SERVER_HEADLESS": "true", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    # The notification targets' secrets are in the same file (notify.secrets); retrain jobs inherit it.
+    env = {**os.environ, "STREAMLIT_SERVER_HEADLESS": "true", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+           "TASKCLF_SECRETS": str(args.secrets.resolve())}
     os.execve(command[0], command, env)
     return 0  # pragma: no cover (execv does not return)
 

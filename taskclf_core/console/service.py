@@ -8,6 +8,7 @@ ends stay thin and behave the same.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -24,7 +25,7 @@ from taskclf_core.console.request import (
     shift_day,
     synthetic_size_problem,
 )
-from taskclf_core.errors import ConfigError, DataError, PromotionRefused
+from taskclf_core.errors import BusyError, ConfigError, DataError, PromotionRefused
 from taskclf_core.paths import Home
 from taskclf_core.registry.approve import PendingApproval
 from taskclf_core.registry.history import HistoryEntry
@@ -133,11 +134,29 @@ _LABEL_FILES: Final = (
 def run_retrain(
     home: Home, request: RetrainRequest, *, progress: ProgressCallback | None = None
 ) -> RetrainResult:
-    """Load the config and the data the request names, then run the pipeline.
+    """Load the config and the data the request names, then run the pipeline; announce the outcome.
+
+    A saved run awaiting sign-off or rejected is announced (``run_awaiting_signoff``,
+    ``run_rejected``), a promotion by the registry, a failure as ``run_failed``; another
+    retrain running (``BusyError``) is a refusal, not a failure.
 
     Raises:
         TaskclfError: any bad input (config, data directory, scenario) or registry state.
     """
+    from taskclf_core.console.notifications import announce, failed_event, run_event
+
+    try:
+        result = _run_retrain(home, request, progress)
+    except BusyError:
+        raise
+    except Exception as exc:
+        announce(home, failed_event(request, exc))
+        raise
+    announce(home, run_event(result, request))
+    return result
+
+
+def _run_retrain(home: Home, request: RetrainRequest, progress: ProgressCallback | None) -> RetrainResult:
     from taskclf_core.train.retrain import run_retrain_pipeline
 
     _, config = resolve_config(home, request.config_path)
@@ -191,6 +210,7 @@ def run_retrain(
             config, features, spans, home=home, force=request.force, dry_run=request.dry_run,
             reject_threshold=request.reject_threshold, holdout_user_fraction=request.holdout_fraction,
             data_source=source, progress=progress, data_warnings=warnings, dataset_hash=known_hash,
+            requested=request.requested(),
         )
     return run_retrain_pipeline(
         config,
@@ -207,6 +227,7 @@ def run_retrain(
         progress=progress,
         data_warnings=warnings,
         dataset_hash=known_hash,
+        requested=request.requested(),
     )
 
 
@@ -263,7 +284,7 @@ def _run_retrain_on_dask(
         date_from=date_from, date_to=date_to, user_id=request.user_id,
         models_dir=home.models_dir, out_dir=home.artifacts_dir, force=request.force, dry_run=request.dry_run,
         holdout_user_fraction=request.holdout_fraction, reject_threshold=request.reject_threshold,
-        progress=progress,
+        progress=progress, requested=request.requested(),
     )
 
 
@@ -279,10 +300,19 @@ def _cadence_dict(status: CadenceStatus) -> dict[str, Any]:
 
 
 def cadence_report(
-    home: Home, *, config_path: Path | None = None, calibrator_store: Path | None = None
+    home: Home, *, config_path: Path | None = None, calibrator_store: Path | None = None, announce: bool = False,
 ) -> dict[str, Any]:
-    """Whether a global retrain (and a calibrator update, when a store is named) is due."""
+    """Whether a global retrain (and a calibrator update, when a store is named) is due.
+
+    Args:
+        announce: Also send ``retrain_due`` / ``calibrator_due`` to the targets that want them
+            (each once per due period; ``console.schedule.announce_due``).
+    """
     _, config = resolve_config(home, config_path)
+    if announce:
+        from taskclf_core.console.schedule import announce_due
+
+        announce_due(home, config)
     report: dict[str, Any] = {
         "retrain": _cadence_dict(retrain_cadence(home.models_dir, config.global_retrain_cadence_days)),
         "calibrator": None,
@@ -297,6 +327,7 @@ def cadence_report(
 def promote_run(
     home: Home, run_id: str, *, approver: str, note: str, config_path: Path | None = None,
     actor: Identity | None = None, origin: Literal["local", "cli"] = "local",
+    looked_at: Sequence[str] | None = None,
 ) -> HistoryEntry | PendingApproval:
     """Sign off a run with the effective config's ``auto_promote`` (see registry.promote).
 
@@ -319,7 +350,8 @@ def promote_run(
     read_run(home, run_id)
     actor, note = acting(home, actor, approver=approver, note=note, verb="promote", policy=config.access, origin=origin)
     return approve(
-        home, run_id, actor=actor, note=note, auto_promote=config.auto_promote, policy=config.access
+        home, run_id, actor=actor, note=note, auto_promote=config.auto_promote, policy=config.access,
+        looked_at=looked_at,
     )
 
 

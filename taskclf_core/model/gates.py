@@ -11,7 +11,7 @@ from pydantic import BaseModel, computed_field
 
 from taskclf_core.model.reports import EvaluationReport
 
-GateKind = Literal["candidate", "baseline", "comparative", "calibration"]
+GateKind = Literal["candidate", "baseline", "comparative", "calibration", "checklist"]
 GateStatus = Literal["passed", "failed", "skipped"]
 
 

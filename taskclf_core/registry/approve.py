@@ -13,7 +13,7 @@ its history entry.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,7 +21,10 @@ from taskclf_core.access.approvals import Approval, ChangeKind, approval_by, for
 from taskclf_core.access.identity import Identity
 from taskclf_core.access.policy import AccessPolicy, require_fresh_signin, require_role
 from taskclf_core.errors import PromotionRefused
+from taskclf_core.notify import emit
 from taskclf_core.paths import Home
+from taskclf_core.registry.events import approval_event
+from taskclf_core.registry.expiry import expire_pending
 from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.registry.pending import (
     PendingApprovals,
@@ -35,7 +38,9 @@ from taskclf_core.registry.pending import (
 from taskclf_core.registry.pointer import ActiveState, registry_lock
 from taskclf_core.registry.promotion import check_rollback, promote, rollback
 from taskclf_core.registry.runids import validate_model_id, validate_run_id
+from taskclf_core.registry.runs import read_run
 from taskclf_core.registry.signoff import validate_signoff
+from taskclf_core.registry.spotcheck import require_spot_checks
 from taskclf_core.registry.stamps import utc_now_iso
 from taskclf_core.registry.verdict import (
     ANY_CHAMPION,
@@ -109,9 +114,11 @@ def _already(actor: Identity, earlier: Approval, subject: str, kind: ChangeKind,
 def _sign(
     home: Home, kind: ChangeKind, subject: str, *, actor: Identity, note: str, policy: AccessPolicy,
     check: Callable[[], ActiveState], complete: Callable[[tuple[Approval, ...]], HistoryEntry],
+    looked_at: tuple[str, ...] = (),
 ) -> HistoryEntry | PendingApproval:
     """The two-person rule for one change, under the registry lock."""
     with registry_lock(home):
+        expire_pending(home, policy.approval_expiry_days)  # an expired approval never counts
         state = check()
         champion, change_id = champion_of(state)
         data, _ = read_pending(home)
@@ -124,12 +131,14 @@ def _sign(
         if earlier is not None:  # required_approvals was lowered: the approvals on file suffice
             approvals = tuple(given)
         else:
-            approval = Approval(actor=actor, at=utc_now_iso(), note=note, champion=champion, champion_change_id=change_id)
+            approval = Approval(actor=actor, at=utc_now_iso(), note=note, champion=champion, champion_change_id=change_id,
+                                looked_at=looked_at)
             approvals = (*given, approval)
             if len(approvals) < required:
                 runs, rollbacks = dict(pending.runs), dict(pending.rollbacks)
                 (runs if kind == "promote" else rollbacks)[subject] = list(approvals)
                 write_pending(home, PendingApprovals(runs=runs, rollbacks=rollbacks))
+                emit(home, approval_event(kind, subject, approvals, policy))
                 return PendingApproval(subject, approval, PendingState(subject, required, approvals, kind=kind))
         entry = complete(approvals)
         if pending_path(home).exists():
@@ -156,8 +165,12 @@ def approve(
     policy: AccessPolicy,
     expected_champion: str | None | FromRun = FROM_RUN,
     now: datetime | None = None,
+    looked_at: Sequence[str] | None = None,
 ) -> HistoryEntry | PendingApproval:
     """Sign off a run as ``actor``: record a pending approval, or complete the promotion.
+
+    ``looked_at``: the people the approver looked at (the checklist's spot check); when
+    given it must cover what the run asks (``registry.spotcheck``); None: not recorded.
 
     Refuses, in this order: an actor without the approver role or with a sign-in too old
     for ``access.signoff_reauth_minutes``; a bad note; a run that may not be promoted now
@@ -189,7 +202,10 @@ def approve(
             expected_champion=expected_champion, actor=actor, approvals=approvals,
         )
 
-    return _sign(home, "promote", run_id, actor=actor, note=note, policy=policy, check=check, complete=complete)
+    # A run's files never change: its spot check is checked once, before the lock.
+    seen = require_spot_checks(read_run(home, run_id), looked_at)
+    return _sign(home, "promote", run_id, actor=actor, note=note, policy=policy, check=check, complete=complete,
+                 looked_at=seen)
 
 
 def rollback_as(

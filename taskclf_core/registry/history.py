@@ -31,6 +31,7 @@ from taskclf_core.fs.atomic import append_line_durable
 from taskclf_core.paths import Home
 from taskclf_core.registry.deployrecord import DeploymentRecord
 from taskclf_core.registry.pointer import Action, ActivePointer, ActiveState, inspect_active
+from taskclf_core.registry.requested import RunRequested
 from taskclf_core.registry.runids import MODEL_ID_REGEX
 from taskclf_core.registry.snapshot import remembered
 from taskclf_core.registry.stamps import UtcTimestamp, parse_utc
@@ -86,6 +87,8 @@ class HistoryEntry(BaseModel):
     #: None on lines written before deployments were recorded, and on taskclf's.
     deployment_before: DeploymentRecord | None = None
     deployment_after: DeploymentRecord | None = None
+    #: Who started the run that became champion, and why (None: not recorded, a rollback).
+    requested: RunRequested | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -125,6 +128,8 @@ class HistoryEntry(BaseModel):
         """The JSON line written to the history file (compact, one line)."""
         data = self.model_dump(mode="json", exclude_none=False)
         data.pop("origin", None)
+        if data.get("requested") is None:  # lines without it stay as they were
+            data.pop("requested", None)
         return json.dumps(data, sort_keys=True, ensure_ascii=False, allow_nan=False)
 
 

@@ -23,6 +23,7 @@ from taskclf_core.errors import (
 )
 from taskclf_core.fs.atomic import atomic_folder
 from taskclf_core.fs.faultpoints import faultpoint
+from taskclf_core.notify import emit
 from taskclf_core.paths import Home
 from taskclf_core.registry.bundle import LoadedBundle
 from taskclf_core.registry.deploychange import (
@@ -35,6 +36,7 @@ from taskclf_core.registry.deploychange import (
 )
 from taskclf_core.registry.deployment import Deployment, inspect_deployment
 from taskclf_core.registry.deployrecord import DEPLOYMENT_FILE, record_of
+from taskclf_core.registry.events import change_event
 from taskclf_core.registry.history import (
     HistoryEntry,
     append_history,
@@ -52,6 +54,7 @@ from taskclf_core.registry.pointer import (
     pointer_model_dir,
     registry_lock,
 )
+from taskclf_core.registry.requested import RunRequested
 from taskclf_core.registry.runids import validate_model_id, validate_run_id
 from taskclf_core.registry.runs import (
     read_run,
@@ -84,8 +87,10 @@ def _commit(
     approvals: tuple[Approval, ...] = (),
     new: NewDeployment | None = None,
     run_id: str | None = None,
+    requested: RunRequested | None = None,
 ) -> HistoryEntry:
-    """Append the history entry, then move the policy and the pointer (the caller holds the lock).
+    """Append the history entry, then move the policy and the pointer (the caller holds the lock);
+    then announce the change (``notify``: queued, never waited for).
 
     ``new`` says what happens to ``inference_policy.json`` (see ``registry.deploychange``
     for the order of the writes); None leaves it as it is.
@@ -146,11 +151,13 @@ def _commit(
         approvals=approvals,
         deployment_before=deployment_before,
         deployment_after=new.record,
+        requested=requested,
     )
     append_history(home, entry)
     faultpoint("commit.appended")
     move_files(home, new, pointer)
     faultpoint("commit.done")
+    emit(home, change_event(entry))
     return entry
 
 
@@ -172,7 +179,8 @@ def _apply_refit(
     install_store(home, new)
     return _commit(home, action="recalibrate", bundle=bundle, model_id=model, state=verdict.state, approver=approver,
                    note=note, dataset_hash=record.decision.dataset_hash, gates_summary=record.decision.gates_summary,
-                   actor=actor, approvals=approvals, new=new, run_id=record.run_id)
+                   actor=actor, approvals=approvals, new=new, run_id=record.run_id,
+                   requested=record.decision.requested)
 
 
 def _install_and_commit(
@@ -225,6 +233,7 @@ def _install_and_commit(
         actor=actor,
         approvals=approvals,
         new=new,
+        requested=record.decision.requested,
     )
 
 

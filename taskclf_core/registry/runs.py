@@ -25,6 +25,7 @@ from taskclf_core.registry.bundle import LoadedBundle, load_bundle, verify_bundl
 from taskclf_core.registry.history import inspect_history
 from taskclf_core.registry.metadata import BUNDLE_FILES
 from taskclf_core.registry.pointer import inspect_active, registry_change_in_progress
+from taskclf_core.registry.requested import RunRequested
 from taskclf_core.registry.runids import (
     MODEL_ID_REGEX,
     RUN_ID_PATTERN,
@@ -87,6 +88,8 @@ class RunDecision(BaseModel):
     kind: Literal["retrain", "calibration"] = "retrain"
     #: For a calibrator refit: the model whose calibrator was refitted.
     calibrated_model: str | None = Field(default=None, pattern=MODEL_ID_REGEX)
+    #: The version of the thresholds the run was judged by (a hash of its gates: and serving:).
+    thresholds_version: str | None = None
     started_at: UtcTimestamp
     finished_at: UtcTimestamp
     #: File name -> SHA-256 of every other file of the run; filled in by :func:`write_run`.
@@ -99,6 +102,8 @@ class RunDecision(BaseModel):
     gates_summary: str = ""
     #: Names of the failed gates (empty unless ``outcome == "rejected"``).
     failed_gates: list[str] = Field(default_factory=list)
+    #: Who started the run and the reason they gave (None: not recorded).
+    requested: RunRequested | None = None
 
     @field_validator("manifest")
     @classmethod

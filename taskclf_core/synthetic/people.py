@@ -290,6 +290,8 @@ def draw_blocks(
         fade = np.clip((0.8 - position) / 0.3, 0.0, 1.0)
         swapped = rng.random(b_label.size) < cfg.drift_share * fade
         behaviour = np.where(swapped, DRIFT_SWAP[b_label], b_label)
+    if cfg.swap_all_but_first:  # no draw: the blocks and labels stay those of ``default``
+        behaviour = np.where(ud_user[ud] != 0, DRIFT_SWAP[b_label], behaviour)
     return Blocks(
         user=ud_user[ud],
         label=b_label,

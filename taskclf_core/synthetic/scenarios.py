@@ -1,4 +1,4 @@
-"""The named presets of the synthetic team generator (``default``, ``drift``, ``noisy``, ``sparse``)."""
+"""The named presets of the synthetic team generator (``default``, ``drift``, ``noisy``, ``one_user_worse``, ``sparse``)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,9 @@ class Scenario:
     drift_share: float = 0.2
     #: Keep only this many spans, each at most 10 minutes long (None keeps them all).
     max_labelled_spans: int | None = None
+    #: Neighbouring tasks swap habits for the whole range for everyone but the first person
+    #: (in id order), who keeps the habits of ``default``.
+    swap_all_but_first: bool = False
 
 
 SCENARIOS: Final[dict[str, Scenario]] = {
@@ -52,6 +55,13 @@ SCENARIOS: Final[dict[str, Scenario]] = {
             "noisy",
             "Heavy label noise (40 % of spans get a random label), so the candidate gates fail.",
             random_label_noise=0.40,
+        ),
+        Scenario(
+            "one_user_worse",
+            "The team's habits change (neighbouring tasks swap) but one person keeps theirs: the "
+            "challenger lifts the team average above a champion trained on default data while that "
+            "person's minutes get much worse, so per_user_no_regression rejects it.",
+            swap_all_but_first=True,
         ),
         Scenario(
             "sparse",

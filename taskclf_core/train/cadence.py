@@ -9,14 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from taskclf_core.fs.jsonfile import read_json
+from taskclf_core.paths import Home
 from taskclf_core.registry.latest import believed, find_latest_model, stated_created_at
 from taskclf_core.registry.stamps import utc_or_none
 from taskclf_core.train.config import (
     DEFAULT_CALIBRATOR_UPDATE_CADENCE_DAYS,
     DEFAULT_RETRAIN_CADENCE_DAYS,
 )
+
+if TYPE_CHECKING:
+    from taskclf_core.registry.deployment import Deployment
 
 
 @dataclass(frozen=True)
@@ -109,3 +114,17 @@ def check_calibrator_update_due(
         ``True`` if an update is due (or no store exists).
     """
     return calibrator_cadence(calibrator_store_dir, cadence_days).due
+
+
+def served_store_cadence(
+    home: Home, deployment: Deployment | None, cadence_days: int, *, now: datetime | None = None
+) -> CadenceStatus | None:
+    """The calibrator cadence of the store a deployment serves (None: it serves no store).
+
+    The one rule for "the calibrator refit is due": the refit pipeline and the schedule call it.
+    """
+    from taskclf_core.registry.policy import resolve_home_path
+
+    if deployment is None or not deployment.uses_policy or deployment.served.store is None:
+        return None
+    return calibrator_cadence(resolve_home_path(home, deployment.served.store.folder), cadence_days, now=now)

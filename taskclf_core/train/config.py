@@ -16,6 +16,7 @@ from taskclf_core.errors import ConfigError, StorageError, describe_validation_e
 from taskclf_core.fs.atomic import write_text_atomic
 from taskclf_core.fs.jsonfile import decode_utf8, read_bounded
 from taskclf_core.model.thresholds import GateThresholds
+from taskclf_core.notify.config import NotifyConfig
 from taskclf_core.train.dask.config import ComputeConfig
 from taskclf_core.train.deploy import ServingConfig
 
@@ -58,6 +59,8 @@ class RetrainConfig(BaseModel):
     access: AccessPolicy = Field(default_factory=lambda: AccessPolicy())
     #: How a challenger is deployed (taskclf's inference policy); None: like the current deployment.
     serving: ServingConfig | None = None
+    #: Where events go (webhooks, chat, email; issue 24); None: no targets, nothing is sent.
+    notify: NotifyConfig | None = None
 
 
 def parse_retrain_config(raw: Any, *, source: str = "config") -> RetrainConfig:
@@ -250,3 +253,39 @@ def write_default_config(path: Path) -> Path:
 def config_to_yaml(config: RetrainConfig) -> str:
     """The effective configuration as YAML (stored with every run)."""
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def _threshold_fields(config: RetrainConfig) -> dict[str, Any]:
+    """The effective ``gates:`` and ``serving:`` sections, flattened (``gates.per_user.tolerance``)."""
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}", inner)
+        else:
+            out[prefix] = value
+
+    walk("gates", config.gates.model_dump(mode="json"))
+    walk("serving", config.serving.model_dump(mode="json") if config.serving is not None else "follow the deployment")
+    return out
+
+
+def thresholds_version(config: RetrainConfig) -> str:
+    """The version of the thresholds in force: a hash of the effective ``gates:`` and ``serving:``.
+
+    taskclf's acceptance guide (§12) asks for a version bump whenever a threshold, a required
+    metric, a reject bound or a personalisation condition changes; the hash changes exactly then.
+    """
+    import hashlib
+    import json
+
+    text = json.dumps(_threshold_fields(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def threshold_changes(before: RetrainConfig, after: RetrainConfig) -> list[str]:
+    """What changed between two configurations' thresholds: ``"gates.macro_f1 0.65 -> 0.6"``."""
+    a, b = _threshold_fields(before), _threshold_fields(after)
+    return [f"{key} {a.get(key, '(none)')} -> {b.get(key, '(none)')}" for key in sorted(set(a) | set(b))
+            if a.get(key) != b.get(key)]

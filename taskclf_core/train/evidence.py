@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from taskclf_core.errors import RegistryError, describe_validation_item
 from taskclf_core.fs.jsonfile import MAX_JSON_BYTES, decode_utf8, loads_json, read_bounded
+from taskclf_core.model.checklist import ChecklistEvidence
 from taskclf_core.model.gates import GateGroup
 from taskclf_core.model.reports import BootstrapInterval, EvaluationReport
 from taskclf_core.registry.deployrecord import DEPLOYMENT_FILE, ChallengerDeployment
@@ -43,6 +44,8 @@ class RunEvidence(BaseModel):
     serving: ServingEvidence | None = None
     #: The challenger's deployment as built (None on runs before policies).
     deployment: ChallengerDeployment | None = None
+    #: taskclf's promotion checklist (None on runs before it, and on the Dask engine's).
+    checklist: ChecklistEvidence | None = None
 
 
 def _refused(run_id: str, name: str, why: str) -> RegistryError:
@@ -87,7 +90,8 @@ def read_evidence(run_dir: Path, run_id: str) -> RunEvidence:
     if (folder / DEPLOYMENT_FILE).exists():
         parts[DEPLOYMENT_FILE] = _json_object(folder, run_id, DEPLOYMENT_FILE)
     try:
-        reports = {k: v for k, v in evaluation.items() if k in ("challenger", "champion", "baseline", "bootstrap", "serving")}
+        reports = {k: v for k, v in evaluation.items()
+                   if k in ("challenger", "champion", "baseline", "bootstrap", "serving", "checklist")}
         return RunEvidence.model_validate({
             "champion": None, "bootstrap": None, **reports, "run_id": run_id,
             "snapshot": parts["snapshot.json"], "gates": parts["gates.json"], "config_yaml": parts["config.yaml"],

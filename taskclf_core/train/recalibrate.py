@@ -34,13 +34,13 @@ from taskclf_core.paths import Home
 from taskclf_core.registry.cleanup import cleanup_stale_temp
 from taskclf_core.registry.deployrecord import TUNED_SOURCES
 from taskclf_core.registry.pointer import registry_lock
-from taskclf_core.registry.policy import resolve_home_path
 from taskclf_core.registry.promotion import promote_auto
+from taskclf_core.registry.requested import RunRequested
 from taskclf_core.registry.runids import new_run_id
 from taskclf_core.registry.runs import write_run
-from taskclf_core.train.cadence import CadenceStatus, calibrator_cadence
+from taskclf_core.train.cadence import CadenceStatus, served_store_cadence
 from taskclf_core.train.champion import ChampionState, load_champion
-from taskclf_core.train.config import RetrainConfig, config_to_yaml
+from taskclf_core.train.config import RetrainConfig, config_to_yaml, thresholds_version
 from taskclf_core.train.deploy import DeploymentPlan, ServingConfig
 from taskclf_core.train.lock import retrain_lock
 from taskclf_core.train.records import RetrainResult
@@ -85,14 +85,12 @@ def plan_refit(serving: ServingConfig | None, champion: ChampionState) -> Deploy
 
 def refit_cadence(home: Home, champion: ChampionState, cadence_days: int) -> CadenceStatus | None:
     """The calibrator cadence of the deployment's store (None: the deployment has no store)."""
-    deployment = champion.deployment
-    if deployment is None or not deployment.uses_policy or deployment.served.store is None:
-        return None
-    return calibrator_cadence(resolve_home_path(home, deployment.served.store.folder), cadence_days)
+    return served_store_cadence(home, champion.deployment, cadence_days)
 
 
 def _save(home: Home, *, config: RetrainConfig, champion: ChampionState, evaluation: Evaluation,
-          gates: Any, outcome: str, reason: str, failed: list[str], snapshot: Any, started_at: datetime) -> tuple[str, str, str]:
+          gates: Any, outcome: str, reason: str, failed: list[str], snapshot: Any, started_at: datetime,
+          requested: RunRequested | None = None) -> tuple[str, str, str]:
     assert evaluation.deployment is not None and champion.model_id is not None
     files: dict[str, bytes] = {
         "evaluation.json": dumps_json({
@@ -117,8 +115,10 @@ def _save(home: Home, *, config: RetrainConfig, champion: ChampionState, evaluat
         "started_at": started_at.isoformat(), "finished_at": datetime.now(UTC).isoformat(),
         "auto_promote": config.auto_promote, "dataset_hash": snapshot.dataset_hash,
         "macro_f1": evaluation.challenger.macro_f1, "gates_summary": gates_summary(gates.gates),
-        "failed_gates": failed, "taskclf_core_version": __version__,
+        "failed_gates": failed, "taskclf_core_version": __version__, "thresholds_version": thresholds_version(config),
     }
+    if requested is not None:
+        decision["requested"] = requested.model_dump(mode="json")
     run_id = new_run_id()
     if outcome != "promoted":
         return run_id, outcome, str(write_run(home.runs_dir, run_id, files=files, decision=decision))
@@ -143,6 +143,7 @@ def run_calibration_pipeline(
     progress: ProgressCallback | None = None,
     data_warnings: Sequence[DataWarning] | None = None,
     dataset_hash: str | None = None,
+    requested: RunRequested | None = None,
 ) -> RetrainResult:
     """Refit the champion's calibrator on recent labelled data, judge it, save it for sign-off.
 
@@ -189,7 +190,7 @@ def run_calibration_pipeline(
         clock.stage("saving", 0.94)
         run_id, saved, run_dir = _save(home, config=config, champion=champion, evaluation=evaluation, gates=gates,
                                          outcome=outcome, reason=reason, failed=failed, snapshot=data.snapshot,
-                                         started_at=started_at)
+                                         started_at=started_at, requested=requested)
     return RetrainResult(
         promoted=saved == "promoted", champion_macro_f1=evaluation.champion.macro_f1,
         challenger_macro_f1=evaluation.challenger.macro_f1, dataset_snapshot=data.snapshot, run_dir=run_dir,

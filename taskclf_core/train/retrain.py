@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -37,12 +38,14 @@ from taskclf_core.model.reports import BootstrapInterval
 from taskclf_core.paths import Home
 from taskclf_core.registry.cleanup import cleanup_stale_temp
 from taskclf_core.registry.latest import find_latest_model
+from taskclf_core.registry.requested import RunRequested
 from taskclf_core.train.cadence import (
     check_calibrator_update_due,
     check_retrain_due,
     retrain_cadence,
 )
 from taskclf_core.train.champion import load_champion
+from taskclf_core.train.checklist import assess_checklist
 from taskclf_core.train.config import (
     DEFAULT_MODELS_DIR,
     RetrainConfig,
@@ -131,6 +134,7 @@ def run_retrain_pipeline(
     progress: ProgressCallback | None = None,
     data_warnings: Sequence[DataWarning] | None = None,
     dataset_hash: str | None = None,
+    requested: RunRequested | None = None,
 ) -> RetrainResult:
     """Run the full retrain pipeline: train, evaluate, gate, save, maybe promote.
 
@@ -157,6 +161,7 @@ def run_retrain_pipeline(
             included), recorded in the snapshot; None: found here in ``features_df``.
         dataset_hash: The hash of the data as loaded, when the loader kept fewer columns
             than it hashed (``LoadedData.dataset_hash()``); None: computed here.
+        requested: Who started the run and why (recorded in ``decision.json``).
 
     Returns:
         A :class:`RetrainResult`; ``promoted`` is true only when the new model is the
@@ -190,10 +195,11 @@ def run_retrain_pipeline(
         deployment = deploy_challenger(data, challenger, plan, clock)
         evaluation = evaluate_all(data, challenger, champion, features_df, config=config,
                                   reject_threshold=reject_threshold, clock=clock, deployment=deployment)
+        evaluation = replace(evaluation, checklist=assess_checklist(data, evaluation, challenger, champion, config, clock))
         verdict = judge(evaluation, config, dry_run=dry_run, clock=clock)
 
         return save_and_report(
             home=home, challenger=challenger, snapshot=data.snapshot, config=config, evaluation=evaluation,
             verdict=verdict, champion=champion, started_at=started_at, reject_threshold=reject_threshold,
-            data_provenance=data_provenance, clock=clock,
+            data_provenance=data_provenance, clock=clock, requested=requested,
         )

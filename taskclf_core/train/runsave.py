@@ -27,10 +27,11 @@ from taskclf_core.paths import Home
 from taskclf_core.registry import bundle as bundle_mod
 from taskclf_core.registry.pointer import registry_lock
 from taskclf_core.registry.promotion import promote_auto
+from taskclf_core.registry.requested import RunRequested
 from taskclf_core.registry.runids import new_run_id
 from taskclf_core.registry.runs import Outcome, write_run
 from taskclf_core.train.champion import ChampionState, current_champion_id
-from taskclf_core.train.config import RetrainConfig
+from taskclf_core.train.config import RetrainConfig, thresholds_version
 from taskclf_core.train.deploy import ChallengerDeployment, ServingEvidence
 from taskclf_core.train.records import DatasetSnapshot
 
@@ -69,6 +70,8 @@ def save_run(
     serving: ServingEvidence | None = None,
     deployment: ChallengerDeployment | None = None,
     served_rows: pd.DataFrame | None = None,
+    checklist: BaseModel | None = None,
+    requested: RunRequested | None = None,
 ) -> tuple[str, Outcome, str, Path]:
     """Write the run folder atomically (and, for ``promoted``, make it the champion).
 
@@ -121,6 +124,8 @@ def save_run(
         evaluation["raw"] = {name: _dump(report) for name, report in raw_reports.items()}
     if serving is not None:
         evaluation["serving"] = _dump(serving)
+    if checklist is not None:
+        evaluation["checklist"] = _dump(checklist)
     if deployment is not None:
         files["deployment.json"] = dumps_json(_dump(deployment)).encode()
     if served_rows is not None:
@@ -149,7 +154,10 @@ def save_run(
         "gates_summary": gates_summary,
         "failed_gates": failed_gates,
         "taskclf_core_version": version,
+        "thresholds_version": thresholds_version(config),
     }
+    if requested is not None:
+        decision["requested"] = requested.model_dump(mode="json")
     run_id = new_run_id()
     if final != "promoted":
         return run_id, final, reason, write_run(home.runs_dir, run_id, files=files, decision=decision)

@@ -25,6 +25,7 @@ from taskclf_core.data.schema import FEATURES, LABELS
 from taskclf_core.data.split import split_by_time
 from taskclf_core.errors import DataError, TaskclfError
 from taskclf_core.model.baseline import BASELINE_COLUMNS, baseline_codes
+from taskclf_core.model.checklist import ChecklistEvidence, checklist_gates
 from taskclf_core.model.evaluation import apply_reject, evaluate_predictions, paired_bootstrap
 from taskclf_core.model.gates import (
     GateGroup,
@@ -42,6 +43,7 @@ from taskclf_core.model.reports import BootstrapInterval, EvaluationReport
 from taskclf_core.model.served import ServedOutputs, ServingRule, serve
 from taskclf_core.model.serving import predict_proba
 from taskclf_core.paths import Home
+from taskclf_core.registry.requested import RunRequested
 from taskclf_core.train.cadence import CadenceStatus
 from taskclf_core.train.champion import ChampionState
 from taskclf_core.train.config import RetrainConfig, config_to_yaml
@@ -276,6 +278,10 @@ class Evaluation:
     deployment: ChallengerDeployment | None = None
     #: Per evaluation row: the label and both models' served label, confidence and threshold.
     served_rows: pd.DataFrame | None = None
+    #: The largest |row sum - 1| of the challenger's served probabilities (a safety rule).
+    proba_sum_error: float = 0.0
+    #: taskclf's promotion checklist on these rows (``train.checklist``; None: not assessed).
+    checklist: ChecklistEvidence | None = None
 
 
 def _champion_frame(eval_df: pd.DataFrame, names: Sequence[str], features_df: pd.DataFrame,
@@ -383,7 +389,8 @@ def evaluate_all(
     )
     return Evaluation(challenger_report, champion_report, baseline_report, bootstrap, regression,
                       raw=raw_reports if judged == "served" else {}, serving=serving, deployment=deployment,
-                      served_rows=_served_rows(eval_df, y, chal_served, champ_served))
+                      served_rows=_served_rows(eval_df, y, chal_served, champ_served),
+                      proba_sum_error=float(np.max(np.abs(chal_served.proba.sum(axis=1) - 1.0))) if len(y) else 0.0)
 
 
 @dataclass(frozen=True)
@@ -397,6 +404,18 @@ class Verdict:
     failed: list[str]
     outcome: Outcome
     reason: str
+    checklist: GateGroup | None = None
+
+
+def _checklist_gates(evaluation: Evaluation, config: RetrainConfig) -> GateGroup | None:
+    evidence = evaluation.checklist
+    if evidence is None:
+        return None
+    raw = evaluation.raw.get("challenger") or evaluation.challenger
+    calibrated = evaluation.deployment is not None and evaluation.deployment.calibration_method is not None
+    return checklist_gates(evidence, config.gates, has_champion=evaluation.champion is not None,
+                           reject_rate=evaluation.challenger.reject_rate, calibrated=calibrated,
+                           brier=evaluation.challenger.multiclass_brier_score, raw_brier=raw.multiclass_brier_score)
 
 
 def judge(evaluation: Evaluation, config: RetrainConfig, *, dry_run: bool, clock: Clock) -> Verdict:
@@ -405,10 +424,11 @@ def judge(evaluation: Evaluation, config: RetrainConfig, *, dry_run: bool, clock
     candidate = check_candidate_gates(evaluation.challenger)
     baseline = check_baseline_gate(evaluation.challenger, evaluation.baseline, config)
     comparative = evaluation.regression or skipped_regression_gate("no champion")
-    gates = all_gates(candidate, baseline, comparative)
+    checklist = _checklist_gates(evaluation, config)
+    gates = all_gates(candidate, baseline, comparative) + (checklist.gates if checklist else [])
     failed = [g.name for g in gates if g.status == "failed"]
     outcome, reason = decide_outcome(dry_run=dry_run, failed=failed, auto_promote=config.auto_promote)
-    return Verdict(candidate, baseline, comparative, gates, failed, outcome, reason)
+    return Verdict(candidate, baseline, comparative, gates, failed, outcome, reason, checklist)
 
 
 def decide_outcome(*, dry_run: bool, failed: list[str], auto_promote: bool) -> tuple[Outcome, str]:
@@ -436,6 +456,7 @@ def save_and_report(
     reject_threshold: float,
     data_provenance: str,
     clock: Clock,
+    requested: RunRequested | None = None,
 ) -> RetrainResult:
     """Save the run with its evidence (promoting it when that is its outcome); the result.
 
@@ -451,7 +472,8 @@ def save_and_report(
         reports={"challenger": evaluation.challenger, "champion": evaluation.champion,
                  "baseline": evaluation.baseline},
         bootstrap=evaluation.bootstrap,
-        gates={"candidate": verdict.candidate, "baseline": verdict.baseline, "comparative": verdict.comparative},
+        gates={"candidate": verdict.candidate, "baseline": verdict.baseline, "comparative": verdict.comparative,
+               **({"checklist": verdict.checklist} if verdict.checklist else {})},
         outcome=verdict.outcome,
         reason=verdict.reason,
         champion=champion,
@@ -465,6 +487,8 @@ def save_and_report(
         serving=evaluation.serving,
         deployment=evaluation.deployment,
         served_rows=evaluation.served_rows,
+        checklist=evaluation.checklist,
+        requested=requested,
     )
     return RetrainResult(
         promoted=outcome == "promoted",

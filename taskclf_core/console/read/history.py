@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 from taskclf_core.access.identity import Identity
-from taskclf_core.console.access import Access, pending_notes, plan_signoff
+from taskclf_core.console.access import Access, pending_notes, plan_signoff, void_expired
 from taskclf_core.console.formatting import format_time
 from taskclf_core.console.read.deployview import DeploymentView, deployment_view
 from taskclf_core.console.read.runstate import OUTCOMES, RunRow, run_rows
+from taskclf_core.console.read.timeline import timeline_frame
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from taskclf_core.registry.approve import PendingApproval
@@ -116,6 +119,18 @@ class HistoryView:
     pending_notes: list[tuple[str, str]] = field(default_factory=list)
     #: What a rollback sign-off by the session's person would do, per target.
     rollback_plans: dict[str, SignoffPlan] = field(default_factory=dict)
+    #: Champions' and runs' macro-F1 over time (every run, whatever the filter).
+    timeline: pd.DataFrame | None = None
+    #: The thresholds version the champion's run was judged by (None: unknown).
+    champion_thresholds: str | None = None
+
+    def thresholds_of(self, row: RunRow) -> str:
+        """``"3f2a…"``, with ``" (not the champion's)"`` when the champion was judged by others."""
+        if row.thresholds_version is None:
+            return "not recorded"
+        if self.champion_thresholds and row.thresholds_version != self.champion_thresholds:
+            return f"{row.thresholds_version} (not the champion's {self.champion_thresholds})"
+        return row.thresholds_version
 
     @property
     def counts_text(self) -> str:
@@ -166,13 +181,14 @@ def history_view(home: Home, *, outcome: str | None = None, access: Access | Non
     Returns:
         The view; broken bundles and runs are listed with their reason.
     """
+    policy = access.policy if access is not None else read_config(home.config_path).effective.access
+    void_expired(home, policy)  # a write: before the read
     with registry_snapshot(home) as snap:  # one read of the registry for the whole page
         models, targets = _model_rows(home)
         runs, report, _ = run_rows(snap)
         counts = {o: sum(r.outcome == o for r in runs) for o in OUTCOMES}
         shown = [r for r in runs if outcome is None or r.outcome == outcome]
         choices, default = rollback_options(targets, report.entries, {m.model_id: m.macro_f1 for m in models})
-        policy = access.policy if access is not None else read_config(home.config_path).effective.access
         plans = {} if access is None else {
             target: plan_signoff(home, target, kind="rollback", access=access) for target in targets
         }
@@ -182,6 +198,8 @@ def history_view(home: Home, *, outcome: str | None = None, access: Access | Non
             pointer_id=snap.pointer_id, rollback_targets=targets,
             run_ids=frozenset(r.run_id for r in runs), rollback_choices=tuple(choices), rollback_default=default,
             serving=deployment_view(snap), pending_notes=pending_notes(snap, policy), rollback_plans=plans,
+            timeline=timeline_frame(runs, report.entries),
+            champion_thresholds=next((r.thresholds_version for r in runs if r.run_id == snap.champion_id), None),
         )
 
 

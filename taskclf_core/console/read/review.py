@@ -5,7 +5,7 @@ Also the page's one action, :func:`sign_off`. The HTML report renders the same r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -14,13 +14,13 @@ from typing import Any, Final
 import yaml
 
 from taskclf_core.access.identity import Identity
-from taskclf_core.console.access import Access, pending_notes, plan_signoff
+from taskclf_core.console.access import Access, pending_notes, plan_signoff, void_expired
 from taskclf_core.console.formatting import format_time
 from taskclf_core.console.read.derived import ContentCache, content_key
 from taskclf_core.console.read.runstate import RunState, effective_state, run_rows
 from taskclf_core.console.read.servingview import ServedComparison, served_comparison
 from taskclf_core.data.quality import DataWarning
-from taskclf_core.errors import ConfigError
+from taskclf_core.errors import ConfigError, RegistryError
 from taskclf_core.model.evaluation import EvaluationReport
 from taskclf_core.model.gates import RegressionGate, in_current_convention
 from taskclf_core.paths import Home
@@ -31,7 +31,12 @@ from taskclf_core.registry.pending import SignoffPlan
 from taskclf_core.registry.runids import validate_run_id
 from taskclf_core.registry.runs import ChampionRef, RunDecision
 from taskclf_core.registry.snapshot import RegistrySnapshot, registry_snapshot
-from taskclf_core.train.config import RetrainConfig, parse_retrain_config, read_config
+from taskclf_core.train.config import (
+    RetrainConfig,
+    parse_retrain_config,
+    read_config,
+    threshold_changes,
+)
 from taskclf_core.train.evidence import EVIDENCE_FILES, RunEvidence, read_evidence
 
 #: Which rows the three macro-F1 figures of a review come from.
@@ -106,6 +111,8 @@ class RunReview:
     #: What a sign-off by the session's person would do now (when ``run_review`` was given
     #: the session's access): read in the same registry snapshot as the rest.
     plan: SignoffPlan | None = None
+    #: The thresholds the run was judged by against those of the champion's run, in words.
+    thresholds_note: str | None = None
 
     @property
     def reports(self) -> dict[str, EvaluationReport | None]:
@@ -229,6 +236,8 @@ def run_review(home: Home, run_id: object, *, access: Access | None = None) -> R
         RegistryError: the run's decision or evidence files are not valid (names the file).
     """
     run_id = validate_run_id(run_id)
+    policy = access.policy if access is not None else read_config(home.config_path).effective.access
+    void_expired(home, policy)  # a write: before the read
     with registry_snapshot(home) as snap:  # one read of the registry for the whole page
         review = _run_review(snap, run_id)
         if access is None:
@@ -277,7 +286,29 @@ def _run_review(snap: RegistrySnapshot, run_id: str) -> RunReview:
         served=derived.served,
         reason_now=reason_now,
         content_key=key,
+        thresholds_note=_thresholds_note(home, record.decision, derived.run_config, snap.pointer_id, run_id),
     )
+
+
+def _thresholds_note(home: Home, decision: RunDecision, run_config: RetrainConfig | None, champion_id: str | None,
+                     run_id: str) -> str | None:
+    """Which thresholds judged the run, and whether the champion's run was judged by others."""
+    version = decision.thresholds_version
+    if version is None or run_config is None:
+        return None
+    if champion_id is None or champion_id == run_id:
+        return f"Judged under thresholds version {version}."
+    try:
+        champion = registry.read_run(home, champion_id)
+        theirs = champion.decision.thresholds_version
+        champion_config, _ = _run_config(read_evidence(champion.path, champion_id))
+    except (RegistryError, OSError, ValueError):
+        return f"Judged under thresholds version {version}; the champion {champion_id} has no run record to compare with."
+    if theirs == version or champion_config is None:
+        return f"Judged under thresholds version {version}, the same as the champion's run."
+    changes = threshold_changes(champion_config, run_config)
+    return (f"Judged under thresholds version {version}; the champion's run was judged under version "
+            f"{theirs or 'unrecorded'}. Changed since then: {'; '.join(changes) or 'nothing visible'}.")
 
 
 _CHART_SPECS: ContentCache[Mapping[str, str]] = ContentCache()
@@ -346,7 +377,8 @@ def run_choices(home: Home, *, limit: int = 50) -> list[RunChoice]:
 
 
 def sign_off(
-    home: Home, run_id: str, *, approver: str, note: str, actor: Identity | None = None
+    home: Home, run_id: str, *, approver: str, note: str, actor: Identity | None = None,
+    looked_at: Sequence[str] | None = None,
 ) -> HistoryEntry | PendingApproval:
     """Promote a run awaiting sign-off (the Review page's one call).
 
@@ -363,7 +395,7 @@ def sign_off(
     """
     from taskclf_core.console.service import promote_run
 
-    return promote_run(home, run_id, approver=approver, note=note, actor=actor)
+    return promote_run(home, run_id, approver=approver, note=note, actor=actor, looked_at=looked_at)
 
 
 __all__ = [

@@ -221,6 +221,8 @@ class RunRow:
     #: A run saved as ``promoted`` whose promotion never took effect, after the champion
     #: has moved on: kept as evidence, no longer a problem.
     stale_interrupted: bool = False
+    #: The version of the thresholds it was judged by (None on runs before versions).
+    thresholds_version: str | None = None
 
     @property
     def outcome(self) -> str:
@@ -259,6 +261,7 @@ def _row(summary: RunSummary, states: dict[str, RunState], moved_on: bool) -> Ru
         compared_against=d.champion_compared.run_id if d and d.champion_compared else None,
         broken=summary.broken,
         stale_interrupted=moved_on,
+        thresholds_version=d.thresholds_version if d else None,
     )
 
 

@@ -17,10 +17,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-from taskclf_core.console.access import pending_notes, signed_by
+import pandas as pd
+
+from taskclf_core.console.access import Access, pending_notes, signed_by, void_expired
 from taskclf_core.console.formatting import first_line
 from taskclf_core.console.read.deployview import DeploymentView, deployment_view
+from taskclf_core.console.read.inbox import Inbox, waiting_for
 from taskclf_core.console.read.runstate import RunRow, names_of, run_rows
+from taskclf_core.console.read.timeline import timeline_frame
 from taskclf_core.errors import Problem
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
@@ -148,6 +152,10 @@ class StatusSummary:
     deployment: DeploymentView | None = None
     #: The two-person rule's first sign-offs (and void ones): ``(heading, sentence)``.
     pending_notes: list[tuple[str, str]] = field(default_factory=list)
+    #: What the session's person may sign off now (None: no session's access given).
+    inbox: Inbox | None = None
+    #: Champions' and runs' macro-F1 over time.
+    timeline: pd.DataFrame | None = None
 
 
 def calibrator_store(home: Home) -> Path | None:
@@ -248,27 +256,37 @@ def _registry_problems(home: Home, rows: list[RunRow], history_problems: list[st
     return problems
 
 
-def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10) -> StatusSummary:
-    """The Status page: champion, cadence, calibrator, latest runs, awaiting runs, problems.
+def status_summary(
+    home: Home, *, access: Access | None = None, now: datetime | None = None, latest: int = 10
+) -> StatusSummary:
+    """The Status page: what waits for the session's person, champion, cadence, calibrator,
+    latest runs, awaiting runs, problems; from one read of the registry.
 
     Never raises for a broken registry: what is wrong becomes a :class:`Problem`.
 
     Args:
         home: The registry home.
+        access: The session's access: the summary then carries its person's inbox.
         now: The current time (for ages and cadence; default: now, UTC).
         latest: How many of the newest runs to list.
 
     Returns:
         The summary.
     """
+    now = now or datetime.now(UTC)
+    config = read_config(home.config_path)
+    void_expired(home, access.policy if access is not None else config.effective.access, now=now)  # a write: first
     with registry_snapshot(home) as snap:  # one read of the registry for the whole page
-        return _summary(snap, now or datetime.now(UTC), latest)
+        summary = _summary(snap, config, now, latest)
+        if access is None:
+            return summary
+        promotable = [(w.row.run_id, w.row.finished_at) for w in summary.awaiting if w.promotable]
+        return replace(summary, inbox=waiting_for(home, access, awaiting=promotable, now=now, voided=True))
 
 
-def _summary(snap: RegistrySnapshot, now: datetime, latest: int) -> StatusSummary:
+def _summary(snap: RegistrySnapshot, config: ConfigState, now: datetime, latest: int) -> StatusSummary:
     home = snap.home
     problems: list[Problem] = []
-    config = read_config(home.config_path)
     if config.error:
         problems.append(_config_problem(config))
     cfg = config.effective
@@ -322,6 +340,7 @@ def _summary(snap: RegistrySnapshot, now: datetime, latest: int) -> StatusSummar
         auto_promote_note=auto_note,
         deployment=deployment,
         pending_notes=pending_notes(snap, cfg.access),
+        timeline=timeline_frame(rows, history.entries),
     )
 
 

@@ -270,6 +270,73 @@ def per_user_chart(reports: Reports) -> alt.Chart:
     )
 
 
+# --------------------------------------------------------------------------- checklist
+
+
+def per_person_chart(frame: pd.DataFrame, *, tolerance: float) -> alt.LayerChart:
+    """Every person's served macro-F1 difference (challenger - champion) with its interval, worst first.
+
+    ``frame``: ``user``, ``difference``, ``low``, ``high``, ``minutes``, ``judged``. The dashed
+    rule is minus the tolerance: a person whose whole interval lies left of it fails the gate.
+    """
+    order = list(frame["user"])
+    y = alt.Y("user:N", sort=order, title=None, axis=alt.Axis(labelExpr="substring(datum.label, 0, 12)"))
+    colour = alt.Color("judged:N", title=None, scale=alt.Scale(domain=["judged", "too few minutes to judge"],
+                                                               range=[MODEL_COLOURS["challenger"], "#9d9d9d"]))
+    bars = alt.Chart(frame).mark_rule(strokeWidth=2).encode(x="low:Q", x2="high:Q", y=y, color=colour)
+    points = alt.Chart(frame).mark_point(filled=True, size=60).encode(
+        x=alt.X("difference:Q", title="served macro-F1, challenger - champion (95% interval)"), y=y, color=colour,
+        tooltip=["user:N", alt.Tooltip("difference:Q", format="+.4f"), alt.Tooltip("low:Q", format="+.4f"),
+                 alt.Tooltip("high:Q", format="+.4f"), "minutes:Q", "judged:N"])
+    rules = alt.Chart(pd.DataFrame({"x": [0.0, -tolerance], "what": ["no change", f"-tolerance ({tolerance})"]})).mark_rule(
+        strokeDash=[4, 4], color="#666").encode(x="x:Q", tooltip=["what:N"])
+    height = max(120, 18 * len(frame))
+    return alt.LayerChart(layer=[rules, bars, points]).properties(
+        title="Each person: served macro-F1 difference, worst first", width=560, height=height)
+
+
+def day_timeline_chart(frame: pd.DataFrame, *, title: str) -> alt.LayerChart:
+    """One person's day, minute by minute: labelled blocks, champion and challenger as served.
+
+    Minutes where the two models serve different labels are marked under the challenger's lane.
+    """
+    lanes = ["labelled", "champion (served)", "challenger (served)"]
+    labels = [*LABELS, "Mixed/Unknown"]
+    data = frame.assign(end=frame["minute"] + pd.Timedelta(minutes=1))
+    cells = alt.Chart(data).mark_bar(height=18).encode(
+        x=alt.X("minute:T", title="minute (UTC)"), x2="end:T", y=alt.Y("lane:N", sort=lanes, title=None),
+        color=alt.Color("label:N", scale=alt.Scale(domain=labels, scheme="tableau10"), title="label",
+                        legend=alt.Legend(orient="bottom", columns=5)),
+        tooltip=[alt.Tooltip("minute:T", format="%H:%M"), "lane:N", "label:N"])
+    differ = data[(data["lane"] == "challenger (served)") & data["disagree"].astype(bool)].assign(lane="models differ")
+    marks = alt.Chart(differ).mark_bar(height=6, color="black").encode(
+        x="minute:T", x2="end:T", y=alt.Y("lane:N", sort=[*lanes, "models differ"], title=None),
+        tooltip=[alt.Tooltip("minute:T", format="%H:%M"), alt.Tooltip("label:N", title="challenger")])
+    return alt.LayerChart(layer=[cells, marks]).properties(title=title, width=560, height=130)
+
+
+def timeline_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    """Champions' and runs' macro-F1 over time; promotions, rollbacks and rejected runs marked.
+
+    ``frame`` from :func:`taskclf_core.console.read.timeline.timeline_frame`; each point links to
+    its review (``href``).
+    """
+    shapes = alt.Shape("kind:N", title=None, scale=alt.Scale(domain=["run", "champion change"],
+                                                             range=["circle", "diamond"]))
+    colour = alt.Color("what:N", title="what happened", scale=alt.Scale(scheme="category10"))
+    base = alt.Chart(frame).encode(
+        x=alt.X("time:T", title="time (UTC)"),
+        y=alt.Y("macro_f1:Q", title="macro-F1 (as judged: served where a policy is in use)", scale=alt.Scale(zero=False)),
+    )
+    champions = base.transform_filter(alt.datum.kind == "champion change").mark_line(
+        interpolate="step-after", color="#999", strokeDash=[3, 3])
+    points = base.mark_point(filled=True, size=90).encode(
+        shape=shapes, color=colour, href="link:N",
+        tooltip=[alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), "what:N", "id:N", alt.Tooltip("macro_f1:Q", format=".4f")])
+    return alt.LayerChart(layer=[champions, points]).properties(
+        title="Champions and runs over time (click a point for its review)", width=600, height=240)
+
+
 # --------------------------------------------------------------------------- calibration
 
 

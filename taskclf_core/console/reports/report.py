@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 from taskclf_core import __version__
 from taskclf_core.console.access import audit_rows
 from taskclf_core.console.formatting import end_sentence, format_gate_value, format_time
+from taskclf_core.console.read import checklistview
 from taskclf_core.console.read.review import GateRow, RunReview, chart_specs
 from taskclf_core.console.reports import charts
 from taskclf_core.data.schema import LABELS
 from taskclf_core.model.reports import EvaluationReport
+from taskclf_core.model.thresholds import GateThresholds
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto;
@@ -110,6 +112,31 @@ def _signoff(review: RunReview) -> str:
     if not rows:
         return "<p>Not signed off.</p>"
     return _table(None, [[_e(k), _e(v)] for k, v in rows])
+
+
+def _checklist(review: RunReview) -> str:
+    """The promotion checklist: every person, the latest week, the spot check's proposed people."""
+    evidence = review.evidence.checklist
+    if evidence is None:
+        return "<p>This run predates the promotion checklist.</p>"
+    th = review.run_config.gates if review.run_config is not None else GateThresholds()
+    out = ""
+    worst = checklistview.worst_off_sentence(evidence, th.per_user.tolerance)
+    if worst:
+        out += f"<p><strong>{_e(worst)}.</strong></p>"
+    if evidence.per_user:
+        out += _table(["person", "difference", "low", "high", "test minutes", "judged"],
+                      [[_e(u.user_id), _num(u.difference), _num(u.low), _num(u.high), _e(u.rows),
+                        "judged" if u.judged else "too few minutes to judge"]
+                       for u in sorted(evidence.per_user, key=lambda u: u.difference)], numeric={1, 2, 3, 4})
+    week = checklistview.recent_week_rows(evidence, th)
+    if week:
+        out += "<h3>The most recent week</h3>" + _table(
+            ["figure", "value", "checklist threshold", "result"], [[_e(v) for v in r.as_dict().values()] for r in week])
+    if evidence.spot_check:
+        out += "<p>Spot check proposed: " + _e(", ".join(f"{c.user_id} ({c.why}, {c.day})" for c in evidence.spot_check)) + \
+            f"; {evidence.spot_check_required} people in all. Who each approver looked at is under Sign-off.</p>"
+    return out
 
 
 def _snapshot(review: RunReview) -> str:
@@ -219,6 +246,7 @@ def render_report(review: RunReview, *, generated_at: datetime | None = None) ->
         f"<h2>Sign-off</h2>{_signoff(review)}"
         f"<h2>History of this run</h2>{_run_history(review)}"
         f"<h2>Gates</h2>{_gates(review.gates)}"
+        f"<h2>Promotion checklist</h2>{_checklist(review)}"
         f"<h2>Champion vs challenger</h2>{interval}{svgs}"
         f"<h2>Challenger per class</h2>{_per_class(review.evidence.challenger)}"
         f"<h2>Dataset snapshot</h2>{_snapshot(review)}{_data_warnings(review)}"

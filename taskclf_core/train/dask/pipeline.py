@@ -37,6 +37,7 @@ from taskclf_core.model.lgbm import TrainedModel, class_weight_table, recorded_p
 from taskclf_core.model.serving import categorical_columns, feature_columns
 from taskclf_core.paths import Home
 from taskclf_core.registry.cleanup import cleanup_stale_temp
+from taskclf_core.registry.requested import RunRequested
 from taskclf_core.train.cadence import retrain_cadence
 from taskclf_core.train.champion import ChampionState, load_champion
 from taskclf_core.train.config import DEFAULT_MODELS_DIR, RetrainConfig
@@ -268,6 +269,7 @@ def run_dask_retrain_pipeline(
     holdout_user_fraction: float = 0.0,
     reject_threshold: float = DEFAULT_REJECT_THRESHOLD,
     progress: ProgressCallback | None = None,
+    requested: RunRequested | None = None,
 ) -> RetrainResult:
     """Run the retrain of a data directory on the Dask cluster of ``compute``.
 
@@ -323,5 +325,5 @@ def run_dask_retrain_pipeline(
         return save_and_report(
             home=home, challenger=challenger, snapshot=prepared.snapshot, config=config, evaluation=evaluation,
             verdict=verdict, champion=champion, started_at=started_at, reject_threshold=reject_threshold,
-            data_provenance="real", clock=clock,
+            data_provenance="real", clock=clock, requested=requested,
         )
