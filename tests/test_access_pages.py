@@ -95,6 +95,7 @@ def test_first_of_two_approvals_reads_as_one_and_both_approvers_are_named(team_h
     assert "(alice@example.com: approved at " in changes["signed off by"].iloc[0]
 
 
+@pytest.mark.slow
 def test_a_rollback_needs_two_approvers_on_the_history_page(team_home: Path, seeded_home: SeededHome) -> None:
     write_config(team_home, TWO)
     from taskclf_core.registry import listing as registry

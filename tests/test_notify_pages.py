@@ -28,6 +28,7 @@ def test_status_opens_with_what_waits_for_the_local_approver(home_copy: Path, se
     assert link.proto.query_string == f"run={seeded_home.awaiting}"
 
 
+@pytest.mark.slow
 def test_the_reason_field_is_on_retrain_and_the_reason_on_review(home_copy: Path, seeded_home: SeededHome) -> None:
     at = open_app(RETRAIN)
     assert any(t.label == "Reason (optional): why start it now" for t in at.text_input)
@@ -57,6 +58,7 @@ def test_history_shows_deliveries_and_expired_approvals(
     assert f"of run {seeded_home.awaiting} expired after 7 day(s)" in expired
 
 
+@pytest.mark.slow
 def test_a_retrain_started_from_the_page_records_who_started_it_and_why(home_copy: Path) -> None:
     import time
 

@@ -121,6 +121,7 @@ def test_a_webhook_without_its_secret_sends_nothing_and_says_where_it_goes(
     assert secrets.exists()
 
 
+@pytest.mark.slow
 def test_a_target_that_never_answers_does_not_delay_the_promotion(
     seeded_home: SeededHome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -142,6 +143,7 @@ def test_a_target_that_never_answers_does_not_delay_the_promotion(
     assert record["event"] == "promoted" and record["run_id"] == seeded_home.awaiting
 
 
+@pytest.mark.slow
 def test_a_full_queue_drops_a_delivery_and_records_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with silent_server() as url:
         set_up(tmp_path, monkeypatch, [webhook(url, name="slow")], secret_for("slow"), queue_size=1, attempts=1,
@@ -173,6 +175,7 @@ def _emit_in_a_process(root: Path) -> tuple[float, float]:
     return ended - float(proc.stdout.strip()), proc.returncode
 
 
+@pytest.mark.slow
 def test_a_process_ends_after_its_deliveries_or_gives_them_up_within_its_bound(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
 ) -> None:
@@ -207,6 +210,7 @@ def test_apprise_errors_are_recorded_without_the_credentials_of_its_url(
     assert "pa55w0rd-xyz" not in text and "someone" not in text
 
 
+@pytest.mark.slow
 def test_a_run_its_reason_and_its_promotion_reach_the_webhook(
     home_copy: Path, seeded_home: SeededHome, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
 ) -> None:

@@ -49,6 +49,7 @@ def test_if_due_starts_nothing_when_not_due(home_copy: Path, seeded_home: Seeded
     assert runs(home_copy) == before and not (home_copy / "artifacts" / "jobs").exists()
 
 
+@pytest.mark.slow
 def test_if_due_runs_one_retrain_when_due_and_two_at_once_start_one(tmp_path: Path, seeded_home: SeededHome) -> None:
     root = tmp_path / "home"
     write_config(root, f"{TEST_CONFIG}data_lookback_days: {SEED_DAYS}\n")  # no model yet: a retrain is due
@@ -118,6 +119,7 @@ def test_scheduling_options_refuse_bad_input_in_one_line(
     assert [line for line in result.stderr.splitlines() if line.strip()] == [message]
 
 
+@pytest.mark.slow
 def test_calibrate_if_due_refits_once_when_the_store_is_due(tmp_path: Path) -> None:
     from tests.test_policy_console import DATA, PERMISSIVE, _cli, _home
 

@@ -77,6 +77,7 @@ def test_a_sign_off_records_whom_it_looked_at_or_is_refused(spot_home: tuple[Pat
     assert read_history(home)[0].approvals[0].looked_at == entry.approvals[0].looked_at  # type: ignore[union-attr]
 
 
+@pytest.mark.slow
 def test_the_cli_takes_the_people_looked_at(spot_home: tuple[Path, str], tmp_path: Path) -> None:
     home, run_id = _copy(spot_home, tmp_path)
     env = {"TASKCLF_HOME": str(home.root), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
