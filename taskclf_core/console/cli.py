@@ -256,24 +256,11 @@ def retrain(
     With --if-due (for a timer, docs/SCHEDULING.md): one line and exit 0 when it is not due
     or a retrain is already running; the retrain, as usual, when it is due.
     """
-    from taskclf_core.console.service import build_request
-
-    with _errors():
-        request = build_request(config_path=config, force=force, dry_run=dry_run, synthetic=synthetic,
-                                scenario=scenario, schema_version=schema_version, users=users, seed=seed,
-                                date_from=_date(date_from, "--from"),
-                                date_to=_date(date_to, "--to"), data_dir=data_dir, user_id=user_id,
-                                holdout_fraction=holdout_fraction, reject_threshold=reject_threshold,
-                                engine=engine, scheduler=scheduler, reason=reason, **_cli_starter())
-        home = _home(models_dir, out_dir)
-        _note_defaults(home, config)
-        result = _run(home, request, if_due=if_due, as_json=as_json)
-    if result is None:
-        return
-    if as_json:
-        _print_json(result.model_dump(mode="json"))
-        return
-    _render_result(result)
+    _start(dict(config_path=config, force=force, dry_run=dry_run, synthetic=synthetic, scenario=scenario,
+                schema_version=schema_version, users=users, seed=seed, date_from=date_from, date_to=date_to,
+                data_dir=data_dir, user_id=user_id, holdout_fraction=holdout_fraction,
+                reject_threshold=reject_threshold, engine=engine, scheduler=scheduler, reason=reason),
+           models_dir, out_dir, if_due=if_due, as_json=as_json)
 
 
 @train_app.command("calibrate", epilog=EPILOG)
@@ -298,15 +285,22 @@ def calibrate(
 ) -> None:
     """Refit the champion's calibrator on recent labelled data: a run gated and signed off like a model
     (`taskclf train promote RUN_ID` applies it). --if-due as for retrain."""
+    _start(dict(kind="calibrate", config_path=config, force=force, dry_run=dry_run, synthetic=synthetic,
+                scenario=scenario, schema_version=schema_version, users=users, seed=seed, date_from=date_from,
+                date_to=date_to, data_dir=data_dir, user_id=user_id, reason=reason),
+           models_dir, out_dir, if_due=if_due, as_json=as_json)
+
+
+def _start(fields: dict[str, Any], models_dir: Path | None, out_dir: Path | None, *, if_due: bool, as_json: bool) -> None:
+    """The one body of ``retrain`` and ``calibrate``: check the request (``--from``/``--to`` as
+    typed), run it (with --if-due only when due) and render the result."""
     from taskclf_core.console.service import build_request
 
     with _errors():
-        request = build_request(kind="calibrate", config_path=config, force=force, dry_run=dry_run,
-                                synthetic=synthetic, scenario=scenario, schema_version=schema_version, users=users,
-                                seed=seed, date_from=_date(date_from, "--from"), date_to=_date(date_to, "--to"),
-                                data_dir=data_dir, user_id=user_id, reason=reason, **_cli_starter())
+        days = {"date_from": _date(fields["date_from"], "--from"), "date_to": _date(fields["date_to"], "--to")}
+        request = build_request(**{**fields, **days}, **_cli_starter())
         home = _home(models_dir, out_dir)
-        _note_defaults(home, config)
+        _note_defaults(home, request.config_path)
         result = _run(home, request, if_due=if_due, as_json=as_json)
     if result is None:
         return
