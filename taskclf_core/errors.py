@@ -96,6 +96,19 @@ class SessionEnded(AccessDenied):
     """The sign-in was ended (signed out elsewhere) or has expired: sign in again."""
 
 
+class JobCancelled(BaseException):
+    """Raised inside a job process when a cancel arrives (BaseException: never swallowed by
+    an ``except Exception`` on the way out)."""
+
+
+class SecretsProblem(Exception):
+    """A notification target's secret is missing or unusable; the message names where, never the value."""
+
+
+class DeliveryError(Exception):
+    """A notification attempt that did not get through (the reason, short; redacted by the caller)."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """Something wrong a person should know, as data: what is wrong and what fixes it.

@@ -14,7 +14,14 @@ import pytest
 from taskclf_core.console import jobs
 from taskclf_core.console.jobs import files as jobfiles
 from taskclf_core.console.jobs import runner as jobrunner
-from taskclf_core.errors import BusyError, ConfigError, DataError, JobRunningError, RunIdError
+from taskclf_core.errors import (
+    BusyError,
+    ConfigError,
+    DataError,
+    JobCancelled,
+    JobRunningError,
+    RunIdError,
+)
 from taskclf_core.paths import Home
 from taskclf_core.train.lock import retrain_running
 from tests.conftest import SeededHome, synthetic_request, wait_job
@@ -130,7 +137,7 @@ def test_a_cancel_while_the_run_is_saved_waits_for_the_save(tmp_path: Path) -> N
     status = jobs.JobStatus(job_id="20261126T000000000000Z-abcdef", state="running", started_at=now, updated_at=now)
     reporter = jobrunner._Reporter(tmp_path, status)
     reporter.progress("training", 0.5)
-    with pytest.raises(jobrunner.JobCancelled):
+    with pytest.raises(JobCancelled):
         reporter.on_signal(signal.SIGTERM, None)
     reporter.cancel_requested = False
     reporter.progress("saving", 0.94)

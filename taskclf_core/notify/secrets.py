@@ -23,13 +23,11 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import unquote, urlsplit
 
+from taskclf_core.errors import SecretsProblem
+
 SECRETS_ENV: Final = "TASKCLF_SECRETS"
 #: A webhook secret shorter than this is refused (it is the only thing a forger lacks).
 MIN_SECRET_CHARS: Final = 16
-
-
-class SecretsProblem(Exception):
-    """A target's secret is missing or unusable; the message names where, never the value."""
 
 
 def secrets_path() -> Path:
@@ -101,4 +99,4 @@ def redact(text: str, secrets: TargetSecrets) -> str:
     return text
 
 
-__all__ = ["MIN_SECRET_CHARS", "SECRETS_ENV", "SecretsProblem", "TargetSecrets", "read_target_secrets", "redact", "secrets_path"]
+__all__ = ["MIN_SECRET_CHARS", "SECRETS_ENV", "TargetSecrets", "read_target_secrets", "redact", "secrets_path"]

@@ -11,15 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 
+from taskclf_core.errors import DeliveryError
 from taskclf_core.notify.sign import DELIVERY_HEADER, EVENT_HEADER, signed_headers
 
 #: Apprise logs to one global logger: one Apprise delivery at a time, so a captured error
 #: belongs to the delivery that made it (and holds none of another target's URLs).
 _APPRISE_LOCK = threading.Lock()
-
-
-class DeliveryError(Exception):
-    """An attempt that did not get through (the reason, short; redacted by the caller)."""
 
 
 def send_webhook(url: str, secret: str, body: bytes, *, kind: str, event_id: str, timeout: float) -> None:
@@ -63,4 +60,4 @@ def send_apprise(urls: tuple[str, ...], *, title: str, body: str) -> None:
             raise DeliveryError(f"Apprise could not deliver ({said[:300] or 'no reason given'})")
 
 
-__all__ = ["DeliveryError", "send_apprise", "send_webhook"]
+__all__ = ["send_apprise", "send_webhook"]

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
-from taskclf_core.errors import TaskclfError
+from taskclf_core.errors import DeliveryError, SecretsProblem, TaskclfError
 from taskclf_core.notify.config import NotifyConfig, TargetConfig, load_notify_config
 from taskclf_core.notify.events import Event
 from taskclf_core.notify.log import (
@@ -37,12 +37,11 @@ from taskclf_core.notify.log import (
 )
 from taskclf_core.notify.secrets import (
     MIN_SECRET_CHARS,
-    SecretsProblem,
     TargetSecrets,
     read_target_secrets,
     redact,
 )
-from taskclf_core.notify.targets import DeliveryError, send_apprise, send_webhook
+from taskclf_core.notify.targets import send_apprise, send_webhook
 from taskclf_core.paths import Home
 
 #: Events waiting to be routed to their targets (beyond it an event is dropped, said on stderr).

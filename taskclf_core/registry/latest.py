@@ -17,7 +17,7 @@ from taskclf_core.fs.jsonfile import read_json
 from taskclf_core.registry.metadata import METADATA_FILE
 from taskclf_core.registry.runids import is_model_id, model_id_time
 from taskclf_core.registry.runs import folder_names_newest_first
-from taskclf_core.registry.stamps import utc_or_none
+from taskclf_core.times import utc_or_none
 
 #: How far ahead of this machine's clock a ``created_at`` may be and still be believed.
 FUTURE_TOLERANCE: Final = timedelta(minutes=5)

@@ -45,23 +45,6 @@ def parse_utc(value: str) -> datetime:
         ) from None
 
 
-def utc_or_none(value: object) -> datetime | None:
-    """Read a time leniently, as files written by other tools state it: ISO 8601 with or
-    without an offset (naive is read as UTC, ``Z`` accepted), converted to aware UTC.
-
-    Unlike :func:`parse_utc` (strict, raises), this never raises: anything that is not such
-    a time (not text, blank, malformed, beyond the representable range) gives ``None``.
-    """
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        # Converting a time at the edge of the calendar (0001-01-01T00:00+01:00) overflows.
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
-
-
 def _normalise_utc(value: str) -> str:
     return parse_utc(value).isoformat()
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from taskclf_core.fs.jsonfile import read_json
 from taskclf_core.paths import Home
 from taskclf_core.registry.latest import believed, find_latest_model, stated_created_at
-from taskclf_core.registry.stamps import utc_or_none
+from taskclf_core.times import utc_or_none
 from taskclf_core.train.config import (
     DEFAULT_CALIBRATOR_UPDATE_CADENCE_DAYS,
     DEFAULT_RETRAIN_CADENCE_DAYS,

@@ -34,13 +34,9 @@ from taskclf_core.console.jobs.files import (
     read_model,
     release_lock,
 )
-from taskclf_core.errors import TaskclfError
+from taskclf_core.errors import JobCancelled, TaskclfError
 from taskclf_core.fs.atomic import write_json_atomic
 from taskclf_core.paths import Home
-
-
-class JobCancelled(BaseException):
-    """Raised inside the job process when a cancel arrives (BaseException: not swallowed)."""
 
 
 class _Reporter:
