@@ -162,7 +162,8 @@ for label, text in audit_rows(rv.effective.promotion, rv.pending):  # who, how, 
     st.caption(f"{plain(label)}: {plain(text)}")
 you = current_access()
 looked_at, spot_missing = checklist_frame.spot_check(rv, str(home.runs_dir / run_id)) if rv.can_promote else ([], None)
-plan = rv.plan or access.plan_signoff(home, run_id, kind="promote", access=you)  # the core re-checks under its lock
+plan = rv.plan  # read in the review's snapshot (run_review was given the access); the core re-checks under its lock
+assert plan is not None
 st.caption(f"Rule: {plain(access.required_rule(you.policy))}.")
 waiting = plan.state.waiting()
 if waiting and rv.can_promote:

@@ -17,7 +17,7 @@ from taskclf_core.access.identity import Identity
 from taskclf_core.console.access import Access, pending_notes, plan_signoff, void_expired
 from taskclf_core.console.formatting import format_time
 from taskclf_core.console.read.derived import ContentCache, content_key
-from taskclf_core.console.read.runstate import RunState, effective_state, run_rows
+from taskclf_core.console.read.runstate import RunState, effective_state, run_rows, state_of
 from taskclf_core.console.read.servingview import ServedComparison, served_comparison
 from taskclf_core.data.quality import DataWarning
 from taskclf_core.errors import ConfigError, RegistryError
@@ -131,7 +131,7 @@ class RunReview:
     @property
     def effective(self) -> RunState:
         """The run's effective state (the recorded outcome when the history says nothing)."""
-        return self.state or RunState(recorded=self.decision.outcome)
+        return self.state or state_of(self.run_id, self.decision.outcome, {})
 
     @property
     def reason(self) -> str:
