@@ -10,18 +10,18 @@ import pytest
 from taskclf_core.notify.config import load_notify_config
 from taskclf_core.notify.events import Event
 from taskclf_core.notify.secrets import TargetSecrets, read_target_secrets, redact
-from taskclf_core.train.config import DEFAULT_CONFIG_YAML, ConfigError, parse_retrain_yaml
+from taskclf_core.train.config import ConfigError, default_config_text, parse_retrain_yaml
 
 
 def test_the_shipped_example_section_uncommented_is_a_valid_config() -> None:
-    block = DEFAULT_CONFIG_YAML.split("# notify:\n", 1)[1]
+    block = default_config_text().split("# notify:\n", 1)[1]
     text = "notify:\n" + "\n".join(re.sub(r"^# ", "", line) for line in block.splitlines()) + "\n"
     config = parse_retrain_yaml(text).notify
     assert config is not None
     assert [t.name for t in config.targets] == ["ops-webhook", "team-chat"]
     assert config.base_url == "https://retrain.example.com"
     assert config.wanting("run_awaiting_signoff")[0].name == "team-chat"
-    assert parse_retrain_yaml(DEFAULT_CONFIG_YAML).notify is None  # commented out: no targets
+    assert parse_retrain_yaml(default_config_text()).notify is None  # commented out: no targets
 
 
 @pytest.mark.parametrize(
