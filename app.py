@@ -8,13 +8,12 @@ import streamlit as st
 from access_frame import current_access
 from page_frame import HISTORY, RETRAIN, REVIEW, page_frame, plain
 from taskclf_core.console import charts, formatting, status
-from taskclf_core.console import inbox as inbox_model
 
 home = page_frame("Status")
-summary = status.status_summary(home)
-promotable = [(w.row.run_id, w.row.finished_at) for w in summary.awaiting if w.promotable]
-# Before any approval is shown: the inbox voids the expired ones (access.approval_expiry_days).
-inbox = inbox_model.waiting_for(home, current_access(), awaiting=promotable)
+# One read of the registry; expired approvals (access.approval_expiry_days) voided before it.
+summary = status.status_summary(home, access=current_access())
+inbox = summary.inbox
+assert inbox is not None
 
 st.subheader("Waiting for you")
 if inbox.note:

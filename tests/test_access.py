@@ -117,7 +117,7 @@ def test_access_section_of_the_config() -> None:
         "access: {approvers: [bob]}": "config: access.approvers: 'bob' is neither an email (alice@example.com) nor a domain pattern (@example.com)",
         "access: {approver: []}": (
             "config: unknown key 'access.approver' (did you mean 'approvers'?); allowed keys: approvers, operators, "
-            "required_approvals, cli_users, session_hours, signoff_reauth_minutes"
+            "required_approvals, cli_users, session_hours, signoff_reauth_minutes, approval_expiry_days"
         ),
         "access: {required_approvals: 0}": "config: access.required_approvals must be a whole number in [1, 5]; got 0",
     }

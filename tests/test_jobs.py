@@ -89,7 +89,7 @@ def test_bad_input_is_refused_before_anything_is_written(home_copy: Path) -> Non
     home = Home.resolve(home_copy)
     with pytest.raises(ConfigError, match="invalid retrain request: users: Input should be greater than or equal to 1"):
         jobs.submit(home, {"synthetic": True, "users": 0})
-    with pytest.raises(ConfigError, match="unknown synthetic scenario 'bogus'; known: default, drift, noisy, sparse"):
+    with pytest.raises(ConfigError, match="unknown synthetic scenario 'bogus'; known: default, drift, noisy, one_user_worse, sparse"):
         jobs.submit(home, {"synthetic": True, "scenario": "bogus"})
     with pytest.raises(DataError, match="data directory .*/missing does not exist or is not a folder"):
         jobs.submit(home, {"synthetic": False, "data_dir": str(home_copy / "missing")})

@@ -182,7 +182,7 @@ def test_sparse_team_has_fewer_than_100_labellable_windows() -> None:
 
 
 def test_scenarios_have_one_line_descriptions() -> None:
-    assert set(SCENARIOS) == {"default", "drift", "noisy", "sparse"}
+    assert set(SCENARIOS) == {"default", "drift", "noisy", "one_user_worse", "sparse"}
     for name, scenario in SCENARIOS.items():
         assert scenario.name == name
         assert scenario.description and "\n" not in scenario.description
@@ -204,7 +204,7 @@ def test_unknown_scenario_is_refused_with_the_known_ones() -> None:
     with pytest.raises(ConfigError) as err:
         generate_team("chaos")
     assert (
-        str(err.value) == "unknown synthetic scenario 'chaos'; known: default, drift, noisy, sparse"
+        str(err.value) == "unknown synthetic scenario 'chaos'; known: default, drift, noisy, one_user_worse, sparse"
     )
 
 

@@ -116,7 +116,7 @@ def _promotable(home: Home) -> list[tuple[str, datetime | None]]:
 
 def waiting_for(
     home: Home, access: Access, *, awaiting: Sequence[tuple[str, datetime | None]] | None = None,
-    now: datetime | None = None,
+    now: datetime | None = None, expire: bool = True,
 ) -> Inbox:
     """What this session's person may sign off now, oldest wait first (Status, "Waiting for you").
 
@@ -132,10 +132,11 @@ def waiting_for(
         return Inbox(person.name, [], f"Nothing waits for you: only approvers sign off (you are signed in as "
                                       f"{access.roles()}).")
     policy = access.policy
-    try:
-        expire_pending(home, policy.approval_expiry_days, now=now)
-    except TaskclfError:
-        pass  # the lock was busy or the disk refused: the next read voids them (console.access.void_expired)
+    if expire:  # Status voids them before it reads the registry once (status_summary)
+        try:
+            expire_pending(home, policy.approval_expiry_days, now=now)
+        except TaskclfError:
+            pass  # the lock was busy or the disk refused: the next read voids them (console.access.void_expired)
     items: list[InboxItem] = []
     for run_id, finished in _promotable(home) if awaiting is None else awaiting:
         state = pending_state(home, run_id, required=policy.required_approvals)

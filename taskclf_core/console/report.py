@@ -124,14 +124,14 @@ def _checklist(review: RunReview) -> str:
     if worst:
         out += f"<p><strong>{_e(worst)}.</strong></p>"
     if evidence.per_user:
-        out += _table(["person", "difference", "low", "high", "test minutes", ""],
+        out += _table(["person", "difference", "low", "high", "test minutes", "judged"],
                       [[_e(u.user_id), _num(u.difference), _num(u.low), _num(u.high), _e(u.rows),
                         "judged" if u.judged else "too few minutes to judge"]
                        for u in sorted(evidence.per_user, key=lambda u: u.difference)], numeric={1, 2, 3, 4})
     week = checklistview.recent_week_rows(evidence, th)
     if week:
         out += "<h3>The most recent week</h3>" + _table(
-            ["figure", "value", "checklist threshold", ""], [[_e(v) for v in r.as_dict().values()] for r in week])
+            ["figure", "value", "checklist threshold", "within?"], [[_e(v) for v in r.as_dict().values()] for r in week])
     if evidence.spot_check:
         out += "<p>Spot check proposed: " + _e(", ".join(f"{c.user_id} ({c.why}, {c.day})" for c in evidence.spot_check)) + \
             f"; {evidence.spot_check_required} people in all. Who each approver looked at is under Sign-off.</p>"

@@ -19,9 +19,10 @@ from typing import Final
 
 import pandas as pd
 
-from taskclf_core.console.access import pending_notes, signed_by
+from taskclf_core.console.access import Access, pending_notes, signed_by, void_expired
 from taskclf_core.console.deployview import DeploymentView, deployment_view
 from taskclf_core.console.formatting import first_line
+from taskclf_core.console.inbox import Inbox, waiting_for
 from taskclf_core.console.runstate import RunRow, names_of, run_rows
 from taskclf_core.console.timeline import timeline_frame
 from taskclf_core.errors import Problem
@@ -157,6 +158,8 @@ class StatusSummary:
     pending_notes: list[tuple[str, str]] = field(default_factory=list)
     #: Champions' and runs' macro-F1 over time.
     timeline: pd.DataFrame | None = None
+    #: "Waiting for you": what the session's person may sign off now (with ``access`` given).
+    inbox: Inbox | None = None
 
 
 def calibrator_store(home: Home) -> Path | None:
@@ -257,7 +260,8 @@ def _registry_problems(home: Home, rows: list[RunRow], history_problems: list[st
     return problems
 
 
-def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10) -> StatusSummary:
+def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10,
+                   access: Access | None = None) -> StatusSummary:
     """The Status page: champion, cadence, calibrator, latest runs, awaiting runs, problems.
 
     Never raises for a broken registry: what is wrong becomes a :class:`Problem`.
@@ -270,8 +274,15 @@ def status_summary(home: Home, *, now: datetime | None = None, latest: int = 10)
     Returns:
         The summary.
     """
+    now = now or datetime.now(UTC)
+    if access is not None:  # expired approvals are voided before the one read (it may write)
+        void_expired(home, access.policy)
     with registry_snapshot(home) as snap:  # one read of the registry for the whole page
-        return _summary(snap, now or datetime.now(UTC), latest)
+        summary = _summary(snap, now, latest)
+        if access is None:
+            return summary
+        promotable = [(w.row.run_id, w.row.finished_at) for w in summary.awaiting if w.promotable]
+        return replace(summary, inbox=waiting_for(home, access, awaiting=promotable, now=now, expire=False))
 
 
 def _summary(snap: RegistrySnapshot, now: datetime, latest: int) -> StatusSummary:
