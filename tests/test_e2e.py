@@ -240,8 +240,8 @@ def test_signed_off_review_bootstrap_chart_and_rollback_form(e2e_server: E2EServ
     expect(page.get_by_role("heading", name=f"Run {second}")).to_be_visible()
     expect(page.get_by_text(re.compile(r"^Macro-F1 difference \(challenger - champion\) .* bootstrap interval \["))).to_be_visible()
     charts = page.get_by_test_id("stVegaLiteChart")
-    expect(charts).to_have_count(6)  # "as served" reliability, then metrics, per class, confusion, bootstrap, per user
-    boot = charts.nth(4)
+    expect(charts).to_have_count(7)  # "as served" reliability, each person, then metrics, per class, confusion, bootstrap, per user
+    boot = charts.nth(5)
     boot.scroll_into_view_if_needed()
     expect(boot.locator("canvas, svg").first).to_be_visible()
     box = boot.locator("canvas, svg").first.bounding_box()  # plot, axes and title as drawn

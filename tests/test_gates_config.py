@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers_retrain import make_home
+from helpers_retrain import CHECKLIST_OPEN, make_home
 
 from taskclf_core.console.service import RetrainRequest, run_retrain
 from taskclf_core.errors import ConfigError
@@ -51,6 +51,7 @@ def test_a_gates_section_the_run_meets_reaches_signoff_and_no_section_is_the_ref
         "class_precision_floor": _floor(min(per_class)),
         "reject_rate_min": _floor(challenger["reject_rate"]),
         "reject_rate_max": 1.0,
+        **CHECKLIST_OPEN,  # this test is about the team gates above
     }
     baseline_failed = any(g.name == "baseline_improvement" and g.status == "failed" for g in reference.gates)
     team_home = make_home(tmp_path / "team", train_params=ROUNDS, gates=team_gates,

@@ -51,7 +51,7 @@ def test_a_status_render_reads_active_json_once(home_copy: Path, seeded_home: Se
     with opened_files() as counts:
         at.run()
     assert not at.exception, at.exception
-    assert "Champion" in [s.value for s in at.subheader] and any(seeded_home.champion in m.value for m in at.markdown)
+    assert "Champion" in [h.value for h in at.subheader] and any(seeded_home.champion in m.value for m in at.markdown)
     assert _opens(counts, home_copy, "active.json") == 1, counts
     assert _opens(counts, home_copy, "active_history.jsonl") >= 1  # the history was read, too
 

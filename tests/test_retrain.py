@@ -135,10 +135,11 @@ def test_first_run_without_champion_awaits_signoff_and_passes_every_check(story:
     comparative = [g for g in result.gates if g.kind == "comparative"]
     assert [(g.status, g.detail) for g in comparative] == [("skipped", "skipped: no champion")]
     assert result.regression is None and result.candidate_gates is not None and result.candidate_gates.all_passed
-    assert {g.name for g in result.gates} == {
+    assert {g.name for g in result.gates if g.kind != "checklist"} == {
         "breakidle_precision", "no_class_below_50_precision", "challenger_acceptance",
         "baseline_improvement", "macro_f1_no_regression",
     }
+    assert [g.name for g in result.gates if g.kind == "checklist" and g.status == "failed"] == []
     assert not story.first_active_json_existed
 
 
@@ -168,7 +169,8 @@ def test_drift_run_is_rejected_by_the_regression_gate_alone(story: Story) -> Non
     gate = {g.name: g for g in result.gates}["macro_f1_no_regression"]
     assert result.outcome == "rejected" and gate.status == "failed", gate.detail
     # every candidate gate and the baseline gate pass: drift shows the regression gate on its own
-    assert [g.name for g in result.gates if g.status == "failed"] == ["macro_f1_no_regression"]
+    # (the promotion checklist's drift test and stability gates may fail beside it: habits moved)
+    assert [g.name for g in result.gates if g.status == "failed" and g.kind != "checklist"] == ["macro_f1_no_regression"]
     assert result.candidate_gates is not None and result.candidate_gates.all_passed
     assert result.champion_source == story.results["first"].run_id and result.bootstrap is not None
     assert result.bootstrap.low <= result.bootstrap.difference <= result.bootstrap.high

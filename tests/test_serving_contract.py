@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers_retrain import make_home
+from helpers_retrain import CHECKLIST_OPEN, make_home
 from taskclf_serving import FACTS, categorical_feature_indices, resolve_active_bundle, serve
 
 from taskclf_core.console.service import RetrainRequest, promote_run, run_retrain
@@ -35,7 +35,7 @@ CASES = {
 #: this test is about what is served, not about the reference verdict.
 OPEN_GATES = {
     "macro_f1": 0.0, "weighted_f1": 0.0, "breakidle_precision": 0.0, "breakidle_recall": 0.0,
-    "class_precision_floor": 0.0, "reject_rate_min": 0.0, "reject_rate_max": 1.0,
+    "class_precision_floor": 0.0, "reject_rate_min": 0.0, "reject_rate_max": 1.0, **CHECKLIST_OPEN,
 }
 
 

@@ -56,7 +56,7 @@ class FigureRow:
 
     def as_dict(self) -> dict[str, str]:
         mark = "" if self.within is None else ("within" if self.within else "beyond")
-        return {"figure": self.figure, "value": self.value, "checklist threshold": self.threshold, "": mark}
+        return {"figure": self.figure, "value": self.value, "checklist threshold": self.threshold, "within?": mark}
 
 
 def recent_week_rows(evidence: ChecklistEvidence, th: GateThresholds) -> list[FigureRow]:

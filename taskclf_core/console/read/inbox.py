@@ -114,15 +114,15 @@ def _promotable(home: Home) -> list[tuple[str, datetime | None]]:
 
 def waiting_for(
     home: Home, access: Access, *, awaiting: Sequence[tuple[str, datetime | None]] | None = None,
-    now: datetime | None = None, voided: bool = False,
+    now: datetime | None = None, expire: bool = True,
 ) -> Inbox:
     """What this session's person may sign off now, oldest wait first (Status, "Waiting for you").
 
     Args:
         awaiting: The runs awaiting sign-off that may be promoted now, as ``(run id, finished
             at)``, when the caller judged them already (Status's summary); None: judged here.
-        voided: The caller voided the expired approvals already (Status does, before its
-            registry snapshot); else they are voided here first.
+        expire: Void the expired approvals first (False: the caller did, as Status does
+            before its registry snapshot).
     """
     now = now or datetime.now(UTC)
     person = _person(access)
@@ -132,7 +132,7 @@ def waiting_for(
         return Inbox(person.name, [], f"Nothing waits for you: only approvers sign off (you are signed in as "
                                       f"{access.roles()}).")
     policy = access.policy
-    if not voided:
+    if expire:  # Status voids them before it reads the registry once (status_summary)
         void_expired(home, policy, now=now)
     items: list[InboxItem] = []
     for run_id, finished in _promotable(home) if awaiting is None else awaiting:

@@ -152,10 +152,10 @@ class StatusSummary:
     deployment: DeploymentView | None = None
     #: The two-person rule's first sign-offs (and void ones): ``(heading, sentence)``.
     pending_notes: list[tuple[str, str]] = field(default_factory=list)
-    #: What the session's person may sign off now (None: no session's access given).
-    inbox: Inbox | None = None
     #: Champions' and runs' macro-F1 over time.
     timeline: pd.DataFrame | None = None
+    #: "Waiting for you": what the session's person may sign off now (with ``access`` given).
+    inbox: Inbox | None = None
 
 
 def calibrator_store(home: Home) -> Path | None:
@@ -281,7 +281,7 @@ def status_summary(
         if access is None:
             return summary
         promotable = [(w.row.run_id, w.row.finished_at) for w in summary.awaiting if w.promotable]
-        return replace(summary, inbox=waiting_for(home, access, awaiting=promotable, now=now, voided=True))
+        return replace(summary, inbox=waiting_for(home, access, awaiting=promotable, now=now, expire=False))
 
 
 def _summary(snap: RegistrySnapshot, config: ConfigState, now: datetime, latest: int) -> StatusSummary:

@@ -132,7 +132,7 @@ def _checklist(review: RunReview) -> str:
     week = checklistview.recent_week_rows(evidence, th)
     if week:
         out += "<h3>The most recent week</h3>" + _table(
-            ["figure", "value", "checklist threshold", "result"], [[_e(v) for v in r.as_dict().values()] for r in week])
+            ["figure", "value", "checklist threshold", "within?"], [[_e(v) for v in r.as_dict().values()] for r in week])
     if evidence.spot_check:
         out += "<p>Spot check proposed: " + _e(", ".join(f"{c.user_id} ({c.why}, {c.day})" for c in evidence.spot_check)) + \
             f"; {evidence.spot_check_required} people in all. Who each approver looked at is under Sign-off.</p>"
