@@ -396,7 +396,7 @@ def test_retrain_page_follows_a_running_job_refuses_a_second_and_cancels(
     assert f'"seed": {seeded_home.seed}' in options and '"synthetic": true' in options
     at.button(key="retrain_cancel").click().run()
     final = wait_job(home, job.job_id, timeout=60)
-    assert final.state == "cancelled"
+    assert final.state == "cancelled", final
     at.run()
     assert at.warning[0].value.startswith(f"Retrain job `{job.job_id}` was cancelled.")
     at.toggle(key="retrain_force").set_value(True).run()  # the seeded champion is young: not due

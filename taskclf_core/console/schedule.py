@@ -17,8 +17,6 @@ Each tick also voids the pending approvals past ``access.approval_expiry_days``
 
 from __future__ import annotations
 
-import fcntl
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +27,7 @@ from taskclf_core.access.identity import os_user
 from taskclf_core.console.notifications import announce, due_event
 from taskclf_core.console.request import RetrainRequest
 from taskclf_core.errors import BusyError, ConfigError
-from taskclf_core.fs.atomic import open_lock_file, storage_error
+from taskclf_core.fs.locks import lock_file, try_lock
 from taskclf_core.paths import Home
 from taskclf_core.train.cadence import CadenceStatus, retrain_cadence, served_store_cadence
 from taskclf_core.train.config import RetrainConfig
@@ -51,22 +49,8 @@ class ScheduledRun:
 @contextmanager
 def _schedule_lock(home: Home) -> Iterator[bool]:
     """Hold ``artifacts/runs/.schedule.lock`` (True), or learn another tick holds it (False)."""
-    runs = home.runs_dir
-    path = runs / SCHEDULE_LOCK
-    try:
-        runs.mkdir(parents=True, exist_ok=True)
-        fd = open_lock_file(path)
-    except OSError as exc:
-        raise storage_error(exc, path, "lock") from exc
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
+    with lock_file(home.runs_dir / SCHEDULE_LOCK) as fd:
+        yield try_lock(fd)
 
 
 def _running(home: Home) -> str | None:

@@ -11,7 +11,7 @@ import os
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from taskclf_core.access.identity import Identity
 from taskclf_core.console.request import (
@@ -25,7 +25,7 @@ from taskclf_core.console.request import (
     shift_day,
     synthetic_size_problem,
 )
-from taskclf_core.errors import BusyError, ConfigError, DataError, PromotionRefused
+from taskclf_core.errors import BusyError, ConfigError, PromotionRefused
 from taskclf_core.paths import Home
 from taskclf_core.registry.approve import PendingApproval
 from taskclf_core.registry.history import HistoryEntry
@@ -125,12 +125,6 @@ def synthesize_data(
     }
 
 
-#: What a data directory must hold for labels (taskclf's layout).
-_LABEL_FILES: Final = (
-    "expected labels_v1/labels.parquet or labels.csv (label spans: user_id, start_ts, end_ts, label)"
-)
-
-
 def run_retrain(
     home: Home, request: RetrainRequest, *, progress: ProgressCallback | None = None
 ) -> RetrainResult:
@@ -191,9 +185,8 @@ def _run_retrain(home: Home, request: RetrainRequest, progress: ProgressCallback
 
         data_dir = Path(request.data_dir) if request.data_dir is not None else home.default_data_dir
         # Only the columns a retrain reads are kept (each day file hashed whole first).
-        loaded = load_data_dir(data_dir, date_from, date_to, user_id=request.user_id, project=True)
-        if loaded.labels_file is None:
-            raise DataError(f"no labels file in {data_dir}: {_LABEL_FILES}")
+        loaded = load_data_dir(data_dir, date_from, date_to, user_id=request.user_id, project=True,
+                               labels_required=True)
         features, spans = loaded.features, loaded.spans
         warnings = list(loaded.warnings)  # the label files' too
         known_hash = loaded.dataset_hash()

@@ -18,9 +18,7 @@ second rounded down, so signing in again at once works (the recipe's pitfall 1).
 
 from __future__ import annotations
 
-import fcntl
 import math
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,8 +31,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from taskclf_core.access.identity import Identity
 from taskclf_core.access.policy import AccessPolicy
 from taskclf_core.errors import SessionEnded
-from taskclf_core.fs.atomic import open_lock_file, write_text_atomic
+from taskclf_core.fs.atomic import write_text_atomic
 from taskclf_core.fs.jsonfile import read_record
+from taskclf_core.fs.locks import lock_file, wait_lock
 from taskclf_core.paths import Home
 
 SIGNED_OUT_FILE: Final = "signed_out.json"
@@ -66,14 +65,9 @@ def _read(home: Home) -> tuple[SignOuts, str | None]:
 
 @contextmanager
 def _locked(home: Home) -> Iterator[None]:
-    folder = signed_out_path(home).parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = open_lock_file(folder / ".signed_out.lock")
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with lock_file(signed_out_path(home).parent / ".signed_out.lock") as fd:
+        wait_lock(fd)
         yield
-    finally:
-        os.close(fd)
 
 
 def record_sign_out(home: Home, identity: Identity, *, now: float | None = None) -> None:

@@ -205,9 +205,30 @@ def find_labels_file(data_dir: Path) -> Path | None:
     return next((c for c in (data_dir / LABELS_PARQUET, data_dir / LABELS_CSV) if c.is_file()), None)
 
 
+#: What a data directory must hold for labels (taskclf's layout).
+LABEL_FILES_EXPECTED: Final = (
+    "expected labels_v1/labels.parquet or labels.csv (label spans: user_id, start_ts, end_ts, label)"
+)
+
+
+def read_range_labels(
+    data_dir: Path, date_from: date, date_to: date, user_id: str | None, *, required: bool
+) -> tuple[Path | None, pd.DataFrame, list[DataWarning]]:
+    """The label file of ``data_dir``, its spans overlapping the range (and ``user_id``) and
+    its warnings, for both engines. Without a label file: no spans, or with ``required``
+    a :class:`DataError` naming the folder and what it must hold."""
+    labels_file = find_labels_file(data_dir)
+    if labels_file is None:
+        if required:
+            raise DataError(f"no labels file in {data_dir}: {LABEL_FILES_EXPECTED}")
+        return None, spans_to_frame([]), []
+    all_spans, warnings = read_labels_with_warnings(labels_file)
+    return labels_file, spans_in_range(all_spans, date_from, date_to, user_id), list(warnings)
+
+
 def load_data_dir(
     data_dir: Path | str, date_from: date, date_to: date, *, user_id: str | None = None,
-    project: bool = False,
+    project: bool = False, labels_required: bool = False,
 ) -> LoadedData:
     """Load the feature days of ``[date_from, date_to]`` and the label spans of a data dir.
 
@@ -226,6 +247,8 @@ def load_data_dir(
         project: Keep only the columns a retrain reads (:func:`schema.pipeline_columns`),
             reading one day file at a time: each file is validated and hashed whole, then
             only those columns are kept, so memory does not grow with the other columns.
+        labels_required: A data directory without a label file is an error (a retrain), not
+            a range without spans.
 
     Returns:
         The loaded features, spans and what was read.
@@ -245,13 +268,8 @@ def load_data_dir(
             f"({len(files)} day file(s) read)"
         )
 
-    labels_file = find_labels_file(data_dir)
-    label_warnings: list[DataWarning] = []
-    if labels_file is None:
-        spans = spans_to_frame([])
-    else:
-        all_spans, label_warnings = read_labels_with_warnings(labels_file)
-        spans = spans_in_range(all_spans, date_from, date_to, user_id)
+    labels_file, spans, label_warnings = read_range_labels(
+        data_dir, date_from, date_to, user_id, required=labels_required)
     return LoadedData(
         features=features,
         spans=spans,

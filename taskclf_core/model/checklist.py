@@ -27,7 +27,9 @@ from taskclf_core.model.smoothing import Stability, stability
 from taskclf_core.model.thresholds import GateThresholds
 
 #: taskclf's label order (``LABEL_SET_V1`` sorted), which every served probability row follows.
-TASKCLF_LABEL_ORDER = ("BreakIdle", "Build", "Communicate", "Debug", "Meet", "ReadResearch", "Review", "Write")
+#: taskclf serves its label set in sorted order (``sorted(LABEL_SET_V1)``): the order a
+#: served probability row must follow.
+TASKCLF_LABEL_ORDER: tuple[str, ...] = tuple(sorted(LABELS))
 RESAMPLES = 1000
 
 

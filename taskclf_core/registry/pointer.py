@@ -8,8 +8,6 @@ person to fix by rolling back to a good bundle.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
 import os
 import threading
@@ -23,8 +21,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from taskclf_core.errors import BundleError, BusyError, RegistryError, describe_validation_error
-from taskclf_core.fs.atomic import open_lock_file, storage_error, write_text_atomic
+from taskclf_core.fs.atomic import write_text_atomic
 from taskclf_core.fs.jsonfile import read_json
+from taskclf_core.fs.locks import lock_file, lock_holder, try_lock
 from taskclf_core.paths import Home
 from taskclf_core.registry.installed import load_installed
 from taskclf_core.registry.metadata import METADATA_FILE
@@ -272,17 +271,7 @@ def registry_change_in_progress(home: Home) -> bool:
     path = home.models_dir / LOCK_FILE
     if (getattr(_held, "depth", None) or {}).get(str(path), 0) > 0:
         return False  # this thread is the change
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)  # also releases the shared lock just taken
-    return False
+    return lock_holder(path) is not None
 
 
 @contextmanager
@@ -318,31 +307,17 @@ def registry_lock(home: Home, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Itera
             depth[key] -= 1
         return
 
-    try:
-        home.models_dir.mkdir(parents=True, exist_ok=True)
-        fd = open_lock_file(path)
-    except OSError as exc:
-        raise storage_error(exc, path, "lock") from exc
-    try:
+    with lock_file(path) as fd:
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise BusyError(
-                        "the model registry is busy: another promotion or rollback holds "
-                        f"models/{LOCK_FILE} (waited {timeout:g} s); try again in a moment"
-                    ) from None
-                time.sleep(0.02)
+        while not try_lock(fd):
+            if time.monotonic() >= deadline:
+                raise BusyError(
+                    "the model registry is busy: another promotion or rollback holds "
+                    f"models/{LOCK_FILE} (waited {timeout:g} s); try again in a moment"
+                )
+            time.sleep(0.02)
         depth[key] = 1
         try:
             yield
         finally:
             depth[key] = 0
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)

@@ -7,9 +7,6 @@ Shared by :mod:`taskclf_core.console.jobs` (the app's side: start, read, cancel)
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
-import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from taskclf_core.errors import BusyError, RunIdError
+from taskclf_core.errors import RunIdError
+from taskclf_core.fs.locks import lock_file, wait_lock
 from taskclf_core.paths import Home
 from taskclf_core.registry.runids import validate_run_id
 
@@ -140,19 +138,9 @@ def job_dir(home: Home, job_id: str) -> Path:
 
 @contextlib.contextmanager
 def start_lock(home: Home) -> Iterator[None]:
-    home.jobs_dir.mkdir(parents=True, exist_ok=True)
-    path = home.jobs_dir / START_LOCK
-    try:  # never follow a link planted there, never truncate
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
-        raise BusyError(f"cannot open the job start lock {path}: {exc.strerror or exc} (it must be a regular file)") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise BusyError(f"the job start lock {path} is not a regular file; move it aside")
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with lock_file(home.jobs_dir / START_LOCK) as fd:
+        wait_lock(fd)
         yield
-    finally:
-        os.close(fd)
 
 
 def read_model(path: Path, model: type[BaseModel]) -> Any:

@@ -14,13 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from taskclf_core.data.datadir import find_day_files, find_labels_file, spans_in_range
-from taskclf_core.data.labelfiles import read_labels_with_warnings
+from taskclf_core.data.datadir import find_day_files, read_range_labels
 from taskclf_core.data.quality import DataWarning
-from taskclf_core.errors import DataError
-
-#: What a data directory must hold for labels (as ``taskclf_core.console.service`` says it).
-LABEL_FILES = "expected labels_v1/labels.parquet or labels.csv (label spans: user_id, start_ts, end_ts, label)"
 
 
 @dataclass(frozen=True)
@@ -44,16 +39,13 @@ def plan_data(data_dir: Path, date_from: date, date_to: date, user_id: str | Non
     """
     day_files = find_day_files(data_dir, date_from, date_to)
     data_dir = day_files.data_dir
-    labels_file = find_labels_file(data_dir)
-    if labels_file is None:
-        raise DataError(f"no labels file in {data_dir}: {LABEL_FILES}")
-    all_spans, label_warnings = read_labels_with_warnings(labels_file)
+    _, spans, label_warnings = read_range_labels(data_dir, date_from, date_to, user_id, required=True)
     return DataPlan(
         data_dir=data_dir,
         files=day_files.files,
         days=day_files.days,
         days_missing=day_files.days_missing,
         schema_version=day_files.schema_version,
-        spans=spans_in_range(all_spans, date_from, date_to, user_id),
-        label_warnings=list(label_warnings),
+        spans=spans,
+        label_warnings=label_warnings,
     )
