@@ -46,3 +46,20 @@ def tree_digest(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+def spot_check_home(root: Path, seed: int) -> str:
+    """A home at ``root`` with a champion and a run awaiting sign-off whose config keeps the
+    default spot check (3 people); the run's id."""
+    from taskclf_core.console.service import run_retrain
+    from taskclf_core.registry.promotion import promote
+    from tests.conftest import SEED_ROUNDS, synthetic_request
+
+    (root / "configs").mkdir(parents=True)
+    (root / "configs" / "retrain.yaml").write_text(f"train_params:\n  num_boost_round: {SEED_ROUNDS}\n")
+    home = Home.resolve(root)
+    first = run_retrain(home, synthetic_request(seed))
+    promote(home, first.run_id, approver="fixture", note="champion", auto_promote=False)
+    awaiting = run_retrain(home, synthetic_request(seed))
+    assert awaiting.outcome == "awaiting_signoff", awaiting.reason
+    return str(awaiting.run_id)

@@ -8,7 +8,6 @@ and ``at.user`` is the signed-in person (the real sign-in is in ``test_e2e_team.
 from __future__ import annotations
 
 import json
-import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,40 +26,16 @@ from taskclf_core.console.reports import report
 from taskclf_core.errors import AccessDenied
 from taskclf_core.paths import Home
 from taskclf_core.registry.approve import PendingApproval
-from tests.conftest import APP, TEST_CONFIG, SeededHome, synthetic_request, wait_job, write_config
+from tests.conftest import TEST_CONFIG, SeededHome, synthetic_request, wait_job, write_config
+from tests.helpers_app import ISSUER, open_app, texts, user
 
 REVIEW, RETRAIN, HISTORY = "pages/2_Review.py", "pages/1_Retrain.py", "pages/3_History.py"
-ISSUER = "http://127.0.0.1:5556"
-AUTH = {
-    "redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "0" * 64, "client_id": "c",
-    "client_secret": "s", "server_metadata_url": f"{ISSUER}/.well-known/openid-configuration",
-}
 ROLES = "access:\n  approvers: [alice@example.com, bob@example.com]\n  operators: ['@example.com']\n"
 
 
-def user(email: str, **claims: Any) -> dict[str, Any]:
-    """``st.user`` of a person signed in just now with a verified email."""
-    now = int(time.time())
-    return {"is_logged_in": True, "iss": ISSUER, "sub": f"sub-{email}", "email": email, "name": email,
-            "email_verified": True, "iat": now, "auth_time": now, **claims}
-
-
 def open_page(page: str | None, *, signed_in: dict[str, Any] | None = None, team: bool = True, **query: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    if team:
-        at.secrets["auth"] = AUTH
-    at.user = signed_in or {"is_logged_in": False}  # type: ignore[assignment]
-    at.run()
-    assert not at.exception, at.exception
-    if page is not None:
-        at.query_params.update(query)
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-    return at
-
-
-def plain_texts(elements: Any) -> list[str]:
-    return [re.sub(r"\\(.)", r"\1", e.value) for e in elements]
+    """A page in team mode by default (a signed-out visitor unless ``signed_in``)."""
+    return open_app(page, signed_in=signed_in, team=team, **query)
 
 
 def history_lines(root: Path) -> list[dict[str, Any]]:
@@ -88,12 +63,12 @@ def test_a_viewer_reads_the_review_but_promote_and_start_are_disabled(team_home:
     viewer = user("vic@elsewhere.net")
     at = open_page(REVIEW, signed_in=viewer, run=seeded_home.awaiting)
     assert at.subheader[0].value == f"Run {seeded_home.awaiting}"
-    assert "Promote is disabled: approvers only: you are signed in as viewer." in plain_texts(at.warning)
+    assert "Promote is disabled: approvers only: you are signed in as viewer." in texts(at.warning)
     assert at.button(key="review_promote").disabled
     assert at.text_input(key="review_approver_user").value == "vic@elsewhere.net"  # never typed
     assert any(c.startswith("Signed in as **vic@elsewhere.net** (viewer)") for c in (e.value for e in at.sidebar.caption))
     at = open_page(RETRAIN, signed_in=viewer)
-    assert "Start is disabled: operators only: you are signed in as viewer." in plain_texts(at.warning)
+    assert "Start is disabled: operators only: you are signed in as viewer." in texts(at.warning)
     assert at.button(key="retrain_start").disabled
 
 
@@ -104,7 +79,7 @@ def test_an_approver_promotes_from_the_page_as_the_signed_in_person(team_home: P
     at.button(key="review_promote").click().run()
     at.button(key="review_confirm_promote").click().run()
     assert not at.exception, at.exception
-    assert "Promoted by alice@example.com" in plain_texts(at.success)[0]
+    assert "Promoted by alice@example.com" in texts(at.success)[0]
     last = history_lines(team_home)[-1]
     signed_in = last["actor"]["signed_in_at"]
     assert abs(signed_in - time.time()) < 600
@@ -116,7 +91,7 @@ def test_an_approver_promotes_from_the_page_as_the_signed_in_person(team_home: P
         f"promote by: alice@example.com (signed in with OpenID Connect at {format_time(datetime.fromtimestamp(signed_in, UTC))}: "
         f"issuer {ISSUER}, subject sub-alice@example.com)"
     )
-    assert who in plain_texts(at.caption)
+    assert who in texts(at.caption)
 
 
 @pytest.mark.slow
@@ -127,12 +102,12 @@ def test_two_person_rule_on_the_pages(team_home: Path, seeded_home: SeededHome) 
     at.button(key="review_promote").click().run()
     at.button(key="review_confirm_promote").click().run()
     assert not at.exception, at.exception
-    assert plain_texts(at.info)[0].startswith(f"Approval 1 of 2 recorded for run {seeded_home.awaiting} by alice@example.com (")
+    assert texts(at.info)[0].startswith(f"Approval 1 of 2 recorded for run {seeded_home.awaiting} by alice@example.com (")
     pending = f"Run {seeded_home.awaiting}: 1 of 2 approvals given (alice@example.com ("
-    assert any(c.startswith(f"Pending approval: {pending}") for c in plain_texts(at.caption))
+    assert any(c.startswith(f"Pending approval: {pending}") for c in texts(at.caption))
     for page in (None, HISTORY):  # Status and History show it too
         at = open_page(page, signed_in=user("bob@example.com"))
-        assert any(w.startswith(f"Pending approval: {pending}") for w in plain_texts(at.warning)), page
+        assert any(w.startswith(f"Pending approval: {pending}") for w in texts(at.warning)), page
     assert history_lines(team_home)[-1]["new_champion"] == seeded_home.champion  # not yet promoted
 
 
@@ -150,7 +125,7 @@ def test_local_mode_types_the_approver_and_marks_it_not_authenticated(home_copy:
     assert not at.exception, at.exception
     last = history_lines(home_copy)[-1]
     assert (last["approver"], last["actor"]["method"], last["actor"]["os_user"]) == ("dana", "local", os_user())
-    assert f"promote by: dana (local, not authenticated, console served by OS user {os_user()})" in plain_texts(at.caption)
+    assert f"promote by: dana (local, not authenticated, console served by OS user {os_user()})" in texts(at.caption)
     html = report.render_report(review.run_review(Home.resolve(home_copy), seeded_home.awaiting))
     assert "<h2>Sign-off</h2>" in html and "dana (local, not authenticated, console served by OS user" in html
 

@@ -8,37 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from taskclf_core.console import jobs
 from taskclf_core.paths import Home
-from tests.conftest import APP, TEST_CONFIG, SeededHome, tree_state, wait_job, write_config
-
-REVIEW = "pages/2_Review.py"
-HISTORY = "pages/3_History.py"
-RETRAIN = "pages/1_Retrain.py"
-
-
-def open_app(page: str | None = None, **query: str) -> AppTest:
-    """Run the app, then switch to ``page`` with ``query`` in the URL."""
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    assert not at.exception, at.exception
-    if page is not None:
-        at.query_params.clear()
-        at.query_params.update(query)
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-    return at
-
-
-def shown(markdown: str) -> str:
-    """Markdown source as the reader sees it (backslash escapes removed)."""
-    return re.sub(r"\\(.)", r"\1", markdown)
-
-
-def texts(elements: object) -> list[str]:
-    """The elements' text as shown (escapes removed)."""
-    return [shown(e.value) for e in elements]  # type: ignore[attr-defined]
+from tests.conftest import TEST_CONFIG, SeededHome, tree_state, wait_job, write_config
+from tests.helpers_app import HISTORY, RETRAIN, REVIEW, open_app, shown, texts
 
 
 def active_json(root: Path) -> dict[str, object]:

@@ -30,7 +30,7 @@ from taskclf_core.errors import PromotionRefused
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from tests.conftest import SeededHome
-from tests.test_app import HISTORY, REVIEW, open_app
+from tests.helpers_app import HISTORY, REVIEW, open_app
 
 MARKUP = "*_`[]()<>#!|~$:&@.\\-+=^{}\"'"
 TEXT = st.text(

@@ -13,7 +13,7 @@ from taskclf_core.console.reports import report
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from tests.conftest import TEST_CONFIG, SeededHome, tree_state, write_config
-from tests.test_app import HISTORY, RETRAIN, REVIEW, open_app, shown, texts
+from tests.helpers_app import HISTORY, RETRAIN, REVIEW, open_app, shown, texts
 
 
 def decision_path(root: Path, run_id: str) -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,33 +19,16 @@ from typing import Any
 import pytest
 
 from tests.conftest import APP, ROOT, _free_port, screenshot, served, wait_idle
+from tests.helpers_upstream import A, sample_config, upstream_home
 from tests.test_e2e import console_errors, expect, real_errors
 
 pytestmark = pytest.mark.e2e
-FIXTURES = Path(__file__).parent / "fixtures"
-A = "2026-11-29_212741_run-2436"
-CONFIG = """\
-regression_tolerance: 0.3
-gates:
-  macro_f1: 0.3
-  weighted_f1: 0.3
-  breakidle_precision: 0.0
-  breakidle_recall: 0.0
-  class_precision_floor: 0.0
-  reject_rate_min: 0.0
-  reject_rate_max: 0.8
-  calibration_brier_improvement: -1.0
-"""
 
 
 @pytest.fixture(scope="module")
 def refit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    home = tmp_path_factory.mktemp("refit") / "home"
-    shutil.copytree(FIXTURES / "upstream-policy" / "policy-temperature", home)
-    (home / "configs").mkdir()
-    (home / "configs" / "retrain.yaml").write_text(CONFIG)
-    for part in ("features_v3", "labels_v1"):
-        shutil.copytree(FIXTURES / "taskclf-data" / "v3-aw" / part, home / "data" / "processed" / part)
+    home = upstream_home(tmp_path_factory.mktemp("refit") / "home", config=sample_config(num_boost_round=None),
+                         with_data=True)
     port = _free_port()
     env = {**os.environ, "TASKCLF_HOME": str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "OMP_NUM_THREADS": "1"}
     env.pop("TASKCLF_CALIBRATOR_STORE", None)

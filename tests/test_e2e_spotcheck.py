@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import APP, ROOT, SEED_ROUNDS, SeededHome, _free_port, served, synthetic_request
+from tests.conftest import APP, ROOT, SeededHome, _free_port, served
+from tests.helpers_retrain import spot_check_home
 from tests.test_e2e import console_errors, expect, real_errors, wait_idle
 
 pytestmark = pytest.mark.e2e
@@ -25,24 +26,14 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def spot_server(tmp_path_factory: pytest.TempPathFactory, seeded_home: SeededHome) -> Iterator[tuple[str, Path, str]]:
-    from taskclf_core.console.service import run_retrain
-    from taskclf_core.paths import Home
-    from taskclf_core.registry.promotion import promote
-
     root = tmp_path_factory.mktemp("spot") / "home"
-    (root / "configs").mkdir(parents=True)
-    (root / "configs" / "retrain.yaml").write_text(f"train_params:\n  num_boost_round: {SEED_ROUNDS}\n")
-    home = Home.resolve(root)
-    first = run_retrain(home, synthetic_request(seeded_home.seed))
-    promote(home, first.run_id, approver="fixture", note="champion", auto_promote=False)
-    awaiting = run_retrain(home, synthetic_request(seeded_home.seed))
-    assert awaiting.outcome == "awaiting_signoff", awaiting.reason
+    run_id = spot_check_home(root, seeded_home.seed)
     port = _free_port()
     env = {**os.environ, "TASKCLF_HOME": str(root), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     with served(cmd, cwd=ROOT, env=env, port=port, log=root.parent / "server.log") as base:
-        yield base, root, str(awaiting.run_id)
+        yield base, root, run_id
 
 
 def test_promote_waits_for_the_three_spot_checks_and_records_them(

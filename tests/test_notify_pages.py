@@ -13,8 +13,8 @@ from taskclf_core.notify import flush
 from taskclf_core.paths import Home
 from taskclf_core.registry.expiry import expire_pending
 from tests.conftest import SeededHome, synthetic_request
+from tests.helpers_app import HISTORY, RETRAIN, REVIEW, open_app, texts
 from tests.helpers_notify import set_up
-from tests.test_app import HISTORY, RETRAIN, REVIEW, open_app, texts
 
 TWO = "access:\n  approvers: ['@example.com']\n  required_approvals: 2\n"
 

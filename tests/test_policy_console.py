@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from datetime import date
@@ -26,50 +25,13 @@ from taskclf_core.train.champion import load_champion
 from taskclf_core.train.config import parse_retrain_yaml
 from taskclf_core.train.deploy import plan_deployment
 from tests.conftest import APP
+from tests.helpers_upstream import DATA, A, B, sample_config, upstream_home
 
-FIXTURES = Path(__file__).parent / "fixtures"
-POLICY = FIXTURES / "upstream-policy"
-DATA = FIXTURES / "taskclf-data" / "v3-aw"
-A = "2026-11-29_212741_run-2436"
-B = "2026-12-06_155542_run-4952"
-PERMISSIVE = """\
-regression_tolerance: 0.3
-gates:
-  macro_f1: 0.3
-  weighted_f1: 0.3
-  breakidle_precision: 0.0
-  breakidle_recall: 0.0
-  class_precision_floor: 0.0
-  reject_rate_min: 0.0
-  reject_rate_max: 0.8
-  calibration_brier_improvement: -1.0
-  per_user:
-    tolerance: 1.0
-  recent_week:
-    tolerance: 1.0
-    macro_f1_relative_drop: 1.0
-    reject_rate_increase: 1.0
-    psi: 100.0
-    class_shift: 1.0
-  safety:
-    flap_rate_raw: 1.0
-    flap_rate_smoothed: 1.0
-    long_blocks_min: 0.0
-    short_blocks_max: 1.0
-    reject_rate_underfit: 1.0
-  spot_check_users: 0
-train_params:
-  num_boost_round: 10
-"""
+PERMISSIVE = sample_config(macro_f1=0.3, reject_rate_max=0.8)
 
 
 def _home(tmp_path: Path, scenario: str, config: str | None = None) -> Path:
-    root = tmp_path / scenario
-    shutil.copytree(POLICY / scenario, root)
-    if config is not None:
-        (root / "configs").mkdir()
-        (root / "configs" / "retrain.yaml").write_text(config)
-    return root
+    return upstream_home(tmp_path / scenario, scenario, config)
 
 
 def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -211,7 +173,7 @@ def test_a_refit_is_gated_applied_for_the_same_model_and_recorded(tmp_path: Path
 
 @pytest.mark.slow
 def test_a_refit_that_does_not_improve_brier_by_5_percent_is_rejected(tmp_path: Path) -> None:
-    root = _home(tmp_path, "policy-temperature", PERMISSIVE.replace("  calibration_brier_improvement: -1.0\n", ""))
+    root = _home(tmp_path, "policy-temperature", sample_config(calibration_brier_improvement=None))
     result = json.loads(_cli(root, "train", "calibrate", "--data-dir", str(DATA), "--from", "2025-09-09",
                               "--to", "2025-09-11", "--force", "--json").stdout)
     assert result["outcome"] == "rejected"

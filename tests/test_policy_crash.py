@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -29,39 +28,7 @@ from taskclf_core.registry.deploychange import complete_interrupted_change
 from taskclf_core.registry.deployment import inspect_deployment
 from taskclf_core.registry.pointer import registry_lock
 from taskclf_core.registry.promotion import promote
-
-FIXTURES = Path(__file__).parent / "fixtures"
-SCENARIO = FIXTURES / "upstream-policy" / "policy-temperature"
-A = "2026-11-29_212741_run-2436"
-CONFIG = """\
-train_params:
-  num_boost_round: 10
-regression_tolerance: 0.5
-gates:
-  macro_f1: 0.2
-  weighted_f1: 0.2
-  breakidle_precision: 0.0
-  breakidle_recall: 0.0
-  class_precision_floor: 0.0
-  reject_rate_min: 0.0
-  reject_rate_max: 0.8
-  per_user:
-    tolerance: 1.0
-  recent_week:
-    tolerance: 1.0
-    macro_f1_relative_drop: 1.0
-    reject_rate_increase: 1.0
-    psi: 100.0
-    class_shift: 1.0
-  safety:
-    flap_rate_raw: 1.0
-    flap_rate_smoothed: 1.0
-    long_blocks_min: 0.0
-    short_blocks_max: 1.0
-    reject_rate_underfit: 1.0
-  spot_check_users: 0
-  calibration_brier_improvement: -1.0
-"""
+from tests.helpers_upstream import DATA, DATA_FROM, DATA_TO, POLICY, A, sample_config, upstream_home
 
 pytestmark = pytest.mark.slow
 
@@ -75,12 +42,9 @@ def zygote() -> Zygote:
 def homes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """``awaiting``: the run not yet promoted; ``promoted``: after its sign-off."""
     base = tmp_path_factory.mktemp("policy-crash")
-    awaiting = base / "awaiting"
-    shutil.copytree(SCENARIO, awaiting)
-    (awaiting / "configs").mkdir()
-    (awaiting / "configs" / "retrain.yaml").write_text(CONFIG)
+    awaiting = upstream_home(base / "awaiting", config=sample_config(macro_f1=0.2, regression_tolerance=0.5))
     result = run_retrain(Home.resolve(awaiting), RetrainRequest(
-        force=True, data_dir=FIXTURES / "taskclf-data" / "v3-aw", date_from=date(2025, 9, 9), date_to=date(2025, 9, 11)))
+        force=True, data_dir=DATA, date_from=DATA_FROM, date_to=DATA_TO))
     assert result.outcome == "awaiting_signoff", result.reason
     promoted = base / "promoted"
     shutil.copytree(awaiting, promoted)
@@ -88,7 +52,7 @@ def homes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     deployment = json.loads((awaiting / "artifacts" / "runs" / result.run_id / "deployment.json").read_text())
     return {"awaiting": awaiting, "promoted": promoted, "run": result.run_id,
             "threshold": deployment["reject_threshold"],
-            "old_policy": (SCENARIO / "models" / "inference_policy.json").read_bytes()}
+            "old_policy": (POLICY / "policy-temperature" / "models" / "inference_policy.json").read_bytes()}
 
 
 def _whole(root: Path, homes: dict[str, object]) -> str:

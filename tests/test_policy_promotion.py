@@ -29,42 +29,7 @@ from taskclf_core.data.schema import LABELS, REJECT_LABEL
 from taskclf_core.paths import Home
 from taskclf_core.registry.deployment import inspect_deployment
 from taskclf_core.registry.history import read_history
-
-FIXTURES = Path(__file__).parent / "fixtures"
-SCENARIO = FIXTURES / "upstream-policy" / "policy-temperature"
-DATA = FIXTURES / "taskclf-data" / "v3-aw"
-A = "2026-11-29_212741_run-2436"
-#: The team's own gate thresholds: taskclf's v3-aw sample (2 people, 3 days) is too small for
-#: the reference values (taskclf's own retrain rejects it too); the rules are the same.
-CONFIG = """\
-train_params:
-  num_boost_round: 30
-regression_tolerance: 0.3
-gates:
-  macro_f1: 0.3
-  weighted_f1: 0.3
-  breakidle_precision: 0.0
-  breakidle_recall: 0.0
-  class_precision_floor: 0.0
-  reject_rate_min: 0.0
-  reject_rate_max: 0.6
-  per_user:
-    tolerance: 1.0
-  recent_week:
-    tolerance: 1.0
-    macro_f1_relative_drop: 1.0
-    reject_rate_increase: 1.0
-    psi: 100.0
-    class_shift: 1.0
-  safety:
-    flap_rate_raw: 1.0
-    flap_rate_smoothed: 1.0
-    long_blocks_min: 0.0
-    short_blocks_max: 1.0
-    reject_rate_underfit: 1.0
-  spot_check_users: 0
-  calibration_brier_improvement: -1.0
-"""
+from tests.helpers_upstream import DATA, A, sample_config, upstream_home
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
@@ -74,11 +39,10 @@ def _tree(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def promoted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Home, str, dict[str, bytes]]:
     """The fixture home after a console retrain and its sign-off."""
-    root = tmp_path_factory.mktemp("policy") / "home"
-    shutil.copytree(SCENARIO, root)
+    root = upstream_home(tmp_path_factory.mktemp("policy") / "home")
     original = _tree(root)
     (root / "configs").mkdir()
-    (root / "configs" / "retrain.yaml").write_text(CONFIG)
+    (root / "configs" / "retrain.yaml").write_text(sample_config(macro_f1=0.3, reject_rate_max=0.6, num_boost_round=30))
     home = Home.resolve(root)
     result = run_retrain(home, RetrainRequest(force=True, data_dir=DATA, date_from=date(2025, 9, 9),
                                               date_to=date(2025, 9, 11)))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,49 +27,13 @@ from taskclf_core.console.read import review
 from taskclf_core.console.reports import report
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
-from tests.conftest import APP, TEST_CONFIG, SeededHome, synthetic_request, wait_job, write_config
+from tests.conftest import TEST_CONFIG, SeededHome, synthetic_request, wait_job, write_config
+from tests.helpers_app import HISTORY, RETRAIN, REVIEW, open_app, shown, texts, user
 
-REVIEW, RETRAIN, HISTORY = "pages/2_Review.py", "pages/1_Retrain.py", "pages/3_History.py"
 V3_AW = Path(__file__).parent / "fixtures" / "taskclf-data" / "v3-aw"
-ISSUER = "http://127.0.0.1:5556"
-AUTH = {
-    "redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "0" * 64, "client_id": "c",
-    "client_secret": "s", "server_metadata_url": f"{ISSUER}/.well-known/openid-configuration",
-}
 ROLES = "access:\n  approvers: [alice@example.com, bob@example.com]\n  operators: [olga@example.com]\n"
 #: A microsecond timestamp as the records keep them (``2026-12-06T15:22:01.123456+00:00``).
 RAW_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
-
-
-def user(email: str) -> dict[str, Any]:
-    """``st.user`` of a person signed in just now with a verified email."""
-    now = int(time.time())
-    return {"is_logged_in": True, "iss": ISSUER, "sub": f"sub-{email}", "email": email, "email_verified": True,
-            "name": email, "iat": now, "auth_time": now}
-
-
-def open_page(page: str | None = None, *, signed_in: dict[str, Any] | None = None, **query: str) -> AppTest:
-    """The app (team mode when ``signed_in``), switched to ``page`` with ``query`` in the URL."""
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    if signed_in is not None:
-        at.secrets["auth"] = AUTH
-        at.user = signed_in  # type: ignore[assignment]
-    at.run()
-    assert not at.exception, at.exception
-    if page is not None:
-        at.query_params.clear()
-        at.query_params.update(query)
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-    return at
-
-
-def shown(markdown: str) -> str:
-    return re.sub(r"\\(.)", r"\1", markdown)
-
-
-def texts(elements: Any) -> list[str]:
-    return [shown(e.value) for e in elements]
 
 
 def everything(at: AppTest) -> list[str]:
@@ -118,7 +81,7 @@ def test_the_regression_difference_has_one_sign_in_table_sentence_chart_report_a
     drift: dict[str, Any], drift_home: Path
 ) -> None:
     """Item 4: the table said champion - challenger = +0.0424 (<= 0.02) beside -0.0424 in the sentence."""
-    at = open_page(REVIEW, run=drift["run"])
+    at = open_app(REVIEW, run=drift["run"])
     gates = at.table[0].value
     value = float(shown(gates.loc["macro_f1_no_regression", "value"]))
     assert value < 0 and shown(gates.loc["macro_f1_no_regression", "result"]) == "failed"
@@ -145,7 +108,7 @@ def test_the_regression_difference_has_one_sign_in_table_sentence_chart_report_a
 
 def test_a_note_over_the_limit_is_counted_and_refused_before_the_dialog(home_copy: Path, seeded_home: SeededHome) -> None:
     """Item 8: the 4,000-character limit was announced only after confirming."""
-    at = open_page(REVIEW, run=seeded_home.awaiting)
+    at = open_app(REVIEW, run=seeded_home.awaiting)
     note = at.text_area(key="review_note")
     assert note.proto.max_chars == 4000  # the browser counts as one types and stops there
     assert at.text_input(key="review_approver").proto.max_chars == 200
@@ -166,12 +129,12 @@ def test_a_long_note_shows_its_first_line_and_the_rest_expands(home_copy: Path, 
     """Item 8: a 3,500-character note filled the headline and Status."""
     assert 3400 < len(LONG_NOTE) < 4000
     registry.promote(Home.resolve(home_copy), seeded_home.awaiting, approver="bob", note=LONG_NOTE, auto_promote=False)
-    at = open_page(REVIEW, run=seeded_home.awaiting)
+    at = open_app(REVIEW, run=seeded_home.awaiting)
     (signed,) = [m for m in texts(at.markdown) if m.startswith("Signed off by bob on ")]
     assert signed.endswith("; note: Better on Meet and Debug.") and len(signed) < 200
     (whole,) = [e for e in at.expander if e.label.startswith("Note of the ")]
     assert [t.value for t in whole.text] == [LONG_NOTE]
-    status = open_page()
+    status = open_app()
     assert "Note: Better on Meet and Debug" in texts(status.caption)
     (expander,) = [e for e in status.expander if e.label == "The whole note"]
     assert [t.value for t in expander.text] == [LONG_NOTE]
@@ -183,7 +146,7 @@ def test_a_long_note_shows_its_first_line_and_the_rest_expands(home_copy: Path, 
 def test_auto_promote_on_never_says_a_person_must_promote(home_copy: Path, seeded_home: SeededHome) -> None:
     """Item 9: with auto_promote on, an awaiting run said "a person must promote it" at the top."""
     write_config(home_copy, TEST_CONFIG + "auto_promote: true\n")
-    at = open_page(REVIEW, run=seeded_home.awaiting)
+    at = open_app(REVIEW, run=seeded_home.awaiting)
     assert not [t for t in everything(at) if "a person must promote it" in t]
     assert any(m.startswith("Every gate passed, but auto_promote is on now, so nothing will promote this run")
                for m in texts(at.markdown))
@@ -209,11 +172,11 @@ def test_a_void_approval_is_not_headed_pending(home_copy: Path, seeded_home: See
     void_approval(home_copy, seeded_home.awaiting)
     bob = user("bob@example.com")
     for page in (None, HISTORY):
-        at = open_page(page, signed_in=bob)
+        at = open_app(page, signed_in=bob)
         lines = [w for w in texts(at.warning) if "alice@example.com" in w]
         assert len(lines) == 1 and lines[0].startswith(f"Void approval: Run {seeded_home.awaiting}: the approval by "), page
         assert " is void: the champion changed since" in lines[0]
-    at = open_page(REVIEW, signed_in=bob, run=seeded_home.awaiting)
+    at = open_app(REVIEW, signed_in=bob, run=seeded_home.awaiting)
     assert [c for c in texts(at.caption) if "alice@example.com" in c][0].startswith("Void approval: ")
     assert not [t for t in everything(at) if t.startswith("Pending approval")]
 
@@ -221,7 +184,7 @@ def test_a_void_approval_is_not_headed_pending(home_copy: Path, seeded_home: See
 def test_a_home_without_a_config_file_says_the_reference_defaults_are_in_use(home_copy: Path) -> None:
     """Item 9: "Configuration in use: …/retrain.yaml" for a file that does not exist."""
     (home_copy / "configs" / "retrain.yaml").unlink()
-    at = open_page(RETRAIN)
+    at = open_app(RETRAIN)
     labels = [e.label for e in at.expander]
     path = home_copy / "configs" / "retrain.yaml"
     assert f"Configuration in use: the reference defaults (no file at {path})" in labels
@@ -231,21 +194,21 @@ def test_a_home_without_a_config_file_says_the_reference_defaults_are_in_use(hom
 def test_a_viewer_cannot_edit_the_retrain_form(home_copy: Path) -> None:
     """Item 9: a viewer could edit every Retrain field though Start was disabled."""
     write_config(home_copy, TEST_CONFIG + ROLES)
-    at = open_page(RETRAIN, signed_in=user("vic@elsewhere.net"))
+    at = open_app(RETRAIN, signed_in=user("vic@elsewhere.net"))
     assert at.button(key="retrain_start").disabled
     widgets = [at.toggle(key="retrain_synthetic"), at.selectbox(key="retrain_scenario"),
                at.selectbox(key="retrain_schema"), at.number_input(key="retrain_users"),
                at.number_input(key="retrain_days"), at.number_input(key="retrain_seed"),
                at.toggle(key="retrain_force"), at.toggle(key="retrain_dry_run")]
     assert all(w.proto.disabled for w in widgets)
-    operator = open_page(RETRAIN, signed_in=user("olga@example.com"))
+    operator = open_app(RETRAIN, signed_in=user("olga@example.com"))
     assert not operator.toggle(key="retrain_force").proto.disabled
 
 
 def test_an_approver_with_an_unreadable_config_is_not_called_a_viewer(home_copy: Path, seeded_home: SeededHome) -> None:
     """Item 9: with an unreadable config an approver was told "you are signed in as viewer"."""
     write_config(home_copy, TEST_CONFIG + ROLES + "  required_approvals: two\n")
-    at = open_page(REVIEW, signed_in=user("alice@example.com"), run=seeded_home.awaiting)
+    at = open_app(REVIEW, signed_in=user("alice@example.com"), run=seeded_home.awaiting)
     assert not [t for t in everything(at) if "signed in as viewer" in t or "signed in as a viewer" in t]
     assert not [c for c in texts(at.sidebar.caption) if "(viewer)" in c]
     (signed,) = [c for c in texts(at.sidebar.caption) if c.startswith("Signed in as ")]
@@ -263,7 +226,7 @@ def test_data_warnings_are_counted_in_the_retrain_result_and_the_headline(tmp_pa
     """Item 10: data warnings only near the bottom of Review, with literal None cells."""
     write_config(tmp_path)
     monkeypatch.setenv("TASKCLF_HOME", str(tmp_path))
-    at = open_page(RETRAIN)
+    at = open_app(RETRAIN)
     at.toggle(key="retrain_synthetic").set_value(False).run()
     at.text_input(key="retrain_data_dir").input(str(V3_AW))
     at.date_input(key="retrain_dates").set_value((datetime(2025, 9, 9).date(), datetime(2025, 9, 11).date())).run()
@@ -272,7 +235,7 @@ def test_data_warnings_are_counted_in_the_retrain_result_and_the_headline(tmp_pa
     assert job.state == "succeeded" and job.result is not None and job.result.data_warnings == 3, job.error
     at.run()
     assert "3 data warnings: rows taskclf accepts but that look wrong were kept in this run's data (listed on the review)." in texts(at.warning)
-    run = open_page(REVIEW, run=job.result.run_id)
+    run = open_app(REVIEW, run=job.result.run_id)
     headline = [w for w in texts(run.warning) if w.startswith("3 data warnings: ")]
     assert headline == ["3 data warnings: rows taskclf accepts but that look wrong were kept in this run's data (listed under Gates below)."]
     table = next(d.value for d in run.dataframe if "column" in d.value.columns)
@@ -291,7 +254,7 @@ def test_one_time_format_and_sentences_that_read_as_english(home_copy: Path, see
     registry.rollback(home, seeded_home.champion, approver="carol", note="worse on Meet.")
     write_config(home_copy, TEST_CONFIG + ROLES + "  required_approvals: 2\n")
     void_approval(home_copy, seeded_home.awaiting)
-    at = open_page(REVIEW, run=seeded_home.awaiting)
+    at = open_app(REVIEW, run=seeded_home.awaiting)
     page = everything(at)
     rolled = [m for m in page if m.startswith("Rolled back ")]
     assert len(rolled) == 1, page
@@ -299,12 +262,12 @@ def test_one_time_format_and_sentences_that_read_as_english(home_copy: Path, see
         rf"Rolled back \(champion again: {seeded_home.champion}\), signed off by carol on "
         r"\d{4}-\d\d-\d\d \d\d:\d\d UTC \([^)]*\); note: worse on Meet\.", rolled[0]), rolled[0]
     assert not [t for t in page if "Rolled back from on" in t or ".." in t or RAW_TIME.search(t)]
-    history = open_page(HISTORY)
+    history = open_app(HISTORY)
     assert not [t for t in everything(history) if RAW_TIME.search(t)]
     for frame in history.dataframe:  # names and notes wrap (rows taller than 4 rem), nothing raw
         assert frame.proto.row_height >= 65
         assert not [v for v in frame.value.astype(str).to_numpy().ravel() if RAW_TIME.search(v) or ".." in v]
-    status = open_page()
+    status = open_app()
     assert len(status.dataframe) >= 2 and all(frame.proto.row_height >= 65 for frame in status.dataframe)
     assert not [t for t in everything(status) if RAW_TIME.search(t)]
 
@@ -317,7 +280,7 @@ def test_an_automatic_promotion_is_not_by_auto(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("TASKCLF_HOME", str(tmp_path))
     result = run_retrain(Home.resolve(tmp_path), synthetic_request(seeded_home.seed))
     assert result.outcome == "promoted"
-    at = open_page()
+    at = open_app()
     (line,) = [m.replace("**", "") for m in texts(at.markdown) if m.startswith("Champion run ")]
     assert re.fullmatch(rf"Champion run `{result.run_id}`, promoted automatically on \d{{4}}-\d\d-\d\d \d\d:\d\d UTC\.", line)
 
@@ -327,7 +290,7 @@ def test_an_automatic_promotion_is_not_by_auto(tmp_path: Path, monkeypatch: pyte
 
 def test_a_retrain_that_is_not_due_says_so_before_start(home_copy: Path) -> None:
     """Item 12: Start asked for confirmation, ran seven seconds and reported not_due."""
-    at = open_page(RETRAIN)
+    at = open_app(RETRAIN)
     assert at.button(key="retrain_start").disabled
     (why,) = [w for w in texts(at.warning) if w.startswith("Start is disabled: Retrain not due until ")]
     assert "the 7-day cadence counts from the newest promoted model" in why
@@ -362,7 +325,7 @@ def test_the_report_lists_every_change_involving_the_run(home_copy: Path, seeded
 
 def test_the_legend_n_a_bars_and_share_link_on_review(home_copy: Path, seeded_home: SeededHome) -> None:
     """Item 13: "champion" in the legend without one; no word why a bar is missing; a relative link."""
-    at = open_page(REVIEW, run=seeded_home.stale)  # evaluated when there was no champion
+    at = open_app(REVIEW, run=seeded_home.stale)  # evaluated when there was no champion
     specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
 
     def colours(node: Any) -> list[dict[str, Any]]:
@@ -396,7 +359,7 @@ def test_review_derives_once_per_run_content_and_again_when_a_file_changes(home_
         again = review.run_review(home, seeded_home.awaiting)
         assert again.evidence is first.evidence and again.content_key == first.content_key
         assert review.chart_specs(again) is specs
-    at = open_page(REVIEW, run=seeded_home.awaiting)
+    at = open_app(REVIEW, run=seeded_home.awaiting)
     assert (_DERIVED.misses, _CHART_SPECS.misses) == misses
     def title(spec: dict[str, Any]) -> str:
         return spec["title"] if isinstance(spec["title"], str) else spec["title"]["text"]

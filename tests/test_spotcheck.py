@@ -14,24 +14,15 @@ import pytest
 from taskclf_core.errors import PromotionRefused
 from taskclf_core.paths import Home
 from taskclf_core.registry.spotcheck import missing_spot_checks, run_checklist
-from tests.conftest import SEED_ROUNDS, SeededHome, synthetic_request
+from tests.conftest import SeededHome
+from tests.helpers_retrain import spot_check_home
 
 
 @pytest.fixture(scope="module")
 def spot_home(tmp_path_factory: pytest.TempPathFactory, seeded_home: SeededHome) -> tuple[Path, str]:
     """A champion and a run awaiting sign-off whose config keeps the default spot check (3 people)."""
-    from taskclf_core.console.service import run_retrain
-    from taskclf_core.registry.promotion import promote
-
     root = tmp_path_factory.mktemp("spot") / "home"
-    (root / "configs").mkdir(parents=True)
-    (root / "configs" / "retrain.yaml").write_text(f"train_params:\n  num_boost_round: {SEED_ROUNDS}\n")
-    home = Home.resolve(root)
-    first = run_retrain(home, synthetic_request(seeded_home.seed))
-    promote(home, first.run_id, approver="fixture", note="champion", auto_promote=False)
-    awaiting = run_retrain(home, synthetic_request(seeded_home.seed))
-    assert awaiting.outcome == "awaiting_signoff", awaiting.reason
-    return root, str(awaiting.run_id)
+    return root, spot_check_home(root, seeded_home.seed)
 
 
 def _copy(spot_home: tuple[Path, str], tmp_path: Path) -> tuple[Home, str]:

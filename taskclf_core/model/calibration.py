@@ -231,7 +231,7 @@ class EligibilityRule:
     min_days: int = DEFAULT_MIN_DAYS
     min_labels: int = DEFAULT_MIN_LABELS
 
-    def judge(self, user_id: str, y: np.ndarray, days: np.ndarray) -> Eligibility:
+    def of_user(self, user_id: str, y: np.ndarray, days: np.ndarray) -> Eligibility:
         """Eligibility from one user's validation rows (codes ``y``, UTC day keys ``days``)."""
         windows, n_days, n_labels = len(y), len(np.unique(days)), len(np.unique(y))
         ok = windows >= self.min_windows and n_days >= self.min_days and n_labels >= self.min_labels
@@ -265,7 +265,7 @@ def fit_calibrator_set(
     report = []
     for uid in sorted(set(users.tolist())):
         rows = users == uid
-        verdict = rule.judge(uid, y[rows], np.asarray(days)[rows])
+        verdict = rule.of_user(uid, y[rows], np.asarray(days)[rows])
         report.append(verdict)
         if verdict.eligible:
             own[uid] = fit_calibrator(method, y[rows], proba[rows])

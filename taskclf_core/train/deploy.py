@@ -155,7 +155,7 @@ def build_deployment(
     if plan.per_user_thresholds:
         for uid in sorted(set(users.tolist())):
             rows = users == uid
-            if not plan.eligibility.judge(uid, y[rows], np.asarray(days)[rows]).eligible:
+            if not plan.eligibility.of_user(uid, y[rows], np.asarray(days)[rows]).eligible:
                 continue
             tuned = tune_reject_threshold(y[rows], served[rows])
             sweeps[uid] = _sweep(tuned.sweep)
