@@ -19,13 +19,13 @@ from taskclf_core.console.read import review
 from taskclf_core.console.reports import report
 from taskclf_core.paths import Home
 from tests.conftest import TEST_CONFIG, SeededHome, write_config
+from tests.helpers_app import texts as shown_texts
 from tests.test_access_console import (
     HISTORY,
     REVIEW,
     ROLES,
     history_lines,
     open_page,
-    plain_texts,
     team_home,
     user,
 )
@@ -36,7 +36,7 @@ TWO = TEST_CONFIG + ROLES + "  required_approvals: 2\n"
 
 
 def texts(at: Any, kind: str) -> list[str]:
-    return plain_texts(getattr(at, kind))
+    return shown_texts(getattr(at, kind))
 
 
 def sign_off(at: Any, prefix: str, verb: str, note: str) -> Any:
