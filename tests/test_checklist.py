@@ -15,7 +15,7 @@ import pytest
 
 from taskclf_core.data.schema import LABELS
 from taskclf_core.model.checklist import checklist_gates, per_user_comparisons, served_sequences
-from taskclf_core.model.drift import class_shares, class_shift, psi
+from taskclf_core.model.drift import class_shares, class_shift, feature_psi, psi
 from taskclf_core.model.evaluation import paired_bootstrap
 from taskclf_core.model.smoothing import (
     merge_short_segments,
@@ -119,6 +119,26 @@ def test_psi_against_a_value_computed_by_hand() -> None:
     assert psi(reference, current) == pytest.approx(expected, rel=1e-12)
     assert psi(reference, reference) == 0.0
     assert psi(np.ones(10), current) == 0.0  # a constant reference has no bins
+
+
+def test_feature_psi_equals_psi_of_each_column() -> None:
+    rng = np.random.default_rng(3)
+    n = 2_000
+    reference = np.column_stack([
+        rng.normal(size=n), rng.integers(0, 4, n).astype(float), np.ones(n), rng.exponential(size=n),
+        np.where(rng.random(n) < 0.9, 0.0, rng.normal(size=n)),  # mostly zeros: few distinct edges
+    ])
+    current = np.column_stack([
+        rng.normal(0.5, 1.2, n // 2), rng.integers(0, 6, n // 2).astype(float), rng.normal(size=n // 2),
+        rng.exponential(2.0, n // 2) - 1.0, rng.normal(size=n // 2),  # values outside the reference's range too
+    ])
+    names = ["a", "b", "c", "d", "e"]
+    figures = feature_psi(reference, current, names)
+    assert figures == {name: psi(reference[:, j], current[:, j]) for j, name in enumerate(names)}
+    assert figures["c"] == 0.0 and figures["a"] > 0.05
+    holes = current.copy()
+    holes[::7, 0] = np.nan  # a non-finite value: each column on its own, the same rule
+    assert feature_psi(reference, holes, names)["a"] == psi(reference[:, 0], holes[:, 0])
 
 
 def test_class_shift_against_shares_computed_by_hand() -> None:

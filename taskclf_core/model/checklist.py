@@ -160,9 +160,12 @@ def per_user_comparisons(y: np.ndarray, challenger: np.ndarray, champion: np.nda
                          min_windows: int, seed: int) -> list[UserComparison]:
     """Each person's macro-F1 difference with the team gate's paired bootstrap within their rows."""
     out = []
-    for user in sorted(set(users.tolist())):
-        rows = users == user
-        n = int(rows.sum())
+    names, inverse = np.unique(np.asarray(users).astype(str), return_inverse=True)  # sorted, as before
+    order = np.argsort(inverse, kind="stable")  # each person's rows together, in their order
+    bounds = np.searchsorted(inverse[order], np.arange(len(names) + 1))
+    for i, user in enumerate(names.tolist()):
+        rows = order[bounds[i]:bounds[i + 1]]
+        n = len(rows)
         chal, champ = _macro(y[rows], challenger[rows]), _macro(y[rows], champion[rows])
         if n < min_windows:
             out.append(UserComparison(user_id=user, rows=n, challenger_macro_f1=chal, champion_macro_f1=champ,

@@ -37,7 +37,8 @@ from taskclf_core.train.champion import ChampionState
 from taskclf_core.train.config import RetrainConfig
 from taskclf_core.train.stages import Clock, Evaluation, PreparedData
 
-#: Training rows sampled for the PSI reference (seeded): the figure is stable, the cost bounded.
+#: Rows sampled (seeded) on each side of the PSI, the training rows and the latest week's:
+#: the figure is stable, the cost bounded whatever the team's size.
 PSI_SAMPLE_ROWS = 20_000
 
 
@@ -81,6 +82,8 @@ def _recent_week(data: PreparedData, rows: pd.DataFrame, challenger: TrainedMode
     if len(train) > PSI_SAMPLE_ROWS:
         train = np.sort(rng.choice(train, PSI_SAMPLE_ROWS, replace=False))
     week_positions = data.eval_positions[week]
+    if len(week_positions) > PSI_SAMPLE_ROWS:
+        week_positions = np.sort(rng.choice(week_positions, PSI_SAMPLE_ROWS, replace=False))
     names = challenger.feature_names
     reference = feature_matrix(data.features, names, challenger.encoders, rows=train)
     current = feature_matrix(data.features, names, challenger.encoders, rows=week_positions)
