@@ -132,6 +132,37 @@ def test_process_liveness_uses_pid_and_start_time() -> None:
     assert not jobs.process_alive(None) and not jobs.process_alive(-1)
 
 
+@pytest.mark.slow
+def test_a_cancel_during_the_save_then_a_failed_save_ends_cancelled_with_what_stopped_it(
+    home_copy: Path, seeded_home: SeededHome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone asked it to stop and it stopped: the job says cancelled (not failed), with the error."""
+    from taskclf_core.fs.atomic import TMP_PREFIX
+
+    home = Home.resolve(home_copy)
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    # The job process pauses with the run folder written but not yet renamed into place.
+    monkeypatch.setenv("TASKCLF_FAULTPOINT", "atomic.folder.synced")
+    monkeypatch.setenv("TASKCLF_FAULTPOINT_ACTION", f"pause:{gate}")
+    job = jobs.start_job(home, synthetic_request(seeded_home.seed))
+    deadline = time.monotonic() + 120
+    while not (gate / "atomic.folder.synced.reached").exists():
+        assert time.monotonic() < deadline and jobs.read_job(home, job.job_id).active, jobs.read_job(home, job.job_id)
+        time.sleep(0.05)
+    assert jobs.read_job(home, job.job_id).stage == "saving"
+    staged = next(p for p in home.runs_dir.iterdir() if p.name.startswith(TMP_PREFIX))
+    run_id = staged.name.removeprefix(TMP_PREFIX).split(".")[0]
+    (home.runs_dir / run_id / "planted").mkdir(parents=True)  # the rename into place now fails
+    jobs.cancel_job(home, job.job_id)  # during the save: deferred, not acted on
+    (gate / "atomic.folder.synced.release").touch()
+    final = wait_job(home, job.job_id, timeout=60)
+    assert final.state == "cancelled", final
+    assert final.message.startswith("Cancelled during saving; it stopped with: "), final.message
+    assert f"{run_id} already exists" in final.message
+    assert not staged.exists() and not (home.jobs_dir / jobs.ACTIVE_LOCK).exists()
+
+
 def test_a_cancel_while_the_run_is_saved_waits_for_the_save(tmp_path: Path) -> None:
     now = "2026-11-26T00:00:00+00:00"
     status = jobs.JobStatus(job_id="20261126T000000000000Z-abcdef", state="running", started_at=now, updated_at=now)

@@ -137,7 +137,11 @@ def run_job(folder: Path) -> int:
         code = 2
     except TaskclfError as exc:
         release_lock(home, job_id)
-        reporter.finish("failed", error=str(exc), error_kind=type(exc).__name__)
+        if reporter.cancel_requested:  # asked to stop, and it stopped: say so, with what it stopped on
+            reporter.finish("cancelled", message=f"Cancelled during {reporter.status.stage}; it stopped with: {exc}")
+            code = 2
+        else:
+            reporter.finish("failed", error=str(exc), error_kind=type(exc).__name__)
     except ValidationError as exc:
         from taskclf_core.errors import describe_validation_error
 
