@@ -43,13 +43,13 @@ from taskclf_core.train.champion import ChampionState, load_champion
 from taskclf_core.train.config import RetrainConfig, config_to_yaml, thresholds_version
 from taskclf_core.train.deploy import DeploymentPlan, ServingConfig
 from taskclf_core.train.lock import retrain_lock
+from taskclf_core.train.outcome import decide_outcome
 from taskclf_core.train.records import RetrainResult
 from taskclf_core.train.runsave import parquet_bytes
 from taskclf_core.train.stages import (
     Clock,
     Evaluation,
     ProgressCallback,
-    decide_outcome,
     deploy_challenger,
     evaluate_all,
     not_due_snapshot,

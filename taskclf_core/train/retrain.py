@@ -55,19 +55,16 @@ from taskclf_core.train.config import (
 from taskclf_core.train.deploy import plan_deployment
 from taskclf_core.train.guards import MIN_LABELLED_WINDOWS, check_reject_threshold
 from taskclf_core.train.lock import retrain_lock
+from taskclf_core.train.outcome import decide_outcome, judge, not_due_result, save_and_report
 from taskclf_core.train.records import DatasetSnapshot, Outcome, RetrainResult
 from taskclf_core.train.stages import (
     BOOTSTRAP_RESAMPLES,
     Clock,
     ProgressCallback,
-    decide_outcome,
     deploy_challenger,
     evaluate_all,
-    judge,
-    not_due_result,
     not_due_snapshot,
     prepare_data,
-    save_and_report,
     train_challenger,
 )
 

@@ -5,7 +5,7 @@ workers (:mod:`~taskclf_core.train.dask.data`); split per user in time order fro
 row counts; fit ``lightgbm.dask.DaskLGBMClassifier`` on the serving matrix
 (:mod:`~taskclf_core.train.dask.fit`); score challenger, champion and rule baseline
 on the workers, bringing back counts (:mod:`~taskclf_core.train.dask.score`). From
-the verdict on, it is the local engine's code: :func:`~taskclf_core.train.stages.judge`,
+the verdict on, it is the local engine's code: :func:`~taskclf_core.train.outcome.judge`,
 :func:`~taskclf_core.train.runsave.save_run` and the promotion it does.
 
 A cluster failure (scheduler unreachable, a worker lost, a worker that cannot see the
@@ -53,15 +53,13 @@ from taskclf_core.train.guards import (
     one_schema_version,
 )
 from taskclf_core.train.lock import retrain_lock
+from taskclf_core.train.outcome import judge, not_due_result, save_and_report
 from taskclf_core.train.records import DatasetSnapshot, RetrainResult
 from taskclf_core.train.stages import (
     BOOTSTRAP_RESAMPLES,
     Clock,
     Evaluation,
     ProgressCallback,
-    judge,
-    not_due_result,
-    save_and_report,
 )
 
 
