@@ -11,7 +11,6 @@ from taskclf_core.console import access, formatting, notifications
 from taskclf_core.console.read import deployview, history
 from taskclf_core.console.read.runstate import OUTCOMES, names_of
 from taskclf_core.console.reports import charts
-from taskclf_core.registry.expiry import read_expired
 
 home = page_frame("History")
 
@@ -83,7 +82,7 @@ if serving is not None:
         st.caption(f"{problem.severity.capitalize()}: {plain(problem.what)}. Fix: {plain(problem.fix)}.")
 for heading, sentence in view.pending_notes:  # the two-person rule's first sign-offs (and void ones)
     st.warning(f"{heading}: {plain(sentence)}", icon=":material/pending_actions:")
-for expired in read_expired(home):  # access.approval_expiry_days: voided, noted here
+for expired in view.expired:  # access.approval_expiry_days: voided, noted here
     st.caption(f"Expired approval ({formatting.format_time(expired.expired_at)}): {plain(expired.describe())}.")
 
 # ----------------------------------------------------------------------------- models

@@ -20,6 +20,7 @@ from taskclf_core.console.read.timeline import timeline_frame
 from taskclf_core.paths import Home
 from taskclf_core.registry import listing as registry
 from taskclf_core.registry.approve import PendingApproval
+from taskclf_core.registry.expiry import ExpiredApproval, read_expired
 from taskclf_core.registry.history import HistoryEntry
 from taskclf_core.registry.pending import SignoffPlan
 from taskclf_core.registry.snapshot import registry_snapshot
@@ -121,6 +122,8 @@ class HistoryView:
     rollback_plans: dict[str, SignoffPlan] = field(default_factory=dict)
     #: Champions' and runs' macro-F1 over time (every run, whatever the filter).
     timeline: pd.DataFrame | None = None
+    #: Approvals voided by ``access.approval_expiry_days``, newest first (noted on the page).
+    expired: list[ExpiredApproval] = field(default_factory=list)
     #: The thresholds version the champion's run was judged by (None: unknown).
     champion_thresholds: str | None = None
 
@@ -200,6 +203,7 @@ def history_view(home: Home, *, outcome: str | None = None, access: Access | Non
             serving=deployment_view(snap), pending_notes=pending_notes(snap, policy), rollback_plans=plans,
             timeline=timeline_frame(runs, report.entries),
             champion_thresholds=next((r.thresholds_version for r in runs if r.run_id == snap.champion_id), None),
+            expired=read_expired(home),
         )
 
 
