@@ -35,16 +35,23 @@ def run_checklist(record: RunRecord) -> ChecklistEvidence | None:
         return None
 
 
+def spot_check_people(evidence: ChecklistEvidence | None) -> tuple[list[str], int]:
+    """Every person of the run's evaluation rows (sorted), and how many must be looked at."""
+    if evidence is None or evidence.spot_check_required <= 0:
+        return [], 0
+    everyone = sorted({u.user_id for u in evidence.per_user} | {c.user_id for c in evidence.spot_check})
+    return everyone, min(evidence.spot_check_required, len(everyone))
+
+
 def missing_spot_checks(evidence: ChecklistEvidence | None, looked_at: Sequence[str]) -> str | None:
     """Why ``looked_at`` does not cover the spot check the run asks for, or None when it does."""
-    if evidence is None or evidence.spot_check_required <= 0:
+    everyone, needed = spot_check_people(evidence)
+    if evidence is None or not needed:
         return None
-    everyone = {u.user_id for u in evidence.per_user} | {c.user_id for c in evidence.spot_check}
     seen = set(looked_at)
-    unknown = sorted(seen - everyone) if everyone else []
+    unknown = sorted(seen - set(everyone))
     if unknown:
         return f"{', '.join(unknown)} is not a person of this run's evaluation rows"
-    needed = min(evidence.spot_check_required, len(everyone) or evidence.spot_check_required)
     proposed = [c.user_id for c in evidence.spot_check if c.user_id not in seen]
     if proposed:
         return f"look at {', '.join(proposed)} first (proposed: {', '.join(c.why for c in evidence.spot_check)})"
@@ -68,4 +75,4 @@ def require_spot_checks(record: RunRecord, looked_at: Sequence[str] | None) -> t
     return tuple(sorted(set(looked_at)))
 
 
-__all__ = ["missing_spot_checks", "require_spot_checks", "run_checklist"]
+__all__ = ["missing_spot_checks", "require_spot_checks", "run_checklist", "spot_check_people"]

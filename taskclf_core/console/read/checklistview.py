@@ -15,6 +15,7 @@ import pandas as pd
 from taskclf_core.data.schema import LABELS
 from taskclf_core.model.checklist import ChecklistEvidence, UserComparison
 from taskclf_core.model.thresholds import GateThresholds
+from taskclf_core.registry.spotcheck import spot_check_people
 
 SERVED_ROWS = "served_rows.parquet"
 _NAMES = [*LABELS, "Mixed/Unknown"]
@@ -117,11 +118,10 @@ def explanation_frames(evidence: ChecklistEvidence) -> dict[str, pd.DataFrame]:
 
 def spot_check_choices(evidence: ChecklistEvidence | None) -> tuple[list[tuple[str, str]], list[str], int]:
     """Who must be looked at: the proposed people (user, why), every person, and how many in all."""
-    if evidence is None:
-        return [], [], 0
-    everyone = sorted({u.user_id for u in evidence.per_user} | {c.user_id for c in evidence.spot_check})
-    proposed = [(c.user_id, c.why) for c in evidence.spot_check]
-    return proposed, everyone, min(evidence.spot_check_required, len(everyone))
+    everyone, needed = spot_check_people(evidence)
+    if evidence is None or not needed:
+        return [], everyone, 0
+    return [(c.user_id, c.why) for c in evidence.spot_check], everyone, needed
 
 
 def day_timeline(run_dir: Path, user_id: str, day: str | None = None) -> tuple[str, pd.DataFrame]:
